@@ -1,0 +1,47 @@
+# ospnode — two commands on a fresh machine: `make run` and `make test`.
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1s
+DATA      ?= $(CURDIR)/data/demo
+BIN       := bin/ospnode
+
+.PHONY: all build run test test-short bench fuzz soak vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/ospnode
+
+# A single-node network on an embedded default: data under ./data/demo.
+run: build
+	./$(BIN) serve --demo --data-dir $(DATA)
+
+# The test command CI runs (see .ci/run). Race detector on; bounded in time.
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+# Go benchmarks; `make bench` also regenerates BENCH.md (see scripts/bench.sh).
+bench:
+	./scripts/bench.sh
+
+# Each fuzz target runs for FUZZTIME (go test allows one -fuzz target per run).
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+# Long fault-injection soaks, kept out of `make test`.
+soak:
+	$(GO) test -count=1 -timeout 60m -tags soak -run Soak $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin data
