@@ -218,6 +218,7 @@ func tokenParseSeconds(v string) (int, error) {
 
 // check compares the claims with the INVITE's values at now.
 func (c *TokenClaims) check(calling, called string, callID []byte, now time.Time) error {
+	now = now.Truncate(time.Second) // the toolkit compares whole seconds (time(NULL))
 	if c.Calling != calling {
 		return tokenErrf(TokenCheckCalling, "token calling %q, call has %q", c.Calling, calling)
 	}
