@@ -1,0 +1,211 @@
+package settlement
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// errLineTooLong is returned by boundedReader when a physical line exceeds
+// its limit; the CSV readers turn it into a FieldError naming the line.
+var errLineTooLong = errors.New("line too long")
+
+// boundedReader fails once any physical line is longer than max bytes, so a
+// file without newlines cannot make encoding/csv buffer it whole.
+type boundedReader struct {
+	r    *bufio.Reader
+	max  int
+	cur  int
+	line int // physical lines completed
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	for i := 0; i < n; i++ {
+		if p[i] == '\n' {
+			b.cur = 0
+			b.line++
+			continue
+		}
+		b.cur++
+		if b.cur > b.max {
+			return i, errLineTooLong
+		}
+	}
+	return n, err
+}
+
+// csvSource reads records with line numbers and a header index.
+type csvSource struct {
+	br     *boundedReader
+	cr     *csv.Reader
+	header map[string]int // lower-cased, trimmed name → column
+	names  []string
+}
+
+func newCSVSource(r io.Reader, maxLine int) *csvSource {
+	br := &boundedReader{r: bufio.NewReaderSize(r, 64<<10), max: maxLine}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	cr.TrimLeadingSpace = true
+	return &csvSource{br: br, cr: cr}
+}
+
+// readHeader reads line 1 into the header index.
+func (s *csvSource) readHeader() error {
+	rec, err := s.cr.Read()
+	if err != nil {
+		if err == io.EOF {
+			return fmt.Errorf("%w: empty file (want a header line)", ErrBadInput)
+		}
+		return s.wrap(err)
+	}
+	s.header = make(map[string]int, len(rec))
+	for i, name := range rec {
+		name = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
+		s.names = append(s.names, name)
+		if name == "" {
+			continue
+		}
+		if _, dup := s.header[name]; dup {
+			return fmt.Errorf("%w: line 1: column %q appears twice", ErrBadInput, name)
+		}
+		s.header[name] = i
+	}
+	return nil
+}
+
+// next returns the next record and its line number, or io.EOF.
+func (s *csvSource) next() ([]string, int, error) {
+	rec, err := s.cr.Read()
+	if err != nil {
+		if err == io.EOF {
+			return nil, 0, io.EOF
+		}
+		return nil, 0, s.wrap(err)
+	}
+	line, _ := s.cr.FieldPos(0)
+	return rec, line, nil
+}
+
+func (s *csvSource) wrap(err error) error {
+	if errors.Is(err, errLineTooLong) {
+		return FieldError{Line: s.br.line + 1, Err: fmt.Errorf("%w: longer than %d bytes", ErrTooLarge, s.br.max)}
+	}
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return FieldError{Line: pe.Line, Err: fmt.Errorf("%w: %v", ErrBadInput, pe.Err)}
+	}
+	return fmt.Errorf("settlement: reading csv: %w", err)
+}
+
+// field returns column col of rec, trimmed ("" if the row is short).
+func field(rec []string, col int) string {
+	if col < 0 || col >= len(rec) {
+		return ""
+	}
+	return strings.TrimSpace(rec[col])
+}
+
+// timeLayouts are the layouts parseTime accepts when no layout is given.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02",
+}
+
+// parseTime parses s with layout, or with the default layouts when layout is
+// "". "unix" and "unixms" read epoch seconds / milliseconds. Values without a
+// zone are in loc (UTC when nil).
+func parseTime(s, layout string, loc *time.Location) (time.Time, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	switch layout {
+	case "unix", "unixms":
+		n, err := parseInt(s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if layout == "unix" {
+			if n < 0 || n > 1<<40 {
+				return time.Time{}, fmt.Errorf("%w: epoch %q out of range", ErrBadInput, s)
+			}
+			return time.Unix(n, 0).UTC(), nil
+		}
+		if n < 0 || n > 1<<50 {
+			return time.Time{}, fmt.Errorf("%w: epoch %q out of range", ErrBadInput, s)
+		}
+		return time.UnixMilli(n).UTC(), nil
+	case "":
+		for _, l := range timeLayouts {
+			if t, err := time.ParseInLocation(l, s, loc); err == nil {
+				return t, nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("%w: time %q (want RFC 3339, \"2006-01-02 15:04:05\" or a date)", ErrBadInput, s)
+	}
+	t, err := time.ParseInLocation(layout, s, loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: time %q does not match layout %q", ErrBadInput, s, layout)
+	}
+	return t, nil
+}
+
+// parseInt parses a non-negative decimal integer of at most 18 digits.
+func parseInt(s string) (int64, error) {
+	if s == "" || len(s) > 18 {
+		return 0, fmt.Errorf("%w: %q is not a whole number", ErrBadInput, s)
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%w: %q is not a whole number", ErrBadInput, s)
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+// parseMillis parses "30", "30.5" or "30.123" seconds (unit "s") or whole
+// milliseconds (unit "ms") into milliseconds, without floats. More than three
+// fractional digits are refused rather than silently dropped.
+func parseMillis(s, unit string) (int64, error) {
+	if unit == "ms" {
+		return parseInt(s)
+	}
+	whole, frac, hasPoint := strings.Cut(s, ".")
+	if whole == "" && hasPoint {
+		whole = "0"
+	}
+	w, err := parseInt(whole)
+	if err != nil || w > 1<<40 {
+		return 0, fmt.Errorf("%w: duration %q is not seconds (want e.g. 30 or 30.125)", ErrBadInput, s)
+	}
+	if hasPoint && (frac == "" || len(frac) > 3) {
+		if len(frac) > 3 && strings.Trim(frac[3:], "0") == "" {
+			frac = frac[:3]
+		} else {
+			return 0, fmt.Errorf("%w: duration %q: at most 3 decimals (milliseconds)", ErrBadInput, s)
+		}
+	}
+	ms := w * 1000
+	if frac != "" {
+		f, err := parseInt(frac)
+		if err != nil {
+			return 0, fmt.Errorf("%w: duration %q is not seconds", ErrBadInput, s)
+		}
+		for i := len(frac); i < 3; i++ {
+			f *= 10
+		}
+		ms += f
+	}
+	return ms, nil
+}

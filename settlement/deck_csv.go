@@ -1,0 +1,229 @@
+package settlement
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ospnode/ospnode/ledger/money"
+)
+
+// Deck CSV column names. Columns are found by header name, in any order and
+// case; unknown columns are ignored (carriers add "country", "notes" …).
+const (
+	ColPrefix         = "prefix"
+	ColDescription    = "description"
+	ColRate           = "rate"
+	ColConnectFee     = "connect_fee"
+	ColFirstIncrement = "first_increment"
+	ColNextIncrement  = "next_increment"
+	ColEffectiveFrom  = "effective_from"
+	ColEffectiveUntil = "effective_until"
+)
+
+var requiredDeckColumns = []string{ColPrefix, ColRate, ColFirstIncrement, ColNextIncrement, ColEffectiveFrom}
+
+// ReadDeckCSV reads a rate deck from CSV with a header line naming the
+// columns prefix, description, rate, connect_fee, first_increment,
+// next_increment, effective_from and optionally effective_until (description
+// and connect_fee may be absent: "" and 0). Rows are grouped into one version
+// per distinct (effective_from, effective_until); each version is a complete
+// deck (see DeckVersion).
+//
+// Every line is validated; if any is bad the whole deck is rejected with a
+// *DeckError listing each bad line and field (up to MaxListedErrors). Bounds:
+// opts.MaxRows rows and opts.MaxLineBytes per line (errors wrap ErrTooLarge).
+// The result has passed Deck.Validate.
+func ReadDeckCSV(r io.Reader, opts DeckOptions) (*Deck, error) {
+	deck := &Deck{
+		Counterparty:           opts.Counterparty,
+		Direction:              opts.Direction,
+		Currency:               opts.Currency,
+		Decimals:               opts.Decimals,
+		Rounding:               strings.ToLower(opts.Rounding),
+		DurationRounding:       opts.DurationRounding,
+		ZeroDurationConnectFee: opts.ZeroDurationConnectFee,
+	}
+	if deck.Direction == "" {
+		deck.Direction = Sell
+	}
+	if deck.Rounding == "" {
+		deck.Rounding = money.HalfUp
+	}
+	if deck.DurationRounding == "" {
+		deck.DurationRounding = DurationUp
+	}
+	// Deck-level settings first: without a currency no row can be parsed.
+	probe := *deck
+	probe.Versions = []DeckVersion{{EffectiveFrom: time.Unix(0, 0)}}
+	if err := probe.Validate(); err != nil {
+		return nil, err
+	}
+	maxRows, maxLine := opts.MaxRows, opts.MaxLineBytes
+	if maxRows <= 0 {
+		maxRows = DefaultMaxRows
+	}
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLine
+	}
+	src := newCSVSource(r, maxLine)
+	if err := src.readHeader(); err != nil {
+		return nil, deckErr(err)
+	}
+	var errs lineErrors
+	for _, c := range requiredDeckColumns {
+		if _, ok := src.header[c]; !ok {
+			errs.add(1, c, "", fmt.Errorf("%w: missing column (header has %s)", ErrBadInput, strings.Join(src.names, ",")))
+		}
+	}
+	if errs.count() > 0 {
+		return nil, &DeckError{Errors: errs.Errors, Omitted: errs.Omitted}
+	}
+	col := func(name string) int {
+		if i, ok := src.header[name]; ok {
+			return i
+		}
+		return -1
+	}
+	cPrefix, cDesc, cRate, cFee := col(ColPrefix), col(ColDescription), col(ColRate), col(ColConnectFee)
+	cA, cB, cFrom, cUntil := col(ColFirstIncrement), col(ColNextIncrement), col(ColEffectiveFrom), col(ColEffectiveUntil)
+
+	type vkey struct{ from, until int64 }
+	versions := map[vkey]*DeckVersion{}
+	var order []vkey
+	firstLine := map[vkey]map[string]int{} // prefix → line, per version
+	rows, tooBig := 0, false
+	for {
+		rec, line, err := src.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var fe FieldError
+			if errors.As(err, &fe) {
+				errs.add(fe.Line, fe.Field, fe.Value, fe.Err)
+				if errors.Is(err, ErrTooLarge) {
+					tooBig = true
+					break
+				}
+				continue // csv.Reader resumes on the next record
+			}
+			return nil, err
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // blank line
+		}
+		rows++
+		if rows > maxRows {
+			errs.add(line, "", "", fmt.Errorf("%w: more than %d rows", ErrTooLarge, maxRows))
+			tooBig = true
+			break
+		}
+		bad := errs.count()
+		var row Row
+		row.Line = line
+		row.Prefix = strings.TrimPrefix(field(rec, cPrefix), "+")
+		if err := checkPrefix(row.Prefix); err != nil {
+			errs.add(line, ColPrefix, field(rec, cPrefix), err)
+		}
+		row.Description = field(rec, cDesc)
+		if len(row.Description) > 200 {
+			errs.add(line, ColDescription, row.Description, fmt.Errorf("%w: longer than 200 bytes", ErrBadInput))
+		}
+		row.Rate = parseRate(&errs, line, ColRate, field(rec, cRate), deck.Currency, false)
+		row.ConnectFee = parseRate(&errs, line, ColConnectFee, field(rec, cFee), deck.Currency, true)
+		row.FirstIncrement = parseIncrement(&errs, line, ColFirstIncrement, field(rec, cA), 0)
+		row.NextIncrement = parseIncrement(&errs, line, ColNextIncrement, field(rec, cB), 1)
+		from, err := parseTime(field(rec, cFrom), "", opts.Location)
+		if err != nil {
+			errs.add(line, ColEffectiveFrom, field(rec, cFrom), err)
+		}
+		var until time.Time
+		if s := field(rec, cUntil); s != "" {
+			if until, err = parseTime(s, "", opts.Location); err != nil {
+				errs.add(line, ColEffectiveUntil, s, err)
+			} else if !from.IsZero() && !until.After(from) {
+				errs.add(line, ColEffectiveUntil, s, fmt.Errorf("%w: not after effective_from", ErrBadInput))
+			}
+		}
+		if errs.count() > bad {
+			continue
+		}
+		k := vkey{from.UnixNano(), 0}
+		if !until.IsZero() {
+			k.until = until.UnixNano()
+		}
+		v := versions[k]
+		if v == nil {
+			v = &DeckVersion{ID: from.UTC().Format(time.RFC3339), EffectiveFrom: from.UTC()}
+			if !until.IsZero() {
+				v.EffectiveUntil = until.UTC()
+				v.ID += "/" + v.EffectiveUntil.Format(time.RFC3339)
+			}
+			versions[k] = v
+			firstLine[k] = map[string]int{}
+			order = append(order, k)
+		}
+		if prev, dup := firstLine[k][row.Prefix]; dup {
+			errs.add(line, ColPrefix, row.Prefix, fmt.Errorf("%w: prefix already defined on line %d for the same effective dates", ErrBadInput, prev))
+			continue
+		}
+		firstLine[k][row.Prefix] = line
+		v.Rows = append(v.Rows, row)
+	}
+	if errs.count() > 0 {
+		return nil, &DeckError{Errors: errs.Errors, Omitted: errs.Omitted, tooBig: tooBig}
+	}
+	if len(order) == 0 {
+		return nil, &DeckError{Errors: []FieldError{{Line: 1, Err: fmt.Errorf("%w: deck has no rows", ErrBadInput)}}}
+	}
+	for _, k := range order {
+		deck.Versions = append(deck.Versions, *versions[k])
+	}
+	sortVersions(deck.Versions)
+	if err := deck.Validate(); err != nil {
+		// Two versions with one start but different ends land here.
+		return nil, &DeckError{Errors: []FieldError{{Err: err}}}
+	}
+	return deck, nil
+}
+
+func deckErr(err error) error {
+	var fe FieldError
+	if errors.As(err, &fe) {
+		return &DeckError{Errors: []FieldError{fe}, tooBig: errors.Is(err, ErrTooLarge)}
+	}
+	if errors.Is(err, ErrBadInput) {
+		return &DeckError{Errors: []FieldError{{Line: 1, Err: err}}}
+	}
+	return err
+}
+
+// parseRate parses a non-negative decimal money value; "" is 0 when optional.
+func parseRate(errs *lineErrors, line int, name, s, currency string, optional bool) money.Amount {
+	if s == "" && optional {
+		return money.Zero(currency)
+	}
+	a, err := money.New(s, currency)
+	if err != nil {
+		errs.add(line, name, s, fmt.Errorf("%w: not a decimal number", ErrBadInput))
+		return money.Amount{}
+	}
+	if a.Sign() < 0 {
+		errs.add(line, name, s, fmt.Errorf("%w: negative", ErrBadInput))
+	}
+	if d := a.Decimal(); d.NumDigits() > maxDecimalDigits || d.Exponent < -maxDecimalDigits {
+		errs.add(line, name, s, fmt.Errorf("%w: more than %d digits", ErrBadInput, maxDecimalDigits))
+	}
+	return a
+}
+
+func parseIncrement(errs *lineErrors, line int, name, s string, min int64) int64 {
+	n, err := parseInt(s)
+	if err != nil || n < min || n > MaxIncrement {
+		errs.add(line, name, s, fmt.Errorf("%w: want whole seconds %d..%d", ErrBadInput, min, MaxIncrement))
+	}
+	return n
+}

@@ -1,0 +1,537 @@
+package settlement
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/ospnode/ospnode/ledger/money"
+)
+
+// Class is the outcome of matching one record.
+type Class string
+
+// Reconciliation classes, in report order.
+const (
+	ClassExact      Class = "exact"       // same billable seconds
+	ClassPartial    Class = "partial"     // differs by ≤ tolerance
+	ClassMismatch   Class = "mismatch"    // differs by more than tolerance
+	ClassOursOnly   Class = "ours-only"   // we have it, they do not
+	ClassTheirsOnly Class = "theirs-only" // they have it, we do not
+)
+
+// Classes lists every class in report order.
+var Classes = []Class{ClassExact, ClassPartial, ClassMismatch, ClassOursOnly, ClassTheirsOnly}
+
+// MatchKey says how a pair was matched.
+type MatchKey string
+
+const (
+	KeyTransactionID MatchKey = "transaction_id"
+	KeyCallID        MatchKey = "call_id"
+	KeyFallback      MatchKey = "calling+called+time" // connect times within the skew
+)
+
+// Defaults of ReconcileOptions.
+const (
+	DefaultTolerance = 2 * time.Second
+	DefaultSkew      = 2 * time.Second
+)
+
+// ReconcileOptions configure Reconcile. The zero value uses the defaults of
+// SETTLEMENT.md: 2 s tolerance, 2 s skew, volume dispute at 1% or 1,000.
+type ReconcileOptions struct {
+	// Tolerance: a billable-seconds difference up to it is "partial"
+	// (0 = DefaultTolerance; negative = none, any difference is a mismatch).
+	Tolerance time.Duration
+	// Skew: how far connect times may differ for the fallback key
+	// (calling, called, connect time); 0 = DefaultSkew.
+	Skew time.Duration
+	// Period is only a label on the report.
+	Period string
+	// Currency of the invoice; "" = taken from the rated CDRs.
+	Currency string
+	// VolumeDisputeRatio (default 0.01 = 1%) and VolumeDisputeMinimum
+	// (default 1000, in the invoice currency): a volume dispute is raised
+	// when the amount difference is ≥ ratio × invoice OR ≥ minimum.
+	VolumeDisputeRatio   *apd.Decimal
+	VolumeDisputeMinimum *apd.Decimal
+	// Labels for the two sides in reports ("ours", "theirs" by default).
+	OursLabel, TheirsLabel string
+}
+
+// Match is one reconciled record: a pair, or one side alone.
+type Match struct {
+	Class  Class
+	Key    MatchKey `json:",omitempty"`
+	Ours   *CDR     `json:",omitempty"`
+	Theirs *CDR     `json:",omitempty"`
+	// DiffSeconds is theirs − ours billable seconds (pairs only).
+	DiffSeconds int64
+	// DiffAmount is theirs − ours when both sides are rated; AmountDiffers
+	// says it is non-zero.
+	DiffAmount    money.Amount
+	AmountDiffers bool
+}
+
+// ClassSummary totals one class.
+type ClassSummary struct {
+	Class         Class
+	Count         int
+	OursSeconds   int64
+	TheirsSeconds int64
+	DiffSeconds   int64 // theirs − ours
+	OursAmount    money.Amount
+	TheirsAmount  money.Amount
+	DiffAmount    money.Amount // theirs − ours
+}
+
+// Totals are one side's totals.
+type Totals struct {
+	Calls   int
+	Seconds int64
+	Amount  money.Amount
+	Rated   int // records with an amount
+}
+
+// Decision is the dispute decision.
+type Decision struct {
+	Volume bool // volume dispute raised
+	Rate   bool // rate dispute raised
+	// VolumeDiff is theirs − ours total amount; VolumePercent its share of
+	// their invoice ("1.25" = 1.25%, 2 decimals, half-up).
+	VolumeDiff    money.Amount
+	VolumePercent string
+	// RateDiffs counts pairs with equal billable seconds but different
+	// amounts; RateDiffAmount sums their differences (theirs − ours).
+	RateDiffs      int
+	RateDiffAmount money.Amount
+	Reasons        []string
+}
+
+// Disputed reports whether any dispute is raised.
+func (d Decision) Disputed() bool { return d.Volume || d.Rate }
+
+// Report is the result of Reconcile. It is a plain value; Write* render it.
+type Report struct {
+	Mode          string // "external" or "internal"
+	Period        string
+	Currency      string
+	OursLabel     string
+	TheirsLabel   string
+	Tolerance     time.Duration
+	Skew          time.Duration
+	Ours          Totals
+	Theirs        Totals
+	Classes       []ClassSummary // one per Classes entry, in that order
+	AmountDiffs   int            // matched pairs whose amounts differ
+	AmountDiffSum money.Amount   // their sum (theirs − ours)
+	Decision      Decision
+	// Matches lists every record behind the numbers, grouped by class in
+	// Classes order, each group by our line then their line.
+	Matches []Match
+}
+
+// Summary returns the summary of class c.
+func (r *Report) Summary(c Class) ClassSummary {
+	for _, s := range r.Classes {
+		if s.Class == c {
+			return s
+		}
+	}
+	return ClassSummary{Class: c}
+}
+
+// Reconcile matches our CDRs against theirs (SETTLEMENT.md): by
+// TransactionID where both have one; else by Call-ID where both have one;
+// else by (calling, called, connect time within the skew). Records matched
+// are classified by billable seconds (CDR.Billable), amounts compared where
+// both are rated, and the dispute decision taken. Inputs are not modified;
+// the report points into them. It runs in O(n) expected time with hash maps.
+// Errors: ErrBadInput for bad options, money.ErrCurrencyMismatch when the
+// CDRs carry several currencies.
+func Reconcile(ours, theirs []CDR, opts ReconcileOptions) (*Report, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cur := o.Currency
+	for _, side := range [][]CDR{ours, theirs} {
+		for i := range side {
+			if c := side[i].Amount.Currency(); c != "" {
+				if cur == "" {
+					cur = c
+				} else if c != cur {
+					return nil, fmt.Errorf("%w: line %d is in %s, reconciling in %s", money.ErrCurrencyMismatch, side[i].Line, c, cur)
+				}
+			}
+		}
+	}
+	rep := &Report{Mode: "external", Period: o.Period, Currency: cur, OursLabel: o.OursLabel,
+		TheirsLabel: o.TheirsLabel, Tolerance: o.Tolerance, Skew: o.Skew}
+	pairOf := match(ours, theirs, o.Skew) // pairOf[i] = index in theirs, or -1
+	matchedTheirs := make([]bool, len(theirs))
+	rep.Matches = make([]Match, 0, len(ours)+len(theirs)/8)
+	tol := int64(o.Tolerance / time.Second)
+	if o.Tolerance < 0 {
+		tol = -1
+	}
+	for i := range ours {
+		j := pairOf[i].theirs
+		if j < 0 {
+			rep.Matches = append(rep.Matches, Match{Class: ClassOursOnly, Ours: &ours[i]})
+			continue
+		}
+		matchedTheirs[j] = true
+		m := Match{Key: pairOf[i].key, Ours: &ours[i], Theirs: &theirs[j]}
+		m.DiffSeconds = theirs[j].Billable() - ours[i].Billable()
+		switch d := abs(m.DiffSeconds); {
+		case d == 0:
+			m.Class = ClassExact
+		case d <= tol:
+			m.Class = ClassPartial
+		default:
+			m.Class = ClassMismatch
+		}
+		if ours[i].Rated() && theirs[j].Rated() {
+			if m.DiffAmount, err = theirs[j].Amount.Sub(ours[i].Amount); err != nil {
+				return nil, err
+			}
+			m.AmountDiffers = !m.DiffAmount.IsZero()
+		}
+		rep.Matches = append(rep.Matches, m)
+	}
+	for j := range theirs {
+		if !matchedTheirs[j] {
+			rep.Matches = append(rep.Matches, Match{Class: ClassTheirsOnly, Theirs: &theirs[j]})
+		}
+	}
+	order := map[Class]int{}
+	for i, c := range Classes {
+		order[c] = i
+	}
+	sort.SliceStable(rep.Matches, func(a, b int) bool { return order[rep.Matches[a].Class] < order[rep.Matches[b].Class] })
+	if err := rep.total(ours, theirs); err != nil {
+		return nil, err
+	}
+	if err := rep.decide(o); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// ReconcileInternal compares the source-role and destination-role reports of
+// the same transactions (SETTLEMENT.md "internal reconciliation"): records
+// with RoleSource are "ours", RoleDestination "theirs". A record without a
+// role wraps ErrBadInput.
+func ReconcileInternal(cdrs []CDR, opts ReconcileOptions) (*Report, error) {
+	var src, dst []CDR
+	for i := range cdrs {
+		switch cdrs[i].Role {
+		case RoleSource:
+			src = append(src, cdrs[i])
+		case RoleDestination:
+			dst = append(dst, cdrs[i])
+		default:
+			return nil, fmt.Errorf("%w: line %d: internal reconciliation needs a role (source or destination)", ErrBadInput, cdrs[i].Line)
+		}
+	}
+	if opts.OursLabel == "" {
+		opts.OursLabel = string(RoleSource)
+	}
+	if opts.TheirsLabel == "" {
+		opts.TheirsLabel = string(RoleDestination)
+	}
+	rep, err := Reconcile(src, dst, opts)
+	if rep != nil {
+		rep.Mode = "internal"
+	}
+	return rep, err
+}
+
+func (o ReconcileOptions) withDefaults() (ReconcileOptions, error) {
+	if o.Tolerance == 0 {
+		o.Tolerance = DefaultTolerance
+	}
+	if o.Skew == 0 {
+		o.Skew = DefaultSkew
+	}
+	if o.Skew < 0 {
+		return o, fmt.Errorf("%w: negative skew", ErrBadInput)
+	}
+	if o.Currency != "" && !money.ValidCurrency(o.Currency) {
+		return o, fmt.Errorf("%w: currency %q", ErrBadInput, o.Currency)
+	}
+	if o.VolumeDisputeRatio == nil {
+		o.VolumeDisputeRatio = apd.New(1, -2)
+	}
+	if o.VolumeDisputeMinimum == nil {
+		o.VolumeDisputeMinimum = apd.New(1000, 0)
+	}
+	if o.VolumeDisputeRatio.Sign() < 0 || o.VolumeDisputeMinimum.Sign() < 0 {
+		return o, fmt.Errorf("%w: negative dispute threshold", ErrBadInput)
+	}
+	if o.OursLabel == "" {
+		o.OursLabel = "ours"
+	}
+	if o.TheirsLabel == "" {
+		o.TheirsLabel = "theirs"
+	}
+	return o, nil
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+type pairing struct {
+	theirs int32
+	key    MatchKey
+}
+
+// match pairs ours with theirs in three passes, each over hash maps of the
+// records still unmatched: O(n) expected time. A key shared by several
+// records on one side pairs them in file order.
+func match(ours, theirs []CDR, skew time.Duration) []pairing {
+	pairOf := make([]pairing, len(ours))
+	for i := range pairOf {
+		pairOf[i].theirs = -1
+	}
+	taken := make([]bool, len(theirs))
+
+	// Pass 1: transaction id, where both sides have one.
+	byID := make(map[string][]int32, len(theirs))
+	for j := range theirs {
+		if id := theirs[j].TransactionID; id != "" {
+			byID[id] = append(byID[id], int32(j))
+		}
+	}
+	for i := range ours {
+		if id := ours[i].TransactionID; id != "" {
+			if j := takeFirst(byID, id, taken); j >= 0 {
+				pairOf[i] = pairing{j, KeyTransactionID}
+			}
+		}
+	}
+	byID = nil
+
+	// Pass 2: Call-ID, where both have one and not both have a transaction
+	// id (two different transaction ids are two different calls).
+	byCall := map[string][]int32{}
+	for j := range theirs {
+		if !taken[j] && theirs[j].CallID != "" {
+			byCall[theirs[j].CallID] = append(byCall[theirs[j].CallID], int32(j))
+		}
+	}
+	for i := range ours {
+		if pairOf[i].theirs >= 0 || ours[i].CallID == "" {
+			continue
+		}
+		list := byCall[ours[i].CallID]
+		for k, j := range list {
+			if taken[j] || (ours[i].TransactionID != "" && theirs[j].TransactionID != "") {
+				continue
+			}
+			taken[j] = true
+			pairOf[i] = pairing{j, KeyCallID}
+			byCall[ours[i].CallID] = list[k+1:]
+			break
+		}
+	}
+	byCall = nil
+
+	// Pass 3: (calling, called) and the nearest connect time within skew,
+	// for records that have no shared id with their counterpart.
+	type ck struct{ calling, called string }
+	byNum := map[ck][]int32{}
+	for j := range theirs {
+		if !taken[j] {
+			k := ck{theirs[j].Calling, theirs[j].Called}
+			byNum[k] = append(byNum[k], int32(j))
+		}
+	}
+	for i := range ours {
+		if pairOf[i].theirs >= 0 {
+			continue
+		}
+		list := byNum[ck{ours[i].Calling, ours[i].Called}]
+		best, bestGap := int32(-1), time.Duration(0)
+		for _, j := range list {
+			if taken[j] || sharesID(&ours[i], &theirs[j]) {
+				continue
+			}
+			gap := theirs[j].ConnectTime.Sub(ours[i].ConnectTime)
+			if gap < 0 {
+				gap = -gap
+			}
+			if gap <= skew && (best < 0 || gap < bestGap) {
+				best, bestGap = j, gap
+			}
+		}
+		if best >= 0 {
+			taken[best] = true
+			pairOf[i] = pairing{best, KeyFallback}
+		}
+	}
+	return pairOf
+}
+
+// sharesID: both have a transaction id, or both a Call-ID — then they were
+// compared by that id already and are different calls.
+func sharesID(a, b *CDR) bool {
+	return (a.TransactionID != "" && b.TransactionID != "") || (a.CallID != "" && b.CallID != "")
+}
+
+func takeFirst(m map[string][]int32, key string, taken []bool) int32 {
+	list := m[key]
+	for k, j := range list {
+		if !taken[j] {
+			taken[j] = true
+			m[key] = list[k+1:]
+			return j
+		}
+	}
+	return -1
+}
+
+// total fills the per-class summaries and side totals.
+func (r *Report) total(ours, theirs []CDR) error {
+	zero := money.Zero(r.Currency)
+	idx := map[Class]*ClassSummary{}
+	r.Classes = make([]ClassSummary, len(Classes))
+	for i, c := range Classes {
+		r.Classes[i] = ClassSummary{Class: c, OursAmount: zero, TheirsAmount: zero, DiffAmount: zero}
+		idx[c] = &r.Classes[i]
+	}
+	r.AmountDiffSum = zero
+	var err error
+	add := func(dst *money.Amount, a money.Amount) {
+		if err == nil && a.Currency() != "" {
+			*dst, err = dst.Add(a)
+		}
+	}
+	for k := range r.Matches {
+		m := &r.Matches[k]
+		s := idx[m.Class]
+		s.Count++
+		if m.Ours != nil {
+			s.OursSeconds += m.Ours.Billable()
+			add(&s.OursAmount, m.Ours.Amount)
+		}
+		if m.Theirs != nil {
+			s.TheirsSeconds += m.Theirs.Billable()
+			add(&s.TheirsAmount, m.Theirs.Amount)
+		}
+		if m.AmountDiffers {
+			r.AmountDiffs++
+			add(&r.AmountDiffSum, m.DiffAmount)
+		}
+	}
+	for i := range r.Classes {
+		s := &r.Classes[i]
+		s.DiffSeconds = s.TheirsSeconds - s.OursSeconds
+		if err == nil {
+			s.DiffAmount, err = s.TheirsAmount.Sub(s.OursAmount)
+		}
+	}
+	side := func(t *Totals, cdrs []CDR) {
+		t.Amount = zero
+		for i := range cdrs {
+			t.Calls++
+			t.Seconds += cdrs[i].Billable()
+			if cdrs[i].Rated() {
+				t.Rated++
+				add(&t.Amount, cdrs[i].Amount)
+			}
+		}
+	}
+	side(&r.Ours, ours)
+	side(&r.Theirs, theirs)
+	return err
+}
+
+// decide applies the dispute thresholds. The invoice is their total (they
+// bill us for what they report); with no amounts on either side the volume
+// test falls back to billable seconds and the percentage alone.
+func (r *Report) decide(o ReconcileOptions) error {
+	d := &r.Decision
+	var err error
+	d.VolumeDiff, err = r.Theirs.Amount.Sub(r.Ours.Amount)
+	if err != nil {
+		return err
+	}
+	d.RateDiffAmount = money.Zero(r.Currency)
+	for k := range r.Matches {
+		m := &r.Matches[k]
+		if m.AmountDiffers && m.DiffSeconds == 0 {
+			d.RateDiffs++
+			if d.RateDiffAmount, err = d.RateDiffAmount.Add(m.DiffAmount); err != nil {
+				return err
+			}
+		}
+	}
+	if d.RateDiffs > 0 {
+		d.Rate = true
+		d.Reasons = append(d.Reasons, fmt.Sprintf("rate dispute: %d call(s) with equal billable seconds but different amounts (difference %s %s)",
+			d.RateDiffs, d.RateDiffAmount.Text(), r.Currency))
+	}
+	// Volume: amounts when both sides rated anything, else seconds.
+	var diff, invoice apd.Decimal
+	unit := r.Currency
+	if r.Ours.Rated > 0 && r.Theirs.Rated > 0 {
+		diff.Set(d.VolumeDiff.Decimal())
+		invoice.Set(r.Theirs.Amount.Decimal())
+	} else {
+		diff.SetInt64(r.Theirs.Seconds - r.Ours.Seconds)
+		invoice.SetInt64(r.Theirs.Seconds)
+		unit = "s"
+	}
+	diff.Abs(&diff)
+	if invoice.Sign() != 0 {
+		var pct apd.Decimal
+		ctx := apd.BaseContext.WithPrecision(40)
+		if _, err := ctx.Quo(&pct, &diff, &invoice); err != nil {
+			return fmt.Errorf("settlement: volume percent: %w", err)
+		}
+		if _, err := ctx.Mul(&pct, &pct, apd.New(100, 0)); err != nil {
+			return fmt.Errorf("settlement: volume percent: %w", err)
+		}
+		p, err := money.RoundDecimal(&pct, 2, money.HalfUp)
+		if err != nil {
+			return err
+		}
+		d.VolumePercent = p.Text('f')
+	}
+	if diff.Sign() == 0 {
+		return nil
+	}
+	var threshold apd.Decimal
+	if _, err := exactCtx.Mul(&threshold, o.VolumeDisputeRatio, &invoice); err != nil {
+		return fmt.Errorf("settlement: volume threshold: %w", err)
+	}
+	threshold.Abs(&threshold)
+	if diff.Cmp(&threshold) >= 0 {
+		d.Volume = true
+		d.Reasons = append(d.Reasons, fmt.Sprintf("volume dispute: difference %s %s is at least %s of the invoice (%s %s)",
+			diff.Text('f'), unit, ratioPercent(o.VolumeDisputeRatio), invoice.Text('f'), unit))
+	} else if unit != "s" && diff.Cmp(o.VolumeDisputeMinimum) >= 0 {
+		d.Volume = true
+		d.Reasons = append(d.Reasons, fmt.Sprintf("volume dispute: difference %s %s is at least %s %s",
+			diff.Text('f'), unit, o.VolumeDisputeMinimum.Text('f'), unit))
+	}
+	return nil
+}
+
+func ratioPercent(r *apd.Decimal) string {
+	var p apd.Decimal
+	if _, err := exactCtx.Mul(&p, r, apd.New(100, 0)); err != nil {
+		return r.Text('f')
+	}
+	var red apd.Decimal
+	red.Reduce(&p)
+	return red.Text('f') + "%"
+}
