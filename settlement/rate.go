@@ -57,9 +57,9 @@ type compiledRow struct {
 	a, b                int64
 	// Integer fast path: rate and fee as whole units of 10^-scale. ok is
 	// false when they do not fit, and the general apd path is used.
-	fast                 bool
-	rateUnits, feeUnits  uint64
-	scale                int32
+	fast                bool
+	rateUnits, feeUnits uint64
+	scale               int32
 }
 
 // NewRater validates deck and compiles its versions into prefix tries. The
