@@ -1,0 +1,247 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// applier applies the commands of one log entry inside one write
+// transaction. Every command validates completely before its first write,
+// so a rejected command leaves nothing behind even though the batch shares
+// one transaction. Counters live in memory and are flushed once per batch.
+type applier struct {
+	tx    *bolt.Tx
+	index uint64
+	log   *slog.Logger
+
+	meta *bolt.Bucket
+
+	gens      Generations
+	gensDirty bool
+
+	countersLoaded bool
+	seqUsage       uint64
+	seqPosting     uint64
+	seqOutbox      uint64
+	chainHead      [32]byte
+
+	periodsLoaded bool
+	openStart     time.Time // start of the open period (End of the last closed)
+
+	netLoaded bool
+	net       Network
+
+	scratch wbuf
+}
+
+func newApplier(tx *bolt.Tx, index uint64, log *slog.Logger) *applier {
+	meta := tx.Bucket(bMeta)
+	return &applier{tx: tx, index: index, log: log, meta: meta, gens: readGenerations(meta)}
+}
+
+// must turns a storage error into a panic: the entry is committed in Raft,
+// so failing to apply it is not a business outcome (see ApplyBatch).
+func must(err error) {
+	if err != nil {
+		panic(fmt.Sprintf("ledger: storage: %v", err))
+	}
+}
+
+func (a *applier) loadCounters() {
+	if a.countersLoaded {
+		return
+	}
+	a.countersLoaded = true
+	a.seqUsage = getU64(a.meta, kSeqUsage)
+	a.seqPosting = getU64(a.meta, kSeqPosting)
+	a.seqOutbox = getU64(a.meta, kSeqOutbox)
+	copy(a.chainHead[:], a.meta.Get(kChainHead))
+}
+
+func (a *applier) flush() error {
+	if a.countersLoaded {
+		putU64(a.meta, kSeqUsage, a.seqUsage)
+		putU64(a.meta, kSeqPosting, a.seqPosting)
+		putU64(a.meta, kSeqOutbox, a.seqOutbox)
+		if a.seqPosting > 0 {
+			must(a.meta.Put(kChainHead, a.chainHead[:]))
+		}
+	}
+	return nil
+}
+
+func (a *applier) bumpGen(p *uint64) {
+	*p++
+	a.gens.Config++
+	a.gensDirty = true
+}
+
+func (a *applier) network() Network {
+	if !a.netLoaded {
+		a.netLoaded = true
+		if v := a.meta.Get(kNetwork); v != nil {
+			must(json.Unmarshal(v, &a.net))
+		}
+	}
+	return a.net
+}
+
+func (a *applier) openPeriodStart() time.Time {
+	if !a.periodsLoaded {
+		a.periodsLoaded = true
+		if k, _ := a.tx.Bucket(bPeriods).Cursor().Last(); k != nil {
+			a.openStart = keyTime(k)
+		}
+	}
+	return a.openStart
+}
+
+func invalid(format string, args ...any) *Result {
+	return &Result{Code: Invalid, Message: fmt.Sprintf(format, args...)}
+}
+
+func rejected(format string, args ...any) *Result {
+	return &Result{Code: Rejected, Message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) *Result {
+	return &Result{Code: NotFound, Message: fmt.Sprintf(format, args...)}
+}
+
+// checkEnvelope panics on an unknown non-ignorable type or an unknown
+// version of a known type; ApplyBatch calls it for the whole batch before
+// opening the write transaction.
+func checkEnvelope(c []byte) {
+	if len(c) == 0 {
+		return // Invalid result, deterministic everywhere
+	}
+	t := CommandType(c[0])
+	if _, ok := typeNames[t]; !ok {
+		if t&Ignorable != 0 {
+			return
+		}
+		panic(fmt.Sprintf("ledger: unknown command type %d (newer or corrupt log); refusing to diverge", c[0]))
+	}
+	if len(c) >= 2 && c[1] != CommandVersion {
+		panic(fmt.Sprintf("ledger: %s version %d not supported by this build (newer or corrupt log)", t, c[1]))
+	}
+}
+
+// apply applies command c, the pos-th of the entry.
+func (a *applier) apply(pos int, c []byte) *Result {
+	checkEnvelope(c)
+	if len(c) == 0 {
+		return invalid("empty command")
+	}
+	if t := CommandType(c[0]); t&Ignorable != 0 {
+		if _, ok := typeNames[t]; !ok {
+			a.log.Warn("ledger: skipped unknown ignorable command", "type", uint8(t), "index", a.index)
+			return &Result{Code: Ignored, Message: fmt.Sprintf("unknown ignorable command type %d skipped", uint8(t))}
+		}
+	}
+	cmd, err := Decode(c)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	switch cmd := cmd.(type) {
+	case Authorize:
+		return a.authorize(pos, &cmd)
+	case RecordUsage:
+		return a.recordUsage(&cmd)
+	case SetNetwork:
+		return a.setNetwork(&cmd)
+	case PutMember:
+		return a.putMember(&cmd)
+	case SetMemberStatus:
+		return a.setMemberStatus(&cmd)
+	case PutTrunk:
+		return a.putTrunk(&cmd)
+	case RemoveTrunk:
+		return a.remove(bTrunks, []byte(cmd.ID), "trunk", &a.gens.Trunks)
+	case PutPeer:
+		return a.putPeer(&cmd)
+	case RemovePeer:
+		return a.remove(bPeers, []byte(cmd.ID), "peer", &a.gens.Peers)
+	case PutRoutes:
+		return a.putRoutes(&cmd)
+	case RemoveRoute:
+		return a.remove(bRoutes, routeKey(cmd.Prefix), "route", &a.gens.Routes)
+	case PutDeckVersion:
+		return a.putDeckVersion(&cmd)
+	case ClosePeriod:
+		return a.closePeriod(&cmd)
+	case AckOutbox:
+		return a.ackOutbox(&cmd)
+	case RevokeCert:
+		return a.revokeCert(&cmd)
+	case PostEntry:
+		return a.postEntry(&cmd)
+	}
+	// Decode knows a type that apply does not: a programming error that
+	// would diverge replicas running different builds, so stop.
+	panic(fmt.Sprintf("ledger: no apply function for %s", cmd.Type()))
+}
+
+func putJSON(b *bolt.Bucket, k []byte, v any) {
+	p, err := json.Marshal(v)
+	must(err)
+	must(b.Put(k, p))
+}
+
+func (a *applier) remove(bucket, key []byte, what string, gen *uint64) *Result {
+	b := a.tx.Bucket(bucket)
+	if len(key) == 0 || b.Get(key) == nil {
+		return notFound("%s %q not found", what, key)
+	}
+	must(b.Delete(key))
+	a.bumpGen(gen)
+	return &Result{Code: OK, Count: 1}
+}
+
+// Keys.
+
+// routeKey prefixes the route's prefix with '#' so that the empty prefix
+// (a default route) is a valid bbolt key.
+func routeKey(prefix string) []byte { return append([]byte{'#'}, prefix...) }
+
+// timeKey orders times as big-endian keys (the sign bit flipped so that
+// times before 1970 sort first).
+func timeKey(t time.Time) []byte { return u64key(uint64(t.UnixNano()) ^ 1<<63) }
+
+func keyTime(k []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k)^1<<63)).UTC()
+}
+
+func beU64(b []byte) uint64 {
+	if len(b) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func txIdemKey(member, messageID, callID string) []byte {
+	var w wbuf
+	w.str(member)
+	w.str(messageID)
+	w.str(callID)
+	return w.b
+}
+
+var (
+	kDeckHeader = []byte("h")
+	kDeckRows   = []byte("r")
+)
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,375 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// TransactionID layout (see DESIGN.md): bit 63 is 0 (ids fit an int64 and
+// OSP's signed parsers), bits 56..62 the network's TxIDEpoch, bits 16..55
+// the Raft log index of the entry, bits 0..15 the command's position in the
+// entry. Every replica derives the same id, ids never repeat within an
+// epoch, and no counter has to be read or written for it.
+const (
+	maxEpoch    = 127
+	posBits     = 16
+	indexBits   = 40
+	maxPosition = 1<<posBits - 1
+	maxTxIndex  = 1<<indexBits - 1
+)
+
+// TransactionIDFor returns the id Apply assigns to an Authorize at
+// position pos of log entry index under epoch, and false when the id space
+// is exhausted (index or position too large).
+func TransactionIDFor(epoch uint8, index uint64, pos int) (uint64, bool) {
+	if epoch > maxEpoch || index > maxTxIndex || pos < 0 || pos > maxPosition {
+		return 0, false
+	}
+	return uint64(epoch)<<(posBits+indexBits) | index<<posBits | uint64(pos), true
+}
+
+func (a *applier) authorize(pos int, c *Authorize) *Result {
+	if c.At.IsZero() {
+		return invalid("authorize: At is required")
+	}
+	if !validID(c.SourceMember) || c.Called == "" {
+		return invalid("authorize: source member and called number are required")
+	}
+	if c.MessageID == "" && c.CallID == "" {
+		return invalid("authorize: message id or call id is required (idempotency key)")
+	}
+	for i, d := range c.Destinations {
+		if (d.Kind != DestTrunk && d.Kind != DestPeer) || d.ID == "" {
+			return invalid("authorize: destination %d: kind %q id %q", i, d.Kind, d.ID)
+		}
+	}
+	if c.UpstreamTransactionID != 0 && c.UpstreamPeer == "" {
+		return invalid("authorize: upstream transaction id without upstream peer")
+	}
+	idem := a.tx.Bucket(bTxIdem)
+	key := txIdemKey(c.SourceMember, c.MessageID, c.CallID)
+	if v := idem.Get(key); v != nil {
+		t, err := getTransaction(a.tx, beU64(v))
+		must(err)
+		return &Result{Code: Duplicate, Message: "already authorised", TransactionID: t.ID, Transaction: t}
+	}
+	mraw := a.tx.Bucket(bMembers).Get([]byte(c.SourceMember))
+	if mraw == nil {
+		return rejected("authorize: member %q does not exist", c.SourceMember)
+	}
+	var m Member
+	must(json.Unmarshal(mraw, &m))
+	if m.Status != MemberActive {
+		return rejected("authorize: member %q is %s", m.ID, m.Status)
+	}
+	id, ok := TransactionIDFor(a.network().TxIDEpoch, a.index, pos)
+	if !ok {
+		return rejected("authorize: transaction id space of epoch %d exhausted at index %d position %d; raise the network's txid epoch", a.network().TxIDEpoch, a.index, pos)
+	}
+	t := &Transaction{
+		ID:                    id,
+		SourceMember:          c.SourceMember,
+		MessageID:             c.MessageID,
+		CallID:                c.CallID,
+		Calling:               c.Calling,
+		Called:                c.Called,
+		CreatedAt:             c.At.UTC(),
+		Destinations:          c.Destinations,
+		TimeLimit:             c.TimeLimit,
+		UsageDeadline:         c.UsageDeadline,
+		UpstreamPeer:          c.UpstreamPeer,
+		UpstreamTransactionID: c.UpstreamTransactionID,
+	}
+	txb := a.tx.Bucket(bTx)
+	if txb.Get(u64key(id)) != nil {
+		// Only possible if the epoch was lowered again: refuse rather than
+		// overwrite a transaction someone holds a token for.
+		return rejected("authorize: transaction id %d already used (epoch reused?)", id)
+	}
+	a.scratch.b = a.scratch.b[:0]
+	encodeTransaction(&a.scratch, t)
+	must(txb.Put(u64key(id), bytes.Clone(a.scratch.b)))
+	must(idem.Put(key, u64key(id)))
+	return &Result{Code: OK, TransactionID: id, Transaction: t}
+}
+
+// usageIdemKey: 't' id role component, or 'r' reporter key.
+func usageIdemKey(c *RecordUsage) []byte {
+	var w wbuf
+	if c.TransactionID != 0 {
+		w.byte1('t')
+		w.b = append(w.b, u64key(c.TransactionID)...)
+		w.byte1(byte(c.Role))
+		w.str(c.ComponentID)
+		return w.b
+	}
+	w.byte1('r')
+	w.str(c.Reporter)
+	w.str(c.ReporterKey)
+	return w.b
+}
+
+func postedKey(txID uint64, component string) []byte {
+	return append(u64key(txID), component...)
+}
+
+func (a *applier) recordUsage(c *RecordUsage) *Result {
+	if c.At.IsZero() {
+		return invalid("usage: At is required")
+	}
+	if c.Role != RoleSource && c.Role != RoleDestination {
+		return invalid("usage: role %d (want source or destination)", c.Role)
+	}
+	if c.Reporter == "" {
+		return invalid("usage: reporter is required")
+	}
+	if c.TransactionID == 0 && c.ReporterKey == "" {
+		return invalid("usage: transaction id or reporter key is required (idempotency key)")
+	}
+	if c.DurationMillis < 0 {
+		return invalid("usage: negative duration")
+	}
+	if rt := c.Rating; rt != nil {
+		if rt.BillableSeconds < 0 {
+			return invalid("usage: negative billable seconds")
+		}
+		if rt.Sell.Sign() < 0 || rt.Buy.Sign() < 0 {
+			return invalid("usage: negative rated amount")
+		}
+		if !rt.Sell.IsZero() && rt.SellCounterparty == "" {
+			return invalid("usage: sell amount without counterparty")
+		}
+		if !rt.Buy.IsZero() && rt.BuyCounterparty == "" {
+			return invalid("usage: buy amount without counterparty")
+		}
+	}
+	idem := a.tx.Bucket(bUsageIdem)
+	key := usageIdemKey(c)
+	if v := idem.Get(key); v != nil {
+		res, err := DecodeResult(v)
+		must(err)
+		res.Code = Duplicate
+		res.Message = "usage already recorded"
+		return res
+	}
+
+	a.loadCounters()
+	u := &Usage{
+		TransactionID:    c.TransactionID,
+		Role:             c.Role,
+		ComponentID:      c.ComponentID,
+		Reporter:         c.Reporter,
+		ReporterKey:      c.ReporterKey,
+		Calling:          c.Calling,
+		Called:           c.Called,
+		CallID:           c.CallID,
+		Start:            c.Start,
+		Connect:          c.Connect,
+		End:              c.End,
+		DurationMillis:   c.DurationMillis,
+		TerminationCause: c.TerminationCause,
+		Rating:           c.Rating,
+		RecordedAt:       c.At,
+	}
+	var t *Transaction
+	if c.TransactionID != 0 {
+		if raw := a.tx.Bucket(bTx).Get(u64key(c.TransactionID)); raw != nil {
+			r := rbuf{b: raw}
+			t = decodeTransaction(&r)
+			must(r.done())
+			if !t.UsageDeadline.IsZero() && c.At.After(t.UsageDeadline) {
+				t = nil // expired: recorded, but unmatched
+			}
+		}
+	}
+	u.Unmatched = t == nil
+	if t != nil {
+		u.SourceMember = t.SourceMember
+	}
+
+	// Build the posting (validated before any write).
+	var p *Posting
+	msg := ""
+	if rt := c.Rating; rt != nil && (!rt.Sell.IsZero() || !rt.Buy.IsZero()) {
+		already := false
+		if t != nil {
+			if v := a.tx.Bucket(bPosted).Get(postedKey(t.ID, c.ComponentID)); v != nil {
+				already = true
+				msg = "rating not posted: transaction already posted by usage " + itoa(beU64(v))
+			}
+		}
+		if !already {
+			p = &Posting{At: c.At, TransactionID: c.TransactionID, Memo: "usage"}
+			if !rt.Sell.IsZero() {
+				p.Lines = append(p.Lines,
+					PostingLine{Account: rt.SellCounterparty, Amount: rt.Sell},
+					PostingLine{Account: AccountRevenue, Amount: rt.Sell.Neg()})
+			}
+			if !rt.Buy.IsZero() {
+				p.Lines = append(p.Lines,
+					PostingLine{Account: AccountCost, Amount: rt.Buy},
+					PostingLine{Account: rt.BuyCounterparty, Amount: rt.Buy.Neg()})
+			}
+			eff := firstNonZero(c.Connect, c.End, c.Start, c.At)
+			p.EffectiveAt, p.LateAdjustment = a.dateInto(eff)
+			if err := checkBalanced(p.Lines); err != "" {
+				return rejected("usage: %s", err)
+			}
+		}
+	}
+
+	a.seqUsage++
+	u.ID = a.seqUsage
+	if p != nil {
+		p.UsageID = u.ID
+		a.post(p)
+		u.PostingID = p.ID
+		u.LateAdjustment = p.LateAdjustment
+		if t != nil {
+			must(a.tx.Bucket(bPosted).Put(postedKey(t.ID, c.ComponentID), u64key(u.ID)))
+		}
+	}
+	var o *OutboxItem
+	if t != nil && t.UpstreamPeer != "" {
+		a.seqOutbox++
+		o = &OutboxItem{ID: a.seqOutbox, Peer: t.UpstreamPeer, UpstreamTransactionID: t.UpstreamTransactionID, CreatedAt: c.At}
+		u.OutboxID = o.ID
+	}
+	a.scratch.b = a.scratch.b[:0]
+	encodeUsage(&a.scratch, u)
+	must(a.tx.Bucket(bUsage).Put(u64key(u.ID), bytes.Clone(a.scratch.b)))
+	if o != nil {
+		o.Usage = *u
+		a.scratch.b = a.scratch.b[:0]
+		encodeOutbox(&a.scratch, o)
+		must(a.tx.Bucket(bOutbox).Put(outboxKey(o.Peer, o.ID), bytes.Clone(a.scratch.b)))
+		must(a.tx.Bucket(bOutboxIDs).Put(u64key(o.ID), []byte(o.Peer)))
+	}
+	if u.Unmatched {
+		must(a.tx.Bucket(bUsageUnmatch).Put(u64key(u.ID), []byte{}))
+	}
+	byMember := a.tx.Bucket(bUsageByMember)
+	if u.SourceMember != "" {
+		must(byMember.Put(memberUsageKey(u.SourceMember, u.ID), []byte{}))
+	}
+	if id, ok := cutPrefix(u.Reporter, "member:"); ok && id != u.SourceMember && id != "" {
+		must(byMember.Put(memberUsageKey(id, u.ID), []byte{}))
+	}
+	res := &Result{Code: OK, Message: msg, TransactionID: u.TransactionID, UsageID: u.ID,
+		PostingID: u.PostingID, OutboxID: u.OutboxID, Unmatched: u.Unmatched, LateAdjustment: u.LateAdjustment}
+	must(idem.Put(key, EncodeResult(res)))
+	return res
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return "", false
+}
+
+func memberUsageKey(member string, id uint64) []byte {
+	k := make([]byte, 0, len(member)+9)
+	k = append(k, member...)
+	k = append(k, 0)
+	return append(k, u64key(id)...)
+}
+
+func outboxKey(peer string, id uint64) []byte {
+	k := make([]byte, 0, len(peer)+9)
+	k = append(k, peer...)
+	k = append(k, 0)
+	return append(k, u64key(id)...)
+}
+
+func firstNonZero(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// dateInto returns the effective date of a posting for an event at t: t
+// itself, or the start of the open period (flagged late) when t falls in a
+// closed period.
+func (a *applier) dateInto(t time.Time) (time.Time, bool) {
+	open := a.openPeriodStart()
+	if !open.IsZero() && t.Before(open) {
+		return open, true
+	}
+	return t.UTC(), false
+}
+
+func (a *applier) ackOutbox(c *AckOutbox) *Result {
+	ids := a.tx.Bucket(bOutboxIDs)
+	ob := a.tx.Bucket(bOutbox)
+	n := 0
+	for _, id := range c.IDs {
+		peer := ids.Get(u64key(id))
+		if peer == nil {
+			continue
+		}
+		must(ob.Delete(outboxKey(string(peer), id)))
+		must(ids.Delete(u64key(id)))
+		n++
+	}
+	return &Result{Code: OK, Count: n}
+}
+
+func (a *applier) closePeriod(c *ClosePeriod) *Result {
+	if !validID(c.ID) || c.End.IsZero() {
+		return invalid("close period: id and end are required")
+	}
+	if !c.At.IsZero() && c.End.After(c.At) {
+		return rejected("close period %q: end %s is in the future", c.ID, c.End.UTC().Format(time.RFC3339))
+	}
+	start := a.openPeriodStart()
+	if !c.End.After(start) {
+		return rejected("close period %q: end must be after the previous period's end %s", c.ID, start.Format(time.RFC3339))
+	}
+	b := a.tx.Bucket(bPeriods)
+	dup := false
+	must(b.ForEach(func(_, v []byte) error {
+		var p Period
+		must(json.Unmarshal(v, &p))
+		if p.ID == c.ID {
+			dup = true
+		}
+		return nil
+	}))
+	if dup {
+		return rejected("close period %q: already closed", c.ID)
+	}
+	p := Period{ID: c.ID, Start: start, End: c.End.UTC(), Closed: true, ClosedAt: c.At.UTC()}
+	putJSON(b, timeKey(p.End), p)
+	a.openStart = p.End
+	return &Result{Code: OK}
+}
+
+func (a *applier) postEntry(c *PostEntry) *Result {
+	if c.At.IsZero() {
+		return invalid("post entry: At is required")
+	}
+	if len(c.Lines) < 2 {
+		return invalid("post entry: at least two lines are required")
+	}
+	for i, l := range c.Lines {
+		if l.Account == "" || len(l.Account) > maxIDLen+16 {
+			return invalid("post entry: line %d has no account", i)
+		}
+		if l.Amount.Currency() == "" {
+			return invalid("post entry: line %d has no currency", i)
+		}
+	}
+	if err := checkBalanced(c.Lines); err != "" {
+		return rejected("post entry: %s", err)
+	}
+	a.loadCounters()
+	p := &Posting{At: c.At.UTC(), Memo: c.Memo, Lines: c.Lines}
+	p.EffectiveAt, p.LateAdjustment = a.dateInto(firstNonZero(c.EffectiveAt, c.At))
+	a.post(p)
+	return &Result{Code: OK, PostingID: p.ID, LateAdjustment: p.LateAdjustment}
+}

@@ -1,0 +1,435 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// CommandVersion is the payload version this build writes for every type
+// (byte 1 of the envelope). A version this build does not know panics in
+// Apply, like an unknown non-ignorable type.
+const CommandVersion = 1
+
+// Encode renders cmd as an envelope: byte 0 the type, byte 1 the version,
+// then the payload (compact binary for Authorize and RecordUsage, JSON for
+// the configuration commands). It fails only for an unencodable value.
+func Encode(cmd Command) ([]byte, error) {
+	switch c := cmd.(type) {
+	case Authorize:
+		return encodeAuthorize(&c), nil
+	case *Authorize:
+		return encodeAuthorize(c), nil
+	case RecordUsage:
+		return encodeRecordUsage(&c), nil
+	case *RecordUsage:
+		return encodeRecordUsage(c), nil
+	case nil:
+		return nil, fmt.Errorf("ledger: encode nil command")
+	}
+	t := cmd.Type()
+	if _, ok := typeNames[t]; !ok {
+		return nil, fmt.Errorf("ledger: encode unknown command type %d", t)
+	}
+	p, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: encode %s: %w", t, err)
+	}
+	out := make([]byte, 2, 2+len(p))
+	out[0], out[1] = byte(t), CommandVersion
+	return append(out, p...), nil
+}
+
+// Decode parses an envelope written by Encode. The error wraps ErrInvalid
+// for a malformed payload and names the type; an unknown type or version
+// is reported as an error too (Apply, unlike Decode, panics on those).
+func Decode(b []byte) (Command, error) {
+	if len(b) < 2 {
+		return nil, fmt.Errorf("%w: envelope of %d bytes", ErrInvalid, len(b))
+	}
+	t, v, p := CommandType(b[0]), b[1], b[2:]
+	if _, ok := typeNames[t]; !ok {
+		return nil, fmt.Errorf("%w: unknown command type %d", ErrInvalid, b[0])
+	}
+	if v != CommandVersion {
+		return nil, fmt.Errorf("%w: %s version %d not supported", ErrInvalid, t, v)
+	}
+	var (
+		cmd Command
+		err error
+	)
+	switch t {
+	case TypeAuthorize:
+		cmd, err = decodeAuthorize(p)
+	case TypeRecordUsage:
+		cmd, err = decodeRecordUsage(p)
+	case TypeSetNetwork:
+		cmd, err = decodeJSON[SetNetwork](p)
+	case TypePutMember:
+		cmd, err = decodeJSON[PutMember](p)
+	case TypeSetMemberStatus:
+		cmd, err = decodeJSON[SetMemberStatus](p)
+	case TypePutTrunk:
+		cmd, err = decodeJSON[PutTrunk](p)
+	case TypeRemoveTrunk:
+		cmd, err = decodeJSON[RemoveTrunk](p)
+	case TypePutPeer:
+		cmd, err = decodeJSON[PutPeer](p)
+	case TypeRemovePeer:
+		cmd, err = decodeJSON[RemovePeer](p)
+	case TypePutRoutes:
+		cmd, err = decodeJSON[PutRoutes](p)
+	case TypeRemoveRoute:
+		cmd, err = decodeJSON[RemoveRoute](p)
+	case TypePutDeckVersion:
+		cmd, err = decodeJSON[PutDeckVersion](p)
+	case TypeClosePeriod:
+		cmd, err = decodeJSON[ClosePeriod](p)
+	case TypeAckOutbox:
+		cmd, err = decodeJSON[AckOutbox](p)
+	case TypeRevokeCert:
+		cmd, err = decodeJSON[RevokeCert](p)
+	case TypePostEntry:
+		cmd, err = decodeJSON[PostEntry](p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, t, err)
+	}
+	return cmd, nil
+}
+
+func decodeJSON[T Command](p []byte) (Command, error) {
+	var v T
+	d := json.NewDecoder(bytes.NewReader(p))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if d.More() {
+		return nil, fmt.Errorf("trailing data")
+	}
+	return v, nil
+}
+
+func encodeDestinations(w *wbuf, ds []Destination) {
+	w.u(uint64(len(ds)))
+	for i := range ds {
+		d := &ds[i]
+		w.str(d.Kind)
+		w.str(d.ID)
+		w.str(d.Address)
+		w.str(d.Called)
+		w.str(d.SellDeckID)
+		w.str(d.BuyDeckID)
+		w.u(d.PeerTransactionID)
+	}
+}
+
+func decodeDestinations(r *rbuf) []Destination {
+	n := r.count(7)
+	if n == 0 {
+		return nil
+	}
+	ds := make([]Destination, n)
+	for i := range ds {
+		d := &ds[i]
+		d.Kind = r.str()
+		d.ID = r.str()
+		d.Address = r.str()
+		d.Called = r.str()
+		d.SellDeckID = r.str()
+		d.BuyDeckID = r.str()
+		d.PeerTransactionID = r.u()
+	}
+	return ds
+}
+
+func encodeAuthorize(c *Authorize) []byte {
+	w := wbuf{b: make([]byte, 0, 128)}
+	w.byte1(byte(TypeAuthorize))
+	w.byte1(CommandVersion)
+	w.time(c.At)
+	w.str(c.SourceMember)
+	w.str(c.MessageID)
+	w.str(c.CallID)
+	w.str(c.Calling)
+	w.str(c.Called)
+	encodeDestinations(&w, c.Destinations)
+	w.u(uint64(c.TimeLimit))
+	w.time(c.UsageDeadline)
+	w.str(c.UpstreamPeer)
+	w.u(c.UpstreamTransactionID)
+	return w.b
+}
+
+func decodeAuthorize(p []byte) (Command, error) {
+	r := rbuf{b: p}
+	var c Authorize
+	c.At = r.time()
+	c.SourceMember = r.str()
+	c.MessageID = r.str()
+	c.CallID = r.str()
+	c.Calling = r.str()
+	c.Called = r.str()
+	c.Destinations = decodeDestinations(&r)
+	tl := r.u()
+	if tl > 1<<32-1 {
+		r.fail()
+	}
+	c.TimeLimit = uint32(tl)
+	c.UsageDeadline = r.time()
+	c.UpstreamPeer = r.str()
+	c.UpstreamTransactionID = r.u()
+	if err := r.done(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func encodeRating(w *wbuf, rt *Rating) {
+	if rt == nil {
+		w.bool(false)
+		return
+	}
+	w.bool(true)
+	w.i(rt.BillableSeconds)
+	w.amount(rt.Sell)
+	w.str(rt.SellCounterparty)
+	w.str(rt.SellDeckID)
+	w.amount(rt.Buy)
+	w.str(rt.BuyCounterparty)
+	w.str(rt.BuyDeckID)
+}
+
+func decodeRating(r *rbuf) *Rating {
+	if !r.bool() {
+		return nil
+	}
+	rt := &Rating{}
+	rt.BillableSeconds = r.i()
+	rt.Sell = r.amount()
+	rt.SellCounterparty = r.str()
+	rt.SellDeckID = r.str()
+	rt.Buy = r.amount()
+	rt.BuyCounterparty = r.str()
+	rt.BuyDeckID = r.str()
+	return rt
+}
+
+func encodeRecordUsage(c *RecordUsage) []byte {
+	w := wbuf{b: make([]byte, 0, 160)}
+	w.byte1(byte(TypeRecordUsage))
+	w.byte1(CommandVersion)
+	w.time(c.At)
+	w.u(c.TransactionID)
+	w.byte1(byte(c.Role))
+	w.str(c.ComponentID)
+	w.str(c.Reporter)
+	w.str(c.ReporterKey)
+	w.str(c.Calling)
+	w.str(c.Called)
+	w.str(c.CallID)
+	w.time(c.Start)
+	w.time(c.Connect)
+	w.time(c.End)
+	w.i(c.DurationMillis)
+	w.u(uint64(c.TerminationCause))
+	encodeRating(&w, c.Rating)
+	return w.b
+}
+
+func decodeRecordUsage(p []byte) (Command, error) {
+	r := rbuf{b: p}
+	var c RecordUsage
+	c.At = r.time()
+	c.TransactionID = r.u()
+	c.Role = Role(r.byte1())
+	c.ComponentID = r.str()
+	c.Reporter = r.str()
+	c.ReporterKey = r.str()
+	c.Calling = r.str()
+	c.Called = r.str()
+	c.CallID = r.str()
+	c.Start = r.time()
+	c.Connect = r.time()
+	c.End = r.time()
+	c.DurationMillis = r.i()
+	tc := r.u()
+	if tc > 0xffff {
+		r.fail()
+	}
+	c.TerminationCause = uint16(tc)
+	c.Rating = decodeRating(&r)
+	if err := r.done(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Stored record encodings (binary, versioned by a leading byte).
+
+const recordVersion = 1
+
+func encodeTransaction(w *wbuf, t *Transaction) {
+	w.byte1(recordVersion)
+	w.u(t.ID)
+	w.str(t.SourceMember)
+	w.str(t.MessageID)
+	w.str(t.CallID)
+	w.str(t.Calling)
+	w.str(t.Called)
+	w.time(t.CreatedAt)
+	encodeDestinations(w, t.Destinations)
+	w.u(uint64(t.TimeLimit))
+	w.time(t.UsageDeadline)
+	w.str(t.UpstreamPeer)
+	w.u(t.UpstreamTransactionID)
+}
+
+func decodeTransaction(r *rbuf) *Transaction {
+	if r.byte1() != recordVersion {
+		r.fail()
+		return nil
+	}
+	t := &Transaction{}
+	t.ID = r.u()
+	t.SourceMember = r.str()
+	t.MessageID = r.str()
+	t.CallID = r.str()
+	t.Calling = r.str()
+	t.Called = r.str()
+	t.CreatedAt = r.time()
+	t.Destinations = decodeDestinations(r)
+	t.TimeLimit = uint32(r.u())
+	t.UsageDeadline = r.time()
+	t.UpstreamPeer = r.str()
+	t.UpstreamTransactionID = r.u()
+	return t
+}
+
+func encodeUsage(w *wbuf, u *Usage) {
+	w.byte1(recordVersion)
+	w.u(u.ID)
+	w.u(u.TransactionID)
+	w.byte1(byte(u.Role))
+	w.str(u.ComponentID)
+	w.str(u.Reporter)
+	w.str(u.ReporterKey)
+	w.str(u.SourceMember)
+	w.str(u.Calling)
+	w.str(u.Called)
+	w.str(u.CallID)
+	w.time(u.Start)
+	w.time(u.Connect)
+	w.time(u.End)
+	w.i(u.DurationMillis)
+	w.u(uint64(u.TerminationCause))
+	encodeRating(w, u.Rating)
+	w.time(u.RecordedAt)
+	w.bool(u.Unmatched)
+	w.bool(u.LateAdjustment)
+	w.u(u.PostingID)
+	w.u(u.OutboxID)
+}
+
+func decodeUsage(r *rbuf) *Usage {
+	if r.byte1() != recordVersion {
+		r.fail()
+		return nil
+	}
+	u := &Usage{}
+	u.ID = r.u()
+	u.TransactionID = r.u()
+	u.Role = Role(r.byte1())
+	u.ComponentID = r.str()
+	u.Reporter = r.str()
+	u.ReporterKey = r.str()
+	u.SourceMember = r.str()
+	u.Calling = r.str()
+	u.Called = r.str()
+	u.CallID = r.str()
+	u.Start = r.time()
+	u.Connect = r.time()
+	u.End = r.time()
+	u.DurationMillis = r.i()
+	u.TerminationCause = uint16(r.u())
+	u.Rating = decodeRating(r)
+	u.RecordedAt = r.time()
+	u.Unmatched = r.bool()
+	u.LateAdjustment = r.bool()
+	u.PostingID = r.u()
+	u.OutboxID = r.u()
+	return u
+}
+
+// encodePostingBody is the canonical encoding hashed into the chain: every
+// field except Hash, PrevHash included.
+func encodePostingBody(w *wbuf, p *Posting) {
+	w.byte1(recordVersion)
+	w.u(p.ID)
+	w.time(p.At)
+	w.time(p.EffectiveAt)
+	w.u(p.UsageID)
+	w.u(p.TransactionID)
+	w.bool(p.LateAdjustment)
+	w.str(p.Memo)
+	w.u(uint64(len(p.Lines)))
+	for _, l := range p.Lines {
+		w.str(l.Account)
+		w.amount(l.Amount)
+	}
+	w.b = append(w.b, p.PrevHash[:]...)
+}
+
+func decodePostingBody(r *rbuf) *Posting {
+	if r.byte1() != recordVersion {
+		r.fail()
+		return nil
+	}
+	p := &Posting{}
+	p.ID = r.u()
+	p.At = r.time()
+	p.EffectiveAt = r.time()
+	p.UsageID = r.u()
+	p.TransactionID = r.u()
+	p.LateAdjustment = r.bool()
+	p.Memo = r.str()
+	n := r.count(3)
+	p.Lines = make([]PostingLine, n)
+	for i := range p.Lines {
+		p.Lines[i].Account = r.str()
+		p.Lines[i].Amount = r.amount()
+	}
+	if r.err == nil && len(r.b) >= 32 {
+		copy(p.PrevHash[:], r.b[:32])
+		r.b = r.b[32:]
+	} else {
+		r.fail()
+	}
+	return p
+}
+
+func encodeOutbox(w *wbuf, o *OutboxItem) {
+	w.byte1(recordVersion)
+	w.u(o.ID)
+	w.str(o.Peer)
+	w.u(o.UpstreamTransactionID)
+	w.time(o.CreatedAt)
+	encodeUsage(w, &o.Usage)
+}
+
+func decodeOutbox(r *rbuf) *OutboxItem {
+	if r.byte1() != recordVersion {
+		r.fail()
+		return nil
+	}
+	o := &OutboxItem{}
+	o.ID = r.u()
+	o.Peer = r.str()
+	o.UpstreamTransactionID = r.u()
+	o.CreatedAt = r.time()
+	if u := decodeUsage(r); u != nil {
+		o.Usage = *u
+	}
+	return o
+}

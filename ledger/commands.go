@@ -1,0 +1,234 @@
+package ledger
+
+import "time"
+
+// CommandType is byte 0 of an encoded command. Values are never renumbered
+// or reused. A type with the Ignorable bit set that this version does not
+// know is skipped by Apply; any other unknown type panics.
+type CommandType uint8
+
+// Ignorable marks a command type that older versions may skip safely.
+const Ignorable CommandType = 0x80
+
+// Command types. Append only.
+const (
+	TypeSetNetwork      CommandType = 1
+	TypePutMember       CommandType = 2
+	TypeSetMemberStatus CommandType = 3
+	TypePutTrunk        CommandType = 4
+	TypeRemoveTrunk     CommandType = 5
+	TypePutPeer         CommandType = 6
+	TypeRemovePeer      CommandType = 7
+	TypePutRoutes       CommandType = 8
+	TypeRemoveRoute     CommandType = 9
+	TypePutDeckVersion  CommandType = 10
+	TypeAuthorize       CommandType = 11
+	TypeRecordUsage     CommandType = 12
+	TypeClosePeriod     CommandType = 13
+	TypeAckOutbox       CommandType = 14
+	TypeRevokeCert      CommandType = 15
+	TypePostEntry       CommandType = 16
+)
+
+// String names the type ("Authorize"), or "type(N)".
+func (t CommandType) String() string {
+	if n, ok := typeNames[t]; ok {
+		return n
+	}
+	return "type(" + itoa(uint64(t)) + ")"
+}
+
+var typeNames = map[CommandType]string{
+	TypeSetNetwork: "SetNetwork", TypePutMember: "PutMember", TypeSetMemberStatus: "SetMemberStatus",
+	TypePutTrunk: "PutTrunk", TypeRemoveTrunk: "RemoveTrunk", TypePutPeer: "PutPeer",
+	TypeRemovePeer: "RemovePeer", TypePutRoutes: "PutRoutes", TypeRemoveRoute: "RemoveRoute",
+	TypePutDeckVersion: "PutDeckVersion", TypeAuthorize: "Authorize", TypeRecordUsage: "RecordUsage",
+	TypeClosePeriod: "ClosePeriod", TypeAckOutbox: "AckOutbox", TypeRevokeCert: "RevokeCert",
+	TypePostEntry: "PostEntry",
+}
+
+// Command is a state change. Encode turns it into log bytes; only the types
+// of this package implement it.
+type Command interface {
+	// Type is the command's envelope type.
+	Type() CommandType
+}
+
+// SetNetwork sets the network identity (replacing it).
+type SetNetwork struct {
+	Network Network `json:"network"`
+}
+
+// PutMember creates or replaces a member.
+type PutMember struct {
+	Member Member `json:"member"`
+}
+
+// SetMemberStatus changes a member's status; NotFound if it does not exist.
+type SetMemberStatus struct {
+	ID     string       `json:"id"`
+	Status MemberStatus `json:"status"`
+}
+
+// PutTrunk creates or replaces a trunk; Rejected if its member does not exist.
+type PutTrunk struct {
+	Trunk Trunk `json:"trunk"`
+}
+
+// RemoveTrunk deletes a trunk; NotFound if it does not exist.
+type RemoveTrunk struct {
+	ID string `json:"id"`
+}
+
+// PutPeer creates or replaces a peer.
+type PutPeer struct {
+	Peer Peer `json:"peer"`
+}
+
+// RemovePeer deletes a peer; NotFound if it does not exist. Its pending
+// outbox items stay until acknowledged.
+type RemovePeer struct {
+	ID string `json:"id"`
+}
+
+// PutRoutes upserts routes. With ReplaceAll every existing route is deleted
+// first: a large table is imported as one ReplaceAll chunk followed by
+// plain chunks (a few thousand routes per command keeps log entries small).
+type PutRoutes struct {
+	Routes     []Route `json:"routes"`
+	ReplaceAll bool    `json:"replace_all,omitempty"`
+}
+
+// RemoveRoute deletes the route of one prefix; NotFound if absent.
+type RemoveRoute struct {
+	Prefix string `json:"prefix"`
+}
+
+// PutDeckVersion creates or replaces the version (DeckID, EffectiveFrom).
+// With AppendRows the rows are added to an existing version instead (for
+// decks too large for one command); the header fields must then match.
+type PutDeckVersion struct {
+	Version    DeckVersion `json:"version"`
+	AppendRows bool        `json:"append_rows,omitempty"`
+}
+
+// Authorize records an authorisation and assigns its TransactionID. A
+// repeat of (SourceMember, MessageID, CallID) returns the first
+// transaction with code Duplicate. At is the proposer's clock.
+type Authorize struct {
+	At            time.Time
+	SourceMember  string
+	MessageID     string
+	CallID        string
+	Calling       string
+	Called        string
+	Destinations  []Destination
+	TimeLimit     uint32
+	UsageDeadline time.Time
+	// UpstreamPeer / UpstreamTransactionID: the call was forwarded.
+	UpstreamPeer          string
+	UpstreamTransactionID uint64
+}
+
+// RecordUsage records one usage report, posts its Rating (if any, once per
+// transaction and component) and, for a forwarded call reported by the
+// source side, enqueues the cascade to the upstream peer. Idempotency key:
+// (TransactionID, Role, ComponentID) when TransactionID != 0, else
+// (Reporter, ReporterKey); a repeat returns the first result with code
+// Duplicate.
+type RecordUsage struct {
+	At               time.Time
+	TransactionID    uint64
+	Role             Role
+	ComponentID      string
+	Reporter         string
+	ReporterKey      string
+	Calling          string
+	Called           string
+	CallID           string
+	Start            time.Time
+	Connect          time.Time
+	End              time.Time
+	DurationMillis   int64
+	TerminationCause uint16
+	Rating           *Rating
+}
+
+// ClosePeriod closes the open period [previous End, End) under ID. End must
+// be after the previous period's end; IDs are unique.
+type ClosePeriod struct {
+	At  time.Time `json:"at"`
+	ID  string    `json:"id"`
+	End time.Time `json:"end"`
+}
+
+// AckOutbox removes delivered outbox items; unknown IDs are ignored
+// (Result.Count says how many were removed).
+type AckOutbox struct {
+	IDs []uint64 `json:"ids"`
+}
+
+// RevokeCert records a revoked certificate serial (hex; case and ':'
+// separators are normalised away).
+type RevokeCert struct {
+	Serial string    `json:"serial"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// PostEntry posts a manual journal entry (a correction is a reversing
+// entry). The lines must balance per currency.
+type PostEntry struct {
+	At          time.Time     `json:"at"`
+	EffectiveAt time.Time     `json:"effective_at"`
+	Memo        string        `json:"memo"`
+	Lines       []PostingLine `json:"lines"`
+}
+
+// Type implements Command.
+func (SetNetwork) Type() CommandType { return TypeSetNetwork }
+
+// Type implements Command.
+func (PutMember) Type() CommandType { return TypePutMember }
+
+// Type implements Command.
+func (SetMemberStatus) Type() CommandType { return TypeSetMemberStatus }
+
+// Type implements Command.
+func (PutTrunk) Type() CommandType { return TypePutTrunk }
+
+// Type implements Command.
+func (RemoveTrunk) Type() CommandType { return TypeRemoveTrunk }
+
+// Type implements Command.
+func (PutPeer) Type() CommandType { return TypePutPeer }
+
+// Type implements Command.
+func (RemovePeer) Type() CommandType { return TypeRemovePeer }
+
+// Type implements Command.
+func (PutRoutes) Type() CommandType { return TypePutRoutes }
+
+// Type implements Command.
+func (RemoveRoute) Type() CommandType { return TypeRemoveRoute }
+
+// Type implements Command.
+func (PutDeckVersion) Type() CommandType { return TypePutDeckVersion }
+
+// Type implements Command.
+func (Authorize) Type() CommandType { return TypeAuthorize }
+
+// Type implements Command.
+func (RecordUsage) Type() CommandType { return TypeRecordUsage }
+
+// Type implements Command.
+func (ClosePeriod) Type() CommandType { return TypeClosePeriod }
+
+// Type implements Command.
+func (AckOutbox) Type() CommandType { return TypeAckOutbox }
+
+// Type implements Command.
+func (RevokeCert) Type() CommandType { return TypeRevokeCert }
+
+// Type implements Command.
+func (PostEntry) Type() CommandType { return TypePostEntry }

@@ -1,0 +1,230 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"sort"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ospnode/ospnode/ledger/money"
+)
+
+// checkBalanced returns "" when the lines sum to zero in every currency,
+// else a message naming the first unbalanced currency.
+func checkBalanced(lines []PostingLine) string {
+	sums := map[string]money.Amount{}
+	for _, l := range lines {
+		cur := l.Amount.Currency()
+		s, err := sums[cur].Add(l.Amount)
+		if err != nil {
+			return err.Error()
+		}
+		sums[cur] = s
+	}
+	curs := make([]string, 0, len(sums))
+	for c := range sums {
+		curs = append(curs, c)
+	}
+	sort.Strings(curs)
+	for _, c := range curs {
+		if s := sums[c]; !s.IsZero() {
+			return fmt.Sprintf("postings do not balance in %s (off by %s)", c, s.Text())
+		}
+	}
+	return ""
+}
+
+// post assigns the next posting id, chains the hash and updates balances.
+// Lines must already be validated and balanced.
+func (a *applier) post(p *Posting) {
+	a.loadCounters()
+	a.seqPosting++
+	p.ID = a.seqPosting
+	p.PrevHash = a.chainHead
+	a.scratch.b = a.scratch.b[:0]
+	encodePostingBody(&a.scratch, p)
+	p.Hash = chainHash(p.PrevHash, a.scratch.b)
+	val := make([]byte, 0, len(a.scratch.b)+32)
+	val = append(append(val, a.scratch.b...), p.Hash[:]...)
+	must(a.tx.Bucket(bPostings).Put(u64key(p.ID), val))
+	a.chainHead = p.Hash
+
+	bal := a.tx.Bucket(bBalances)
+	for _, l := range p.Lines {
+		k := balanceKey(l.Account, l.Amount.Currency())
+		cur := money.Zero(l.Amount.Currency())
+		if v := bal.Get(k); v != nil {
+			b, err := decodeBalance(k, v)
+			must(err)
+			cur = b.Amount
+		}
+		next, err := cur.Add(l.Amount)
+		must(err)
+		must(bal.Put(k, []byte(next.Text())))
+	}
+}
+
+// chainHash is SHA-256(prev ‖ body). body already contains prev (the
+// canonical encoding carries PrevHash), so a posting cannot be moved to
+// another place in the chain without breaking two hashes.
+func chainHash(prev [32]byte, body []byte) [32]byte {
+	h := sha256.New()
+	h.Write(prev[:])
+	h.Write(body)
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func balanceKey(account, currency string) []byte {
+	k := make([]byte, 0, len(account)+4)
+	k = append(k, account...)
+	k = append(k, 0)
+	return append(k, currency...)
+}
+
+func decodeBalance(k, v []byte) (Balance, error) {
+	i := bytes.LastIndexByte(k, 0)
+	if i < 0 {
+		return Balance{}, fmt.Errorf("ledger: balance key %q malformed", k)
+	}
+	amt, err := money.New(string(v), string(k[i+1:]))
+	if err != nil {
+		return Balance{}, fmt.Errorf("ledger: balance %q: %w", k, err)
+	}
+	return Balance{Account: string(k[:i]), Amount: amt}, nil
+}
+
+func decodePosting(v []byte) (*Posting, error) {
+	if len(v) < 32 {
+		return nil, errShort
+	}
+	body := v[:len(v)-32]
+	r := rbuf{b: body}
+	p := decodePostingBody(&r)
+	if err := r.done(); err != nil {
+		return nil, err
+	}
+	copy(p.Hash[:], v[len(v)-32:])
+	return p, nil
+}
+
+// AuditReport is the outcome of Audit. OK is true when Problems is empty.
+type AuditReport struct {
+	OK       bool     `json:"ok"`
+	Postings uint64   `json:"postings"`
+	Accounts int      `json:"accounts"` // (account, currency) pairs
+	Head     [32]byte `json:"head"`     // hash of the last posting
+	Problems []string `json:"problems,omitempty"`
+}
+
+// maxProblems caps the report so a corrupt store does not produce
+// millions of lines.
+const maxProblems = 100
+
+// Audit re-verifies the ledger from its postings in one read transaction:
+// every posting decodes, balances per currency, has consecutive ids, links
+// to its predecessor's hash and hashes to what is stored; the chain head
+// in meta matches; and every stored balance equals the sum of the
+// postings (and no balance exists without postings). Findings are
+// Problems, not errors; the error is for I/O or a closed store.
+func (s *Store) Audit() (AuditReport, error) {
+	var rep AuditReport
+	problem := func(format string, args ...any) {
+		if len(rep.Problems) < maxProblems {
+			rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
+		}
+	}
+	err := s.view(func(tx *bolt.Tx) error {
+		sums := map[string]money.Amount{} // balanceKey → sum
+		var prev [32]byte
+		var want uint64 = 1
+		err := tx.Bucket(bPostings).ForEach(func(k, v []byte) error {
+			id := beU64(k)
+			rep.Postings++
+			if id != want {
+				problem("posting %d: expected id %d (gap or reorder)", id, want)
+			}
+			want = id + 1
+			p, err := decodePosting(v)
+			if err != nil {
+				problem("posting %d: undecodable: %v", id, err)
+				prev = [32]byte{}
+				if len(v) >= 32 {
+					copy(prev[:], v[len(v)-32:])
+				}
+				return nil
+			}
+			if p.ID != id {
+				problem("posting %d: body says id %d", id, p.ID)
+			}
+			if p.PrevHash != prev {
+				problem("posting %d: previous hash does not link to posting %d", id, id-1)
+			}
+			if got := chainHash(p.PrevHash, v[:len(v)-32]); got != p.Hash {
+				problem("posting %d: hash mismatch (tampered)", id)
+			}
+			if msg := checkBalanced(p.Lines); msg != "" {
+				problem("posting %d: %s", id, msg)
+			}
+			for _, l := range p.Lines {
+				k := string(balanceKey(l.Account, l.Amount.Currency()))
+				sum, err := sums[k].Add(l.Amount)
+				if err != nil {
+					problem("posting %d: %v", id, err)
+					continue
+				}
+				sums[k] = sum
+			}
+			prev = p.Hash
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		rep.Head = prev
+		var head [32]byte
+		copy(head[:], tx.Bucket(bMeta).Get(kChainHead))
+		if head != prev {
+			problem("chain head in meta %x does not match the last posting %x", head[:8], prev[:8])
+		}
+		seen := map[string]bool{}
+		err = tx.Bucket(bBalances).ForEach(func(k, v []byte) error {
+			rep.Accounts++
+			seen[string(k)] = true
+			b, err := decodeBalance(k, v)
+			if err != nil {
+				problem("%v", err)
+				return nil
+			}
+			sum, ok := sums[string(k)]
+			if !ok {
+				sum = money.Zero(b.Amount.Currency())
+			}
+			if !sum.Equal(b.Amount) && !(sum.IsZero() && b.Amount.IsZero()) {
+				problem("balance %s %s: stored %s, postings sum to %s", b.Account, b.Amount.Currency(), b.Amount.Text(), sum.Text())
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		missing := make([]string, 0)
+		for k, sum := range sums {
+			if !seen[k] && !sum.IsZero() {
+				missing = append(missing, k)
+			}
+		}
+		sort.Strings(missing) // map order must not make reports differ
+		for _, k := range missing {
+			sum := sums[k]
+			problem("balance %s missing (postings sum to %s)", strings.ReplaceAll(k, "\x00", " "), sum.Text())
+		}
+		return nil
+	})
+	rep.OK = len(rep.Problems) == 0
+	return rep, err
+}

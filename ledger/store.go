@@ -1,0 +1,290 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options configures Open. The zero value is valid.
+type Options struct {
+	// Logger receives open/restore events and skipped ignorable commands;
+	// nil discards.
+	Logger *slog.Logger
+	// NoSync skips fsync on commit. For tests and benchmarks only: a crash
+	// can lose applied state that Raft believes durable.
+	NoSync bool
+	// InitialMmapSize reserves address space so that the file can grow
+	// without remapping while a snapshot's long read transaction is open
+	// (remapping waits for every reader). Default 1 GiB; it costs no memory.
+	InitialMmapSize int
+}
+
+// Store is the ledger state machine on one bbolt file. All methods are safe
+// for concurrent use; ApplyBatch and Restore must be called from a single
+// goroutine (the consensus apply loop), reads from anywhere.
+type Store struct {
+	path string
+	opts Options
+	log  *slog.Logger
+
+	// mu guards db: reads and applies hold it shared; Restore and Close
+	// hold it exclusively to swap or drop the file.
+	mu sync.RWMutex
+	db *bolt.DB
+
+	applied atomic.Uint64
+	gens    atomic.Pointer[Generations]
+}
+
+// Generations counts changes per configuration table. Each counter only
+// grows; Config grows with any of them. Node compares them to decide when
+// to rebuild a cache (its route index, member lookup, deck cache).
+type Generations struct {
+	Config  uint64 `json:"config"`
+	Network uint64 `json:"network"`
+	Members uint64 `json:"members"`
+	Trunks  uint64 `json:"trunks"`
+	Peers   uint64 `json:"peers"`
+	Routes  uint64 `json:"routes"`
+	Decks   uint64 `json:"decks"`
+	Revoked uint64 `json:"revoked"`
+}
+
+// Open opens (or creates) the store at path. The applied index it reports
+// is whatever the file holds: consensus must replay only entries above it.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.InitialMmapSize == 0 {
+		opts.InitialMmapSize = 1 << 30
+	}
+	s := &Store{path: path, opts: opts, log: opts.Logger}
+	db, err := s.openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	s.db = db
+	if err := s.loadCaches(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.log.Info("ledger opened", "path", path, "applied_index", s.applied.Load())
+	return s, nil
+}
+
+func (s *Store) openDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         5 * time.Second,
+		NoSync:          s.opts.NoSync,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: s.opts.InitialMmapSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if v := meta.Get(kSchema); v == nil {
+			return meta.Put(kSchema, []byte{schemaVersion})
+		} else if len(v) != 1 || v[0] != schemaVersion {
+			return fmt.Errorf("schema version %v not supported (want %d)", v, schemaVersion)
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger: init %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func (s *Store) loadCaches() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		s.applied.Store(getU64(meta, kApplied))
+		g := readGenerations(meta)
+		s.gens.Store(&g)
+		return nil
+	})
+}
+
+// Close closes the file. It waits for open snapshots to be released.
+// Further calls return ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// Path returns the file path given to Open.
+func (s *Store) Path() string { return s.path }
+
+// AppliedIndex returns the log index of the last applied batch (0 for an
+// empty store). It reads a cached value and never blocks.
+func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
+
+// Generation returns Generations().Config: it changes whenever any
+// configuration table changes. Cached; never blocks.
+func (s *Store) Generation() uint64 { return s.Generations().Config }
+
+// Generations returns the per-table change counters. Cached; never blocks.
+func (s *Store) Generations() Generations {
+	if g := s.gens.Load(); g != nil {
+		return *g
+	}
+	return Generations{}
+}
+
+// view runs fn in a read transaction on the current file.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	return s.db.View(fn)
+}
+
+// ApplyBatch applies the commands of log entry index in one bbolt write
+// transaction, which also stores index as the applied index, and returns
+// one encoded Result per command (read with DecodeResult). An index at or
+// below AppliedIndex returns nil results and changes nothing, so replaying
+// the log after a restart is harmless.
+//
+// It panics on an unknown non-ignorable command type or version (a newer
+// or corrupt log must not silently diverge replicas) and on a storage
+// failure (the entry is committed in Raft; the node must stop rather than
+// skip it). Business rejections are Results, never panics.
+func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
+	results := make([][]byte, len(cmds))
+	if index <= s.applied.Load() {
+		return results
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		panic("ledger: ApplyBatch on a closed store")
+	}
+	var gens Generations
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		a := newApplier(tx, index, s.log)
+		for i, c := range cmds {
+			res := a.apply(i, c)
+			results[i] = EncodeResult(res)
+		}
+		putU64(tx.Bucket(bMeta), kApplied, index)
+		if a.gensDirty {
+			writeGenerations(tx.Bucket(bMeta), &a.gens)
+		}
+		gens = a.gens
+		return a.flush()
+	})
+	if err != nil {
+		panic(fmt.Sprintf("ledger: apply index %d: %v", index, err))
+	}
+	s.applied.Store(index)
+	s.gens.Store(&gens)
+	return results
+}
+
+// Bucket names (see DESIGN.md).
+var (
+	bMeta          = []byte("meta")
+	bMembers       = []byte("members")
+	bTrunks        = []byte("trunks")
+	bPeers         = []byte("peers")
+	bRoutes        = []byte("routes")
+	bDecks         = []byte("decks")
+	bTx            = []byte("tx")
+	bTxIdem        = []byte("tx_idem")
+	bUsage         = []byte("usage")
+	bUsageIdem     = []byte("usage_idem")
+	bUsageUnmatch  = []byte("usage_unmatched")
+	bPosted        = []byte("posted")
+	bPostings      = []byte("postings")
+	bBalances      = []byte("balances")
+	bPeriods       = []byte("periods")
+	bOutbox        = []byte("outbox")
+	bOutboxIDs     = []byte("outbox_ids")
+	bRevoked       = []byte("revoked")
+	bUsageByMember = []byte("usage_by_member")
+
+	allBuckets = [][]byte{bMeta, bMembers, bTrunks, bPeers, bRoutes, bDecks, bTx, bTxIdem,
+		bUsage, bUsageIdem, bUsageUnmatch, bPosted, bPostings, bBalances, bPeriods,
+		bOutbox, bOutboxIDs, bRevoked, bUsageByMember}
+)
+
+// Keys of the meta bucket.
+var (
+	kSchema     = []byte("schema")
+	kApplied    = []byte("applied_index")
+	kNetwork    = []byte("network")
+	kGens       = []byte("generations")
+	kSeqUsage   = []byte("seq_usage")
+	kSeqPosting = []byte("seq_posting")
+	kSeqOutbox  = []byte("seq_outbox")
+	kChainHead  = []byte("chain_head")
+)
+
+const schemaVersion = 1
+
+func getU64(b *bolt.Bucket, k []byte) uint64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func putU64(b *bolt.Bucket, k []byte, v uint64) {
+	if err := b.Put(k, u64key(v)); err != nil {
+		panic(fmt.Sprintf("ledger: put %s: %v", k, err))
+	}
+}
+
+func readGenerations(meta *bolt.Bucket) Generations {
+	var g Generations
+	v := meta.Get(kGens)
+	r := rbuf{b: v}
+	if len(v) == 0 {
+		return g
+	}
+	for _, p := range g.fields() {
+		*p = r.u()
+	}
+	return g
+}
+
+func writeGenerations(meta *bolt.Bucket, g *Generations) {
+	var w wbuf
+	for _, p := range g.fields() {
+		w.u(*p)
+	}
+	if err := meta.Put(kGens, w.b); err != nil {
+		panic(fmt.Sprintf("ledger: put generations: %v", err))
+	}
+}
+
+func (g *Generations) fields() []*uint64 {
+	return []*uint64{&g.Config, &g.Network, &g.Members, &g.Trunks, &g.Peers, &g.Routes, &g.Decks, &g.Revoked}
+}
+
+var errStop = errors.New("stop")
