@@ -78,45 +78,31 @@ func isPrintableString(s string) bool {
 	return true
 }
 
-// legacyName encodes a name with PrintableString values (C, O, OU, CN
-// order, one attribute per RDN). A value outside PrintableString is an
-// ErrBadRequest: the toolkit's parser would not read a UTF8String.
+// legacyName encodes a name with PrintableString values (CN, OU, O, C
+// order, one attribute per RDN, as in the CA certificate of capture 12).
+// A value outside PrintableString is an ErrBadRequest: the toolkit's parser
+// would not read a UTF8String.
 func legacyName(n pkix.Name) (asn1.RawValue, error) {
-	type atv struct {
-		Type  asn1.ObjectIdentifier
-		Value asn1.RawValue
-	}
-	var rdns [][]atv
+	var rdns []legacyRDNSET
 	add := func(oid asn1.ObjectIdentifier, vals ...string) error {
 		for _, v := range vals {
 			if !isPrintableString(v) {
 				return fmt.Errorf("name value %q is not a PrintableString: %w", v, ErrBadRequest)
 			}
-			rdns = append(rdns, []atv{{oid, asn1.RawValue{Tag: asn1.TagPrintableString, Bytes: []byte(v)}}})
+			rdns = append(rdns, legacyRDNSET{{oid, asn1.RawValue{Tag: asn1.TagPrintableString, Bytes: []byte(v)}}})
 		}
 		return nil
 	}
 	for _, a := range []struct {
 		oid  asn1.ObjectIdentifier
 		vals []string
-	}{{oidCountry, n.Country}, {oidOrganization, n.Organization}, {oidOrgUnit, n.OrganizationalUnit},
-		{oidCommonName, []string{n.CommonName}}} {
+	}{{oidCommonName, []string{n.CommonName}}, {oidOrgUnit, n.OrganizationalUnit},
+		{oidOrganization, n.Organization}, {oidCountry, n.Country}} {
 		if err := add(a.oid, a.vals...); err != nil {
 			return asn1.RawValue{}, err
 		}
 	}
-	// Each RDN is a SET OF one attribute; asn1 marshals []atv inside
-	// [][]atv as SEQUENCE, so tag the inner ones as SET by hand.
-	var seq []asn1.RawValue
-	for _, rdn := range rdns {
-		b, err := asn1.Marshal(rdn)
-		if err != nil {
-			return asn1.RawValue{}, fmt.Errorf("encode name: %w", err)
-		}
-		b[0] = 0x31 // SET
-		seq = append(seq, asn1.RawValue{FullBytes: b})
-	}
-	der, err := asn1.Marshal(seq)
+	der, err := asn1.Marshal(rdns)
 	if err != nil {
 		return asn1.RawValue{}, fmt.Errorf("encode name: %w", err)
 	}
@@ -233,8 +219,7 @@ func (ca *CA) signLegacy(csr *x509.CertificateRequest, validity time.Duration, s
 	if notAfter.After(ca.cert.NotAfter) {
 		notAfter = ca.cert.NotAfter
 	}
-	subject, err := legacyName(pkix.Name{CommonName: csr.Subject.CommonName, Organization: csr.Subject.Organization,
-		OrganizationalUnit: csr.Subject.OrganizationalUnit, Country: csr.Subject.Country})
+	subject, err := legacySubject(csr.RawSubject)
 	if err != nil {
 		return nil, err
 	}
@@ -260,4 +245,40 @@ func (ca *CA) signLegacy(csr *x509.CertificateRequest, validity time.Duration, s
 		return nil, err
 	}
 	return ca.record(der, KindMember, source)
+}
+
+// legacyATV and legacyRDNSET mirror pkix's name types but keep each value's
+// raw encoding, so its string type can be checked (encoding/asn1 treats a
+// slice type whose name ends in SET as a SET OF).
+type legacyATV struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue
+}
+
+type legacyRDNSET []legacyATV
+
+// legacySubject returns the CSR's subject with every value as a
+// PrintableString, keeping the requester's attribute order (the toolkit
+// sends CN, then O). Values in another string type are re-tagged when their
+// text fits PrintableString; otherwise ErrBadRequest.
+func legacySubject(raw []byte) (asn1.RawValue, error) {
+	var rdns []legacyRDNSET
+	rest, err := asn1.Unmarshal(raw, &rdns)
+	if err != nil || len(rest) != 0 {
+		return asn1.RawValue{}, fmt.Errorf("CSR subject: %v: %w", err, ErrBadRequest)
+	}
+	for _, rdn := range rdns {
+		for i := range rdn {
+			v := &rdn[i].Value
+			if v.Class != asn1.ClassUniversal || v.IsCompound || !isPrintableString(string(v.Bytes)) {
+				return asn1.RawValue{}, fmt.Errorf("CSR subject value %q is not a PrintableString: %w", v.Bytes, ErrBadRequest)
+			}
+			*v = asn1.RawValue{Tag: asn1.TagPrintableString, Bytes: v.Bytes}
+		}
+	}
+	der, err := asn1.Marshal(rdns)
+	if err != nil {
+		return asn1.RawValue{}, fmt.Errorf("encode subject: %w", err)
+	}
+	return asn1.RawValue{FullBytes: der}, nil
 }
