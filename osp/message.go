@@ -291,3 +291,23 @@ func (ci *CallInfo) SourceDevice() string { return ci.DeviceInfo.Get(TypeTranspo
 
 // SourceNetworkID returns the SourceAlternate of type network, or "".
 func (ci *CallInfo) SourceNetworkID() string { return ci.SourceAlternate.Get(TypeNetwork) }
+
+// Status returns the Status of a response or confirmation component, and
+// false for a request or indication (which carry none).
+func (c *Component) Status() (Status, bool) {
+	switch c.Kind() {
+	case KindAuthorizationResponse:
+		return c.AuthorizationResponse.Status, true
+	case KindAuthorizationConfirmation:
+		return c.AuthorizationConfirmation.Status, true
+	case KindUsageConfirmation:
+		return c.UsageConfirmation.Status, true
+	case KindReauthorizationResponse:
+		return c.ReauthorizationResponse.Status, true
+	case KindCapabilitiesConfirmation:
+		return c.CapabilitiesConfirmation.Status, true
+	case KindPricingConfirmation:
+		return c.PricingConfirmation.Status, true
+	}
+	return Status{}, false
+}
