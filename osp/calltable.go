@@ -55,7 +55,7 @@ var (
 		{tag: "Attestation", str: func(c *CallInfo) *string { return &c.Attestation }},
 		{tag: "OriginationId", str: func(c *CallInfo) *string { return &c.OriginationID }},
 	}
-	callTyped, callStrings         []callField
+	callTyped, callStrings          []callField
 	callTypedIndex, callStringIndex = map[string]int{}, map[string]int{}
 )
 

@@ -71,4 +71,6 @@ func loadCapture(t testing.TB, name string) capture {
 
 // isOSP reports whether a capture carries OSP XML (the enrollment
 // exchanges 12 and 13 do not).
-func isOSP(name string) bool { return !strings.HasPrefix(name, "12-") && !strings.HasPrefix(name, "13-") }
+func isOSP(name string) bool {
+	return !strings.HasPrefix(name, "12-") && !strings.HasPrefix(name, "13-")
+}
