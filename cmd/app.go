@@ -33,6 +33,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		versionCommand(),
 		tokenCommand(),
+		caCommand(),
 	}
 }
 

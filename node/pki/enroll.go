@@ -55,17 +55,17 @@ type EnrollConfig struct {
 // stored as pending/<ID>.json in the CA directory. The password is never
 // stored.
 type PendingRequest struct {
-	ID       string    `json:"id"` // hex SHA-256 prefix of the CSR: a re-request finds it
-	Received time.Time `json:"received"`
-	Subject  string    `json:"subject"`
-	Username string    `json:"username,omitempty"`
-	Device   string    `json:"device,omitempty"`
-	Customer string    `json:"customer,omitempty"`
-	Kind     Kind      `json:"kind"`
+	ID       string        `json:"id"` // hex SHA-256 prefix of the CSR: a re-request finds it
+	Received time.Time     `json:"received"`
+	Subject  string        `json:"subject"`
+	Username string        `json:"username,omitempty"`
+	Device   string        `json:"device,omitempty"`
+	Customer string        `json:"customer,omitempty"`
+	Kind     Kind          `json:"kind"`
 	Validity time.Duration `json:"validity,omitempty"`
-	CSR      []byte    `json:"csr"`
-	Approved bool      `json:"approved,omitempty"`
-	Serial   string    `json:"serial,omitempty"` // set on approval
+	CSR      []byte        `json:"csr"`
+	Approved bool          `json:"approved,omitempty"`
+	Serial   string        `json:"serial,omitempty"` // set on approval
 }
 
 // pendingID names a CSR: the same CSR re-sent maps to the same request.

@@ -133,7 +133,6 @@ func TestEnrollGetCACertCapture(t *testing.T) {
 	}
 }
 
-
 // testEnrollCA makes a modern (ECDSA) or legacy (MD5) CA.
 func testEnrollCA(t *testing.T, legacy bool) *CA {
 	t.Helper()
