@@ -245,3 +245,17 @@ func isDigits(s string) bool {
 	}
 	return true
 }
+
+// nanoSafe reports whether t can be stored as int64 UnixNano (years
+// 1678..2262): keys and the binary codec depend on it.
+func nanoSafe(ts ...time.Time) bool {
+	for _, t := range ts {
+		if t.IsZero() {
+			continue
+		}
+		if t.Year() < 1678 || t.Year() > 2261 {
+			return false
+		}
+	}
+	return true
+}

@@ -184,6 +184,9 @@ func (a *applier) putDeckVersion(c *PutDeckVersion) *Result {
 	default:
 		return invalid("deck %q: duration rounding %q (want up, half-up or down)", dv.DeckID, dv.DurationRounding)
 	}
+	if !nanoSafe(dv.EffectiveFrom, dv.EffectiveUntil) {
+		return invalid("deck %q: effective dates out of range", dv.DeckID)
+	}
 	if dv.EffectiveFrom.IsZero() {
 		return invalid("deck %q: effective-from is required", dv.DeckID)
 	}
@@ -260,6 +263,9 @@ func headerJSON(d DeckVersion) string {
 }
 
 func (a *applier) revokeCert(c *RevokeCert) *Result {
+	if !nanoSafe(c.At) {
+		return invalid("revoke: time out of range")
+	}
 	serial := NormalizeSerial(c.Serial)
 	if c.Serial == "" || len(serial) > 128 {
 		return invalid("serial is required")

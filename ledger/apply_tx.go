@@ -323,6 +323,9 @@ func (a *applier) closePeriod(c *ClosePeriod) *Result {
 	if !validID(c.ID) || c.End.IsZero() {
 		return invalid("close period: id and end are required")
 	}
+	if !nanoSafe(c.End, c.At) {
+		return invalid("close period: time out of range")
+	}
 	if !c.At.IsZero() && c.End.After(c.At) {
 		return rejected("close period %q: end %s is in the future", c.ID, c.End.UTC().Format(time.RFC3339))
 	}
@@ -355,6 +358,9 @@ func (a *applier) postEntry(c *PostEntry) *Result {
 	}
 	if len(c.Lines) < 2 {
 		return invalid("post entry: at least two lines are required")
+	}
+	if !nanoSafe(c.At, c.EffectiveAt) {
+		return invalid("post entry: time out of range")
 	}
 	for i, l := range c.Lines {
 		if l.Account == "" || len(l.Account) > maxIDLen+16 {

@@ -183,6 +183,10 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	if s.db == nil {
 		panic("ledger: ApplyBatch on a closed store")
 	}
+	// Refuse a newer or corrupt entry before writing anything.
+	for _, c := range cmds {
+		checkEnvelope(c)
+	}
 	var gens Generations
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		a := newApplier(tx, index, s.log)
