@@ -30,6 +30,8 @@ const (
 	indexFile    = "index.json" // every issued certificate, revocations
 	issuedDir    = "issued"     // issued/<serial>.crt, PEM copies
 	pendingDir   = "pending"    // enrollment requests awaiting approval
+	lockName     = ".lock"      // flock: serial, index, issued/
+	pendingLock  = ".pending.lock"
 	dirPerm      = 0o700
 	keyPerm      = 0o600
 	certPerm     = 0o644
@@ -50,9 +52,9 @@ type CAOptions struct {
 }
 
 // CA is a network certificate authority kept in a directory. Its methods are
-// safe for concurrent use within one process; two processes must not write
-// the same directory at the same time (the CLI and a running node share it
-// only for reading, revocations reach nodes through the ledger).
+// safe for concurrent use; on Unix, processes sharing one directory (the
+// CLI revoking while a node signs enrollment requests) are serialised by
+// an advisory file lock. Revocations reach other nodes through the ledger.
 type CA struct {
 	dir    string
 	cert   *x509.Certificate
@@ -243,7 +245,31 @@ func (ca *CA) checkValid(now time.Time) error {
 	return nil
 }
 
-// nextSerial reads and advances the serial counter. Caller holds ca.mu.
+// lock takes the in-process mutex and the directory's file lock, for
+// serial and index updates. Release with the returned func.
+func (ca *CA) lock() (func(), error) {
+	ca.mu.Lock()
+	unlock, err := lockFile(filepath.Join(ca.dir, lockName))
+	if err != nil {
+		ca.mu.Unlock()
+		return nil, err
+	}
+	return func() { unlock(); ca.mu.Unlock() }, nil
+}
+
+// lockPending is lock's counterpart for enrollment decisions; it is always
+// taken before lock, never inside it.
+func (ca *CA) lockPending() (func(), error) {
+	ca.pendingMu.Lock()
+	unlock, err := lockFile(filepath.Join(ca.dir, pendingLock))
+	if err != nil {
+		ca.pendingMu.Unlock()
+		return nil, err
+	}
+	return func() { unlock(); ca.pendingMu.Unlock() }, nil
+}
+
+// nextSerial reads and advances the serial counter. Caller holds lock.
 func (ca *CA) nextSerial() (*big.Int, error) {
 	path := filepath.Join(ca.dir, serialFile)
 	b, err := os.ReadFile(path)

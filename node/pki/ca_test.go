@@ -300,3 +300,50 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("record %+v", recs[0])
 	}
 }
+
+// TestConcurrentWritersShareOneDirectory: two CA handles on one directory
+// (as the CLI and a node are) issue and revoke at the same time; the file
+// lock keeps serials unique and the index complete.
+func TestConcurrentWritersShareOneDirectory(t *testing.T) {
+	a := newTestCA(t, CAOptions{})
+	b, err := OpenCA(a.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const per = 10
+	errs := make(chan error, 2*per)
+	for _, ca := range []*CA{a, b} {
+		go func() {
+			for i := 0; i < per; i++ {
+				is, err := ca.Issue(IssueRequest{Kind: KindMember, CommonName: "m"})
+				if err == nil && i%3 == 0 {
+					err = ca.Revoke(is.Serial, "superseded")
+				}
+				errs <- err
+			}
+		}()
+	}
+	for i := 0; i < 2*per; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := a.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	revoked := 0
+	for _, r := range recs {
+		if seen[r.Serial] {
+			t.Fatalf("serial %s issued twice", r.Serial)
+		}
+		seen[r.Serial] = true
+		if r.Revoked {
+			revoked++
+		}
+	}
+	if len(recs) != 2*per || revoked != 2*4 {
+		t.Fatalf("index has %d records (%d revoked), want %d (%d)", len(recs), revoked, 2*per, 8)
+	}
+}

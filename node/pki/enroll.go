@@ -145,8 +145,11 @@ func isHex(s string) bool {
 // approved request returns its certificate again. Errors:
 // ErrUnknownPending, and SignCSR's.
 func (ca *CA) Approve(id string) (*Issued, error) {
-	ca.pendingMu.Lock()
-	defer ca.pendingMu.Unlock()
+	unlock, err := ca.lockPending()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	p, err := ca.readPending(id)
 	if err != nil {
 		return nil, err
@@ -195,7 +198,8 @@ type enrollHandler struct {
 // getcacert replies `certificate=<base64 DER>&`; request replies
 // `status=0&cert=<base64 DER>&` (issued), `status=1&` (pending approval) or
 // `status=2&` (refused: wrong password, bad CSR, approval disabled). A
-// non-POST gets 405, a body above MaxBody 413, an unparsable form 400.
+// non-POST gets 405, a body above MaxBody 413, an unparsable form 400, and
+// a handler without a CA 503.
 // The handler does not check the transport: serve request over HTTPS only.
 // Safe for concurrent use.
 func NewEnrollmentHandler(cfg EnrollConfig) http.Handler {
@@ -216,6 +220,10 @@ func NewEnrollmentHandler(cfg EnrollConfig) http.Handler {
 }
 
 func (h *enrollHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.CA == nil {
+		http.Error(w, "enrollment is not configured", http.StatusServiceUnavailable)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "enrollment takes POST", http.StatusMethodNotAllowed)
@@ -291,8 +299,12 @@ func (h *enrollHandler) request(f *EnrollForm, remote string) (int, []byte) {
 	exp := sha256.Sum256([]byte(want))
 	match := subtle.ConstantTimeCompare(got[:], exp[:]) == 1 && listed
 
-	ca.pendingMu.Lock()
-	defer ca.pendingMu.Unlock()
+	unlock, err := ca.lockPending()
+	if err != nil {
+		log.Error("enrollment: lock", "err", err)
+		return EnrollStatusRefused, nil
+	}
+	defer unlock()
 	prev, err := ca.readPending(id)
 	if err != nil && !errors.Is(err, ErrUnknownPending) {
 		log.Error("enrollment: read pending", "id", id, "err", err)

@@ -27,7 +27,7 @@ type Record struct {
 	RetireAt time.Time `json:"retire_at,omitzero"`
 }
 
-// loadIndex reads index.json. Caller holds ca.mu (or accepts a snapshot).
+// loadIndex reads index.json. Writers hold lock; files are replaced atomically, so readers need not.
 func (ca *CA) loadIndex() ([]Record, error) {
 	b, err := os.ReadFile(filepath.Join(ca.dir, indexFile))
 	if err != nil {
@@ -40,7 +40,7 @@ func (ca *CA) loadIndex() ([]Record, error) {
 	return idx, nil
 }
 
-// saveIndex rewrites index.json atomically. Caller holds ca.mu.
+// saveIndex rewrites index.json atomically. Caller holds lock.
 func (ca *CA) saveIndex(idx []Record) error {
 	if idx == nil {
 		idx = []Record{}
@@ -83,8 +83,11 @@ func (ca *CA) Revoke(serial *big.Int, reason string) error {
 	if serial == nil {
 		return fmt.Errorf("revoke: nil serial: %w", ErrUnknownSerial)
 	}
-	ca.mu.Lock()
-	defer ca.mu.Unlock()
+	unlock, err := ca.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	idx, err := ca.loadIndex()
 	if err != nil {
 		return err

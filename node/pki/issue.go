@@ -224,8 +224,11 @@ func (ca *CA) sign(kind Kind, subject pkix.Name, pub any, ips []net.IP, dns []st
 	if err != nil {
 		return nil, err
 	}
-	ca.mu.Lock()
-	defer ca.mu.Unlock()
+	unlock, err := ca.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	serial, err := ca.nextSerial()
 	if err != nil {
 		return nil, err
@@ -251,7 +254,7 @@ func (ca *CA) sign(kind Kind, subject pkix.Name, pub any, ips []net.IP, dns []st
 }
 
 // record parses der, stores it under issued/ and appends it to the index.
-// Caller holds ca.mu.
+// Caller holds lock.
 func (ca *CA) record(der []byte, kind Kind, source string) (*Issued, error) {
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {

@@ -223,8 +223,11 @@ func (ca *CA) signLegacy(csr *x509.CertificateRequest, validity time.Duration, s
 	if err != nil {
 		return nil, err
 	}
-	ca.mu.Lock()
-	defer ca.mu.Unlock()
+	unlock, err := ca.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	serial, err := ca.nextSerial()
 	if err != nil {
 		return nil, err

@@ -113,8 +113,11 @@ func (ca *CA) RotateTokenSigning(req IssueRequest, maxTokenLife time.Duration) (
 	if err != nil {
 		return nil, err
 	}
-	ca.mu.Lock()
-	defer ca.mu.Unlock()
+	unlock, err := ca.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	idx, err := ca.loadIndex()
 	if err != nil {
 		return nil, err
