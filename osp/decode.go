@@ -246,6 +246,9 @@ func binary(e *etree.Element) (Binary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s == "" {
+		return nil, nil // absent and empty are one value
+	}
 	switch enc := e.SelectAttrValue("encoding", ""); enc {
 	case "base64":
 		if strings.ContainsAny(s, " \t\r\n") {

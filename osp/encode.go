@@ -398,6 +398,11 @@ func (e *enc) destination(d *Destination) {
 	e.binary("Token", d.Token)
 	e.time("ValidAfter", d.ValidAfter)
 	e.time("ValidUntil", d.ValidUntil)
+	if u := d.UsageDetail; u != nil && u.Amount != "" {
+		if _, err := strconv.ParseUint(u.Amount, 10, 31); err != nil {
+			e.fail("destination %s: time limit amount %q is not a whole number of seconds", d.SignalAddress, u.Amount)
+		}
+	}
 	e.usageDetail(d.UsageDetail)
 	e.binary("CallId", d.CallID)
 	if d.NetworkID != "" {
@@ -458,7 +463,7 @@ func (e *enc) callTail(ci *CallInfo) {
 	}
 	e.time("SipRequestDate", ci.SIPRequestDate)
 	for _, f := range ci.SDPFingerprints {
-		e.leaf("SdpFingerprint", f)
+		e.leafAttrs("SdpFingerprint", f)
 	}
 	e.callFields(callTail, ci)
 }
