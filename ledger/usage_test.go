@@ -170,10 +170,10 @@ func TestUsageValidation(t *testing.T) {
 	noCP := rated(1, "0.05", "0.03")
 	noCP.Rating.BuyCounterparty = ""
 	for i, c := range []RecordUsage{
-		{Role: RoleSource, Reporter: "member:a", ReporterKey: "k"},             // no At
-		{At: t0, Role: 9, Reporter: "member:a", ReporterKey: "k"},              // bad role
-		{At: t0, Role: RoleSource, ReporterKey: "k"},                           // no reporter
-		{At: t0, Role: RoleSource, Reporter: "member:a"},                       // no key
+		{Role: RoleSource, Reporter: "member:a", ReporterKey: "k"}, // no At
+		{At: t0, Role: 9, Reporter: "member:a", ReporterKey: "k"},  // bad role
+		{At: t0, Role: RoleSource, ReporterKey: "k"},               // no reporter
+		{At: t0, Role: RoleSource, Reporter: "member:a"},           // no key
 		{At: t0, Role: RoleSource, Reporter: "m", ReporterKey: "k", DurationMillis: -1},
 		neg, noCP,
 	} {
@@ -350,9 +350,9 @@ func TestLateUsageAfterClosePeriod(t *testing.T) {
 	}
 	// Period rules.
 	for _, c := range []ClosePeriod{
-		{At: dec.Add(time.Hour), ID: "again", End: dec},                 // not after the last end
+		{At: dec.Add(time.Hour), ID: "again", End: dec},                  // not after the last end
 		{At: dec.Add(time.Hour), ID: "2026-11", End: dec.Add(time.Hour)}, // duplicate id
-		{At: dec, ID: "future", End: dec.AddDate(0, 1, 0)},              // in the future
+		{At: dec, ID: "future", End: dec.AddDate(0, 1, 0)},               // in the future
 	} {
 		eq(t, "close "+c.ID, apply1(t, s, c)[0].Code, Rejected)
 	}
