@@ -11,4 +11,16 @@
 // ledger must not import hashicorp/raft, net/http or read the clock; consensus
 // drives it through a small interface that ledger satisfies structurally.
 // See DESIGN.md for restart, replay and snapshots.
+//
+// Concurrency: Store's read methods are safe from any goroutine and run in
+// bbolt read transactions; ApplyBatch and Restore are called by the single
+// consensus apply goroutine. Consensus sees Store through
+//
+//	ApplyBatch(index uint64, cmds [][]byte) [][]byte
+//	AppliedIndex() uint64
+//	Snapshot() (Snapshot, error)
+//	Restore(r io.Reader) error
+//
+// Proposers build commands (Authorize, RecordUsage, PutMember, ...), encode
+// them with Encode, and read each command's outcome with DecodeResult.
 package ledger
