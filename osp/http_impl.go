@@ -100,6 +100,11 @@ func splitSigned(contentType string, body []byte) ([]byte, []byte, error) {
 		if err != nil {
 			return nil, nil, errorf(StatusBadRequest, ErrFraming, "multipart/signed part %d: %v", i+1, err)
 		}
+		// The toolkit's framing (capture 11) adds a blank line before each
+		// boundary; the part's own Content-Length, when given, is exact.
+		if n, err := strconv.Atoi(p.Header.Get("Content-Length")); err == nil && n >= 0 && n <= len(b) {
+			b = b[:n]
+		}
 		parts[i] = b
 	}
 	if len(bytes.TrimSpace(parts[0])) == 0 {

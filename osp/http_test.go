@@ -192,7 +192,7 @@ func TestMultipartSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(bytes.TrimSpace(sig)) != "Signature placeholder" || !bytes.HasPrefix(x, []byte("<?xml")) || !bytes.HasSuffix(x, []byte("</Message>")) {
+	if string(sig) != "Signature placeholder" || !bytes.HasPrefix(x, []byte("<?xml")) || !bytes.HasSuffix(x, []byte("</Message>")) {
 		t.Fatalf("parts: %q / %q", x[:20], sig)
 	}
 	// Our own multipart/signed writer, read back by the same path.
