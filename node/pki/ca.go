@@ -23,14 +23,14 @@ import (
 // Files inside a CA directory. The layout is part of the contract: operators
 // back the directory up as a whole and may read it with openssl.
 const (
-	CACertFile   = "ca.crt"     // PEM, the CA certificate (the trust anchor)
-	CAKeyFile    = "ca.key"     // PEM PKCS#8, mode 0600
-	caMetaFile   = "ca.json"    // format version, legacy flag
-	serialFile   = "serial"     // next serial, decimal
-	indexFile    = "index.json" // every issued certificate, revocations
-	issuedDir    = "issued"     // issued/<serial>.crt, PEM copies
-	pendingDir   = "pending"    // enrollment requests awaiting approval
-	lockName     = ".lock"      // flock: serial, index, issued/
+	CACertFile   = "ca.crt"      // PEM, the CA certificate (the trust anchor)
+	CAKeyFile    = "ca.key"      // PEM PKCS#8, mode 0600
+	caMetaFile   = "ca.json"     // format version, legacy flag
+	serialFile   = "serial"      // next serial, decimal
+	indexFile    = "index.jsonl" // append-only log: issue, revoke, retire
+	issuedDir    = "issued"      // issued/<serial>.crt, PEM copies
+	pendingDir   = "pending"     // enrollment requests awaiting approval
+	lockName     = ".lock"       // flock: serial, index, issued/
 	pendingLock  = ".pending.lock"
 	dirPerm      = 0o700
 	keyPerm      = 0o600
@@ -162,7 +162,7 @@ func (ca *CA) finishInit(der []byte, key crypto.Signer, legacy bool) (*CA, error
 		{CAKeyFile, keyPEM, keyPerm},
 		{caMetaFile, meta, certPerm},
 		{serialFile, []byte("2\n"), certPerm}, // 1 is the CA itself
-		{indexFile, []byte("[]\n"), certPerm},
+		{indexFile, nil, certPerm},
 		{CACertFile, certPEM(der), certPerm},
 	}
 	for _, s := range steps {

@@ -6,8 +6,8 @@
 // # What it owns
 //
 //   - A CA on disk (InitCA, OpenCA): ca.crt, ca.key (0600), ca.json, a
-//     serial counter, index.json (every issued certificate, revocations,
-//     token-signing retirement), issued/<serial>.crt, pending/<id>.json.
+//     serial counter, index.jsonl (append-only log of issues, revocations and
+//     token-signing retirements), issued/<serial>.crt, pending/<id>.json.
 //     ECDSA P-256 by default, RSA 2048/3072 on request.
 //   - Issuing (CA.Issue, CA.SignCSR) for four kinds: member (TLS client),
 //     peer and node (TLS client+server, IP/DNS SANs), token (digital

@@ -1,8 +1,10 @@
 package pki
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -27,32 +29,116 @@ type Record struct {
 	RetireAt time.Time `json:"retire_at,omitzero"`
 }
 
-// loadIndex reads index.json. Writers hold lock; files are replaced atomically, so readers need not.
+// indexEvent is one line of index.jsonl. The index is an append-only log
+// (issue, revoke, retire), so issuing costs one appended line and one fsync
+// however many certificates came before, and the file doubles as an audit
+// trail. Ops are never renamed; an unknown op is an error, not skipped.
+type indexEvent struct {
+	Op       string    `json:"op"` // "issue", "revoke", "retire"
+	Record   *Record   `json:"record,omitempty"`
+	Serial   string    `json:"serial,omitempty"`
+	At       time.Time `json:"at,omitzero"`
+	Reason   string    `json:"reason,omitempty"`
+	RetireAt time.Time `json:"retire_at,omitzero"`
+}
+
+// loadIndex replays index.jsonl into records, oldest first. A last line
+// without its newline is a write torn by a crash and is ignored (the next
+// append cuts it off). Writers hold lock; readers need not, because lines
+// are appended whole before the newline is seen.
 func (ca *CA) loadIndex() ([]Record, error) {
 	b, err := os.ReadFile(filepath.Join(ca.dir, indexFile))
 	if err != nil {
 		return nil, fmt.Errorf("read index: %w", err)
 	}
+	if i := bytes.LastIndexByte(b, '\n'); i+1 != len(b) {
+		b = b[:i+1]
+	}
 	var idx []Record
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("read index %s: %w", indexFile, err)
+	pos := map[string]int{}
+	for n, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var ev indexEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return nil, fmt.Errorf("read index %s line %d: %w", indexFile, n+1, err)
+		}
+		switch ev.Op {
+		case "issue":
+			if ev.Record == nil {
+				return nil, fmt.Errorf("read index %s line %d: issue without record", indexFile, n+1)
+			}
+			pos[ev.Record.Serial] = len(idx)
+			idx = append(idx, *ev.Record)
+		case "revoke", "retire":
+			i, ok := pos[ev.Serial]
+			if !ok {
+				return nil, fmt.Errorf("read index %s line %d: %s of unknown serial %s", indexFile, n+1, ev.Op, ev.Serial)
+			}
+			if ev.Op == "revoke" {
+				idx[i].Revoked, idx[i].RevokedAt, idx[i].Reason = true, ev.At, ev.Reason
+			} else {
+				idx[i].RetireAt = ev.RetireAt
+			}
+		default:
+			return nil, fmt.Errorf("read index %s line %d: unknown op %q", indexFile, n+1, ev.Op)
+		}
 	}
 	return idx, nil
 }
 
-// saveIndex rewrites index.json atomically. Caller holds lock.
-func (ca *CA) saveIndex(idx []Record) error {
-	if idx == nil {
-		idx = []Record{}
+// appendIndex appends events as lines and syncs. Caller holds lock.
+func (ca *CA) appendIndex(evs ...indexEvent) error {
+	var buf bytes.Buffer
+	for _, ev := range evs {
+		line, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode index event: %w", err)
+		}
+		buf.Write(line)
+		buf.WriteByte('\n')
 	}
-	b, err := json.MarshalIndent(idx, "", "  ")
+	path := filepath.Join(ca.dir, indexFile)
+	f, err := os.OpenFile(path, os.O_RDWR, certPerm)
 	if err != nil {
-		return fmt.Errorf("encode index: %w", err)
+		return fmt.Errorf("write index: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(ca.dir, indexFile), append(b, '\n'), certPerm); err != nil {
+	defer f.Close()
+	if err := cutTornTail(f); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	if err := f.Sync(); err != nil {
 		return fmt.Errorf("write index: %w", err)
 	}
 	return nil
+}
+
+// cutTornTail truncates f after its last newline, dropping a line a crash
+// left half written.
+func cutTornTail(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, st.Size()-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, st.Size()))
+	if err != nil {
+		return err
+	}
+	return f.Truncate(int64(bytes.LastIndexByte(b, '\n') + 1))
 }
 
 // List returns every certificate the CA has issued, oldest first.
@@ -100,8 +186,7 @@ func (ca *CA) Revoke(serial *big.Int, reason string) error {
 		if idx[i].Revoked {
 			return fmt.Errorf("revoke %s: %w", s, ErrAlreadyRevoked)
 		}
-		idx[i].Revoked, idx[i].RevokedAt, idx[i].Reason = true, ca.now().UTC(), reason
-		return ca.saveIndex(idx)
+		return ca.appendIndex(indexEvent{Op: "revoke", Serial: s, At: ca.now().UTC(), Reason: reason})
 	}
 	return fmt.Errorf("revoke %s: %w", s, ErrUnknownSerial)
 }

@@ -267,19 +267,15 @@ func (ca *CA) record(der []byte, kind Kind, source string) (*Issued, error) {
 	if err := writeFileAtomic(filepath.Join(ca.dir, issuedDir, cert.SerialNumber.String()+".crt"), pemBytes, certPerm); err != nil {
 		return nil, fmt.Errorf("record certificate: %w", err)
 	}
-	idx, err := ca.loadIndex()
-	if err != nil {
-		return nil, err
-	}
-	idx = append(idx, Record{
+	rec := &Record{
 		Serial:    cert.SerialNumber.String(),
 		Kind:      kind,
 		Subject:   cert.Subject.String(),
 		NotBefore: cert.NotBefore.UTC(),
 		NotAfter:  cert.NotAfter.UTC(),
 		Source:    source,
-	})
-	if err := ca.saveIndex(idx); err != nil {
+	}
+	if err := ca.appendIndex(indexEvent{Op: "issue", Record: rec}); err != nil {
 		return nil, err
 	}
 	return &Issued{Serial: cert.SerialNumber, Cert: cert, CertPEM: pemBytes}, nil

@@ -123,14 +123,16 @@ func (ca *CA) RotateTokenSigning(req IssueRequest, maxTokenLife time.Duration) (
 		return nil, err
 	}
 	retire := ca.now().Add(maxTokenLife).UTC()
-	for i := range idx {
-		r := &idx[i]
+	var evs []indexEvent
+	for _, r := range idx {
 		if r.Kind == KindTokenSigning && r.Serial != is.Serial.String() && r.RetireAt.IsZero() {
-			r.RetireAt = retire
+			evs = append(evs, indexEvent{Op: "retire", Serial: r.Serial, RetireAt: retire})
 		}
 	}
-	if err := ca.saveIndex(idx); err != nil {
-		return nil, err
+	if len(evs) > 0 {
+		if err := ca.appendIndex(evs...); err != nil {
+			return nil, err
+		}
 	}
 	return is, nil
 }
