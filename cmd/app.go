@@ -34,6 +34,8 @@ func commands() []*cli.Command {
 		versionCommand(),
 		tokenCommand(),
 		caCommand(),
+		settleCommand(),
+		reconcileCommand(),
 	}
 }
 

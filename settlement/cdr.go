@@ -181,6 +181,11 @@ type CDRFormat struct {
 	MaxLineBytes int // 0 = DefaultMaxLine
 }
 
+// TotalMarker starts the trailer line `ospnode settle rate` appends
+// (TOTAL,…,billable seconds, amount, currency); ReadCDRs skips such a line
+// when its called column is empty, so rated files read back directly.
+const TotalMarker = "TOTAL"
+
 // ReadCDRs reads CDRs from CSV with a header line. Required columns: called,
 // connect_time and duration (through f.Columns); the rest are optional.
 // A file with any bad line is rejected with a *CDRError naming each bad line
@@ -247,6 +252,9 @@ func ReadCDRs(r io.Reader, f CDRFormat) ([]CDR, error) {
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
+		}
+		if field(rec, 0) == TotalMarker && field(rec, cols[FieldCalled]) == "" {
+			continue // the trailer `ospnode settle rate` writes
 		}
 		if len(out) >= maxRows {
 			errs.add(line, "", "", fmt.Errorf("%w: more than %d rows", ErrTooLarge, maxRows))

@@ -1,0 +1,302 @@
+package cmd
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/settlement"
+)
+
+// Exit codes of the settle and reconcile commands: 0 success (no dispute),
+// 1 bad input file (the message names the file, line and field), 2 bad
+// usage (flags), 3 a dispute was raised by reconcile.
+const (
+	exitBadInput = 1
+	exitUsage    = 2
+	exitDispute  = 3
+)
+
+func settleUsage(format string, args ...any) error {
+	return cli.Exit(fmt.Sprintf(format, args...), exitUsage)
+}
+
+func badInput(file string, err error) error {
+	return cli.Exit(fmt.Sprintf("%s: %v", file, err), exitBadInput)
+}
+
+// cdrFormatFlags are the flags describing a carrier's CDR CSV; prefix
+// distinguishes the two sides of reconcile ("" for settle).
+func cdrFormatFlags(prefix, env string) []cli.Flag {
+	p := func(s string) string {
+		if prefix == "" {
+			return s
+		}
+		return s + "-" + prefix
+	}
+	e := func(s string) []string { return []string{"OSPNODE_" + env + strings.ToUpper(strings.ReplaceAll(p(s), "-", "_"))} }
+	return []cli.Flag{
+		&cli.StringFlag{Name: p("columns"), Usage: "column map field=column,… (fields: transaction_id, call_id, calling, called, connect_time, duration, role, counterparty, billable_seconds, amount, currency, prefix, description)", EnvVars: e("columns")},
+		&cli.StringFlag{Name: p("time-layout"), Usage: "connect time layout: Go layout, unix, unixms, or empty for RFC 3339 / \"2006-01-02 15:04:05\"", EnvVars: e("time-layout")},
+		&cli.StringFlag{Name: p("duration-unit"), Usage: "duration unit: s (with up to 3 decimals) or ms", Value: "s", EnvVars: e("duration-unit")},
+	}
+}
+
+func cdrFormat(c *cli.Context, prefix, currency string) (settlement.CDRFormat, error) {
+	p := func(s string) string {
+		if prefix == "" {
+			return s
+		}
+		return s + "-" + prefix
+	}
+	cols, err := settlement.ParseColumnMap(c.String(p("columns")))
+	if err != nil {
+		return settlement.CDRFormat{}, settleUsage("--%s: %v", p("columns"), err)
+	}
+	unit := c.String(p("duration-unit"))
+	if unit != "s" && unit != "ms" {
+		return settlement.CDRFormat{}, settleUsage("--%s %q: want s or ms", p("duration-unit"), unit)
+	}
+	return settlement.CDRFormat{Columns: cols, TimeLayout: c.String(p("time-layout")), DurationUnit: unit, Currency: currency}, nil
+}
+
+// readCDRFile reads a CDR CSV, naming the file in any error.
+func readCDRFile(name string, f settlement.CDRFormat) ([]settlement.CDR, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, badInput(name, err)
+	}
+	defer fh.Close()
+	cdrs, err := settlement.ReadCDRs(fh, f)
+	if err != nil {
+		return nil, badInput(name, err)
+	}
+	return cdrs, nil
+}
+
+// settleCommand is `ospnode settle`: offline rating and statements from CSV
+// files, with no running node.
+func settleCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "settle",
+		Usage: "rate CDRs against a rate deck and build statements, offline from CSV files",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "rate",
+				Usage:     "rate CDRS.csv with a deck; write the CDRs with billable_seconds and amount and a final TOTAL line",
+				ArgsUsage: "CDRS.csv",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "deck", Usage: "rate deck CSV (prefix,description,rate,connect_fee,first_increment,next_increment,effective_from[,effective_until])", Required: true, EnvVars: []string{"OSPNODE_SETTLE_DECK"}},
+					&cli.StringFlag{Name: "currency", Usage: "deck currency (ISO 4217)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_CURRENCY"}},
+					&cli.IntFlag{Name: "decimals", Usage: "round each CDR's cost to this many places", Value: 4, EnvVars: []string{"OSPNODE_SETTLE_DECIMALS"}},
+					&cli.StringFlag{Name: "rounding", Usage: "half-up, half-even, up or down", Value: money.HalfUp, EnvVars: []string{"OSPNODE_SETTLE_ROUNDING"}},
+					&cli.StringFlag{Name: "duration-rounding", Usage: "milliseconds to whole seconds: up, down or half-up", Value: "up", EnvVars: []string{"OSPNODE_SETTLE_DURATION_ROUNDING"}},
+					&cli.BoolFlag{Name: "zero-duration-fee", Usage: "charge the connect fee for 0 s calls too", EnvVars: []string{"OSPNODE_SETTLE_ZERO_DURATION_FEE"}},
+					&cli.StringFlag{Name: "counterparty", Usage: "deck counterparty (also stamped on CDRs that have none)", EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
+					&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout", EnvVars: []string{"OSPNODE_SETTLE_OUT"}},
+				}, cdrFormatFlags("", "SETTLE_")...),
+				Action: settleRate,
+			},
+			{
+				Name:  "statement",
+				Usage: "total rated CDRs for a counterparty and period: by destination and by day, invoice rounding shown",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "cdrs", Usage: "rated CDR CSV (e.g. the output of settle rate)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_CDRS"}},
+					&cli.StringFlag{Name: "counterparty", Usage: "counterparty (CDRs with another counterparty are excluded)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
+					&cli.StringFlag{Name: "period", Usage: "2026-11, 2026-11-05 or START/END (UTC)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_PERIOD"}},
+					&cli.StringFlag{Name: "currency", Usage: "statement currency (default: that of the first rated CDR)", EnvVars: []string{"OSPNODE_SETTLE_CURRENCY"}},
+					&cli.StringFlag{Name: "convert-to", Usage: "convert the statement to this currency", EnvVars: []string{"OSPNODE_SETTLE_CONVERT_TO"}},
+					&cli.StringFlag{Name: "rate", Usage: "exchange rate for --convert-to (1 unit = RATE target units)", EnvVars: []string{"OSPNODE_SETTLE_FX_RATE"}},
+					&cli.StringFlag{Name: "rate-date", Usage: "date of the exchange rate (2006-01-02)", EnvVars: []string{"OSPNODE_SETTLE_FX_DATE"}},
+					&cli.StringFlag{Name: "rate-source", Usage: "where the exchange rate comes from", EnvVars: []string{"OSPNODE_SETTLE_FX_SOURCE"}},
+					&cli.StringFlag{Name: "output", Usage: "csv, json or html", Value: "csv", EnvVars: []string{"OSPNODE_OUTPUT"}},
+				}, cdrFormatFlags("", "SETTLE_")...),
+				Action: settleStatement,
+			},
+		},
+	}
+}
+
+func settleRate(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return settleUsage("settle rate: give exactly one CDRS.csv")
+	}
+	cdrFile := c.Args().First()
+	dm, err := settlement.ParseDurationMode(c.String("duration-rounding"))
+	if err != nil {
+		return settleUsage("--duration-rounding: %v", err)
+	}
+	opts := settlement.DeckOptions{
+		Counterparty: c.String("counterparty"), Currency: c.String("currency"),
+		Decimals: int32(c.Int("decimals")), Rounding: c.String("rounding"), DurationRounding: dm,
+		ZeroDurationConnectFee: c.Bool("zero-duration-fee"),
+	}
+	if c.Int("decimals") < 0 || c.Int("decimals") > settlement.MaxDecimals {
+		return settleUsage("--decimals %d: want 0..%d", c.Int("decimals"), settlement.MaxDecimals)
+	}
+	deckFile := c.String("deck")
+	fh, err := os.Open(deckFile)
+	if err != nil {
+		return badInput(deckFile, err)
+	}
+	deck, err := settlement.ReadDeckCSV(fh, opts)
+	fh.Close()
+	if err != nil {
+		var de *settlement.DeckError
+		if !errors.As(err, &de) && errors.Is(err, settlement.ErrBadInput) {
+			return settleUsage("%v", err) // a deck-level option, not a line
+		}
+		return badInput(deckFile, err)
+	}
+	rater, err := settlement.NewRater(deck)
+	if err != nil {
+		return badInput(deckFile, err)
+	}
+	format, err := cdrFormat(c, "", opts.Currency)
+	if err != nil {
+		return err
+	}
+	cdrs, err := readCDRFile(cdrFile, format)
+	if err != nil {
+		return err
+	}
+	// Rate everything; a CDR that cannot be rated fails the run naming its
+	// line, after all lines were tried (like the readers).
+	var bad []string
+	total := money.Zero(opts.Currency)
+	var secs int64
+	for i := range cdrs {
+		cd := &cdrs[i]
+		r, err := rater.Rate(cd.Called, cd.ConnectTime, cd.DurationMillis)
+		if err != nil {
+			if len(bad) < settlement.MaxListedErrors {
+				bad = append(bad, fmt.Sprintf("line %d, field called (%q): %v", cd.Line, cd.Called, err))
+			}
+			continue
+		}
+		cd.BillableSeconds, cd.HasBillable, cd.Amount = r.BillableSeconds, true, r.Amount
+		cd.Prefix, cd.Description = r.Prefix, r.Description
+		if cd.Counterparty == "" {
+			cd.Counterparty = opts.Counterparty
+		}
+		secs += r.BillableSeconds
+		if total, err = total.Add(r.Amount); err != nil {
+			return err
+		}
+	}
+	if len(bad) > 0 {
+		return badInput(cdrFile, fmt.Errorf("cannot rate:\n  %s", strings.Join(bad, "\n  ")))
+	}
+	return withOutput(c, c.String("out"), func(w io.Writer) error {
+		if err := settlement.WriteCDRs(w, cdrs); err != nil {
+			return err
+		}
+		// The TOTAL line: calls in duration's place would confuse a reader,
+		// so the count goes into description.
+		cw := csv.NewWriter(w)
+		rec := make([]string, len(settlement.CDRHeader))
+		rec[0] = settlement.TotalMarker
+		rec[8] = strconv.FormatInt(secs, 10)
+		rec[9], rec[10] = total.Text(), total.Currency()
+		rec[12] = strconv.Itoa(len(cdrs)) + " calls"
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}
+
+// withOutput runs fn on a buffered stdout, or on the named file.
+func withOutput(c *cli.Context, name string, fn func(io.Writer) error) error {
+	var w io.Writer = c.App.Writer
+	var fh *os.File
+	if name != "" {
+		var err error
+		if fh, err = os.Create(name); err != nil {
+			return err
+		}
+		w = fh
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	err := fn(bw)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if fh != nil {
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func settleStatement(c *cli.Context) error {
+	period, err := settlement.ParsePeriod(c.String("period"))
+	if err != nil {
+		return settleUsage("--period: %v", err)
+	}
+	out := c.String("output")
+	if out != "csv" && out != "json" && out != "html" {
+		return settleUsage("--output %q: want csv, json or html", out)
+	}
+	cur := c.String("currency")
+	if cur != "" && !money.ValidCurrency(cur) {
+		return settleUsage("--currency %q: not an ISO 4217 code", cur)
+	}
+	format, err := cdrFormat(c, "", cur)
+	if err != nil {
+		return err
+	}
+	name := c.String("cdrs")
+	cdrs, err := readCDRFile(name, format)
+	if err != nil {
+		return err
+	}
+	if cur == "" {
+		for i := range cdrs {
+			if cdrs[i].Rated() {
+				cur = cdrs[i].Amount.Currency()
+				break
+			}
+		}
+		if cur == "" {
+			return badInput(name, fmt.Errorf("no rated CDR (no amount column?): give --currency or rate the file first"))
+		}
+	}
+	st, err := settlement.BuildStatement(cdrs, c.String("counterparty"), cur, period)
+	if err != nil {
+		return badInput(name, err)
+	}
+	if to := c.String("convert-to"); to != "" {
+		date, err := time.Parse("2006-01-02", c.String("rate-date"))
+		if err != nil {
+			return settleUsage("--rate-date %q: want 2006-01-02", c.String("rate-date"))
+		}
+		x, err := settlement.NewExchangeRate(cur, to, c.String("rate"), date, c.String("rate-source"))
+		if err != nil {
+			return settleUsage("--convert-to/--rate: %v", err)
+		}
+		if st, err = st.Convert(x); err != nil {
+			return settleUsage("--convert-to: %v", err)
+		}
+	}
+	return withOutput(c, "", func(w io.Writer) error {
+		switch out {
+		case "json":
+			return st.WriteJSON(w)
+		case "html":
+			return st.WriteHTML(w)
+		}
+		return st.WriteCSV(w)
+	})
+}
