@@ -130,4 +130,3 @@ func inPeriod(cdrs []settlement.CDR, p settlement.Period) []settlement.CDR {
 	}
 	return out
 }
-

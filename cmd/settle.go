@@ -43,7 +43,9 @@ func cdrFormatFlags(prefix, env string) []cli.Flag {
 		}
 		return s + "-" + prefix
 	}
-	e := func(s string) []string { return []string{"OSPNODE_" + env + strings.ToUpper(strings.ReplaceAll(p(s), "-", "_"))} }
+	e := func(s string) []string {
+		return []string{"OSPNODE_" + env + strings.ToUpper(strings.ReplaceAll(p(s), "-", "_"))}
+	}
 	return []cli.Flag{
 		&cli.StringFlag{Name: p("columns"), Usage: "column map field=column,… (fields: transaction_id, call_id, calling, called, connect_time, duration, role, counterparty, billable_seconds, amount, currency, prefix, description)", EnvVars: e("columns")},
 		&cli.StringFlag{Name: p("time-layout"), Usage: "connect time layout: Go layout, unix, unixms, or empty for RFC 3339 / \"2006-01-02 15:04:05\"", EnvVars: e("time-layout")},
