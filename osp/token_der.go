@@ -176,9 +176,3 @@ func tokenParseAlgID(r *tokenDERReader) ([]byte, error) {
 	}
 	return oid, nil
 }
-
-// tokenOIDIs compares an OID's value bytes with an OID.
-func tokenOIDIs(val []byte, oid asn1.ObjectIdentifier) bool {
-	enc := tokenDEROID(oid)
-	return bytes.Equal(val, enc[2:])
-}

@@ -21,11 +21,10 @@ import (
 // A TokenSigner is immutable and safe for concurrent use. A nil *TokenSigner
 // issues TokenText and TokenXML tokens, which need no key.
 type TokenSigner struct {
-	cert    *x509.Certificate
-	key     crypto.Signer
-	hash    crypto.Hash
-	rand    io.Reader
-	isECDSA bool
+	cert *x509.Certificate
+	key  crypto.Signer
+	hash crypto.Hash
+	rand io.Reader
 
 	digestAlgID []byte // AlgorithmIdentifier of hash
 	digestAlgs  []byte // SET OF AlgorithmIdentifier
@@ -77,7 +76,6 @@ func NewTokenSigner(cert *x509.Certificate, key crypto.Signer, opts ...TokenSign
 		if !ok || !cp.Equal(pub) {
 			return nil, errors.New("osp: token signer: key does not match certificate")
 		}
-		s.isECDSA = true
 		sigAlg = tokenDERSeq(tokenDEROID(tokenECDSASigOIDs[s.hash]))
 	case *rsa.PublicKey:
 		cp, ok := cert.PublicKey.(*rsa.PublicKey)
@@ -136,13 +134,7 @@ func (s *TokenSigner) sign(content []byte) ([]byte, error) {
 	h.Write(content)
 	var sum [64]byte
 	digest := h.Sum(sum[:0])
-	var sig []byte
-	var err error
-	if s.isECDSA {
-		sig, err = s.key.Sign(s.rand, digest, s.hash)
-	} else {
-		sig, err = s.key.Sign(s.rand, digest, s.hash)
-	}
+	sig, err := s.key.Sign(s.rand, digest, s.hash)
 	if err != nil {
 		return nil, fmt.Errorf("osp: sign token: %w", err)
 	}
