@@ -103,6 +103,11 @@ type Decision struct {
 	// their invoice ("1.25" = 1.25%, 2 decimals, half-up).
 	VolumeDiff    money.Amount
 	VolumePercent string
+	// VolumeBasis is "amount" when both sides rated their CDRs (the
+	// thresholds apply to amounts), else "seconds": the difference in
+	// billable seconds against the ratio alone (the minimum is an amount).
+	VolumeBasis       string
+	VolumeDiffSeconds int64 // theirs − ours billable seconds
 	// RateDiffs counts pairs with equal billable seconds but different
 	// amounts; RateDiffAmount sums their differences (theirs − ours).
 	RateDiffs      int
@@ -482,6 +487,8 @@ func (r *Report) decide(o ReconcileOptions) error {
 	// Volume: amounts when both sides rated anything, else seconds.
 	var diff, invoice apd.Decimal
 	unit := r.Currency
+	d.VolumeDiffSeconds = r.Theirs.Seconds - r.Ours.Seconds
+	d.VolumeBasis = "amount"
 	if r.Ours.Rated > 0 && r.Theirs.Rated > 0 {
 		diff.Set(d.VolumeDiff.Decimal())
 		invoice.Set(r.Theirs.Amount.Decimal())
@@ -489,6 +496,7 @@ func (r *Report) decide(o ReconcileOptions) error {
 		diff.SetInt64(r.Theirs.Seconds - r.Ours.Seconds)
 		invoice.SetInt64(r.Theirs.Seconds)
 		unit = "s"
+		d.VolumeBasis = "seconds"
 	}
 	diff.Abs(&diff)
 	if invoice.Sign() != 0 {

@@ -30,7 +30,11 @@ func (r *Report) WriteText(w io.Writer, maxRecords int) error {
 	}
 	fmt.Fprintf(bw, "\nAmount differences on matched calls: %d, sum %s\n", r.AmountDiffs, r.AmountDiffSum.Text())
 	d := r.Decision
-	fmt.Fprintf(bw, "Volume difference: %s (%s%%)\n", d.VolumeDiff.Text(), orDash(d.VolumePercent))
+	if d.VolumeBasis == "seconds" {
+		fmt.Fprintf(bw, "Volume difference: %d s (%s%%), by billable seconds: not both sides rated\n", d.VolumeDiffSeconds, orDash(d.VolumePercent))
+	} else {
+		fmt.Fprintf(bw, "Volume difference: %s %s (%s%%)\n", d.VolumeDiff.Text(), r.Currency, orDash(d.VolumePercent))
+	}
 	if d.Disputed() {
 		fmt.Fprintln(bw, "DECISION: DISPUTE")
 	} else {
