@@ -304,9 +304,6 @@ func subjectKeyID(pub any) ([]byte, error) {
 	return sum[:], nil
 }
 
-// SerialString formats a serial the way the CLI and the index show it.
-func SerialString(s *big.Int) string { return s.String() }
-
 // ParseSerial parses a decimal serial (or hex with a 0x prefix).
 func ParseSerial(s string) (*big.Int, error) {
 	base := 10
