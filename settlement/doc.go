@@ -6,4 +6,22 @@
 //
 // settlement does no I/O of its own other than through the interfaces it
 // declares (readers, writers, a ledger view); the CLI and node feed it.
+//
+// The pieces:
+//
+//   - Deck, DeckVersion, Row and ReadDeckCSV: rate decks, validated whole (a
+//     deck with any bad line is rejected with a *DeckError naming every bad
+//     line and field).
+//   - Rater (NewRater, Rate): a compiled deck, immutable and safe for
+//     concurrent use; BillableSeconds, WholeSeconds and Cost are the rules it
+//     applies, exported for callers that rate without a deck.
+//   - CDR, ColumnMap, CDRFormat, ReadCDRs, WriteCDRs: carriers' CDR files.
+//   - Reconcile, ReconcileInternal, Report: matching and dispute decisions.
+//   - BuildStatement, Statement, Convert, Net: statements, invoices, netting.
+//   - MinorUnit: ISO 4217 minor units, embedded from datasets/country-codes.
+//
+// No float is used anywhere: every amount is a money.Amount (apd); the only
+// roundings are the one per CDR (deck decimals and mode) and the invoice
+// line's to the currency minor unit, whose difference is shown. DESIGN.md
+// explains the choices.
 package settlement
