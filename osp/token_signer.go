@@ -21,10 +21,11 @@ import (
 // A TokenSigner is immutable and safe for concurrent use. A nil *TokenSigner
 // issues TokenText and TokenXML tokens, which need no key.
 type TokenSigner struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-	hash crypto.Hash
-	rand io.Reader
+	cert  *x509.Certificate
+	key   crypto.Signer
+	hash  crypto.Hash
+	inner TokenKind // content of a signed token: TokenText or TokenXML
+	rand  io.Reader
 
 	digestAlgID []byte // AlgorithmIdentifier of hash
 	digestAlgs  []byte // SET OF AlgorithmIdentifier
@@ -47,6 +48,18 @@ func WithTokenDigest(h crypto.Hash) TokenSignerOption {
 	}
 }
 
+// WithTokenSignedContent selects what a TokenSigned token wraps: TokenText
+// (the default, as in the toolkit captures) or TokenXML.
+func WithTokenSignedContent(k TokenKind) TokenSignerOption {
+	return func(s *TokenSigner) error {
+		if k != TokenText && k != TokenXML {
+			return fmt.Errorf("osp: a signed token wraps a text or XML token, not %v", k)
+		}
+		s.inner = k
+		return nil
+	}
+}
+
 // WithTokenRand sets the randomness for ECDSA signatures (default
 // crypto/rand.Reader).
 func WithTokenRand(r io.Reader) TokenSignerOption {
@@ -60,7 +73,7 @@ func NewTokenSigner(cert *x509.Certificate, key crypto.Signer, opts ...TokenSign
 	if cert == nil || key == nil {
 		return nil, errors.New("osp: token signer needs a certificate and a key")
 	}
-	s := &TokenSigner{cert: cert, key: key, hash: crypto.SHA256, rand: rand.Reader}
+	s := &TokenSigner{cert: cert, key: key, hash: crypto.SHA256, inner: TokenText, rand: rand.Reader}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, err
@@ -99,7 +112,7 @@ func NewTokenSigner(cert *x509.Certificate, key crypto.Signer, opts ...TokenSign
 func (s *TokenSigner) Certificate() *x509.Certificate { return s.cert }
 
 // Issue encodes c as a token of the given kind. TokenSigned signs the text
-// form. It fails, without panicking, on claims the toolkit could not read
+// form (or the XML form, see WithTokenSignedContent). It fails, without panicking, on claims the toolkit could not read
 // (empty or whitespace-bearing numbers, over-long fields, ValidUntil before
 // ValidAfter, TransactionID ≥ 2^63, negative seconds) and when a signed token
 // is asked of a nil signer. Safe for concurrent use.
@@ -117,7 +130,13 @@ func (s *TokenSigner) Issue(kind TokenKind, c *TokenClaims) ([]byte, error) {
 			return nil, errors.New("osp: issue signed token: no signer configured")
 		}
 		var buf [512]byte
-		content, err := appendTokenText(buf[:0], c)
+		var content []byte
+		var err error
+		if s.inner == TokenXML {
+			content, err = appendTokenXML(buf[:0], c)
+		} else {
+			content, err = appendTokenText(buf[:0], c)
+		}
 		if err != nil {
 			return nil, err
 		}

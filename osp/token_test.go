@@ -197,6 +197,38 @@ func TestTokenSignedBySmallstep(t *testing.T) {
 	}
 }
 
+func TestTokenSignedXMLContent(t *testing.T) {
+	p := testTokenPKI(t, "ecdsa")
+	s := p.signer(t, WithTokenSignedContent(TokenXML))
+	c := testClaims()
+	tok, err := s.Issue(TokenSigned, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := ParseToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml, _ := (*TokenSigner)(nil).Issue(TokenXML, c)
+	if pt.Kind != TokenSigned || pt.ContentKind != TokenXML || !bytes.Equal(pt.Content, xml) {
+		t.Fatalf("kind %v content kind %v", pt.Kind, pt.ContentKind)
+	}
+	p7, err := pkcs7.Parse(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p7.VerifyWithChainAtTime(p.roots, tokenPKINow); err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifyToken(tok, testVerifyOpts(p, c))
+	if err != nil || !claimsEqual(got, c) {
+		t.Fatalf("verify: %v %+v", err, got)
+	}
+	if _, err := NewTokenSigner(p.cert, p.key, WithTokenSignedContent(TokenSigned)); err == nil {
+		t.Fatal("a signed token wrapping a signed token was configured")
+	}
+}
+
 // TestTokenVerifiesSmallstepOutput reads what smallstep/pkcs7 writes (signed
 // attributes, SHA-256), the form the design notes checked against the toolkit.
 func TestTokenVerifiesSmallstepOutput(t *testing.T) {
