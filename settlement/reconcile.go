@@ -174,7 +174,7 @@ func Reconcile(ours, theirs []CDR, opts ReconcileOptions) (*Report, error) {
 		}
 	}
 	rep := &Report{Mode: "external", Period: o.Period, Currency: cur, OursLabel: o.OursLabel,
-		TheirsLabel: o.TheirsLabel, Tolerance: o.Tolerance, Skew: o.Skew}
+		TheirsLabel: o.TheirsLabel, Tolerance: max(o.Tolerance, 0), Skew: o.Skew}
 	pairOf := match(ours, theirs, o.Skew) // pairOf[i] = index in theirs, or -1
 	matchedTheirs := make([]bool, len(theirs))
 	rep.Matches = make([]Match, 0, len(ours)+len(theirs)/8)
@@ -359,21 +359,34 @@ func match(ours, theirs []CDR, skew time.Duration) []pairing {
 			byNum[k] = append(byNum[k], int32(j))
 		}
 	}
+	for k, list := range byNum {
+		sort.Slice(list, func(a, b int) bool { return theirs[list[a]].ConnectTime.Before(theirs[list[b]].ConnectTime) })
+		byNum[k] = list
+	}
 	for i := range ours {
 		if pairOf[i].theirs >= 0 {
 			continue
 		}
 		list := byNum[ck{ours[i].Calling, ours[i].Called}]
+		t0 := ours[i].ConnectTime
+		// The first candidate not earlier than t0−skew, then forward while
+		// within t0+skew: a long list (a test number called all day) costs
+		// a binary search, not a scan.
+		lo := sort.Search(len(list), func(k int) bool { return !theirs[list[k]].ConnectTime.Before(t0.Add(-skew)) })
 		best, bestGap := int32(-1), time.Duration(0)
-		for _, j := range list {
+		for _, j := range list[lo:] {
+			ct := theirs[j].ConnectTime
+			if ct.After(t0.Add(skew)) {
+				break
+			}
 			if taken[j] || sharesID(&ours[i], &theirs[j]) {
 				continue
 			}
-			gap := theirs[j].ConnectTime.Sub(ours[i].ConnectTime)
+			gap := ct.Sub(t0)
 			if gap < 0 {
 				gap = -gap
 			}
-			if gap <= skew && (best < 0 || gap < bestGap) {
+			if best < 0 || gap < bestGap {
 				best, bestGap = j, gap
 			}
 		}
