@@ -273,7 +273,9 @@ func legacySubject(raw []byte) (asn1.RawValue, error) {
 	for _, rdn := range rdns {
 		for i := range rdn {
 			v := &rdn[i].Value
-			if v.Class != asn1.ClassUniversal || v.IsCompound || !isPrintableString(string(v.Bytes)) {
+			stringTag := v.Tag == asn1.TagPrintableString || v.Tag == asn1.TagUTF8String ||
+				v.Tag == asn1.TagIA5String || v.Tag == asn1.TagT61String
+			if v.Class != asn1.ClassUniversal || v.IsCompound || !stringTag || !isPrintableString(string(v.Bytes)) {
 				return asn1.RawValue{}, fmt.Errorf("CSR subject value %q is not a PrintableString: %w", v.Bytes, ErrBadRequest)
 			}
 			*v = asn1.RawValue{Tag: asn1.TagPrintableString, Bytes: v.Bytes}
