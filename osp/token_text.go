@@ -66,8 +66,8 @@ func (c *TokenClaims) validate() error {
 	return nil
 }
 
-// tokenBadByte returns the index of the first whitespace, control or
-// non-ASCII... byte the toolkit's sscanf would split on, or -1.
+// tokenBadByte returns the index of the first whitespace or control byte
+// (which the toolkit's sscanf would split on or choke on), or -1.
 func tokenBadByte(s string) int {
 	for i := 0; i < len(s); i++ {
 		if b := s[i]; b <= ' ' || b == 0x7f {
@@ -142,7 +142,10 @@ func parseTokenText(tok []byte) (*TokenClaims, error) {
 		if i := tokenBadByte(v); i >= 0 {
 			return nil, tokenErrf(TokenCheckFormat, "text token line %d (%c) has whitespace or a control byte", line, k)
 		}
-		if k >= 128 || seen[k] {
+		if k >= 128 {
+			return nil, tokenErrf(TokenCheckFormat, "text token line %d has unknown key %q", line, k)
+		}
+		if seen[k] {
 			return nil, tokenErrf(TokenCheckFormat, "text token line %d repeats key %q", line, k)
 		}
 		seen[k] = true
