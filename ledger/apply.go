@@ -94,7 +94,7 @@ func (a *applier) network() Network {
 func (a *applier) openPeriodStart() time.Time {
 	if !a.periodsLoaded {
 		a.periodsLoaded = true
-		if k, _ := a.tx.Bucket(bPeriods).Cursor().Last(); k != nil {
+		if k, _ := a.bucket(bPeriods).Cursor().Last(); k != nil {
 			a.openStart = keyTime(k)
 		}
 	}
@@ -194,7 +194,7 @@ func putJSON(b *bolt.Bucket, k []byte, v any) {
 }
 
 func (a *applier) remove(bucket, key []byte, what string, gen *uint64) *Result {
-	b := a.tx.Bucket(bucket)
+	b := a.bucket(bucket)
 	if len(key) == 0 || b.Get(key) == nil {
 		return notFound("%s %q not found", what, key)
 	}
@@ -258,4 +258,21 @@ func nanoSafe(ts ...time.Time) bool {
 		}
 	}
 	return true
+}
+
+// appendMostly are buckets whose keys grow with the log (ids, index-based
+// transaction ids): splitting their pages nearly full instead of bbolt's
+// default half keeps the file close to half the size. Layout only: the
+// digest and every value are unaffected.
+var appendMostly = map[string]bool{
+	string(bTx): true, string(bUsage): true, string(bPostings): true, string(bUsageIdem): true,
+	string(bPosted): true, string(bUsageUnmatch): true, string(bOutboxIDs): true,
+}
+
+func (a *applier) bucket(name []byte) *bolt.Bucket {
+	b := a.tx.Bucket(name)
+	if appendMostly[string(name)] {
+		b.FillPercent = 0.95
+	}
+	return b
 }

@@ -64,7 +64,7 @@ func (a *applier) putMember(c *PutMember) *Result {
 			}
 		}
 	}
-	putJSON(a.tx.Bucket(bMembers), []byte(m.ID), m)
+	putJSON(a.bucket(bMembers), []byte(m.ID), m)
 	a.bumpGen(&a.gens.Members)
 	return &Result{Code: OK}
 }
@@ -73,7 +73,7 @@ func (a *applier) setMemberStatus(c *SetMemberStatus) *Result {
 	if c.Status != MemberActive && c.Status != MemberSuspended {
 		return invalid("status %q (want active or suspended)", c.Status)
 	}
-	b := a.tx.Bucket(bMembers)
+	b := a.bucket(bMembers)
 	raw := b.Get([]byte(c.ID))
 	if raw == nil || c.ID == "" {
 		return notFound("member %q not found", c.ID)
@@ -94,10 +94,10 @@ func (a *applier) putTrunk(c *PutTrunk) *Result {
 	if t.Weight < 0 || t.Priority < 0 || t.Capacity < 0 {
 		return invalid("trunk %q: negative weight, priority or capacity", t.ID)
 	}
-	if t.MemberID == "" || a.tx.Bucket(bMembers).Get([]byte(t.MemberID)) == nil {
+	if t.MemberID == "" || a.bucket(bMembers).Get([]byte(t.MemberID)) == nil {
 		return rejected("trunk %q: member %q does not exist", t.ID, t.MemberID)
 	}
-	putJSON(a.tx.Bucket(bTrunks), []byte(t.ID), t)
+	putJSON(a.bucket(bTrunks), []byte(t.ID), t)
 	a.bumpGen(&a.gens.Trunks)
 	return &Result{Code: OK}
 }
@@ -122,7 +122,7 @@ func (a *applier) putPeer(c *PutPeer) *Result {
 	if p.CPSLimit < 0 || p.ConcurrentLimit < 0 {
 		return invalid("peer %q: negative limit", p.ID)
 	}
-	putJSON(a.tx.Bucket(bPeers), []byte(p.ID), p)
+	putJSON(a.bucket(bPeers), []byte(p.ID), p)
 	a.bumpGen(&a.gens.Peers)
 	return &Result{Code: OK}
 }
@@ -154,7 +154,7 @@ func (a *applier) putRoutes(c *PutRoutes) *Result {
 		_, err := a.tx.CreateBucket(bRoutes)
 		must(err)
 	}
-	b := a.tx.Bucket(bRoutes)
+	b := a.bucket(bRoutes)
 	for i := range c.Routes {
 		putJSON(b, routeKey(c.Routes[i].Prefix), c.Routes[i])
 	}
@@ -215,7 +215,7 @@ func (a *applier) putDeckVersion(c *PutDeckVersion) *Result {
 	rows := dv.Rows
 	header := dv
 	header.Rows = nil
-	decks := a.tx.Bucket(bDecks)
+	decks := a.bucket(bDecks)
 	deck, err := decks.CreateBucketIfNotExists([]byte(dv.DeckID))
 	must(err)
 	vk := timeKey(dv.EffectiveFrom)
@@ -275,7 +275,7 @@ func (a *applier) revokeCert(c *RevokeCert) *Result {
 			return invalid("serial %q is not hex", c.Serial)
 		}
 	}
-	b := a.tx.Bucket(bRevoked)
+	b := a.bucket(bRevoked)
 	if b.Get([]byte(serial)) != nil {
 		return &Result{Code: Duplicate, Message: "already revoked"}
 	}

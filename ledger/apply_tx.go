@@ -47,14 +47,14 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 	if c.UpstreamTransactionID != 0 && c.UpstreamPeer == "" {
 		return invalid("authorize: upstream transaction id without upstream peer")
 	}
-	idem := a.tx.Bucket(bTxIdem)
+	idem := a.bucket(bTxIdem)
 	key := txIdemKey(c.SourceMember, c.MessageID, c.CallID)
 	if v := idem.Get(key); v != nil {
 		t, err := getTransaction(a.tx, beU64(v))
 		must(err)
 		return &Result{Code: Duplicate, Message: "already authorised", TransactionID: t.ID, Transaction: t}
 	}
-	mraw := a.tx.Bucket(bMembers).Get([]byte(c.SourceMember))
+	mraw := a.bucket(bMembers).Get([]byte(c.SourceMember))
 	if mraw == nil {
 		return rejected("authorize: member %q does not exist", c.SourceMember)
 	}
@@ -81,7 +81,7 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 		UpstreamPeer:          c.UpstreamPeer,
 		UpstreamTransactionID: c.UpstreamTransactionID,
 	}
-	txb := a.tx.Bucket(bTx)
+	txb := a.bucket(bTx)
 	if txb.Get(u64key(id)) != nil {
 		// Only possible if the epoch was lowered again: refuse rather than
 		// overwrite a transaction someone holds a token for.
@@ -144,7 +144,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 			return invalid("usage: buy amount without counterparty")
 		}
 	}
-	idem := a.tx.Bucket(bUsageIdem)
+	idem := a.bucket(bUsageIdem)
 	key := usageIdemKey(c)
 	if v := idem.Get(key); v != nil {
 		res, err := DecodeResult(v)
@@ -174,7 +174,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	}
 	var t *Transaction
 	if c.TransactionID != 0 {
-		if raw := a.tx.Bucket(bTx).Get(u64key(c.TransactionID)); raw != nil {
+		if raw := a.bucket(bTx).Get(u64key(c.TransactionID)); raw != nil {
 			r := rbuf{b: raw}
 			t = decodeTransaction(&r)
 			must(r.done())
@@ -194,7 +194,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	if rt := c.Rating; rt != nil && (!rt.Sell.IsZero() || !rt.Buy.IsZero()) {
 		already := false
 		if t != nil {
-			if v := a.tx.Bucket(bPosted).Get(postedKey(t.ID, c.ComponentID)); v != nil {
+			if v := a.bucket(bPosted).Get(postedKey(t.ID, c.ComponentID)); v != nil {
 				already = true
 				msg = "rating not posted: transaction already posted by usage " + itoa(beU64(v))
 			}
@@ -227,7 +227,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 		u.PostingID = p.ID
 		u.LateAdjustment = p.LateAdjustment
 		if t != nil {
-			must(a.tx.Bucket(bPosted).Put(postedKey(t.ID, c.ComponentID), u64key(u.ID)))
+			must(a.bucket(bPosted).Put(postedKey(t.ID, c.ComponentID), u64key(u.ID)))
 		}
 	}
 	var o *OutboxItem
@@ -238,18 +238,18 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	}
 	a.scratch.b = a.scratch.b[:0]
 	encodeUsage(&a.scratch, u)
-	must(a.tx.Bucket(bUsage).Put(u64key(u.ID), bytes.Clone(a.scratch.b)))
+	must(a.bucket(bUsage).Put(u64key(u.ID), bytes.Clone(a.scratch.b)))
 	if o != nil {
 		o.Usage = *u
 		a.scratch.b = a.scratch.b[:0]
 		encodeOutbox(&a.scratch, o)
-		must(a.tx.Bucket(bOutbox).Put(outboxKey(o.Peer, o.ID), bytes.Clone(a.scratch.b)))
-		must(a.tx.Bucket(bOutboxIDs).Put(u64key(o.ID), []byte(o.Peer)))
+		must(a.bucket(bOutbox).Put(outboxKey(o.Peer, o.ID), bytes.Clone(a.scratch.b)))
+		must(a.bucket(bOutboxIDs).Put(u64key(o.ID), []byte(o.Peer)))
 	}
 	if u.Unmatched {
-		must(a.tx.Bucket(bUsageUnmatch).Put(u64key(u.ID), []byte{}))
+		must(a.bucket(bUsageUnmatch).Put(u64key(u.ID), []byte{}))
 	}
-	byMember := a.tx.Bucket(bUsageByMember)
+	byMember := a.bucket(bUsageByMember)
 	if u.SourceMember != "" {
 		must(byMember.Put(memberUsageKey(u.SourceMember, u.ID), []byte{}))
 	}
@@ -304,8 +304,8 @@ func (a *applier) dateInto(t time.Time) (time.Time, bool) {
 }
 
 func (a *applier) ackOutbox(c *AckOutbox) *Result {
-	ids := a.tx.Bucket(bOutboxIDs)
-	ob := a.tx.Bucket(bOutbox)
+	ids := a.bucket(bOutboxIDs)
+	ob := a.bucket(bOutbox)
 	n := 0
 	for _, id := range c.IDs {
 		peer := ids.Get(u64key(id))
@@ -333,7 +333,7 @@ func (a *applier) closePeriod(c *ClosePeriod) *Result {
 	if !c.End.After(start) {
 		return rejected("close period %q: end must be after the previous period's end %s", c.ID, start.Format(time.RFC3339))
 	}
-	b := a.tx.Bucket(bPeriods)
+	b := a.bucket(bPeriods)
 	dup := false
 	must(b.ForEach(func(_, v []byte) error {
 		var p Period

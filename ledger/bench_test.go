@@ -121,7 +121,7 @@ func BenchmarkMillionCalls(b *testing.B) {
 	if os.Getenv("OSPNODE_LEDGER_MILLION") == "" {
 		b.Skip("set OSPNODE_LEDGER_MILLION=1 to build a 1M-call store")
 	}
-	const calls = 1_000_000
+	const calls = 3907 * 256 // 1,000,192: whole batches of 256
 	path := filepath.Join(b.TempDir(), "million.db")
 	s, err := Open(path, Options{NoSync: true})
 	if err != nil {

@@ -49,10 +49,10 @@ func (a *applier) post(p *Posting) {
 	p.Hash = chainHash(p.PrevHash, a.scratch.b)
 	val := make([]byte, 0, len(a.scratch.b)+32)
 	val = append(append(val, a.scratch.b...), p.Hash[:]...)
-	must(a.tx.Bucket(bPostings).Put(u64key(p.ID), val))
+	must(a.bucket(bPostings).Put(u64key(p.ID), val))
 	a.chainHead = p.Hash
 
-	bal := a.tx.Bucket(bBalances)
+	bal := a.bucket(bBalances)
 	for _, l := range p.Lines {
 		k := balanceKey(l.Account, l.Amount.Currency())
 		cur := money.Zero(l.Amount.Currency())
