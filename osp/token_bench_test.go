@@ -1,6 +1,9 @@
 package osp
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
 	"strconv"
 	"testing"
 
@@ -97,5 +100,20 @@ func BenchmarkTokenVerifySigned(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkTokenBareECDSA5 is the floor: 5 bare P-256 signatures over a
+// SHA-256 digest, what BenchmarkTokenIssue5/signed-ecdsa-p256 adds to.
+func BenchmarkTokenBareECDSA5(b *testing.B) {
+	p := testTokenPKI(b, "ecdsa")
+	digest := sha256.Sum256([]byte("V=1\n"))
+	b.ReportAllocs()
+	for b.Loop() {
+		for range 5 {
+			if _, err := p.key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
