@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ospnode/ospnode/ledger/money"
 )
 
 // applier applies the commands of one log entry inside one write
@@ -35,6 +37,10 @@ type applier struct {
 
 	netLoaded bool
 	net       Network
+
+	// balances are the running balances this batch touched, written once
+	// by flush (balanceKey → amount).
+	balances map[string]money.Amount
 
 	scratch wbuf
 }
@@ -64,6 +70,7 @@ func (a *applier) loadCounters() {
 }
 
 func (a *applier) flush() error {
+	a.flushBalances()
 	if a.countersLoaded {
 		putU64(a.meta, kSeqUsage, a.seqUsage)
 		putU64(a.meta, kSeqPosting, a.seqPosting)

@@ -52,18 +52,41 @@ func (a *applier) post(p *Posting) {
 	must(a.bucket(bPostings).Put(u64key(p.ID), val))
 	a.chainHead = p.Hash
 
-	bal := a.bucket(bBalances)
 	for _, l := range p.Lines {
-		k := balanceKey(l.Account, l.Amount.Currency())
-		cur := money.Zero(l.Amount.Currency())
-		if v := bal.Get(k); v != nil {
-			b, err := decodeBalance(k, v)
-			must(err)
-			cur = b.Amount
+		k := string(balanceKey(l.Account, l.Amount.Currency()))
+		cur, ok := a.balances[k]
+		if !ok {
+			cur = money.Zero(l.Amount.Currency())
+			if v := a.bucket(bBalances).Get([]byte(k)); v != nil {
+				b, err := decodeBalance([]byte(k), v)
+				must(err)
+				cur = b.Amount
+			}
 		}
 		next, err := cur.Add(l.Amount)
 		must(err)
-		must(bal.Put(k, []byte(next.Text())))
+		if a.balances == nil {
+			a.balances = map[string]money.Amount{}
+		}
+		a.balances[k] = next
+	}
+}
+
+// flushBalances writes the balances this batch changed (once each, however
+// many postings touched them).
+func (a *applier) flushBalances() {
+	if len(a.balances) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(a.balances))
+	for k := range a.balances {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b := a.bucket(bBalances)
+	for _, k := range keys {
+		v := a.balances[k]
+		must(b.Put([]byte(k), []byte(v.Text())))
 	}
 }
 

@@ -3,10 +3,12 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -75,11 +77,7 @@ func (s *Store) Restore(r io.Reader) error {
 		return fmt.Errorf("ledger: restore: %w", err)
 	}
 	// Validate before touching the live file.
-	check, err := s.openDB(tmpName)
-	if err != nil {
-		return fmt.Errorf("ledger: restore: snapshot is not a ledger: %w", err)
-	}
-	if err := check.Close(); err != nil {
+	if err := validateSnapshotFile(tmpName); err != nil {
 		return fmt.Errorf("ledger: restore: %w", err)
 	}
 
@@ -161,4 +159,33 @@ func (s *Store) Digest() ([32]byte, error) {
 	}
 	copy(out[:], h.Sum(nil))
 	return out, nil
+}
+
+// validateSnapshotFile opens a restored file read-only and checks that it
+// is a complete ledger: bbolt meta pages valid, the file as long as the
+// pages its meta claims (a truncated stream would otherwise fault when a
+// missing page is touched), our schema and an applied index.
+func validateSnapshotFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("snapshot is not a bbolt file: %w", err)
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
+		if tx.Size() > fi.Size() {
+			return fmt.Errorf("snapshot truncated: %d bytes, its pages need %d", fi.Size(), tx.Size())
+		}
+		meta := tx.Bucket(bMeta)
+		if meta == nil {
+			return errors.New("snapshot is not a ledger (no meta bucket)")
+		}
+		if v := meta.Get(kSchema); len(v) != 1 || v[0] != schemaVersion {
+			return fmt.Errorf("snapshot schema %v not supported (want %d)", v, schemaVersion)
+		}
+		return nil
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestEveryCommandRoundTrip: apply a log that uses every command type,
@@ -171,4 +173,96 @@ func TestGenerations(t *testing.T) {
 	g2 := s.Generation()
 	apply1(t, s, RecordUsage{At: t0, Role: RoleSource, Reporter: "member:a", ReporterKey: "k"})
 	eq(t, "generation after usage", s.Generation(), g2)
+}
+
+// TestSnapshotIsPointInTime: Persist after later applies still writes the
+// state as of Snapshot(), and the live store keeps applying meanwhile.
+func TestSnapshotIsPointInTime(t *testing.T) {
+	s := openTest(t)
+	setupMembers(t, s)
+	tx := authorize(t, s, "m1").TransactionID
+	mustOK(t, apply1(t, s, rated(tx, "0.05", "0.03")))
+	atSnap := digest(t, s)
+	idx := s.AppliedIndex()
+	snap, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ { // grow the file while the snapshot is open
+		c := rated(0, "0.01", "0.005")
+		c.ReporterKey = "later-" + itoa(uint64(i))
+		mustOK(t, apply1(t, s, c))
+	}
+	var buf bytes.Buffer
+	if err := snap.Persist(&buf); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+	r := openTest(t)
+	if err := r.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "restored digest", digest(t, r), atSnap)
+	eq(t, "restored index", r.AppliedIndex(), idx)
+	// The restored replica catches up by applying what followed.
+	if s.AppliedIndex() == idx {
+		t.Fatal("live store did not advance")
+	}
+}
+
+func TestClosedStore(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "c.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := s.Snapshot(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("snapshot: %v", err)
+	}
+	if _, err := s.Digest(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("digest: %v", err)
+	}
+	if err := s.Restore(bytes.NewReader(nil)); err == nil {
+		t.Fatal("restore on closed store")
+	}
+}
+
+func TestRestoreRejectsTruncatedAndEmpty(t *testing.T) {
+	src := openTest(t)
+	buildFull(t, src)
+	snap, _ := src.Snapshot()
+	var buf bytes.Buffer
+	if err := snap.Persist(&buf); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+	s := openTest(t)
+	apply1(t, s, PutMember{Member{ID: "keep"}})
+	want := digest(t, s)
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"truncated": buf.Bytes()[:buf.Len()-4096],
+		"header":    buf.Bytes()[:8192],
+	} {
+		if err := s.Restore(bytes.NewReader(data)); err == nil {
+			t.Errorf("%s snapshot restored", name)
+		}
+		eq(t, name+": digest kept", digest(t, s), want)
+	}
+	// A bbolt file that is not a ledger.
+	other := filepath.Join(t.TempDir(), "x.db")
+	db, err := bolt.Open(other, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("x")); return err })
+	var ob bytes.Buffer
+	db.View(func(tx *bolt.Tx) error { _, err := tx.WriteTo(&ob); return err })
+	db.Close()
+	if err := s.Restore(&ob); err == nil {
+		t.Error("foreign bbolt file restored")
+	}
 }
