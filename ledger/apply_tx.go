@@ -193,8 +193,8 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	msg := ""
 	if rt := c.Rating; rt != nil && (!rt.Sell.IsZero() || !rt.Buy.IsZero()) {
 		already := false
-		if t != nil {
-			if v := a.bucket(bPosted).Get(postedKey(t.ID, c.ComponentID)); v != nil {
+		if c.TransactionID != 0 {
+			if v := a.bucket(bPosted).Get(postedKey(c.TransactionID, c.ComponentID)); v != nil {
 				already = true
 				msg = "rating not posted: transaction already posted by usage " + itoa(beU64(v))
 			}
@@ -226,8 +226,8 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 		a.post(p)
 		u.PostingID = p.ID
 		u.LateAdjustment = p.LateAdjustment
-		if t != nil {
-			must(a.bucket(bPosted).Put(postedKey(t.ID, c.ComponentID), u64key(u.ID)))
+		if c.TransactionID != 0 {
+			must(a.bucket(bPosted).Put(postedKey(c.TransactionID, c.ComponentID), u64key(u.ID)))
 		}
 	}
 	var o *OutboxItem

@@ -512,3 +512,30 @@ func getUsage(tx *bolt.Tx, id uint64) (*Usage, error) {
 	}
 	return u, nil
 }
+
+// Stats are cheap counters for metrics and `ospnode status`.
+type Stats struct {
+	AppliedIndex   uint64 `json:"applied_index"`
+	UsageRecords   uint64 `json:"usage_records"`   // ever recorded (ids are dense)
+	Postings       uint64 `json:"postings"`        // ever posted (ids are dense)
+	OutboxEnqueued uint64 `json:"outbox_enqueued"` // ever enqueued
+	OutboxPending  int    `json:"outbox_pending"`
+	FileBytes      int64  `json:"file_bytes"` // size of the data in the bbolt file
+}
+
+// Stats reads the counters in one read transaction (OutboxPending counts
+// the pending items, which acknowledgement keeps few).
+func (s *Store) Stats() (Stats, error) {
+	var st Stats
+	err := s.view(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		st.AppliedIndex = getU64(meta, kApplied)
+		st.UsageRecords = getU64(meta, kSeqUsage)
+		st.Postings = getU64(meta, kSeqPosting)
+		st.OutboxEnqueued = getU64(meta, kSeqOutbox)
+		st.OutboxPending = tx.Bucket(bOutboxIDs).Stats().KeyN
+		st.FileBytes = tx.Size()
+		return nil
+	})
+	return st, err
+}

@@ -486,3 +486,16 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 		t.Fatalf("audit %+v", rep)
 	}
 }
+
+func TestStats(t *testing.T) {
+	s := openTest(t)
+	buildFull(t, s)
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fullLog: 3 usages, 2 rated postings + 1 manual, 1 outbox item acked.
+	if st.UsageRecords != 3 || st.Postings != 3 || st.OutboxEnqueued != 1 || st.OutboxPending != 0 || st.AppliedIndex != 6 || st.FileBytes == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
