@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -100,6 +101,11 @@ type Config struct {
 	// used as the server config on accepted connections and (cloned, with
 	// ServerName defaulted to the dialled host) as the client config.
 	TLS *tls.Config
+	// Dial, when set, opens the TCP connection to a peer instead of a
+	// net.Dialer (TLS and the type byte are still added by this package).
+	// testnet and the tests route it through faultnet proxies per link, so a
+	// node can be cut off in both directions.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Bootstrap makes a fresh node bootstrap a single-node cluster with itself
 	// as the only voter (ignored if Dir already holds Raft state).

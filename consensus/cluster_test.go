@@ -1,0 +1,313 @@
+package consensus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ospnode/ospnode/internal/faultnet"
+)
+
+// Test timing: short enough for quick elections, long enough not to flap on
+// two shared cores under -race.
+const (
+	tHeartbeat = 150 * time.Millisecond
+	tElection  = 150 * time.Millisecond
+	tLease     = 100 * time.Millisecond
+	tCommit    = 5 * time.Millisecond
+)
+
+// testCluster runs nodes in-process. Every node dials its peers through a
+// faultnet proxy per directed link (src→dst), so a node can be cut off in
+// both directions while the others keep talking.
+type testCluster struct {
+	t    *testing.T
+	base string
+	opts func(*Config)
+
+	mu       sync.Mutex
+	nodes    map[string]*testNode
+	addrs    map[string]string // real listen address → node id
+	links    map[[2]string]*faultnet.Proxy
+	isolated map[string]bool
+}
+
+type testNode struct {
+	id   string
+	dir  string
+	addr string
+	sm   *kvSM
+	n    *Node
+}
+
+func newTestCluster(t *testing.T, opts func(*Config)) *testCluster {
+	c := &testCluster{t: t, base: t.TempDir(), opts: opts,
+		nodes: map[string]*testNode{}, addrs: map[string]string{},
+		links: map[[2]string]*faultnet.Proxy{}, isolated: map[string]bool{}}
+	t.Cleanup(c.closeAll)
+	return c
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("CONSENSUS_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// start opens (or reopens, from its directory and on its old address) node id.
+func (c *testCluster) start(id string, bootstrap bool) *testNode {
+	c.t.Helper()
+	c.mu.Lock()
+	tn := c.nodes[id]
+	if tn == nil {
+		tn = &testNode{id: id, dir: filepath.Join(c.base, id)}
+		c.nodes[id] = tn
+	}
+	c.mu.Unlock()
+	if err := os.MkdirAll(tn.dir, 0o750); err != nil {
+		c.t.Fatal(err)
+	}
+	bind := "127.0.0.1:0"
+	if tn.addr != "" {
+		bind = tn.addr // raft's configuration holds the old address
+	}
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		c.t.Fatalf("listen %s: %v", bind, err)
+	}
+	tn.addr = ln.Addr().String()
+	c.mu.Lock()
+	c.addrs[tn.addr] = id
+	c.mu.Unlock()
+	sm, err := openKV(filepath.Join(tn.dir, "state.db"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := Config{
+		NodeID: id, Dir: filepath.Join(tn.dir, "raft"), Listener: ln, Bootstrap: bootstrap,
+		Logger:           testLogger(c.t).With("test_node", id),
+		HeartbeatTimeout: tHeartbeat, ElectionTimeout: tElection,
+		LeaderLeaseTimeout: tLease, CommitTimeout: tCommit,
+		ApplyTimeout: 10 * time.Second,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			p, err := c.link(id, addr)
+			if err != nil {
+				return nil, err
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, p)
+		},
+	}
+	if c.opts != nil {
+		c.opts(&cfg)
+	}
+	n, err := Open(cfg, sm)
+	if err != nil {
+		sm.Close()
+		c.t.Fatalf("open %s: %v", id, err)
+	}
+	c.mu.Lock()
+	tn.sm, tn.n = sm, n
+	cp := *tn
+	c.mu.Unlock()
+	return &cp
+}
+
+// link returns the proxy address for src dialling addr (lazily created).
+func (c *testCluster) link(src, addr string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	dst, ok := c.addrs[addr]
+	if !ok {
+		return addr, nil
+	}
+	k := [2]string{src, dst}
+	if p := c.links[k]; p != nil {
+		return p.Addr(), nil
+	}
+	p, err := faultnet.New(addr)
+	if err != nil {
+		return "", err
+	}
+	if c.isolated[src] || c.isolated[dst] {
+		p.Partition()
+	}
+	c.links[k] = p
+	return p.Addr(), nil
+}
+
+// isolate cuts every link to and from id (true) or heals them (false).
+func (c *testCluster) isolate(id string, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.isolated[id] = on
+	for k, p := range c.links {
+		if k[0] == id || k[1] == id {
+			if on {
+				p.Partition()
+			} else if !c.isolated[k[0]] && !c.isolated[k[1]] {
+				p.Heal()
+			}
+		}
+	}
+}
+
+// stop closes node id (its directory stays for a restart).
+func (c *testCluster) stop(id string) {
+	c.t.Helper()
+	c.mu.Lock()
+	tn := c.nodes[id]
+	n, sm := tn.n, tn.sm
+	tn.n = nil
+	c.mu.Unlock()
+	if err := n.Close(); err != nil {
+		c.t.Errorf("close %s: %v", id, err)
+	}
+	if err := sm.Close(); err != nil {
+		c.t.Errorf("close state %s: %v", id, err)
+	}
+}
+
+// node returns a copy of node id's current state (n is nil when stopped).
+func (c *testCluster) node(id string) *testNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp := *c.nodes[id]
+	return &cp
+}
+
+func (c *testCluster) running() []*testNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*testNode
+	for _, tn := range c.nodes {
+		if tn.n != nil {
+			cp := *tn
+			out = append(out, &cp)
+		}
+	}
+	return out
+}
+
+func (c *testCluster) closeAll() {
+	for _, tn := range c.running() {
+		c.stop(tn.id)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.links {
+		p.Close()
+	}
+}
+
+// boot starts ids[0] as a bootstrapped single node and joins the others.
+func (c *testCluster) boot(ids ...string) {
+	c.t.Helper()
+	first := c.start(ids[0], true)
+	c.waitLeader(first.id)
+	for _, id := range ids[1:] {
+		tn := c.start(id, false)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := tn.n.JoinCluster(ctx, first.addr)
+		cancel()
+		if err != nil {
+			c.t.Fatalf("join %s: %v", id, err)
+		}
+	}
+	c.eventually(20*time.Second, "all members see one leader", func() error {
+		l := c.leader()
+		if l == nil {
+			return fmt.Errorf("no leader")
+		}
+		for _, tn := range c.running() {
+			if st := tn.n.Status(); st.LeaderID != l.id || len(st.Members) != len(ids) {
+				return fmt.Errorf("%s: leader %q, %d members", tn.id, st.LeaderID, len(st.Members))
+			}
+		}
+		return nil
+	})
+}
+
+// leader returns the running node that is leader, or nil.
+func (c *testCluster) leader() *testNode {
+	for _, tn := range c.running() {
+		if tn.n.IsLeader() {
+			return tn
+		}
+	}
+	return nil
+}
+
+func (c *testCluster) waitLeader(among ...string) *testNode {
+	c.t.Helper()
+	var l *testNode
+	c.eventually(20*time.Second, "a leader", func() error {
+		l = c.leader()
+		if l == nil {
+			return fmt.Errorf("no leader")
+		}
+		if len(among) > 0 {
+			for _, id := range among {
+				if id == l.id {
+					return nil
+				}
+			}
+			return fmt.Errorf("leader %s not among %v", l.id, among)
+		}
+		return nil
+	})
+	return l
+}
+
+// converged waits until every running node has applied the same state.
+func (c *testCluster) converged(timeout time.Duration) kvView {
+	c.t.Helper()
+	var v kvView
+	c.eventually(timeout, "digests converge", func() error {
+		nodes := c.running()
+		v = nodes[0].sm.view()
+		for _, tn := range nodes[1:] {
+			if w := tn.sm.view(); w != v {
+				return fmt.Errorf("%s %+v != %s %+v", tn.id, w, nodes[0].id, v)
+			}
+		}
+		return nil
+	})
+	return v
+}
+
+// eventually polls cond until it returns nil or timeout passes.
+func (c *testCluster) eventually(timeout time.Duration, what string, cond func() error) {
+	c.t.Helper()
+	eventually(c.t, timeout, what, cond)
+}
+
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
+		}
+		<-tick.C
+	}
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

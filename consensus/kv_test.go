@@ -1,0 +1,237 @@
+package consensus
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"go.etcd.io/bbolt"
+)
+
+// kvSM is the tests' StateMachine: a bbolt key set with the applied index, a
+// rolling digest of everything applied (raft's fuzzy tests do the same) and a
+// count of commands applied twice, all updated in the entry's one
+// transaction. Commands are unique keys; a command applied twice would bump
+// dups, so "dups == 0" is the exactly-once check.
+type kvSM struct {
+	path string
+
+	mu sync.RWMutex // guards db against Restore's swap
+	db *bbolt.DB
+
+	applied  atomic.Uint64
+	calls    atomic.Uint64 // ApplyBatch calls that applied something
+	restores atomic.Uint64
+}
+
+var (
+	bktKV   = []byte("kv")
+	bktMeta = []byte("meta")
+	keyIdx  = []byte("applied")
+	keyDig  = []byte("digest")
+	keyDups = []byte("dups")
+)
+
+func openKV(path string) (*kvSM, error) {
+	s := &kvSM{path: path}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *kvSM) open() error {
+	db, err := bbolt.Open(s.path, 0o600, nil)
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bktKV, bktMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		if v := tx.Bucket(bktMeta).Get(keyIdx); v != nil {
+			s.applied.Store(binary.BigEndian.Uint64(v))
+		} else {
+			s.applied.Store(0)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return err
+	}
+	s.db = db
+	return nil
+}
+
+func (s *kvSM) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
+	if index <= s.applied.Load() {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	res := make([][]byte, len(cmds))
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		kv, meta := tx.Bucket(bktKV), tx.Bucket(bktMeta)
+		h := sha256.New()
+		h.Write(meta.Get(keyDig))
+		var ib [8]byte
+		binary.BigEndian.PutUint64(ib[:], index)
+		h.Write(ib[:])
+		dups := u64(meta.Get(keyDups))
+		for i, c := range cmds {
+			h.Write(c)
+			if bytes.HasPrefix(c, []byte("reject:")) {
+				res[i] = []byte("rejected") // a business rejection is a result
+				continue
+			}
+			if kv.Get(c) != nil {
+				dups++
+			}
+			if err := kv.Put(c, ib[:]); err != nil {
+				return err
+			}
+			res[i] = []byte("ok:" + strconv.FormatUint(index, 10))
+		}
+		if err := meta.Put(keyDig, h.Sum(nil)); err != nil {
+			return err
+		}
+		if err := meta.Put(keyDups, be(dups)); err != nil {
+			return err
+		}
+		return meta.Put(keyIdx, ib[:])
+	})
+	if err != nil {
+		// Storage failure: the test state machine cannot continue safely.
+		panic(fmt.Sprintf("kvSM apply %d: %v", index, err))
+	}
+	s.applied.Store(index)
+	s.calls.Add(1)
+	return res
+}
+
+func (s *kvSM) AppliedIndex() uint64 { return s.applied.Load() }
+
+type kvSnap struct {
+	s  *kvSM
+	tx *bbolt.Tx
+}
+
+func (s *kvSM) Snapshot() (Snapshot, error) {
+	s.mu.RLock()
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		s.mu.RUnlock()
+		return nil, err
+	}
+	return &kvSnap{s: s, tx: tx}, nil
+}
+
+func (k *kvSnap) Persist(w io.Writer) error {
+	_, err := k.tx.WriteTo(w)
+	return err
+}
+
+func (k *kvSnap) Release() {
+	_ = k.tx.Rollback()
+	k.s.mu.RUnlock()
+}
+
+func (s *kvSM) Restore(r io.Reader) error {
+	tmp := s.path + ".restore"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return err
+	}
+	s.restores.Add(1)
+	return s.open()
+}
+
+func (s *kvSM) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
+
+// view is a consistent read of the state.
+type kvView struct {
+	applied uint64
+	digest  string
+	dups    uint64
+	keys    int
+}
+
+func (s *kvSM) view() kvView {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var v kvView
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bktMeta)
+		v.applied = u64(meta.Get(keyIdx))
+		v.digest = fmt.Sprintf("%x", meta.Get(keyDig))
+		v.dups = u64(meta.Get(keyDups))
+		v.keys = tx.Bucket(bktKV).Stats().KeyN
+		return nil
+	})
+	return v
+}
+
+// missing returns the keys of want that the state does not hold.
+func (s *kvSM) missing(want [][]byte) [][]byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out [][]byte
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		kv := tx.Bucket(bktKV)
+		for _, k := range want {
+			if kv.Get(k) == nil {
+				out = append(out, k)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+func (s *kvSM) has(key string) bool { return len(s.missing([][]byte{[]byte(key)})) == 0 }
+
+func u64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func be(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
