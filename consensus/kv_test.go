@@ -234,4 +234,3 @@ func be(v uint64) []byte {
 	binary.BigEndian.PutUint64(b[:], v)
 	return b[:]
 }
-

@@ -40,6 +40,24 @@ const (
 	stError       byte = 5
 )
 
+// rpcHello is the byte a server writes when it starts serving a connection
+// (the protocol version of the internal channel).
+const rpcHello byte = 1
+
+func readHello(c net.Conn, timeout time.Duration) error {
+	if err := c.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil {
+		return err
+	}
+	if b[0] != rpcHello {
+		return fmt.Errorf("unsupported internal channel version %d", b[0])
+	}
+	return c.SetReadDeadline(time.Time{})
+}
+
 // maxFrame bounds a frame so that a corrupt length cannot allocate gigabytes.
 const maxFrame = 256 << 20
 
@@ -161,6 +179,14 @@ func (rc *rpcClient) conn(addr string) (*clientConn, error) {
 	c, err := rc.m.dial(addr, connInternal, rc.dialTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %w", errNotAppended, addr, err)
+	}
+	// Wait for the server's hello before sending anything: a connection
+	// accepted by something in between (a proxy, a dying process) but never
+	// served must count as "not sent", so that the request can safely go to
+	// the next leader instead of ending with an unknown outcome.
+	if err := readHello(c, rc.dialTimeout); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w: dial %s: no hello: %w", errNotAppended, addr, err)
 	}
 	cc := &clientConn{c: c, w: bufio.NewWriterSize(c, 64<<10), pending: map[uint64]chan rpcResp{}}
 	rc.mu.Lock()
@@ -324,6 +350,15 @@ func (s *rpcServer) serveConn(c net.Conn) {
 		s.mu.Unlock()
 		c.Close()
 	}()
+	if err := c.SetWriteDeadline(time.Now().Add(handshakeTimeout)); err != nil {
+		return
+	}
+	if _, err := c.Write([]byte{rpcHello}); err != nil {
+		return
+	}
+	if err := c.SetWriteDeadline(time.Time{}); err != nil {
+		return
+	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
 	var wmu sync.Mutex
