@@ -85,6 +85,8 @@ type CascadeMetrics struct {
 	Pending uint64 `json:"pending"`
 	// Passes counts drain passes run as leader.
 	Passes uint64 `json:"passes"`
+	// Skipped counts wake-ups on a follower (nothing drained).
+	Skipped uint64 `json:"skipped"`
 }
 
 // ItemStatus is a pending item that failed at least once, for operators.
@@ -117,7 +119,7 @@ type Cascader struct {
 	cancel              context.CancelFunc
 	done                chan struct{}
 
-	sent, acked, failed, ackErrors, pending, passes atomic.Uint64
+	sent, acked, failed, ackErrors, pending, passes, skipped atomic.Uint64
 
 	mu sync.Mutex // guards the fields below (leader-local memory)
 	// retry holds the backoff state of items that failed.
@@ -214,6 +216,7 @@ func (c *Cascader) Metrics() CascadeMetrics {
 	return CascadeMetrics{
 		Sent: c.sent.Load(), Acked: c.acked.Load(), Failed: c.failed.Load(),
 		AckErrors: c.ackErrors.Load(), Pending: c.pending.Load(), Passes: c.passes.Load(),
+		Skipped: c.skipped.Load(),
 	}
 }
 
@@ -252,6 +255,7 @@ func (c *Cascader) run(ctx context.Context) {
 		wait := c.cfg.Interval
 		switch leader := c.cfg.Leader.IsLeader(); {
 		case !leader:
+			c.skipped.Add(1)
 			if wasLeader {
 				// Forget this term's memory: the next term starts from
 				// the replicated outbox.
