@@ -236,9 +236,7 @@ func TestForwardUpstreamRefusalAndBusy(t *testing.T) {
 	if _, err := f.Forward(context.Background(), lim, Request{Auth: authReq("c2")}, time.Second); !errors.Is(err, ErrPeerBusy) {
 		t.Fatalf("second call: %v", err)
 	}
-	slow.slow.Store(false)
-	close(slow.release)
-	slow.release = make(chan struct{}) // for Cleanup
+	slow.unblock()
 	<-done
 	if lim.InFlight() != 0 {
 		t.Fatalf("in flight %d", lim.InFlight())

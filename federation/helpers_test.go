@@ -30,6 +30,9 @@ type network struct {
 	fwd      *Forwarder
 	upstream *Peer
 
+	// signer, when set, signs the tokens (else unsigned text tokens).
+	signer atomic.Pointer[osp.TokenSigner]
+
 	txSeq    atomic.Uint64
 	requests atomic.Int32 // HTTP requests received
 	// fail503 answers the next N requests (any kind) with 503.
@@ -37,8 +40,9 @@ type network struct {
 	// failUsageHTTP answers the next N usage requests with HTTP 500.
 	failUsageHTTP atomic.Int32
 	// slow makes every request wait until the client gives up.
-	slow    atomic.Bool
-	release chan struct{}
+	slow        atomic.Bool
+	release     chan struct{}
+	releaseOnce sync.Once
 
 	mu      sync.Mutex
 	auths   []*osp.AuthorizationRequest
@@ -52,13 +56,18 @@ func newNetwork(t *testing.T, id string) *network {
 	t.Helper()
 	n := &network{t: t, id: id, release: make(chan struct{}), tokens: map[string][]byte{}, usage: map[string]int{}}
 	n.txSeq.Store(uint64(len(id)) << 40)
-	n.srv = httptest.NewServer(http.HandlerFunc(n.serve))
+	n.srv = httptest.NewServer(httpHandler(n))
 	t.Cleanup(func() {
-		close(n.release)
+		n.unblock()
 		n.srv.Close()
 	})
 	return n
 }
+
+// unblock releases every request held by slow (once).
+func (n *network) unblock() { n.releaseOnce.Do(func() { close(n.release) }) }
+
+func httpHandler(n *network) http.Handler { return http.HandlerFunc(n.serve) }
 
 func (n *network) url() string { return n.srv.URL + "/osp" }
 
@@ -140,7 +149,12 @@ func (n *network) authorize(ctx context.Context, msgID string, ar *osp.Authoriza
 	}
 	addr := fmt.Sprintf("[192.0.2.%d]:5060", len(n.id))
 	callID := []byte(ar.CallIDs[0])
-	tok, err := (*osp.TokenSigner)(nil).Issue(osp.TokenText, &osp.TokenClaims{
+	kind := osp.TokenText
+	signer := n.signer.Load()
+	if signer != nil {
+		kind = osp.TokenSigned
+	}
+	tok, err := signer.Issue(kind, &osp.TokenClaims{
 		Random: "r" + strconv.FormatUint(tx, 10), Calling: ar.Calling(), Called: ar.Called(), CallID: callID,
 		ValidAfter: now.Add(-time.Minute), ValidUntil: now.Add(10 * time.Minute), TransactionID: tx,
 		AuthorisedSeconds: 3600, DestinationAddress: addr,

@@ -328,11 +328,14 @@ type candidate struct {
 	probe bool
 }
 
-// order returns the service points to try, in order: the weighted points
-// with a closed breaker in a weighted random order (a weighted shuffle
-// without replacement), then the backups (weight 0) with a closed breaker
-// in list order, then the half-open points whose probe slot it took.
-// Points with an open breaker are left out.
+// order returns the service points to try, in order: first the half-open
+// points whose probe slot it took (a probe rides on a real request, or a
+// recovered point would never be tried while the others work; a failed
+// probe costs that request one attempt's share of its budget, once per
+// cooldown), then the weighted points with a closed breaker in a weighted
+// random order (a weighted shuffle without replacement), then the backups
+// (weight 0) with a closed breaker in list order. Points with an open
+// breaker are left out.
 func (p *Peer) order() []candidate {
 	var weighted, backup []*point
 	var probes []candidate
@@ -349,6 +352,7 @@ func (p *Peer) order() []candidate {
 		}
 	}
 	out := make([]candidate, 0, len(weighted)+len(backup)+len(probes))
+	out = append(out, probes...)
 	total := 0
 	for _, pt := range weighted {
 		total += pt.sp.Weight
@@ -371,5 +375,5 @@ func (p *Peer) order() []candidate {
 	for _, pt := range backup {
 		out = append(out, candidate{pt: pt})
 	}
-	return append(out, probes...)
+	return out
 }

@@ -19,8 +19,9 @@ type Registry struct {
 	lo LedgerOptions
 	po PeerOptions
 
-	mu    sync.RWMutex
-	peers map[string]*entry
+	syncMu sync.Mutex // serialises Sync and Put
+	mu     sync.RWMutex
+	peers  map[string]*entry
 }
 
 type entry struct {
@@ -40,6 +41,8 @@ func NewRegistry(lo LedgerOptions, po PeerOptions) *Registry {
 // missing client certificate) is skipped, and its previous runtime removed,
 // and reported in the joined error; the others are still applied.
 func (r *Registry) Sync(recs []ledger.Peer) error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
 	var errs []error
 	next := make(map[string]*entry, len(recs))
 	r.mu.RLock()
@@ -78,6 +81,8 @@ func (r *Registry) Sync(recs []ledger.Peer) error {
 // Put adds or replaces one live peer (for callers that build PeerConfig
 // themselves).
 func (r *Registry) Put(p *Peer) {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
 	r.mu.Lock()
 	prev := r.peers[p.ID()]
 	r.peers[p.ID()] = &entry{peer: p}
