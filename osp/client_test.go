@@ -16,8 +16,8 @@ import (
 func authRequest() *Message {
 	return &Message{MessageID: "1", Random: "2", Components: []Component{{ID: "3", AuthorizationRequest: &AuthorizationRequest{
 		Timestamp: t0, CallIDs: []Binary{Binary("call-1")},
-		CallInfo:  CallInfo{SourceInfo: TypedValues{{TypeE164, "14048724799"}}, DestinationInfo: TypedValues{{TypeE164, "1678"}}},
-		Service:   &Service{}, MaximumDestinations: 5, Via: []string{"PURPLE"}, HopLimit: 4,
+		CallInfo: CallInfo{SourceInfo: TypedValues{{TypeE164, "14048724799"}}, DestinationInfo: TypedValues{{TypeE164, "1678"}}},
+		Service:  &Service{}, MaximumDestinations: 5, Via: []string{"PURPLE"}, HopLimit: 4,
 	}}}}
 }
 
