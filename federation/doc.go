@@ -6,4 +6,24 @@
 //
 // federation does not own replicated state: it reads and writes it through
 // ledger commands proposed by node.
+//
+// The pieces:
+//
+//   - Peer, PeerConfig, ConfigFromLedger, Registry: a peer network built from
+//     its ledger.Peer record — service points with weights, trusted CAs for
+//     its tokens and TLS, our client certificate (mutual TLS), our member
+//     identity there, limits — with a circuit breaker per service point
+//     (Health, for `ospnode peer list`).
+//   - Forwarder.Forward: one AuthorizationRequest upstream within a budget,
+//     weighted failover across service points, typed errors (*ForwardError)
+//     that carry the OSP code to answer with.
+//   - CheckLoop: the forwarding path and hop limit (*LoopError, OSP 404).
+//   - Merge, ChainLimit, Upstream: combine local and upstream destinations
+//     under node's policy; the time limit is the minimum along the chain.
+//   - Cascader: the leader-only background worker that delivers the outbox
+//     (at-least-once, idempotent upstream) and proposes AckOutbox.
+//
+// federation declares what it needs from node as small interfaces (Outbox,
+// Proposer, Leadership, PeerSource) so it is tested against real OSP servers
+// and a real ledger without node. DESIGN.md explains the choices.
 package federation

@@ -144,3 +144,29 @@ func TestChainLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestUpstreamOfAnswer(t *testing.T) {
+	y := &ForwardResult{Peer: "yellow", TransactionID: 11, Destinations: []osp.Destination{dest("[203.0.113.1]:5060", 0), dest("[203.0.113.2]:5060", 0)}}
+	h := &ForwardResult{Peer: "hub", TransactionID: 22, Destinations: []osp.Destination{dest("[203.0.113.9]:5060", 0)}}
+	local := []osp.Destination{dest("[192.0.2.1]:5060", 0)}
+	cases := []struct {
+		name  string
+		local []osp.Destination
+		up    []*ForwardResult
+		peer  string
+		tx    uint64
+		ok    bool
+	}{
+		{"empty", nil, nil, "", 0, false},
+		{"local only", local, nil, "", 0, false},
+		{"one peer", nil, []*ForwardResult{y}, "yellow", 11, true},
+		{"two peers", nil, []*ForwardResult{y, h}, "", 0, false},
+		{"local and peer", local, []*ForwardResult{y}, "", 0, false},
+	}
+	for _, tc := range cases {
+		peer, tx, ok := Upstream(Merge(tc.local, tc.up, nil, 0, 0))
+		if peer != tc.peer || tx != tc.tx || ok != tc.ok {
+			t.Errorf("%s: got %q %d %v", tc.name, peer, tx, ok)
+		}
+	}
+}

@@ -91,3 +91,30 @@ func capLimit(ud *osp.UsageDetail, ours int) *osp.UsageDetail {
 	}
 	return osp.TimeLimit(l)
 }
+
+// Upstream reports where the merged answer cands sends calls: the single
+// peer (and its TransactionId) when every candidate came from that one
+// peer, ok false otherwise (local only, empty, or mixed).
+//
+// The ledger cascades a transaction's usage to ONE UpstreamPeer, and the
+// source's usage does not say which destination carried the call; an
+// answer that mixes local trunks with a peer's destinations (or two peers)
+// would cascade usage upstream for calls that never went there. node
+// should therefore stamp Authorize.UpstreamPeer/UpstreamTransactionID only
+// when ok, and build its answer from one source at a time (see DESIGN.md,
+// "One upstream per transaction").
+func Upstream(cands []Candidate) (peer string, txID uint64, ok bool) {
+	if len(cands) == 0 {
+		return "", 0, false
+	}
+	peer, txID = cands[0].Peer, cands[0].UpstreamTransactionID
+	if peer == "" {
+		return "", 0, false
+	}
+	for _, c := range cands[1:] {
+		if c.Peer != peer || c.UpstreamTransactionID != txID {
+			return "", 0, false
+		}
+	}
+	return peer, txID, true
+}
