@@ -181,8 +181,8 @@ func setTyped(tv osp.TypedValues, typ, v string) osp.TypedValues {
 // beyond budget (lowered to p's Limits.Budget; 0 means that or
 // DefaultBudget) nor beyond ctx.
 //
-// Service points are tried in p's order (weighted, then backups, then one
-// half-open probe); each attempt gets an equal share of the remaining
+// Service points are tried in p's order (a half-open probe, then weighted
+// points, then backups; see DESIGN.md); each attempt gets an equal share of the remaining
 // budget (capped by Limits.AttemptTimeout), so a slow first point leaves
 // time for the next. A network or HTTP error, an undecodable answer, an
 // OSP 503 or an attempt timeout moves on to the next point and counts
@@ -195,6 +195,9 @@ func setTyped(tv osp.TypedValues, typ, v string) osp.TypedValues {
 // has a 2xx Status, a non-zero TransactionID and at least one destination.
 func (f *Forwarder) Forward(ctx context.Context, p *Peer, req Request, budget time.Duration) (*ForwardResult, error) {
 	start := f.now()
+	if p == nil {
+		return nil, &ForwardError{Code: osp.StatusInternalError, Err: ErrBadRequest, Cause: errors.New("nil peer")}
+	}
 	ferr := func(sentinel error, code int, cause error) *ForwardError {
 		return &ForwardError{Peer: p.ID(), Code: code, Err: sentinel, Cause: cause}
 	}

@@ -22,7 +22,7 @@ import (
 // local trunks or by forwarding upstream with a real Forwarder, and
 // records UsageIndications idempotently, as a peer ospnode would.
 type network struct {
-	t   *testing.T
+	t   testing.TB
 	id  string
 	srv *httptest.Server
 
@@ -52,7 +52,7 @@ type network struct {
 	usageTx []uint64
 }
 
-func newNetwork(t *testing.T, id string) *network {
+func newNetwork(t testing.TB, id string) *network {
 	t.Helper()
 	n := &network{t: t, id: id, release: make(chan struct{}), tokens: map[string][]byte{}, usage: map[string]int{}}
 	n.txSeq.Store(uint64(len(id)) << 40)

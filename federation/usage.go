@@ -53,15 +53,6 @@ func UsageIndicationFor(item ledger.OutboxItem, id Identity) *osp.UsageIndicatio
 		ConnectTime: u.Connect.UTC(),
 		EndTime:     u.End.UTC(),
 	}
-	if u.Start.IsZero() {
-		ud.StartTime = u.Start
-	}
-	if u.Connect.IsZero() {
-		ud.ConnectTime = u.Connect
-	}
-	if u.End.IsZero() {
-		ud.EndTime = u.End
-	}
 	if u.TerminationCause != 0 {
 		ud.TerminationCause = []osp.TerminationCause{{Type: "q850", Code: int(u.TerminationCause)}}
 	}
