@@ -36,6 +36,7 @@ func commands() []*cli.Command {
 		caCommand(),
 		settleCommand(),
 		reconcileCommand(),
+		ospCommand(),
 	}
 }
 
