@@ -299,7 +299,7 @@ func (c *Cascader) nextDue() time.Time {
 
 // DrainOnce runs one pass: read each peer's pending items, send those due,
 // and propose one AckOutbox for every item confirmed. It reports whether a
-// peer had a full batch (more may be waiting). The run loop calls it
+// peer had a full batch and something was sent (more may be waiting). The run loop calls it
 // on the leader; tests and the admin API may call it directly (it does not
 // check leadership). Errors are joined per peer; a failed item is not an
 // error (it is retried with backoff).
@@ -354,6 +354,10 @@ func (c *Cascader) DrainOnce(ctx context.Context) (more bool, err error) {
 		}
 	}
 	c.pending.Store(pendingTotal)
+	// A full batch means more may wait behind it, but only worth an
+	// immediate new pass if this one had something to send (a batch full
+	// of items in backoff would otherwise spin).
+	more = more && len(jobs) > 0
 
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup

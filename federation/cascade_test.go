@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -238,4 +239,59 @@ func TestCascaderOnlyLeaderDrains(t *testing.T) {
 	leader.v.Store(true)
 	c.Kick()
 	waitFor(t, "leader drains", 10*time.Second, func() bool { return c.Metrics().Acked == 2 })
+}
+
+// TestCascaderBatchesAndBackoff: more items than a batch are drained over
+// several passes; an upstream that refuses usage leaves items pending with
+// their error for operators, and no pass spins on them.
+func TestCascaderBatchesAndBackoff(t *testing.T) {
+	yellow := newNetwork(t, "yellow")
+	l, _ := newTestLedger(t, yellow.url(), 5)
+	reg := registryFor(t, l)
+	leader := &leaderFlag{}
+	leader.v.Store(true)
+	c, err := NewCascader(CascaderConfig{Outbox: l, Proposer: l, Leader: leader, Peers: reg,
+		BatchSize: 2, MaxComponents: 1, MinBackoff: time.Hour, MaxBackoff: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pass := 1; ; pass++ {
+		more, err := c.DrainOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+		if pass > 5 {
+			t.Fatal("too many passes")
+		}
+	}
+	if items, _ := l.store.PendingOutbox("", 0); len(items) != 0 || c.Metrics().Acked != 5 {
+		t.Fatalf("pending %d, metrics %+v", len(items), c.Metrics())
+	}
+
+	// Refused usage: every item fails, backs off an hour, stays pending.
+	l2, _ := newTestLedger(t, yellow.url(), 3)
+	yellow.fail503.Store(1 << 20)
+	c2, err := NewCascader(CascaderConfig{Outbox: l2, Proposer: l2, Leader: leader, Peers: registryFor(t, l2),
+		BatchSize: 2, MinBackoff: time.Hour, MaxBackoff: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, err := c2.DrainOnce(context.Background())
+	if err != nil || !more {
+		t.Fatalf("first pass: more %v err %v", more, err)
+	}
+	if more, _ = c2.DrainOnce(context.Background()); more {
+		t.Fatal("a full batch of items in backoff asks for another pass at once")
+	}
+	f := c2.Failing()
+	if len(f) != 2 || f[0].Attempts != 1 || f[0].Peer != "yellow" || f[0].NextAttempt.IsZero() ||
+		!strings.Contains(f[0].LastError, "503") {
+		t.Fatalf("failing %+v", f)
+	}
+	if m := c2.Metrics(); m.Pending != 2 || m.Acked != 0 || m.Failed != 2 {
+		t.Fatalf("metrics %+v", m)
+	}
 }
