@@ -1,0 +1,392 @@
+package testnet
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ospnode/ospnode/osp"
+)
+
+// LoadOptions configures RunLoad. URLs and one of Duration or Calls are
+// required; every other zero field takes the default its comment names.
+type LoadOptions struct {
+	// URLs are the OSP service points (http or https), e.g.
+	// "http://127.0.0.1:5060/osp". Each call's messages go to one of them,
+	// chosen by smooth weighted round robin.
+	URLs []string
+	// Weights, if set, has one positive weight per URL (default all 1).
+	Weights []int
+	// Failover lets a request move on to the other URLs after a transport
+	// error or a 503, as the OSP Toolkit does. Off by default, so that every
+	// answer a server gives is counted as it was given.
+	Failover bool
+	// TLSConfig is used for https URLs (nil: Go defaults).
+	TLSConfig *tls.Config
+	// Transport overrides the HTTP transport (TLSConfig is then ignored).
+	Transport http.RoundTripper
+	// Timeout bounds one request (default 5 s).
+	Timeout time.Duration
+
+	// Rate > 0 runs open loop: calls start at Rate per second on a fixed
+	// schedule, and latency is measured from each call's intended start, so a
+	// stalled server shows as latency rather than as fewer samples (no
+	// coordinated omission). Concurrency then caps calls in flight (default
+	// 4096). Rate == 0 runs closed loop with Concurrency callers (default 64),
+	// each starting its next call when the previous one ends.
+	Rate        float64
+	Concurrency int
+	// Duration and Calls bound the run; at least one must be set. A run with
+	// only Calls still stops after MaxDuration.
+	Duration time.Duration
+	Calls    int
+	// MaxDuration is the hard bound of a run given by Calls only (default 10 min).
+	MaxDuration time.Duration
+
+	// MaxDestinations is the AuthorizationRequest's MaximumDestinations
+	// (default 5, Kamailio's).
+	MaxDestinations int
+	// FailRatio is the share of calls whose attempt fails (0..1): reported
+	// as a source usage with zero duration and a failure cause, no
+	// destination usage.
+	FailRatio float64
+	// Durations is the call-duration distribution (see DurationDist).
+	Durations DurationDist
+	// CallingCountries and CalledCountries are the country codes numbers are
+	// drawn from (default all of CountryCodes()).
+	CallingCountries, CalledCountries []string
+	// Seed makes the call model reproducible (numbers, failures, durations).
+	Seed uint64
+	// RunID makes Call-IDs and message ids unique to this run (0: random).
+	RunID uint64
+	// Source is the originating proxy's identity; Destination the
+	// terminating proxy's (empty Address: the routed destination's).
+	Source, Destination Party
+
+	// TokenRoots are the CA certificates the terminating side trusts.
+	// Tokens are verified (osp.VerifyToken) when TokenRoots is set or
+	// AcceptUnsigned is true; otherwise only parsed, for their
+	// TransactionId. A token that fails makes the call a refused attempt.
+	TokenRoots     *x509.CertPool
+	AcceptUnsigned bool
+
+	// Progress, if set, receives a line every ProgressInterval (default 1 s).
+	Progress         io.Writer
+	ProgressInterval time.Duration
+	// Verify, if set, is called after the run with every usage the servers
+	// confirmed; an error fails the run (RunLoad returns it, wrapped in
+	// ErrVerify). See AdminLedger for the admin API check.
+	Verify func(ctx context.Context, confirmed []ConfirmedUsage) error
+	// Now is the clock stamped into messages and used to check token
+	// validity (default time.Now). Latency always uses the monotonic clock.
+	Now func() time.Time
+	// Logger receives debug lines about failed calls (nil: discard).
+	Logger *slog.Logger
+}
+
+// ConfirmedUsage identifies one usage a server confirmed with a 2xx status:
+// the idempotency key of a UsageIndication.
+type ConfirmedUsage struct {
+	TransactionID uint64 `json:"transactionId,string"`
+	Role          string `json:"role"`
+	ComponentID   string `json:"componentId"`
+}
+
+// Sentinel errors of RunLoad; test with errors.Is.
+var (
+	// ErrLoadOptions: the options are invalid; nothing was sent.
+	ErrLoadOptions = errors.New("testnet: invalid load options")
+	// ErrVerify: the run completed but LoadOptions.Verify reported a
+	// problem (such as a confirmed usage missing from the ledger).
+	ErrVerify = errors.New("testnet: verification failed")
+)
+
+// Message types of LoadResult.Messages, in order.
+const (
+	MsgAuthorization    = "AuthorizationRequest"
+	MsgUsageSource      = "UsageIndication-source"
+	MsgUsageDestination = "UsageIndication-destination"
+)
+
+func (o *LoadOptions) withDefaults() (LoadOptions, error) {
+	c := *o
+	bad := func(format string, a ...any) (LoadOptions, error) {
+		return c, fmt.Errorf("%w: "+format, append([]any{ErrLoadOptions}, a...)...)
+	}
+	if len(c.URLs) == 0 {
+		return bad("no service point URL")
+	}
+	if len(c.Weights) != 0 && len(c.Weights) != len(c.URLs) {
+		return bad("%d weights for %d URLs", len(c.Weights), len(c.URLs))
+	}
+	for _, w := range c.Weights {
+		if w <= 0 || w > 1000 {
+			return bad("weight %d: want 1..1000", w)
+		}
+	}
+	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Concurrency < 0 || c.Calls < 0 || c.Duration < 0 {
+		return bad("negative rate, concurrency, calls or duration")
+	}
+	if c.Duration == 0 && c.Calls == 0 {
+		return bad("give a duration or a call count: a run is always bounded")
+	}
+	if c.FailRatio < 0 || c.FailRatio > 1 || math.IsNaN(c.FailRatio) {
+		return bad("fail ratio %v: want 0..1", c.FailRatio)
+	}
+	if c.MaxDestinations < 0 {
+		return bad("negative max destinations")
+	}
+	if err := c.Durations.validate(); err != nil {
+		return bad("%v", err)
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 64
+		if c.Rate > 0 {
+			c.Concurrency = 4096
+		}
+	}
+	if c.MaxDuration <= 0 {
+		c.MaxDuration = 10 * time.Minute
+	}
+	if c.Duration == 0 || c.Duration > c.MaxDuration {
+		c.Duration = c.MaxDuration
+	}
+	if c.MaxDestinations == 0 {
+		c.MaxDestinations = 5
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RunID == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		c.RunID = binary.LittleEndian.Uint64(b[:])
+	}
+	return c, nil
+}
+
+// loadRun is the state of one RunLoad.
+type loadRun struct {
+	opts    LoadOptions
+	model   CallModel
+	pick    *picker
+	clients []*osp.Client
+
+	msgs [3]*msgStats
+
+	started, completed, failedAttempts, callErrors atomic.Uint64
+	inFlight                                       atomic.Int64
+	tokenChecked, tokenFailed                      atomic.Uint64
+	scheduleLag                                    atomic.Int64 // max lag of an open-loop start, ns
+
+	mu           sync.Mutex
+	tokenByCheck map[string]uint64
+	confirmed    []ConfirmedUsage
+}
+
+// RunLoad drives OSP service points with simulated calls until the duration
+// or the call count is reached, waits for the calls in flight, then runs
+// opts.Verify. It returns the result even when it also returns an error:
+// ErrLoadOptions (nothing sent), ErrVerify (verification failed), or ctx's
+// error when ctx ended the run early. Failed calls are counted, never
+// returned as errors. RunLoad may be called concurrently with itself.
+func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	calling, err := NewNumberPlan(o.CallingCountries...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: calling countries: %w", ErrLoadOptions, err)
+	}
+	called, err := NewNumberPlan(o.CalledCountries...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: called countries: %w", ErrLoadOptions, err)
+	}
+	r := &loadRun{
+		opts: o,
+		model: CallModel{Calling: calling, Called: called, MaxDestinations: o.MaxDestinations,
+			FailRatio: o.FailRatio, Durations: o.Durations, Source: o.Source, Destination: o.Destination,
+			Seed: o.Seed, RunID: o.RunID},
+		pick:         newPicker(o.Weights, len(o.URLs)),
+		tokenByCheck: map[string]uint64{},
+	}
+	for i, name := range []string{MsgAuthorization, MsgUsageSource, MsgUsageDestination} {
+		r.msgs[i] = newMsgStats(name)
+	}
+	var transport http.RoundTripper = o.Transport
+	if transport == nil {
+		// One transport for all service points, sized for the concurrency,
+		// so that keep-alive connections are reused rather than churned.
+		transport = &http.Transport{
+			Proxy:               nil,
+			TLSClientConfig:     o.TLSConfig,
+			MaxIdleConnsPerHost: min(o.Concurrency, 1024),
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: o.Timeout,
+		}
+		defer transport.(*http.Transport).CloseIdleConnections()
+	}
+	for i := range o.URLs {
+		sps := []string{o.URLs[i]}
+		if o.Failover {
+			for j := 1; j < len(o.URLs); j++ {
+				sps = append(sps, o.URLs[(i+j)%len(o.URLs)])
+			}
+		}
+		c, err := osp.NewClient(osp.ClientConfig{ServicePoints: sps, Timeout: o.Timeout, Transport: transport, Logger: o.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrLoadOptions, err)
+		}
+		r.clients = append(r.clients, c)
+	}
+
+	cpu0 := processCPU()
+	start := time.Now()
+	stopProgress := r.startProgress(start)
+	var runErr error
+	if o.Rate > 0 {
+		runErr = r.openLoop(ctx, start)
+	} else {
+		runErr = r.closedLoop(ctx, start)
+	}
+	elapsed := time.Since(start)
+	stopProgress()
+	cpu1 := processCPU()
+
+	res := r.result(elapsed, cpu1.sub(cpu0))
+	if runErr != nil {
+		return res, runErr
+	}
+	if o.Verify != nil {
+		if err := o.Verify(ctx, res.Confirmed); err != nil {
+			res.VerifyError = err.Error()
+			return res, fmt.Errorf("%w: %w", ErrVerify, err)
+		}
+		res.Verified = true
+	}
+	return res, nil
+}
+
+// openLoop starts call i at start + i/Rate, never later to catch up with
+// a stall: a call that starts late has its lateness in its latency.
+func (r *loadRun) openLoop(ctx context.Context, start time.Time) error {
+	o := &r.opts
+	sem := make(chan struct{}, o.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i := uint64(0); o.Calls == 0 || i < uint64(o.Calls); i++ {
+		offset := time.Duration(float64(i) * float64(time.Second) / o.Rate)
+		if offset >= o.Duration {
+			break
+		}
+		intended := start.Add(offset)
+		if d := time.Until(intended); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-timer.C:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case sem <- struct{}{}:
+		}
+		if lag := int64(time.Since(intended)); lag > r.scheduleLag.Load() {
+			r.scheduleLag.Store(lag) // one dispatcher goroutine: no race on the max
+		}
+		wg.Add(1)
+		go func(seq uint64) {
+			defer func() { <-sem; wg.Done() }()
+			r.call(ctx, seq, intended)
+		}(i)
+	}
+	return ctx.Err()
+}
+
+// closedLoop runs Concurrency callers, each starting its next call as soon
+// as the previous one ends.
+func (r *loadRun) closedLoop(ctx context.Context, start time.Time) error {
+	o := &r.opts
+	deadline := start.Add(o.Duration)
+	var next atomic.Uint64
+	var wg sync.WaitGroup
+	for w := 0; w < o.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				seq := next.Add(1) - 1
+				now := time.Now()
+				if (o.Calls > 0 && seq >= uint64(o.Calls)) || !now.Before(deadline) {
+					return
+				}
+				r.call(ctx, seq, now)
+			}
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// startProgress prints a line every ProgressInterval until the returned
+// function is called.
+func (r *loadRun) startProgress(start time.Time) (stop func()) {
+	if r.opts.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.opts.ProgressInterval)
+		defer t.Stop()
+		last, lastAt := uint64(0), start
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				c := r.completed.Load()
+				rate := float64(c-last) / now.Sub(lastAt).Seconds()
+				last, lastAt = c, now
+				fmt.Fprintf(r.opts.Progress, "elapsed %5.1fs  calls/s %8.1f  completed %d  in-flight %d  errors %d\n",
+					now.Sub(start).Seconds(), rate, c, r.inFlight.Load(), r.errorCount())
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (r *loadRun) errorCount() uint64 {
+	var n uint64
+	for _, m := range r.msgs {
+		n += m.errors()
+	}
+	return n
+}
