@@ -53,7 +53,7 @@ type Destination struct {
 	// destination (<DestinationInfo type="e164">).
 	TranslatedCalled string `json:"translatedCalled,omitempty"`
 	// DestinationInfo holds DestinationInfo elements of other types
-	// (number portability: npRn, npCic, npdi, …).
+	// (number portability and carrier data: routing number, spid, ocn, …).
 	DestinationInfo TypedValues `json:"destinationInfo,omitempty"`
 	// Protocol is <SignalingProtocol type="destination"> (sip, h323-Q931,
 	// h323-LRQ, iax, xmpp); older servers send <DestinationProtocol>, which

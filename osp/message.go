@@ -204,7 +204,7 @@ type CallInfo struct {
 	// SourceAlternate: network id, switch id, transport, subscriber, ingress, egress.
 	SourceAlternate TypedValues `json:"sourceAlternate,omitempty"`
 	// DestinationInfo is the called number (e164) and number-portability
-	// data (spid, altspid, ocn, spn, altspn, mcc, mnc, npRn, npCic, npdi, …).
+	// data (spid, altspid, ocn, spn, altspn, mcc, mnc, routing number, …).
 	DestinationInfo TypedValues `json:"destinationInfo,omitempty"`
 	// DestinationAlternate: transport address, network, deviceId of the
 	// destination used (in usage).
