@@ -55,12 +55,13 @@ var numberLengths = map[string]func(string) []int{
 }
 
 // mobilePatterns restates libphonenumber's mobile nationalNumberPattern for
-// the embedded countries (same snapshot as the tables): a carrier row such
-// as +33 63 also covers 639, which is Mayotte's, so a completed number is
-// checked and its free digits redrawn until it is a valid mobile number.
+// the embedded countries (same snapshot as the tables; +44 is GB with
+// Jersey, Guernsey and the Isle of Man): a carrier row such as +33 63 also
+// covers 639, which is Mayotte's, so a completed number is checked and
+// redrawn (row and digits) until it is a valid mobile number.
 var mobilePatterns = map[string]*regexp.Regexp{
 	"33": regexp.MustCompile(`^(?:6(?:[0-24-8]\d|3[0-8]|9[589])|7[3-9]\d)\d{6}$`),
-	"44": regexp.MustCompile(`^(?:7(?:457[0-57-9]|700[01]|911[028])\d{5}|7(?:[1-3]\d\d|4(?:[0-46-9]\d|5[0-689])|5(?:0[0-8]|[13-9]\d|2[0-35-9])|7(?:0[1-9]|[1-7]\d|8[02-9]|9[0-689])|8(?:[014-9]\d|[23][0-8])|9(?:[024-9]\d|1[02-9]|3[0-689]))\d{6})$`),
+	"44": regexp.MustCompile(`^(?:7(?:457[0-57-9]|700[01]|911[028])\d{5}|7(?:[1-3]\d\d|4(?:[0-46-9]\d|5[0-689])|5(?:0[0-8]|[13-9]\d|2[0-35-9])|7(?:0[1-9]|[1-7]\d|8[02-9]|9[0-689])|8(?:[014-9]\d|[23][0-8])|9(?:[024-9]\d|1[02-9]|3[0-689]))\d{6}|7(?:(?:(?:50|82)9|937)\d|7(?:00[378]|97\d))\d{5}|7(?:(?:781|839)\d|911[17])\d{5}|76245[06]\d{4}|7(?:4576|[59]24\d|624[0-4689])\d{5})$`), // GB, JE, GG, IM share +44
 	"49": regexp.MustCompile(`^(?:1(?:6[023]|7\d)\d{7,8}|15(?:[0-25-9]\d\d|3(?:10|33))\d{6})$`),
 	"61": regexp.MustCompile(`^(?:4(?:79[01]|83[0-36-9]|95[0-3])\d{5}|4(?:[0-36]\d|4[047-9]|[58][0-24-9]|7[02-8]|9[0-47-9])\d{6})$`),
 }
@@ -184,22 +185,20 @@ func (p *NumberPlan) Number(r *rand.Rand) string {
 
 // AppendNumber appends a number drawn with r to dst (see Number).
 func (p *NumberPlan) AppendNumber(dst []byte, r *rand.Rand) []byte {
-	t := p.tables[r.IntN(len(p.tables))]
-	pre := t.Prefixes[r.IntN(len(t.Prefixes))].Digits
-	lens := t.lengths(pre)
-	n := lens[r.IntN(len(lens))]
 	start := len(dst)
-	dst = append(dst, pre...)
-	pat := mobilePatterns[t.CountryCode]
-	// A few redraws make the rare invalid completion (see mobilePatterns)
-	// vanishingly rare; the last draw is kept rather than loop for ever
-	// on a row whose every completion is invalid.
+	// Redraws make the rare invalid completion (see mobilePatterns)
+	// vanishingly rare; the last draw is kept rather than loop for ever.
 	for try := 0; ; try++ {
-		dst = dst[:start+len(pre)]
+		t := p.tables[r.IntN(len(p.tables))]
+		pre := t.Prefixes[r.IntN(len(t.Prefixes))].Digits
+		lens := t.lengths(pre)
+		n := lens[r.IntN(len(lens))]
+		dst = append(dst[:start], pre...)
 		for i := len(pre); i < n; i++ {
 			dst = append(dst, byte('0'+r.IntN(10)))
 		}
-		if pat == nil || try == 16 || pat.Match(dst[start+len(t.CountryCode):]) {
+		pat := mobilePatterns[t.CountryCode]
+		if pat == nil || try == 32 || pat.Match(dst[start+len(t.CountryCode):]) {
 			return dst
 		}
 	}
