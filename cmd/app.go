@@ -37,6 +37,7 @@ func commands() []*cli.Command {
 		settleCommand(),
 		reconcileCommand(),
 		ospCommand(),
+		benchCommand(),
 	}
 }
 
