@@ -36,6 +36,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "cert", Usage: "PEM client certificate for mutual TLS", EnvVars: env("CERT")},
 			&cli.StringFlag{Name: "key", Usage: "PEM key of --cert", EnvVars: env("KEY")},
 			&cli.BoolFlag{Name: "insecure", Usage: "do not verify the server certificate (the stock toolkit does not either)", EnvVars: env("INSECURE")},
+			&cli.BoolFlag{Name: "new-connections", Usage: "one TCP/TLS connection per request, as the OSP Toolkit does (default: keep-alive)", EnvVars: env("NEW_CONNECTIONS")},
 			&cli.DurationFlag{Name: "timeout", Usage: "bound on one request", Value: 5 * time.Second, EnvVars: env("TIMEOUT")},
 
 			&cli.Float64Flag{Name: "rate", Usage: "open loop: calls started per second (0: closed loop)", EnvVars: env("RATE")},
@@ -77,6 +78,7 @@ func benchOptions(c *cli.Context) (testnet.LoadOptions, error) {
 		URLs:             c.StringSlice("url"),
 		Weights:          c.IntSlice("weight"),
 		Failover:         c.Bool("failover"),
+		NewConnections:   c.Bool("new-connections"),
 		Timeout:          c.Duration("timeout"),
 		Rate:             c.Float64("rate"),
 		Concurrency:      c.Int("concurrency"),

@@ -70,6 +70,33 @@ func newBenchResponder(t *testing.T) (*benchResponder, string, string) {
 	return s, srv.URL + "/osp", caFile
 }
 
+func TestBenchHTTPS(t *testing.T) {
+	s, _, ca := newBenchResponder(t)
+	srv := httptest.NewTLSServer(s)
+	t.Cleanup(srv.Close)
+	serverCA := filepath.Join(t.TempDir(), "server-ca.pem")
+	if err := os.WriteFile(serverCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"trusted server CA", []string{"--ca", serverCA}, "calls: 6 started, 6 completed"},
+		{"insecure, new connections", []string{"--insecure", "--new-connections"}, "calls: 6 started, 6 completed"},
+		{"unverified server", nil, "AuthorizationRequest: tls certificate: 6"}, // every handshake fails
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"bench", "--url", srv.URL + "/osp", "--calls", "6", "--token-ca", ca, "--quiet"}, tc.args...)
+			code, out, errOut := run(t, args...)
+			if code != 0 || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+		})
+	}
+}
+
 func (s *benchResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := osp.ReadRequest(r, osp.Limits{})
 	if err != nil {

@@ -38,6 +38,9 @@ type LoadOptions struct {
 	Transport http.RoundTripper
 	// Timeout bounds one request (default 5 s).
 	Timeout time.Duration
+	// NewConnections opens a TCP (TLS) connection per request, as the OSP
+	// Toolkit does in practice, instead of reusing keep-alive connections.
+	NewConnections bool
 
 	// Rate > 0 runs open loop: calls start at Rate per second on a fixed
 	// schedule, and latency is measured from each call's intended start, so a
@@ -244,6 +247,7 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 			MaxIdleConnsPerHost: min(o.Concurrency, 1024),
 			IdleConnTimeout:     90 * time.Second,
 			TLSHandshakeTimeout: o.Timeout,
+			DisableKeepAlives:   o.NewConnections,
 		}
 		defer transport.(*http.Transport).CloseIdleConnections()
 	}

@@ -434,3 +434,41 @@ func TestContextCancelEndsRun(t *testing.T) {
 		t.Fatalf("err %v res %+v", err, res)
 	}
 }
+
+func TestNoDestinationIsAnError(t *testing.T) {
+	p := newTestPKI(t, "purple")
+	s := newResponder(t, p)
+	s.maxDest = 0
+	o := baseOptions(s.start(t), p)
+	o.Calls, o.NewConnections = 5, true
+	res, err := RunLoad(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := typeByName(t, res, MsgAuthorization)
+	if auth.OK != 0 || auth.Transport["2xx without destination"] != 5 || res.CallErrors != 5 || typeByName(t, res, MsgUsageSource).Sent != 0 {
+		t.Fatalf("auth %+v errors %d", auth, res.CallErrors)
+	}
+}
+
+// BenchmarkLoadLoopback runs b.N calls closed loop against the in-test
+// responder (unsigned tokens, keep-alive) over loopback: the ceiling of
+// generator + codec + net/http on this machine, both sides in one process.
+func BenchmarkLoadLoopback(b *testing.B) {
+	p := newTestPKI(b, "purple")
+	s := newResponder(b, p)
+	s.tokenKind = osp.TokenText
+	o := baseOptions(s.start(b), p)
+	o.Calls, o.Concurrency, o.FailRatio, o.AcceptUnsigned, o.TokenRoots = b.N, 16, 0, true, nil
+	b.ReportAllocs()
+	b.ResetTimer()
+	res, err := RunLoad(context.Background(), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Completed != uint64(b.N) {
+		b.Fatalf("completed %d of %d", res.Completed, b.N)
+	}
+	b.ReportMetric(res.CallsPerSecond, "calls/s")
+	b.ReportMetric(float64(res.Types[0].Latency.P99.Microseconds()), "auth-p99-µs")
+}
