@@ -77,6 +77,9 @@ type BatchConfig struct {
 	// earlier entry is still being committed (default 500µs). When nothing is
 	// in flight a batch is flushed at once, so a lone proposer never waits.
 	MaxWait time.Duration
+	// MaxInFlight bounds the log entries proposed but not yet applied (the
+	// pipeline depth, default 2); while it is reached, the next batch grows.
+	MaxInFlight int
 	// Disabled sends one log entry per command (for comparison only).
 	Disabled bool
 }

@@ -47,18 +47,24 @@ func (p *proposal) finish(r proposalResult) { p.done <- r }
 // into one unit of submission (a Raft log entry on the leader, one forwarding
 // RPC on a follower).
 //
-// Adaptive flushing: a batch is flushed at once when nothing is in flight,
-// so a lone proposer never pays the window. While earlier submissions are in
-// flight (raft is fsyncing and replicating), the batch keeps gathering until
-// it is full, MaxWait passes, or the pipeline drains — whichever is first.
-// Under load that is where the batching comes from: the natural "leader
-// pipeline" of Nagle's algorithm rather than a fixed timer.
+// Adaptive flushing (a "leader pipeline", not a fixed timer):
+//   - nothing in flight: flush at once, so a lone proposer never pays a window;
+//   - some in flight but fewer than MaxInFlight: gather until the batch is
+//     full, MaxWait passes, or the pipeline drains;
+//   - MaxInFlight in flight: gather until the batch is full or a slot frees.
+//
+// Under load the batch size therefore tracks the commit latency: everything
+// that arrives while raft fsyncs and replicates the previous entries rides in
+// the next one.
 type batcher struct {
 	in       chan *proposal
 	maxCmds  int
 	maxBytes int
 	maxWait  time.Duration
 	disabled bool
+	// maxInflight bounds submissions whose outcome is pending: the pipeline
+	// depth. Batches grow while it is full.
+	maxInflight int64
 	// submit hands a batch on; it must call b.complete exactly once when the
 	// submission's outcome is known (it may do so from another goroutine).
 	submit func(batch []*proposal, n int)
@@ -71,15 +77,23 @@ type batcher struct {
 }
 
 func newBatcher(cfg BatchConfig, submit func([]*proposal, int)) *batcher {
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 2
+	}
+	if cfg.Disabled {
+		// One entry per command, and no pipeline limit beyond raft's own.
+		cfg.MaxInFlight = 1 << 30
+	}
 	b := &batcher{
-		in:       make(chan *proposal, 8192),
-		maxCmds:  cfg.MaxCommands,
-		maxBytes: cfg.MaxBytes,
-		maxWait:  cfg.MaxWait,
-		disabled: cfg.Disabled,
-		submit:   submit,
-		freed:    make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		in:          make(chan *proposal, 8192),
+		maxCmds:     cfg.MaxCommands,
+		maxBytes:    cfg.MaxBytes,
+		maxWait:     cfg.MaxWait,
+		disabled:    cfg.Disabled,
+		maxInflight: int64(cfg.MaxInFlight),
+		submit:      submit,
+		freed:       make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}
 	b.wg.Add(1)
 	go b.loop()
@@ -157,29 +171,45 @@ func (b *batcher) loop() {
 				break drain
 			}
 		}
-		// Wait for more only while the pipeline is busy.
-		if !full() && carry == nil && b.inflight.Load() > 0 && b.maxWait > 0 {
-			timer.Reset(b.maxWait)
+		// Wait for more only while the pipeline is busy: with a free slot for
+		// up to MaxWait, with a full pipeline until a slot frees.
+		if !full() && carry == nil && b.inflight.Load() > 0 {
+			var window <-chan time.Time
+			if b.inflight.Load() < b.maxInflight && b.maxWait > 0 {
+				timer.Reset(b.maxWait)
+				window = timer.C
+			}
 		wait:
 			for !full() && carry == nil {
+				in := b.inflight.Load()
+				if in == 0 || (window == nil && in < b.maxInflight) {
+					break
+				}
 				select {
 				case p := <-b.in:
 					add(p)
 				case <-b.freed:
-					if b.inflight.Load() == 0 {
-						break wait
-					}
-				case <-timer.C:
+				case <-window:
 					break wait
 				case <-b.done:
 					break wait
 				}
 			}
-			if !timer.Stop() {
+			if window != nil && !timer.Stop() {
 				select {
 				case <-timer.C:
 				default:
 				}
+			}
+		}
+		// Never exceed the pipeline depth, even with a full batch.
+		for b.inflight.Load() >= b.maxInflight {
+			select {
+			case <-b.freed:
+			case <-b.done:
+				b.inflight.Add(1)
+				b.submit(batch, n)
+				return
 			}
 		}
 		b.inflight.Add(1)

@@ -27,9 +27,11 @@ const (
 // faultnet proxy per directed link (src→dst), so a node can be cut off in
 // both directions while the others keep talking.
 type testCluster struct {
-	t    *testing.T
-	base string
-	opts func(*Config)
+	t      testing.TB
+	direct bool // dial peers directly, without faultnet (benchmarks)
+	mem    bool // use memSM instead of the bbolt kvSM (benchmarks)
+	base   string
+	opts   func(*Config)
 
 	mu       sync.Mutex
 	nodes    map[string]*testNode
@@ -46,7 +48,7 @@ type testNode struct {
 	n    *Node
 }
 
-func newTestCluster(t *testing.T, opts func(*Config)) *testCluster {
+func newTestCluster(t testing.TB, opts func(*Config)) *testCluster {
 	c := &testCluster{t: t, base: t.TempDir(), opts: opts,
 		nodes: map[string]*testNode{}, addrs: map[string]string{},
 		links: map[[2]string]*faultnet.Proxy{}, isolated: map[string]bool{}}
@@ -86,9 +88,16 @@ func (c *testCluster) start(id string, bootstrap bool) *testNode {
 	c.mu.Lock()
 	c.addrs[tn.addr] = id
 	c.mu.Unlock()
-	sm, err := openKV(filepath.Join(tn.dir, "state.db"))
-	if err != nil {
-		c.t.Fatal(err)
+	var sm *kvSM
+	var machine StateMachine
+	if c.mem {
+		machine = newMemSM()
+	} else {
+		var err error
+		if sm, err = openKV(filepath.Join(tn.dir, "state.db")); err != nil {
+			c.t.Fatal(err)
+		}
+		machine = sm
 	}
 	cfg := Config{
 		NodeID: id, Dir: filepath.Join(tn.dir, "raft"), Listener: ln, Bootstrap: bootstrap,
@@ -108,9 +117,11 @@ func (c *testCluster) start(id string, bootstrap bool) *testNode {
 	if c.opts != nil {
 		c.opts(&cfg)
 	}
-	n, err := Open(cfg, sm)
+	n, err := Open(cfg, machine)
 	if err != nil {
-		sm.Close()
+		if sm != nil {
+			sm.Close()
+		}
 		c.t.Fatalf("open %s: %v", id, err)
 	}
 	c.mu.Lock()
@@ -125,7 +136,7 @@ func (c *testCluster) link(src, addr string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	dst, ok := c.addrs[addr]
-	if !ok {
+	if !ok || c.direct {
 		return addr, nil
 	}
 	k := [2]string{src, dst}
@@ -169,6 +180,9 @@ func (c *testCluster) stop(id string) {
 	c.mu.Unlock()
 	if err := n.Close(); err != nil {
 		c.t.Errorf("close %s: %v", id, err)
+	}
+	if sm == nil {
+		return
 	}
 	if err := sm.Close(); err != nil {
 		c.t.Errorf("close state %s: %v", id, err)
