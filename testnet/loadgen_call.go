@@ -19,6 +19,7 @@ import (
 type msgStats struct {
 	name      string
 	sent, ok  atomic.Uint64
+	failed    atomic.Uint64 // answered with a non-2xx status or not usably answered
 	latency   Histogram
 	mu        sync.Mutex
 	status    map[int]uint64    // non-2xx OSP status codes
@@ -29,17 +30,17 @@ func newMsgStats(name string) *msgStats {
 	return &msgStats{name: name, status: map[int]uint64{}, transport: map[string]uint64{}}
 }
 
-func (m *msgStats) errors() uint64 {
-	return m.sent.Load() - m.ok.Load()
-}
+func (m *msgStats) errors() uint64 { return m.failed.Load() }
 
 func (m *msgStats) failStatus(code int) {
+	m.failed.Add(1)
 	m.mu.Lock()
 	m.status[code]++
 	m.mu.Unlock()
 }
 
 func (m *msgStats) failTransport(class string) {
+	m.failed.Add(1)
 	m.mu.Lock()
 	m.transport[class]++
 	m.mu.Unlock()
