@@ -57,6 +57,8 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "device", Usage: "source DeviceId", Value: "1000", EnvVars: env("DEVICE")},
 			&cli.StringFlag{Name: "source-address", Usage: "source DeviceInfo (transport)", Value: "[127.0.0.1]:5060", EnvVars: env("SOURCE_ADDRESS")},
 			&cli.StringFlag{Name: "source-network", Usage: "source SourceAlternate (network)", EnvVars: env("SOURCE_NETWORK")},
+			&cli.StringFlag{Name: "source-bind", Usage: "local IP the source proxy's requests leave from (members are identified by address)", EnvVars: env("SOURCE_BIND")},
+			&cli.StringFlag{Name: "dest-bind", Usage: "local IP the terminating proxy's requests leave from", EnvVars: env("DEST_BIND")},
 			&cli.StringFlag{Name: "dest-customer", Usage: "terminating side's CustomerId (default --customer)", EnvVars: env("DEST_CUSTOMER")},
 			&cli.StringFlag{Name: "dest-device", Usage: "terminating side's DeviceId (default --device)", EnvVars: env("DEST_DEVICE")},
 			&cli.StringFlag{Name: "dest-address", Usage: "terminating side's DeviceInfo (default: the routed destination's address)", EnvVars: env("DEST_ADDRESS")},
@@ -91,8 +93,9 @@ func benchOptions(c *cli.Context) (testnet.LoadOptions, error) {
 		CalledCountries:  c.StringSlice("called-cc"),
 		Seed:             c.Uint64("seed"),
 		Source: testnet.Party{CustomerID: c.String("customer"), DeviceID: c.String("device"),
-			Address: c.String("source-address"), NetworkID: c.String("source-network")},
-		Destination:    testnet.Party{CustomerID: c.String("dest-customer"), DeviceID: c.String("dest-device"), Address: c.String("dest-address")},
+			Address: c.String("source-address"), NetworkID: c.String("source-network"), Bind: c.String("source-bind")},
+		Destination: testnet.Party{CustomerID: c.String("dest-customer"), DeviceID: c.String("dest-device"),
+			Address: c.String("dest-address"), Bind: c.String("dest-bind")},
 		AcceptUnsigned: c.Bool("accept-unsigned"),
 	}
 	if o.Destination.CustomerID == "" {

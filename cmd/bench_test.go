@@ -84,7 +84,8 @@ func TestBenchHTTPS(t *testing.T) {
 		want string
 	}{
 		{"trusted server CA", []string{"--ca", serverCA}, "calls: 6 started, 6 completed"},
-		{"insecure, new connections", []string{"--insecure", "--new-connections"}, "calls: 6 started, 6 completed"},
+		{"insecure, new connections, bound", []string{"--insecure", "--new-connections", "--source-bind", "127.0.0.1", "--dest-bind", "127.0.0.3"},
+			"calls: 6 started, 6 completed"},
 		{"unverified server", nil, "AuthorizationRequest: tls certificate: 6"}, // every handshake fails
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -70,12 +70,15 @@ func (d DurationDist) Draw(r *rand.Rand) time.Duration {
 // Party is the identity a simulated proxy puts in its messages, as the OSP
 // Toolkit does: CustomerId and DeviceId (critical="false"), DeviceInfo of
 // type transport (its own signalling address, e.g. "[127.0.0.1]:5060") and
-// an optional SourceAlternate of type network.
+// an optional SourceAlternate of type network. Bind is the local IP the
+// proxy's requests leave from (servers such as ospnode identify members by
+// source address: give each role its own loopback address, e.g. 127.0.0.2).
 type Party struct {
 	CustomerID string `json:"customerId,omitempty"`
 	DeviceID   string `json:"deviceId,omitempty"`
 	Address    string `json:"address,omitempty"`
 	NetworkID  string `json:"networkId,omitempty"`
+	Bind       string `json:"bind,omitempty"`
 }
 
 // CallModel builds the OSP messages of simulated calls. Everything random

@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -193,7 +195,7 @@ type loadRun struct {
 	opts    LoadOptions
 	model   CallModel
 	pick    *picker
-	clients []*osp.Client
+	clients [2][]*osp.Client // [0] source proxy, [1] terminating proxy; one per URL
 
 	msgs [3]*msgStats
 
@@ -237,32 +239,28 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	for i, name := range []string{MsgAuthorization, MsgUsageSource, MsgUsageDestination} {
 		r.msgs[i] = newMsgStats(name)
 	}
-	var transport http.RoundTripper = o.Transport
-	if transport == nil {
-		// One transport for all service points, sized for the concurrency,
-		// so that keep-alive connections are reused rather than churned.
-		transport = &http.Transport{
-			Proxy:               nil,
-			TLSClientConfig:     o.TLSConfig,
-			MaxIdleConnsPerHost: min(o.Concurrency, 1024),
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: o.Timeout,
-			DisableKeepAlives:   o.NewConnections,
-		}
-		defer transport.(*http.Transport).CloseIdleConnections()
-	}
-	for i := range o.URLs {
-		sps := []string{o.URLs[i]}
-		if o.Failover {
-			for j := 1; j < len(o.URLs); j++ {
-				sps = append(sps, o.URLs[(i+j)%len(o.URLs)])
-			}
-		}
-		c, err := osp.NewClient(osp.ClientConfig{ServicePoints: sps, Timeout: o.Timeout, Transport: transport, Logger: o.Logger})
+	// The source and the terminating proxy are different machines: each
+	// role has its own transport (dialling from its Party.Bind address) and
+	// its own client per service point.
+	for role, p := range []Party{o.Source, o.Destination} {
+		transport, closeIdle, err := r.transport(p.Bind)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrLoadOptions, err)
+			return nil, err
 		}
-		r.clients = append(r.clients, c)
+		defer closeIdle()
+		for i := range o.URLs {
+			sps := []string{o.URLs[i]}
+			if o.Failover {
+				for j := 1; j < len(o.URLs); j++ {
+					sps = append(sps, o.URLs[(i+j)%len(o.URLs)])
+				}
+			}
+			c, err := osp.NewClient(osp.ClientConfig{ServicePoints: sps, Timeout: o.Timeout, Transport: transport, Logger: o.Logger})
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrLoadOptions, err)
+			}
+			r.clients[role] = append(r.clients[role], c)
+		}
 	}
 
 	cpu0 := processCPU()
@@ -290,6 +288,37 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 		res.Verified = true
 	}
 	return res, nil
+}
+
+// transport returns the HTTP transport of a proxy dialling from bind ("":
+// the system's choice), sized for the concurrency so that keep-alive
+// connections are reused rather than churned.
+func (r *loadRun) transport(bind string) (http.RoundTripper, func(), error) {
+	o := &r.opts
+	if o.Transport != nil {
+		if bind != "" {
+			return nil, nil, fmt.Errorf("%w: a bind address needs the default transport", ErrLoadOptions)
+		}
+		return o.Transport, func() {}, nil
+	}
+	d := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
+	if bind != "" {
+		ip, err := netip.ParseAddr(bind)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: bind address %q: %w", ErrLoadOptions, bind, err)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip.AsSlice()}
+	}
+	t := &http.Transport{
+		Proxy:               nil,
+		DialContext:         d.DialContext,
+		TLSClientConfig:     o.TLSConfig,
+		MaxIdleConnsPerHost: min(o.Concurrency, 1024),
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: o.Timeout,
+		DisableKeepAlives:   o.NewConnections,
+	}
+	return t, t.CloseIdleConnections, nil
 }
 
 // openLoop starts call i at start + i/Rate, never later to catch up with

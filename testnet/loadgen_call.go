@@ -91,7 +91,7 @@ func (r *loadRun) call(ctx context.Context, seq uint64, intended time.Time) {
 	defer r.inFlight.Add(-1)
 
 	c := r.model.NewCall(seq)
-	client := r.clients[r.pick.next()]
+	client := r.clients[0][r.pick.next()]
 	comp, ok := r.send(ctx, client, r.msgs[0], r.model.AuthorizationRequest(&c, r.opts.Now()), intended, osp.KindAuthorizationResponse)
 	if !ok {
 		r.callErrors.Add(1)
@@ -111,7 +111,7 @@ func (r *loadRun) call(ctx context.Context, seq uint64, intended time.Time) {
 		}
 		return
 	}
-	okDest := r.usage(ctx, r.clients[r.pick.next()], r.msgs[2], r.model.DestinationUsage(&c, claims, dest, r.opts.Now()), claims.TransactionID, osp.RoleDestination)
+	okDest := r.usage(ctx, r.clients[1][r.pick.next()], r.msgs[2], r.model.DestinationUsage(&c, claims, dest, r.opts.Now()), claims.TransactionID, osp.RoleDestination)
 	if ok && okDest {
 		r.completed.Add(1)
 	} else {

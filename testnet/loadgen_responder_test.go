@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -94,7 +95,8 @@ type responder struct {
 	mu        sync.Mutex
 	issued    map[uint64]issue // txid → what was authorised
 	ledger    map[ConfirmedUsage]bool
-	badUsages []string // usages that do not match an issued transaction
+	badUsages []string       // usages that do not match an issued transaction
+	from      map[string]int // "role ip" → usages received
 }
 
 type issue struct {
@@ -103,7 +105,8 @@ type issue struct {
 }
 
 func newResponder(t testing.TB, p *testPKI) *responder {
-	return &responder{t: t, pki: p, maxDest: 16, issued: map[uint64]issue{}, ledger: map[ConfirmedUsage]bool{}}
+	return &responder{t: t, pki: p, maxDest: 16, issued: map[uint64]issue{},
+		ledger: map[ConfirmedUsage]bool{}, from: map[string]int{}}
 }
 
 func (s *responder) start(t testing.TB) string {
@@ -133,7 +136,7 @@ func (s *responder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case osp.KindAuthorizationRequest:
 			resp.Components = append(resp.Components, osp.Component{ID: c.ID, AuthorizationResponse: s.authorize(c.AuthorizationRequest, now)})
 		case osp.KindUsageIndication:
-			resp.Components = append(resp.Components, osp.Component{ID: c.ID, UsageConfirmation: s.use(c.ID, c.UsageIndication, now)})
+			resp.Components = append(resp.Components, osp.Component{ID: c.ID, UsageConfirmation: s.use(c.ID, c.UsageIndication, now, r.RemoteAddr)})
 		default:
 			resp.Components = append(resp.Components, osp.Component{ID: c.ID,
 				UsageConfirmation: &osp.UsageConfirmation{Timestamp: now, Status: osp.NewStatus(osp.StatusBadRequest)}})
@@ -194,10 +197,13 @@ func (s *responder) authorize(ar *osp.AuthorizationRequest, now time.Time) *osp.
 	return resp
 }
 
-func (s *responder) use(id string, u *osp.UsageIndication, now time.Time) *osp.UsageConfirmation {
+func (s *responder) use(id string, u *osp.UsageIndication, now time.Time, remote string) *osp.UsageConfirmation {
 	n := s.usages.Add(1) - 1
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		s.from[u.Role+" "+host]++
+	}
 	is, ok := s.issued[u.TransactionID]
 	switch {
 	case !ok:

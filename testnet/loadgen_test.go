@@ -472,3 +472,24 @@ func BenchmarkLoadLoopback(b *testing.B) {
 	b.ReportMetric(res.CallsPerSecond, "calls/s")
 	b.ReportMetric(float64(res.Types[0].Latency.P99.Microseconds()), "auth-p99-µs")
 }
+
+func TestRolesDialFromTheirBindAddress(t *testing.T) {
+	p := newTestPKI(t, "purple")
+	s := newResponder(t, p)
+	o := baseOptions(s.start(t), p)
+	o.Calls, o.FailRatio = 10, 0
+	o.Source.Bind, o.Destination.Bind = "127.0.0.1", "127.0.0.2"
+	res, err := RunLoad(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if res.Completed != 10 || s.from["source 127.0.0.1"] != 10 || s.from["destination 127.0.0.2"] != 10 || len(s.from) != 2 {
+		t.Fatalf("completed %d, usages by role and address %v", res.Completed, s.from)
+	}
+	o.Destination.Bind = "not-an-ip"
+	if _, err := RunLoad(context.Background(), o); !errors.Is(err, ErrLoadOptions) {
+		t.Fatalf("bad bind: %v", err)
+	}
+}
