@@ -1,0 +1,365 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/osp"
+	"github.com/ospnode/ospnode/settlement"
+)
+
+// Status codes chosen for the node's own refusals (osp's constants; the
+// toolkit maps each to its own error, see DESIGN.md):
+const (
+	codeUnknownMember = osp.StatusUnauthorized           // 401: no member identified
+	codeSuspended     = osp.StatusMayNotOriginate        // 405: member suspended
+	codeBlocked       = osp.StatusRouteBlocked           // 403: blocked prefix (route or member)
+	codeNoRoute       = osp.StatusNoRoute                // 404: no route, or no usable candidate
+	codeCPS           = osp.StatusCallRateExceeded       // 441: calls per second exceeded
+	codeConcurrent    = osp.StatusDecline                // 603: concurrent-call limit or credit exhausted
+	codeBadCalled     = osp.StatusDestinationInfoInvalid // 489: called number missing or not digits
+)
+
+// defaultMaxDestinations applies when a request does not say (the Kamailio
+// module's default); maxDestinations caps what a request may ask for.
+const (
+	defaultMaxDestinations = 5
+	maxDestinations        = 16
+)
+
+func (rq *request) authRefusal(id string, code int, desc string) osp.Component {
+	st := osp.NewStatus(code)
+	if desc != "" {
+		st.Description = desc
+	}
+	return osp.Component{ID: id, AuthorizationResponse: &osp.AuthorizationResponse{Timestamp: rq.now, Status: st}}
+}
+
+// normalizeNumber returns the E.164 digits of a called number ("+" and
+// the toolkit's surrounding whitespace removed), or "" when it is not one.
+func normalizeNumber(s string) string {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "+")
+	if s == "" || len(s) > settlement.MaxPrefixDigits+5 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return ""
+		}
+	}
+	return s
+}
+
+// authorize answers an AuthorizationRequest: identify, check policy and
+// limits, route, propose Authorize, sign a token per destination.
+func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Component {
+	n, v, req := rq.n, rq.v, c.AuthorizationRequest
+	m := v.identify(rq.c, req.DeviceID, req.CustomerID, req.SourceDevice())
+	if m == nil {
+		return rq.authRefusal(c.ID, codeUnknownMember, "unknown member")
+	}
+	if m.Status != ledger.MemberActive {
+		return rq.authRefusal(c.ID, codeSuspended, "member "+string(m.Status))
+	}
+	called := normalizeNumber(req.Called())
+	if called == "" {
+		return rq.authRefusal(c.ID, codeBadCalled, "called number missing or not E.164 digits")
+	}
+	callID := ""
+	if len(req.CallIDs) > 0 {
+		callID = string(req.CallIDs[0])
+	}
+
+	// A retry of the same request (same member, messageId, Call-ID) gets
+	// the transaction it already has; the ledger enforces the same key on
+	// propose, this read just saves the round trip.
+	if tx, err := n.store.TransactionByKey(m.ID, rq.msg.MessageID, callID); err == nil {
+		return rq.authAnswer(c.ID, req, tx)
+	}
+
+	if bl := v.blocked[m.ID]; bl != nil {
+		if _, p, ok := bl.Lookup(called); ok {
+			return rq.authRefusal(c.ID, codeBlocked, "destination "+p+" blocked for this member")
+		}
+	}
+	route, _, ok := v.routes.Lookup(called)
+	if !ok {
+		return rq.authRefusal(c.ID, codeNoRoute, "")
+	}
+	if route.Blocked {
+		return rq.authRefusal(c.ID, codeBlocked, "destination "+route.Prefix+" blocked")
+	}
+	if !n.fraud.allowCall(m.ID, m.CPSLimit) {
+		return rq.authRefusal(c.ID, codeCPS, "")
+	}
+
+	sell, sellOK := rq.minuteCost(m.SellDeckID, called)
+	dests := rq.candidates(m, route, called, sell, sellOK, callID)
+	want := req.MaximumDestinations
+	if want <= 0 {
+		want = defaultMaxDestinations
+	}
+	if len(dests) > min(want, maxDestinations) {
+		dests = dests[:min(want, maxDestinations)]
+	}
+	if len(dests) == 0 {
+		return rq.authRefusal(c.ID, codeNoRoute, "no usable route")
+	}
+	limit, why := rq.timeLimit(m, sell, sellOK)
+	if limit <= 0 {
+		return rq.authRefusal(c.ID, codeConcurrent, why)
+	}
+	if !n.fraud.reserve(m.ID, m.ConcurrentLimit) {
+		return rq.authRefusal(c.ID, codeConcurrent, "concurrent call limit reached")
+	}
+	cmd := &ledger.Authorize{
+		At:            rq.now,
+		SourceMember:  m.ID,
+		MessageID:     rq.msg.MessageID,
+		CallID:        callID,
+		Calling:       req.Calling(),
+		Called:        called,
+		Destinations:  dests,
+		TimeLimit:     uint32(limit),
+		UsageDeadline: rq.now.Add(n.cfg.TokenValidity + n.cfg.UsageGrace).Add(secondsDur(limit)),
+	}
+	res, err := n.Propose(ctx, cmd)
+	if err != nil {
+		n.fraud.cancel(m.ID, m.ConcurrentLimit)
+		n.log.Warn("osp: authorize not committed", "member", m.ID, "err", err)
+		return rq.authRefusal(c.ID, StatusFor(err), "")
+	}
+	if err := res.Err(); err != nil || res.Transaction == nil {
+		n.fraud.cancel(m.ID, m.ConcurrentLimit)
+		code := osp.StatusBadRequest
+		if errors.Is(err, ledger.ErrRejected) {
+			code = codeSuspended
+		}
+		return rq.authRefusal(c.ID, code, res.Message)
+	}
+	t := res.Transaction
+	n.fraud.commit(m.ID, m.ConcurrentLimit, t.ID, rq.now.Add(n.cfg.TokenValidity).Add(secondsDur(int(t.TimeLimit))))
+	return rq.authAnswer(c.ID, req, t)
+}
+
+// candidates returns the destinations of route for a call from m, ranked
+// by policy (settlement.RankRoutes): trunks of other active members whose
+// buy rate leaves the configured minimum margin under m's sell rate.
+// Peer candidates wait for federation.
+func (rq *request) candidates(m *ledger.Member, route *ledger.Route, called string, sell money.Amount, sellOK bool, callID string) []ledger.Destination {
+	n, v := rq.n, rq.v
+	byKey := map[string]ledger.Destination{}
+	var opts []settlement.RouteOption
+	for _, rc := range route.Candidates {
+		if rc.Kind != ledger.CandidateTrunk {
+			continue // peers: federation forwards these (not wired yet)
+		}
+		tr := v.trunks[rc.ID]
+		if tr == nil {
+			continue
+		}
+		tm := v.members[tr.MemberID]
+		if tm == nil || tm.Status != ledger.MemberActive || tm.ID == m.ID {
+			continue // unknown, suspended, or back to the caller
+		}
+		num := translate(called, rc.Strip, rc.AddPrefix)
+		var cost money.Amount
+		if tm.BuyDeckID != "" {
+			c, ok := rq.minuteCost(tm.BuyDeckID, num)
+			if !ok {
+				continue // the terminator has a deck but no rate for it: cannot settle
+			}
+			cost = c
+			if sellOK && !n.marginOK(sell, cost) {
+				continue
+			}
+		}
+		key := tr.ID + "\x00" + strconv.Itoa(len(opts))
+		byKey[key] = ledger.Destination{Kind: ledger.DestTrunk, ID: tr.ID, Address: tr.Address, Called: num,
+			SellDeckID: m.SellDeckID, BuyDeckID: tm.BuyDeckID}
+		opts = append(opts, settlement.RouteOption{Key: key, Priority: rc.Priority*1000 + tr.Priority,
+			Weight: max(rc.Weight, 0) * max(tr.Weight, 1), Cost: cost})
+	}
+	h := fnv.New64a()
+	h.Write([]byte(m.ID))
+	h.Write([]byte{0})
+	h.Write([]byte(rq.msg.MessageID))
+	h.Write([]byte{0})
+	h.Write([]byte(callID))
+	settlement.RankRoutes(opts, n.cfg.RouteSeed^h.Sum64())
+	out := make([]ledger.Destination, 0, len(opts))
+	for _, o := range opts {
+		out = append(out, byKey[o.Key])
+	}
+	return out
+}
+
+// marginOK reports whether buying at cost leaves at least MinMargin (a
+// fraction of sell) when selling at sell. Different currencies are not
+// compared (no exchange rate here): they pass.
+func (n *Node) marginOK(sell, cost money.Amount) bool {
+	if sell.Currency() != cost.Currency() {
+		return true
+	}
+	f, _, err := apd.NewFromString(n.cfg.MinMargin)
+	if err != nil {
+		return true
+	}
+	var keep apd.Decimal
+	if _, err := apd.BaseContext.WithPrecision(34).Sub(&keep, apd.New(1, 0), f); err != nil {
+		return true
+	}
+	limit, err := sell.Mul(&keep)
+	if err != nil {
+		return true
+	}
+	c, err := cost.Cmp(limit)
+	return err == nil && c <= 0
+}
+
+// minuteCost rates a one-minute call to number on deck now: the figure
+// least-cost routing compares (connect fee and increments included).
+func (rq *request) minuteCost(deckID, number string) (money.Amount, bool) {
+	if deckID == "" {
+		return money.Amount{}, false
+	}
+	r, err := rq.v.decks.rater(deckID)
+	if err != nil {
+		return money.Amount{}, false
+	}
+	rt, err := r.Rate(number, rq.now, 60_000)
+	if err != nil {
+		return money.Amount{}, false
+	}
+	return rt.Amount, true
+}
+
+// timeLimit returns the authorised duration in seconds: MaxTimeLimit,
+// reduced to what the member's remaining credit buys at the sell rate of
+// one minute. 0 and a reason when the credit is exhausted.
+func (rq *request) timeLimit(m *ledger.Member, sell money.Amount, sellOK bool) (int, string) {
+	limit := rq.n.cfg.MaxTimeLimit
+	cl := m.CreditLimit
+	if cl.Currency() == "" || cl.IsZero() {
+		return limit, ""
+	}
+	bal, err := rq.n.store.Balance(ledger.MemberAccount(m.ID), cl.Currency())
+	if err != nil {
+		bal = money.Zero(cl.Currency())
+	}
+	rem, err := cl.Sub(bal)
+	if err != nil {
+		return limit, ""
+	}
+	if rem.Sign() <= 0 {
+		return 0, "credit limit reached"
+	}
+	if !sellOK || sell.Currency() != cl.Currency() || sell.Sign() <= 0 {
+		return limit, ""
+	}
+	// seconds = floor(remaining × 60 / cost of one minute)
+	var num, q apd.Decimal
+	ctx := apd.BaseContext.WithPrecision(34)
+	if _, err := ctx.Mul(&num, rem.Decimal(), apd.New(60, 0)); err != nil {
+		return limit, ""
+	}
+	if _, err := ctx.QuoInteger(&q, &num, sell.Decimal()); err != nil {
+		return limit, ""
+	}
+	s, err := q.Int64()
+	if err != nil || s > int64(limit) {
+		return limit, ""
+	}
+	if s <= 0 {
+		return 0, "credit limit reached"
+	}
+	return int(s), ""
+}
+
+// translate applies a candidate's number translation: strip leading
+// digits, then prepend a prefix.
+func translate(num string, strip int, add string) string {
+	if strip > 0 {
+		if strip >= len(num) {
+			num = ""
+		} else {
+			num = num[strip:]
+		}
+	}
+	return add + num
+}
+
+// authAnswer builds the AuthorizationResponse for transaction t: one
+// destination per offered route, each with a fresh token of the kind the
+// terminating member's proxy accepts.
+func (rq *request) authAnswer(id string, req *osp.AuthorizationRequest, t *ledger.Transaction) osp.Component {
+	n, v := rq.n, rq.v
+	if len(t.Destinations) == 0 {
+		return osp.Component{ID: id, AuthorizationResponse: &osp.AuthorizationResponse{
+			Timestamp: rq.now, Status: osp.NewStatus(codeNoRoute), TransactionID: t.ID}}
+	}
+	callID := []byte(t.CallID)
+	if len(callID) == 0 {
+		callID = []byte(osp.TokenCallIDUndefined)
+	}
+	after := rq.now.Add(-n.cfg.TokenSkew).Truncate(timeSecond)
+	until := rq.now.Add(n.cfg.TokenValidity).Truncate(timeSecond)
+	resp := &osp.AuthorizationResponse{Timestamp: rq.now, Status: osp.NewStatus(osp.StatusOK), TransactionID: t.ID}
+	for _, d := range t.Destinations {
+		kind := n.cfg.TokenKind
+		if tr := v.trunks[d.ID]; tr != nil {
+			if tm := v.members[tr.MemberID]; tm != nil && tm.TokenKind != "" {
+				if k, err := osp.ParseTokenKind(tm.TokenKind); err == nil {
+					kind = k
+				}
+			}
+		}
+		called := d.Called
+		if called == "" {
+			called = t.Called
+		}
+		claims := &osp.TokenClaims{
+			Random:             strconv.FormatUint(uint64(rand.Uint32()), 10),
+			Calling:            req.Calling(),
+			Called:             called,
+			CallID:             callID,
+			ValidAfter:         after,
+			ValidUntil:         until,
+			TransactionID:      t.ID,
+			AuthorisedSeconds:  int(t.TimeLimit),
+			DestinationAddress: d.Address,
+			Protocol:           "sip",
+		}
+		tok, err := n.tokens.signer.Issue(kind, claims)
+		if err != nil {
+			n.log.Error("osp: issue token", "tx", t.ID, "dest", d.ID, "err", err)
+			continue
+		}
+		resp.Destinations = append(resp.Destinations, osp.Destination{
+			SignalAddress:    d.Address,
+			Token:            tok,
+			CallID:           callID,
+			ValidAfter:       after,
+			ValidUntil:       until,
+			UsageDetail:      osp.TimeLimit(int(t.TimeLimit)),
+			TranslatedCalled: called,
+			Protocol:         "sip",
+		})
+	}
+	if len(resp.Destinations) == 0 {
+		resp.Status = osp.NewStatus(osp.StatusInternalError)
+	}
+	return osp.Component{ID: id, AuthorizationResponse: resp}
+}
+
+const timeSecond = time.Second
+
+func secondsDur(s int) time.Duration { return time.Duration(s) * time.Second }

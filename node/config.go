@@ -1,0 +1,197 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/ospnode/ospnode/consensus"
+	"github.com/ospnode/ospnode/osp"
+)
+
+// Default listen addresses of `ospnode serve`. Tests always pass
+// "127.0.0.1:0". 5045 is the OSP port of the demo (an unassigned port next
+// to nothing else ospnode uses); the admin API sits beside it on 5046 and
+// the cluster (Raft + internal channel) on 5047.
+const (
+	DefaultOSPAddr     = "127.0.0.1:5045"
+	DefaultAdminAddr   = "127.0.0.1:5046"
+	DefaultClusterAddr = "127.0.0.1:5047"
+)
+
+// Config configures Open. The zero value of every optional field selects
+// the default given in its comment. A Config is read by Open and not
+// retained by reference (slices are copied).
+type Config struct {
+	// NodeID is this node's stable Raft server id (required).
+	NodeID string
+	// DataDir holds ledger.db (the bbolt state), raft/ (log and snapshots),
+	// pki/ (generated CA and token key, when none is configured) and
+	// admin.token (required; created 0700 if missing).
+	DataDir string
+
+	// OSPAddr is the OSP listener (HTTP unless OSPTLSCert is set), e.g.
+	// "127.0.0.1:5045". Empty: no plain OSP listener unless OSPTLSAddr is
+	// also empty, in which case DefaultOSPAddr.
+	OSPAddr string
+	// OSPTLSAddr, with OSPTLSCert and OSPTLSKey, adds an HTTPS OSP listener.
+	OSPTLSAddr string
+	OSPTLSCert string
+	OSPTLSKey  string
+	// OSPClientCA, when set (PEM file), makes the HTTPS listener ask for
+	// client certificates, verify them against this CA and identify members
+	// by them (cert_subjects / cert_fingerprints). Connections without a
+	// certificate are still accepted and identified by address.
+	OSPClientCA string
+
+	// AdminAddr is the admin API listener (JSON, bearer token). Default
+	// DefaultAdminAddr; "-" disables it. It is HTTPS when AdminTLSCert and
+	// AdminTLSKey are set; otherwise keep it on loopback.
+	AdminAddr    string
+	AdminTLSCert string
+	AdminTLSKey  string
+	// AdminToken is the bearer token of the admin API. Empty: read
+	// DataDir/admin.token, or generate it there (0600) on first start.
+	AdminToken string
+
+	// ClusterAddr is the consensus listener (Raft and leader forwarding).
+	// Default DefaultClusterAddr. ClusterAdvertise is the address other
+	// nodes dial (default: the bound address).
+	ClusterAddr      string
+	ClusterAdvertise string
+	// Bootstrap makes a fresh node start a one-node cluster (ignored when
+	// DataDir already holds Raft state). Join lists seed addresses of
+	// existing members; Open asks them in turn to add this node.
+	Bootstrap bool
+	Join      []string
+
+	// Batch tunes group commit (zero: consensus defaults). Raft timeouts
+	// are in Raft (zero: consensus defaults; tests shorten them).
+	Batch consensus.BatchConfig
+	Raft  RaftTimeouts
+
+	// TokenKind is the default token kind for members that do not set
+	// one (default osp.TokenSigned). TokenValidity is how long a token is
+	// valid after issue (default 10m); TokenSkew backdates ValidAfter for
+	// clock skew between proxies (default 60s).
+	TokenKind     osp.TokenKind
+	TokenValidity time.Duration
+	TokenSkew     time.Duration
+	// TokenCert / TokenKey are the PEM files of the token-signing
+	// certificate and key. Empty: DataDir/pki is used, creating a CA and a
+	// token-signing certificate there on first start.
+	TokenCert string
+	TokenKey  string
+	// TokenCA is the PEM file of the CA that issued TokenCert (published to
+	// terminating proxies and used to verify AuthorizationIndications).
+	// Empty with TokenCert: TokenCert itself is the trust anchor.
+	TokenCA string
+	// PKIDir is the CA directory used when TokenCert is empty (default
+	// DataDir/pki). Nodes of one cluster should share one CA: give them
+	// the same PKIDir (or copy it) so every node's tokens validate with the
+	// same CA certificate.
+	PKIDir string
+
+	// Limits bounds decoded OSP requests (zero fields: osp.DefaultLimits).
+	Limits osp.Limits
+	// MaxTimeLimit caps the authorised call duration in seconds (default
+	// 7200). UsageGrace is how long after ValidUntil usage still matches
+	// its transaction (default 24h; later usage is kept as unmatched).
+	MaxTimeLimit int
+	UsageGrace   time.Duration
+	// MinMargin is the minimum margin, as a fraction of the sell rate, a
+	// candidate must leave to be offered (e.g. "0.05"; default "0": never
+	// below cost).
+	MinMargin string
+	// RouteSeed seeds the weighted load-sharing choice. Each request mixes
+	// it with its Call-ID, so the order is deterministic for a request and
+	// spread across requests.
+	RouteSeed uint64
+
+	// RequestTimeout bounds the handling of one OSP request, commit
+	// included (default 5s; a timed-out request is answered 503).
+	RequestTimeout time.Duration
+
+	// Demo seeds a demonstration network into an empty ledger (see SeedDemo).
+	Demo bool
+
+	// Logger receives the node's logs (default: discard). Clock is the
+	// node's time source (default time.Now).
+	Logger *slog.Logger
+	Clock  func() time.Time
+}
+
+// RaftTimeouts are consensus.Config's timeouts; zero selects its defaults.
+type RaftTimeouts struct {
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	ApplyTimeout       time.Duration
+	LeaderWait         time.Duration
+	SnapshotThreshold  uint64
+}
+
+// ErrConfig wraps every configuration error Open returns.
+var ErrConfig = errors.New("node: invalid configuration")
+
+func (c *Config) fill() error {
+	if c.NodeID == "" {
+		return fmt.Errorf("%w: NodeID is required", ErrConfig)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("%w: DataDir is required", ErrConfig)
+	}
+	if c.OSPAddr == "" && c.OSPTLSAddr == "" {
+		c.OSPAddr = DefaultOSPAddr
+	}
+	if c.OSPTLSAddr != "" && (c.OSPTLSCert == "" || c.OSPTLSKey == "") {
+		return fmt.Errorf("%w: the HTTPS OSP listener needs OSPTLSCert and OSPTLSKey", ErrConfig)
+	}
+	if (c.AdminTLSCert == "") != (c.AdminTLSKey == "") {
+		return fmt.Errorf("%w: AdminTLSCert and AdminTLSKey go together", ErrConfig)
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = DefaultAdminAddr
+	}
+	if c.ClusterAddr == "" {
+		c.ClusterAddr = DefaultClusterAddr
+	}
+	if (c.TokenCert == "") != (c.TokenKey == "") {
+		return fmt.Errorf("%w: TokenCert and TokenKey go together", ErrConfig)
+	}
+	if c.PKIDir == "" {
+		c.PKIDir = filepath.Join(c.DataDir, "pki")
+	}
+	if c.TokenKind > osp.TokenXML {
+		return fmt.Errorf("%w: token kind %d", ErrConfig, c.TokenKind)
+	}
+	if c.TokenValidity <= 0 {
+		c.TokenValidity = 10 * time.Minute
+	}
+	if c.TokenSkew <= 0 {
+		c.TokenSkew = time.Minute
+	}
+	if c.MaxTimeLimit <= 0 {
+		c.MaxTimeLimit = 7200
+	}
+	if c.UsageGrace <= 0 {
+		c.UsageGrace = 24 * time.Hour
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.MinMargin == "" {
+		c.MinMargin = "0"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	c.Join = append([]string(nil), c.Join...)
+	return nil
+}

@@ -1,0 +1,31 @@
+package node
+
+import (
+	"io"
+
+	"github.com/ospnode/ospnode/consensus"
+	"github.com/ospnode/ospnode/ledger"
+)
+
+// stateMachine adapts *ledger.Store to consensus.StateMachine: the two
+// packages declare their own Snapshot interfaces (neither imports the
+// other), so Snapshot needs a one-line conversion.
+type stateMachine struct{ s *ledger.Store }
+
+var _ consensus.StateMachine = stateMachine{}
+
+func (m stateMachine) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
+	return m.s.ApplyBatch(index, cmds)
+}
+
+func (m stateMachine) AppliedIndex() uint64 { return m.s.AppliedIndex() }
+
+func (m stateMachine) Snapshot() (consensus.Snapshot, error) {
+	snap, err := m.s.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil // ledger.Snapshot has Persist and Release: same method set
+}
+
+func (m stateMachine) Restore(r io.Reader) error { return m.s.Restore(r) }

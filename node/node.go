@@ -1,0 +1,350 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ospnode/ospnode/consensus"
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/osp"
+)
+
+// Node is one running ospnode: a ledger replica, a consensus member, the OSP
+// server and the admin API. Create it with Open and stop it with Close. All
+// methods are safe for concurrent use.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	store *ledger.Store
+	cons  *consensus.Node
+
+	tokens *tokenIssuer
+	state  *stateCache
+	fraud  *fraud
+	met    *metrics
+
+	ospSrv, ospTLSSrv, adminSrv *http.Server
+	ospURL, ospTLSURL, adminURL string
+	adminToken                  string
+
+	serveWG   sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+}
+
+// Open starts a node: it opens (or creates) the ledger and the Raft state
+// under cfg.DataDir, joins or bootstraps the cluster, loads or creates the
+// token-signing key, starts the OSP and admin listeners and, with cfg.Demo,
+// seeds the demo network. ctx bounds joining and seeding only. Errors wrap
+// ErrConfig for a bad configuration; on any error everything opened so far
+// is closed again.
+func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: data dir: %w", err)
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Clock, closed: make(chan struct{}), met: newMetrics()}
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i]()
+			}
+		}
+	}()
+
+	n.store, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{Logger: cfg.Logger.With("component", "ledger")})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	closers = append(closers, n.store.Close)
+
+	n.tokens, err = newTokenIssuer(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if n.adminToken, err = loadAdminToken(&cfg); err != nil {
+		return nil, err
+	}
+
+	ln, err := net.Listen("tcp", cfg.ClusterAddr)
+	if err != nil {
+		return nil, fmt.Errorf("node: cluster listener: %w", err)
+	}
+	n.cons, err = consensus.Open(consensus.Config{
+		NodeID:             cfg.NodeID,
+		Dir:                filepath.Join(cfg.DataDir, "raft"),
+		Listener:           ln,
+		Advertise:          cfg.ClusterAdvertise,
+		Bootstrap:          cfg.Bootstrap,
+		Batch:              cfg.Batch,
+		Logger:             cfg.Logger.With("component", "consensus"),
+		HeartbeatTimeout:   cfg.Raft.HeartbeatTimeout,
+		ElectionTimeout:    cfg.Raft.ElectionTimeout,
+		LeaderLeaseTimeout: cfg.Raft.LeaderLeaseTimeout,
+		CommitTimeout:      cfg.Raft.CommitTimeout,
+		ApplyTimeout:       cfg.Raft.ApplyTimeout,
+		LeaderWait:         cfg.Raft.LeaderWait,
+		SnapshotThreshold:  cfg.Raft.SnapshotThreshold,
+	}, stateMachine{n.store})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	closers = append(closers, n.cons.Close)
+
+	n.state = newStateCache(n.store, cfg.Logger)
+	n.fraud = newFraud(n.now)
+
+	if err := n.listen(); err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() error { n.shutdownHTTP(context.Background()); return nil })
+
+	if len(cfg.Join) > 0 {
+		if err := n.join(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Demo {
+		if err := SeedDemo(ctx, n); err != nil {
+			return nil, fmt.Errorf("node: seed demo: %w", err)
+		}
+	}
+	n.log.Info("node started", "id", cfg.NodeID, "osp", n.OSPURL(), "admin", n.adminURL, "cluster", n.ClusterAddr())
+	return n, nil
+}
+
+// join asks each seed in turn to add this node, until one succeeds.
+func (n *Node) join(ctx context.Context) error {
+	var errs []error
+	for _, seed := range n.cfg.Join {
+		err := n.cons.JoinCluster(ctx, seed)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("node: join %s: %w", strings.Join(n.cfg.Join, ","), errors.Join(errs...))
+}
+
+// listen opens the OSP and admin listeners and starts serving.
+func (n *Node) listen() error {
+	ospH := n.ospHandler()
+	if n.cfg.OSPAddr != "" && n.cfg.OSPAddr != "-" {
+		ln, err := net.Listen("tcp", n.cfg.OSPAddr)
+		if err != nil {
+			return fmt.Errorf("node: osp listener: %w", err)
+		}
+		n.ospSrv = n.newServer(ospH)
+		n.ospURL = "http://" + ln.Addr().String() + "/osp"
+		n.serve(n.ospSrv, ln)
+	}
+	if n.cfg.OSPTLSAddr != "" {
+		tc, err := n.ospTLSConfig()
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", n.cfg.OSPTLSAddr)
+		if err != nil {
+			return fmt.Errorf("node: osp tls listener: %w", err)
+		}
+		n.ospTLSSrv = n.newServer(ospH)
+		n.ospTLSURL = "https://" + ln.Addr().String() + "/osp"
+		n.serve(n.ospTLSSrv, tls.NewListener(ln, tc))
+	}
+	if n.cfg.AdminAddr != "-" {
+		ln, err := net.Listen("tcp", n.cfg.AdminAddr)
+		if err != nil {
+			return fmt.Errorf("node: admin listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /healthz", n.handleHealthz)
+		mux.HandleFunc("GET /metrics", n.handleMetrics)
+		mux.Handle("/", n.adminHandler())
+		n.adminSrv = n.newServer(mux)
+		scheme := "http"
+		if n.cfg.AdminTLSCert != "" {
+			cert, err := tls.LoadX509KeyPair(n.cfg.AdminTLSCert, n.cfg.AdminTLSKey)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("node: admin tls: %w", err)
+			}
+			ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
+			scheme = "https"
+		}
+		n.adminURL = scheme + "://" + ln.Addr().String()
+		n.serve(n.adminSrv, ln)
+	}
+	return nil
+}
+
+func (n *Node) ospTLSConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(n.cfg.OSPTLSCert, n.cfg.OSPTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("node: osp tls: %w", err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if n.cfg.OSPClientCA != "" {
+		pem, err := os.ReadFile(n.cfg.OSPClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("node: osp client ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrConfig, n.cfg.OSPClientCA)
+		}
+		tc.ClientCAs = pool
+		// A member may still be identified by its address: ask for a
+		// certificate, verify it when given.
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}
+
+func (n *Node) newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	}
+}
+
+func (n *Node) serve(s *http.Server, ln net.Listener) {
+	n.serveWG.Add(1)
+	go func() {
+		defer n.serveWG.Done()
+		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+func (n *Node) shutdownHTTP(ctx context.Context) {
+	for _, s := range []*http.Server{n.ospSrv, n.ospTLSSrv, n.adminSrv} {
+		if s == nil {
+			continue
+		}
+		if err := s.Shutdown(ctx); err != nil {
+			_ = s.Close()
+		}
+	}
+	n.serveWG.Wait()
+}
+
+// Close stops the node: the HTTP servers stop accepting and finish the
+// requests in flight (for up to 5 s), then consensus and the ledger close.
+// It is idempotent and returns the first call's error.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		close(n.closed)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.shutdownHTTP(ctx)
+		cancel()
+		var errs []error
+		if err := n.cons.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := n.store.Close(); err != nil && !errors.Is(err, ledger.ErrClosed) {
+			errs = append(errs, err)
+		}
+		n.closeErr = errors.Join(errs...)
+		n.log.Info("node closed", "id", n.cfg.NodeID)
+	})
+	return n.closeErr
+}
+
+// ID returns the node's Raft server id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// OSPURL returns the OSP service-point URL (http, or https when only the
+// HTTPS listener runs), e.g. "http://127.0.0.1:5045/osp".
+func (n *Node) OSPURL() string {
+	if n.ospURL != "" {
+		return n.ospURL
+	}
+	return n.ospTLSURL
+}
+
+// OSPTLSURL returns the HTTPS OSP service-point URL, or "".
+func (n *Node) OSPTLSURL() string { return n.ospTLSURL }
+
+// AdminURL returns the admin API base URL, e.g. "http://127.0.0.1:5046", or
+// "" when the admin listener is disabled.
+func (n *Node) AdminURL() string { return n.adminURL }
+
+// AdminToken returns the bearer token of the admin API.
+func (n *Node) AdminToken() string { return n.adminToken }
+
+// ClusterAddr returns the address other nodes use to reach this one (the
+// --join address).
+func (n *Node) ClusterAddr() string { return n.cons.Status().Addr }
+
+// Store returns the node's ledger replica (read it; write through Propose).
+func (n *Node) Store() *ledger.Store { return n.store }
+
+// Consensus returns the node's consensus member.
+func (n *Node) Consensus() *consensus.Node { return n.cons }
+
+// Config returns the effective configuration (defaults filled in).
+func (n *Node) Config() Config { return n.cfg }
+
+// DataDir returns the node's data directory.
+func (n *Node) DataDir() string { return n.cfg.DataDir }
+
+// CACertificates returns the certificates a terminating proxy must trust to
+// validate this node's signed tokens (the CA, or the token certificate
+// itself when it is self-signed).
+func (n *Node) CACertificates() []*x509.Certificate { return n.tokens.roots() }
+
+// loadAdminToken returns cfg.AdminToken, or the token stored in
+// DataDir/admin.token, generating it on first start.
+func loadAdminToken(cfg *Config) (string, error) {
+	if cfg.AdminToken != "" {
+		return cfg.AdminToken, nil
+	}
+	path := filepath.Join(cfg.DataDir, "admin.token")
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("node: admin token: %w", err)
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("node: admin token: %w", err)
+	}
+	t := hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("node: admin token: %w", err)
+	}
+	return t, nil
+}
+
+// limits returns the configured OSP decoding limits.
+func (n *Node) limits() osp.Limits { return n.cfg.Limits }

@@ -1,0 +1,266 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/osp"
+)
+
+func (rq *request) usageAnswer(id string, code int, desc string) osp.Component {
+	st := osp.NewStatus(code)
+	if desc != "" {
+		st.Description = desc
+	}
+	return osp.Component{ID: id, UsageConfirmation: &osp.UsageConfirmation{Timestamp: rq.now, Status: st}}
+}
+
+// usage answers one UsageIndication component. It confirms (2xx) only
+// after the ledger committed the record: an unavailable cluster answers
+// 503 and the toolkit retries, which the ledger's idempotency key
+// (TransactionId, role, componentId) makes harmless.
+func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
+	n, v, ui := rq.n, rq.v, c.UsageIndication
+	m := v.identify(rq.c, ui.DeviceID, ui.CustomerID, ui.SourceDevice())
+	if m == nil {
+		return rq.usageAnswer(c.ID, codeUnknownMember, "unknown member")
+	}
+	var role ledger.Role
+	switch ui.Role {
+	case osp.RoleSource:
+		role = ledger.RoleSource
+	case osp.RoleDestination:
+		role = ledger.RoleDestination
+	default:
+		return rq.usageAnswer(c.ID, osp.StatusBadRequest, "role must be source or destination")
+	}
+	var durMs int64
+	var start, connect, end time.Time
+	var cause uint16
+	if ud := ui.UsageDetail; ud != nil {
+		var err error
+		if durMs, err = durationMillis(ud.Amount, ud.Increment); err != nil {
+			return rq.usageAnswer(c.ID, osp.StatusBadRequest, err.Error())
+		}
+		start, connect, end = ud.StartTime, ud.ConnectTime, ud.EndTime
+		for _, tc := range ud.TerminationCause {
+			if tc.Type == "q850" && tc.Code >= 0 && tc.Code < 1<<16 {
+				cause = uint16(tc.Code)
+				break
+			}
+		}
+	}
+	called := normalizeNumber(ui.Called())
+	if called == "" {
+		called = strings.TrimSpace(ui.Called())
+	}
+	cmd := &ledger.RecordUsage{
+		At:               rq.now,
+		TransactionID:    ui.TransactionID,
+		Role:             role,
+		ComponentID:      c.ID,
+		Reporter:         ledger.MemberAccount(m.ID),
+		Calling:          ui.Calling(),
+		Called:           called,
+		CallID:           string(ui.CallID),
+		Start:            start,
+		Connect:          connect,
+		End:              end,
+		DurationMillis:   durMs,
+		TerminationCause: cause,
+	}
+	if ui.TransactionID == 0 {
+		// No transaction: key the record by what the reporter sent.
+		cmd.ReporterKey = rq.msg.MessageID + "/" + c.ID
+	} else if t := rq.transaction(ctx, ui.TransactionID); t != nil {
+		cmd.Rating = rq.rate(t, role, m, connect, end, durMs)
+	}
+	res, err := n.Propose(ctx, cmd)
+	if err != nil {
+		n.log.Warn("osp: usage not committed", "member", m.ID, "tx", ui.TransactionID, "err", err)
+		return rq.usageAnswer(c.ID, StatusFor(err), "")
+	}
+	if err := res.Err(); err != nil {
+		return rq.usageAnswer(c.ID, osp.StatusBadRequest, res.Message)
+	}
+	if ui.TransactionID != 0 {
+		n.fraud.end(ui.TransactionID)
+	}
+	return rq.usageAnswer(c.ID, osp.StatusOK, "")
+}
+
+// transaction reads a transaction, waiting once for this replica to catch
+// up (a read barrier) when it is not there yet: a follower may answer the
+// usage of a call authorised a moment ago by another node.
+func (rq *request) transaction(ctx context.Context, id uint64) *ledger.Transaction {
+	t, err := rq.n.store.Transaction(id)
+	if err == nil {
+		return t
+	}
+	if !errors.Is(err, ledger.ErrNotFound) {
+		return nil
+	}
+	bctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if rq.n.cons.Barrier(bctx) != nil {
+		return nil
+	}
+	t, _ = rq.n.store.Transaction(id)
+	return t
+}
+
+// rate rates the usage of transaction t reported by m in role: the source
+// side with the originating member's sell deck, the destination side with
+// the terminating member's buy deck. Each side posts its own balanced
+// entry, so the two reports never double count. nil when the reporter is
+// not a party of that side (recorded, not posted) or no rate applies.
+func (rq *request) rate(t *ledger.Transaction, role ledger.Role, m *ledger.Member, connect, end time.Time, durMs int64) *ledger.Rating {
+	at := connect
+	if at.IsZero() && !end.IsZero() {
+		at = end.Add(-time.Duration(durMs) * time.Millisecond)
+	}
+	if at.IsZero() {
+		at = rq.now
+	}
+	switch role {
+	case ledger.RoleSource:
+		if m.ID != t.SourceMember {
+			rq.n.log.Warn("osp: source usage from a member that did not originate the call", "member", m.ID, "tx", t.ID)
+			return nil
+		}
+		deck := m.SellDeckID
+		for _, d := range t.Destinations {
+			if d.SellDeckID != "" {
+				deck = d.SellDeckID
+				break
+			}
+		}
+		r, err := rq.v.decks.rater(deck)
+		if err != nil {
+			return nil
+		}
+		rt, err := r.Rate(t.Called, at, durMs)
+		if err != nil {
+			rq.n.log.Warn("osp: usage not rated", "tx", t.ID, "deck", deck, "err", err)
+			return nil
+		}
+		return &ledger.Rating{BillableSeconds: rt.BillableSeconds, Sell: rt.Amount,
+			SellCounterparty: ledger.MemberAccount(m.ID), SellDeckID: deck}
+	case ledger.RoleDestination:
+		for _, d := range t.Destinations {
+			tr := rq.v.trunks[d.ID]
+			if d.Kind != ledger.DestTrunk || tr == nil || tr.MemberID != m.ID || d.BuyDeckID == "" {
+				continue
+			}
+			r, err := rq.v.decks.rater(d.BuyDeckID)
+			if err != nil {
+				return nil
+			}
+			num := d.Called
+			if num == "" {
+				num = t.Called
+			}
+			rt, err := r.Rate(num, at, durMs)
+			if err != nil {
+				rq.n.log.Warn("osp: usage not rated", "tx", t.ID, "deck", d.BuyDeckID, "err", err)
+				return nil
+			}
+			return &ledger.Rating{BillableSeconds: rt.BillableSeconds, Buy: rt.Amount,
+				BuyCounterparty: ledger.MemberAccount(m.ID), BuyDeckID: d.BuyDeckID}
+		}
+	}
+	return nil
+}
+
+// durationMillis turns a UsageDetail Amount (decimal seconds, e.g.
+// "30.000") times Increment into whole milliseconds, rounding a finer
+// fraction up. No floats: "30.0005" is 30001 ms.
+func durationMillis(amount string, increment int) (int64, error) {
+	amount = strings.TrimSpace(amount)
+	if amount == "" {
+		return 0, nil
+	}
+	if increment <= 0 {
+		increment = 1
+	}
+	whole, frac, _ := strings.Cut(amount, ".")
+	if whole == "" {
+		whole = "0"
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w < 0 || w > 100*24*3600 {
+		return 0, fmt.Errorf("usage amount %q is not a duration in seconds", amount)
+	}
+	var ms int64
+	for i := 0; i < len(frac); i++ {
+		ch := frac[i]
+		if ch < '0' || ch > '9' {
+			return 0, fmt.Errorf("usage amount %q is not a duration in seconds", amount)
+		}
+		switch {
+		case i < 3:
+			ms = ms*10 + int64(ch-'0')
+		case ch != '0':
+			ms++ // a non-zero digit below the millisecond rounds up
+			i = len(frac)
+		}
+	}
+	for i := len(frac); i < 3; i++ {
+		ms *= 10
+	}
+	return (w*1000 + ms) * int64(increment), nil
+}
+
+// validate answers an AuthorizationIndication: the token is checked as the
+// terminating toolkit would (signature, trust in our CA, numbers, Call-ID,
+// validity).
+func (rq *request) validate(c *osp.Component) osp.Component {
+	ai := c.AuthorizationIndication
+	st := osp.NewStatus(osp.StatusOK)
+	cnf := &osp.AuthorizationConfirmation{Timestamp: rq.now}
+	claims, err := osp.VerifyToken(ai.Token, osp.TokenVerifyOptions{
+		Roots: rq.n.tokens.pool, Now: rq.now, Calling: ai.Calling(), Called: ai.Called(),
+		CallID: ai.CallID, AcceptUnsigned: true,
+	})
+	if err != nil {
+		st = osp.NewStatus(tokenErrorStatus(err))
+		st.Description = err.Error()
+	} else {
+		cnf.ValidAfter, cnf.ValidUntil = claims.ValidAfter, claims.ValidUntil
+		if claims.AuthorisedSeconds > 0 {
+			cnf.UsageDetail = osp.TimeLimit(claims.AuthorisedSeconds)
+		}
+	}
+	cnf.Status = st
+	return osp.Component{ID: c.ID, AuthorizationConfirmation: cnf}
+}
+
+// tokenErrorStatus maps a failed token check to an OSP status.
+func tokenErrorStatus(err error) int {
+	var te *osp.TokenError
+	if !errors.As(err, &te) {
+		return osp.StatusBadRequest
+	}
+	switch te.Check {
+	case osp.TokenCheckSignature:
+		return osp.StatusSignatureInvalid
+	case osp.TokenCheckTrust:
+		return osp.StatusCertificateInvalid
+	case osp.TokenCheckRevoked:
+		return osp.StatusCertificateRevoked
+	case osp.TokenCheckCalling:
+		return osp.StatusCallingInvalid
+	case osp.TokenCheckCalled, osp.TokenCheckCallID:
+		return osp.StatusDestinationInfoInvalid
+	case osp.TokenCheckNotYetValid:
+		return osp.StatusValidTimeTooSoon
+	case osp.TokenCheckExpired:
+		return osp.StatusTimeProblem
+	}
+	return osp.StatusBadRequest
+}
