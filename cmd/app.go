@@ -32,6 +32,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 func commands() []*cli.Command {
 	return []*cli.Command{
 		versionCommand(),
+		serveCommand(),
 		tokenCommand(),
 		caCommand(),
 		settleCommand(),
