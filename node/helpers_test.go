@@ -154,3 +154,7 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 		time.Sleep(5 * time.Millisecond) //nolint: polling interval, not a synchronisation sleep
 	}
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func readAll(r *http.Response) ([]byte, error) { return io.ReadAll(r.Body) }
