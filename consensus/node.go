@@ -185,8 +185,11 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	// Our on-disk StateMachine survives restarts; reloading a snapshot over it
 	// would only waste time (and regress it to the snapshot's index).
 	rc.NoSnapshotRestoreOnStart = true
-	// Let raft gather queued Apply calls into one log-store write as well.
-	rc.BatchApplyCh = true
+	// BatchApplyCh stays off: with a buffered applyCh, an entry still queued
+	// when raft shuts down is never answered and its proposer would hang.
+	// Unbuffered, raft's leader loop still gathers concurrent Apply calls
+	// into one log-store write, and group commit happens before raft anyway.
+	rc.BatchApplyCh = false
 	rc.MaxAppendEntries = 128
 	rc.NoLegacyTelemetry = true
 	if err := raft.ValidateConfig(rc); err != nil {
@@ -261,13 +264,16 @@ func (n *Node) submitEntry(batch []*proposal, count int) {
 			cmds = append(cmds, p.cmds...)
 		}
 	}
-	f := n.raft.Apply(encodeBatch(cmds), n.cfg.ApplyTimeout)
 	n.entries.Add(1)
 	n.commands.Add(uint64(count))
 	n.hist.observe(count)
 	n.entryWG.Add(1)
+	// raft.Apply blocks until raft's main loop takes the entry (applyCh is
+	// unbuffered, see Open), so it runs here rather than in the batcher loop;
+	// entries from concurrent proposers have no order to keep.
 	go func() {
 		defer n.entryWG.Done()
+		f := n.raft.Apply(encodeBatch(cmds), n.cfg.ApplyTimeout)
 		err := f.Error()
 		var res applyResult
 		if err == nil {
