@@ -3,5 +3,11 @@
 // osp, consensus, ledger, settlement and federation.
 //
 // node holds no business rule that belongs to one of those packages; it
-// decodes, asks, proposes and answers.
+// decodes, asks, proposes and answers. Open starts a node from a Config;
+// Propose replicates a ledger command; the OSP handler answers
+// AuthorizationRequest, UsageIndication, AuthorizationIndication,
+// CapabilitiesIndication and (always with a refusal) ReauthorizationRequest.
+// Cluster failures surface as ErrUnavailable and OSP status 503. See
+// DESIGN.md for the request flow, idempotency, quorum loss and the scope of
+// the fraud controls.
 package node
