@@ -59,7 +59,8 @@ var (
 	ErrNotLeader = errors.New("consensus: not the leader")
 	// ErrClosed: the node is closed (or closing).
 	ErrClosed = errors.New("consensus: node closed")
-	// ErrTimeout: the context's deadline or Config.ApplyTimeout passed before
+	// ErrTimeout: the context's deadline or Config.ApplyTimeout passed (or the
+	// context was cancelled; errors.Is(err, context.Canceled) tells) before
 	// the outcome was known; the command may still commit.
 	ErrTimeout = errors.New("consensus: timeout")
 )

@@ -6,4 +6,17 @@
 //
 // consensus is generic: commands and results are opaque bytes and it imports
 // none of ledger, settlement or osp. It must not know what a command means.
+//
+// Use: Open(Config, StateMachine) starts a Node on one listener (Raft and the
+// internal channel share it); Propose replicates a command from any node and
+// returns the state machine's result; Barrier makes a following local read
+// linearizable; Join/JoinCluster/Remove/TransferLeadership manage membership
+// from any node; Status and Stats feed the admin API and /metrics. Every
+// failure is one of ErrNoQuorum, ErrTimeout, ErrClosed, ErrNotLeader (all
+// "try the next server"); after ErrNoQuorum, ErrTimeout or ErrClosed the
+// command may still commit, so commands carry idempotency keys.
+//
+// DESIGN.md explains the single listener, forwarding, group commit, restart
+// semantics (NoSnapshotRestoreOnStart + StateMachine.AppliedIndex) and what a
+// timeout means for the caller.
 package consensus
