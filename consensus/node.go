@@ -105,7 +105,8 @@ func (cfg *Config) fill() {
 // StateMachine is kept and raft replays only the log after the last snapshot,
 // which the FSM adapter skips up to sm.AppliedIndex(). If sm is behind the
 // latest local snapshot (its data was lost), that snapshot is restored into
-// sm first. Errors: invalid config, unusable Dir, listen failures.
+// sm first. Errors: invalid config, unusable Dir, listen failures; on any
+// error cfg.Listener (if given) is closed.
 func Open(cfg Config, sm StateMachine) (*Node, error) {
 	if cfg.NodeID == "" {
 		return nil, errors.New("consensus: config: NodeID is required")
@@ -127,6 +128,9 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	fail := func(err error) (*Node, error) {
 		for i := len(cleanup) - 1; i >= 0; i-- {
 			cleanup[i]()
+		}
+		if cfg.Listener != nil {
+			cfg.Listener.Close() // owned by the node from the call on
 		}
 		return nil, err
 	}
