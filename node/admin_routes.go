@@ -1,0 +1,429 @@
+package node
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/osp"
+	"github.com/ospnode/ospnode/settlement"
+)
+
+// Route CSV columns (found by header name, any order and case; unknown
+// columns are ignored). One line is one candidate of a prefix; the lines of
+// one prefix together form its route. A line with blocked=true blocks the
+// prefix (kind and id may then be empty).
+//
+//	prefix,kind,id,priority,weight,strip,add_prefix,blocked
+//	44,trunk,b-1,0,2,0,,false
+//	44,peer,YELLOW,1,1,0,,false
+//	4470,,,,,,,true
+const (
+	routeColPrefix    = "prefix"
+	routeColKind      = "kind"
+	routeColID        = "id"
+	routeColPriority  = "priority"
+	routeColWeight    = "weight"
+	routeColStrip     = "strip"
+	routeColAddPrefix = "add_prefix"
+	routeColBlocked   = "blocked"
+)
+
+// routeChunk is how many routes one PutRoutes command carries: a few
+// thousand keep each Raft entry well under a megabyte.
+const routeChunk = 2000
+
+// routeImportResult answers POST /v1/routes/import.
+type routeImportResult struct {
+	Lines    int      `json:"lines"`
+	Routes   int      `json:"routes"`
+	Commands int      `json:"commands"`
+	Replaced bool     `json:"replaced"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+func (n *Node) adminRouteRoutes(mux *http.ServeMux) {
+	h := n.adminHandle
+	mux.HandleFunc("POST /v1/routes/import", h(func(r *http.Request) (int, any, error) {
+		replace, err := boolParam(r, "replace")
+		if err != nil {
+			return 0, nil, err
+		}
+		routes, lines, err := parseRouteCSV(r.Body)
+		if err != nil {
+			return 0, nil, err
+		}
+		res := routeImportResult{Lines: lines, Routes: len(routes), Replaced: replace, Warnings: n.routeWarnings(routes)}
+		for i := 0; i < len(routes) || (i == 0 && replace); i += routeChunk {
+			chunk := routes[i:min(i+routeChunk, len(routes))]
+			if _, err := n.adminApply(r, ledger.PutRoutes{Routes: chunk, ReplaceAll: replace && i == 0}); err != nil {
+				if res.Commands > 0 {
+					err = fmt.Errorf("%w (after %d of %d routes were committed; re-run the import)", err, i, len(routes))
+				}
+				return 0, nil, err
+			}
+			res.Commands++
+		}
+		return http.StatusOK, res, nil
+	}))
+	mux.HandleFunc("GET /v1/routes", h(func(r *http.Request) (int, any, error) {
+		limit, err := intParam(r, "limit", 1000, 1, 100000)
+		if err != nil {
+			return 0, nil, err
+		}
+		prefix := r.URL.Query().Get("prefix")
+		var out []ledger.Route
+		errStop := errors.New("stop")
+		err = n.store.ForEachRoute(func(rt ledger.Route) error {
+			if !strings.HasPrefix(rt.Prefix, prefix) {
+				return nil
+			}
+			if len(out) == limit {
+				return errStop
+			}
+			out = append(out, rt)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return 0, nil, err
+		}
+		return http.StatusOK, emptyIfNil(out), nil
+	}))
+	mux.HandleFunc("DELETE /v1/routes/{prefix}", h(func(r *http.Request) (int, any, error) {
+		if _, err := n.adminApply(r, ledger.RemoveRoute{Prefix: r.PathValue("prefix")}); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, map[string]string{"removed": r.PathValue("prefix")}, nil
+	}))
+	mux.HandleFunc("GET /v1/routes/lookup", h(func(r *http.Request) (int, any, error) {
+		ex, err := n.explainRoute(r.URL.Query().Get("number"), r.URL.Query().Get("member"))
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, ex, nil
+	}))
+}
+
+// parseRouteCSV reads and validates a whole route file. Any bad line
+// rejects the file with a 400 naming every bad line and field (up to
+// settlement.MaxListedErrors). Routes come back sorted by prefix, each
+// with its candidates in file order.
+func parseRouteCSV(body io.Reader) ([]ledger.Route, int, error) {
+	cr := csv.NewReader(body)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err != nil {
+		if isTooLarge(err) {
+			return nil, 0, err
+		}
+		return nil, 0, badRequest("route CSV: line 1: no header (%v)", err)
+	}
+	col := map[string]int{}
+	for i, h := range head {
+		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	}
+	if _, ok := col[routeColPrefix]; !ok {
+		return nil, 0, badRequest("route CSV: line 1: missing column %q (want %s)", routeColPrefix,
+			strings.Join([]string{routeColPrefix, routeColKind, routeColID, routeColPriority, routeColWeight, routeColStrip, routeColAddPrefix, routeColBlocked}, ","))
+	}
+	get := func(rec []string, name string) string {
+		if i, ok := col[name]; ok && i < len(rec) {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	var problems []string
+	omitted := 0
+	bad := func(line int, field, value, why string) {
+		if len(problems) < settlement.MaxListedErrors {
+			problems = append(problems, fmt.Sprintf("line %d, field %s (%q): %s", line, field, value, why))
+		} else {
+			omitted++
+		}
+	}
+	byPrefix := map[string]*ledger.Route{}
+	lines := 0
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if isTooLarge(err) {
+				return nil, 0, err
+			}
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				bad(pe.Line, "-", "", pe.Err.Error())
+				continue
+			}
+			return nil, 0, badRequest("route CSV: %v", err)
+		}
+		line, _ := cr.FieldPos(0)
+		lines++
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		prefix := strings.TrimPrefix(get(rec, routeColPrefix), "+")
+		if len(prefix) > settlement.MaxPrefixDigits || !isDigits(prefix) {
+			bad(line, routeColPrefix, prefix, fmt.Sprintf("want 0 to %d digits", settlement.MaxPrefixDigits))
+			continue
+		}
+		blocked := false
+		if s := get(rec, routeColBlocked); s != "" {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				bad(line, routeColBlocked, s, "want true or false")
+				continue
+			}
+			blocked = b
+		}
+		num := func(name string) int {
+			s := get(rec, name)
+			if s == "" {
+				return 0
+			}
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 0 || v > 1_000_000 {
+				bad(line, name, s, "want a whole number 0..1000000")
+				return -1
+			}
+			return v
+		}
+		c := ledger.RouteCandidate{Kind: strings.ToLower(get(rec, routeColKind)), ID: get(rec, routeColID),
+			Priority: num(routeColPriority), Weight: num(routeColWeight), Strip: num(routeColStrip), AddPrefix: get(rec, routeColAddPrefix)}
+		if c.Priority < 0 || c.Weight < 0 || c.Strip < 0 {
+			continue
+		}
+		if !isDigits(c.AddPrefix) {
+			bad(line, routeColAddPrefix, c.AddPrefix, "want digits")
+			continue
+		}
+		rt := byPrefix[prefix]
+		if rt == nil {
+			rt = &ledger.Route{Prefix: prefix}
+			byPrefix[prefix] = rt
+		}
+		if blocked {
+			rt.Blocked = true
+			if c.Kind == "" && c.ID == "" {
+				continue
+			}
+		}
+		switch c.Kind {
+		case ledger.CandidateTrunk, ledger.CandidatePeer:
+		default:
+			bad(line, routeColKind, c.Kind, "want trunk or peer")
+			continue
+		}
+		if c.ID == "" {
+			bad(line, routeColID, c.ID, "the trunk or peer id is missing")
+			continue
+		}
+		rt.Candidates = append(rt.Candidates, c)
+	}
+	if len(problems) > 0 {
+		msg := "route CSV rejected, nothing imported:\n  " + strings.Join(problems, "\n  ")
+		if omitted > 0 {
+			msg += fmt.Sprintf("\n  … and %d more", omitted)
+		}
+		return nil, lines, badRequest("%s", msg)
+	}
+	out := make([]ledger.Route, 0, len(byPrefix))
+	for _, rt := range byPrefix {
+		out = append(out, *rt)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Prefix < out[j].Prefix })
+	return out, lines, nil
+}
+
+// routeWarnings lists candidates that name a trunk or peer this ledger
+// does not have (yet): not an error, since routes may be loaded first.
+func (n *Node) routeWarnings(routes []ledger.Route) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, rt := range routes {
+		for _, c := range rt.Candidates {
+			k := c.Kind + ":" + c.ID
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			var err error
+			if c.Kind == ledger.CandidateTrunk {
+				_, err = n.store.Trunk(c.ID)
+			} else {
+				_, err = n.store.Peer(c.ID)
+			}
+			if isNotFound(err) && len(out) < 20 {
+				out = append(out, fmt.Sprintf("%s %q does not exist (yet): routes to it are skipped until it does", c.Kind, c.ID))
+			}
+		}
+	}
+	return out
+}
+
+// RouteExplanation answers GET /v1/routes/lookup: what the authorisation
+// path would offer a member calling number, and why.
+type RouteExplanation struct {
+	Number        string             `json:"number"`
+	Member        string             `json:"member,omitempty"`
+	MatchedPrefix *string            `json:"matched_prefix"` // nil: no route
+	Blocked       string             `json:"blocked,omitempty"`
+	SellDeck      string             `json:"sell_deck,omitempty"`
+	SellRate      *money.Amount      `json:"sell_rate,omitempty"` // cost of one minute to the member
+	MinMargin     string             `json:"min_margin"`
+	Offered       []CandidateVerdict `json:"offered"`
+	Excluded      []CandidateVerdict `json:"excluded"`
+	Note          string             `json:"note,omitempty"`
+	Route         *ledger.Route      `json:"route,omitempty"`
+}
+
+// CandidateVerdict is one route candidate with its economics.
+type CandidateVerdict struct {
+	Rank     int           `json:"rank,omitempty"` // 1-based order offered
+	Kind     string        `json:"kind"`
+	ID       string        `json:"id"`
+	Member   string        `json:"member,omitempty"`
+	Address  string        `json:"address,omitempty"`
+	Called   string        `json:"called,omitempty"` // after translation
+	Priority int           `json:"priority"`         // route priority × 1000 + trunk priority
+	Weight   int           `json:"weight"`
+	BuyDeck  string        `json:"buy_deck,omitempty"`
+	BuyRate  *money.Amount `json:"buy_rate,omitempty"` // one minute, what the terminator charges us
+	Margin   *money.Amount `json:"margin,omitempty"`   // sell − buy of one minute
+	Reason   string        `json:"reason,omitempty"`   // why excluded
+}
+
+// explainRoute runs the authorisation path's own routing (the member's
+// blocked prefixes, the route index, request.candidates with its margin
+// policy and settlement.RankRoutes) and adds, for every candidate, its
+// rates and, for the ones not offered, the reason.
+func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) {
+	called := normalizeNumber(number)
+	if called == "" {
+		return nil, badRequest("number %q: want E.164 digits", number)
+	}
+	v, err := n.state.get()
+	if err != nil {
+		return nil, err
+	}
+	m := &ledger.Member{}
+	if memberID != "" {
+		mm := v.members[memberID]
+		if mm == nil {
+			return nil, notFound("member %q not found", memberID)
+		}
+		m = mm
+	}
+	rq := &request{n: n, v: v, msg: &osp.Message{MessageID: "route-lookup"}, now: n.now().UTC()}
+	ex := &RouteExplanation{Number: called, Member: memberID, MinMargin: n.cfg.MinMargin,
+		Offered: []CandidateVerdict{}, Excluded: []CandidateVerdict{}}
+	if memberID != "" && m.Status != ledger.MemberActive {
+		ex.Blocked = "member " + string(m.Status) + ": every authorisation is refused"
+	}
+	if bl := v.blocked[m.ID]; bl != nil {
+		if _, p, ok := bl.Lookup(called); ok {
+			ex.Blocked = "destination " + p + " blocked for this member"
+		}
+	}
+	route, prefix, ok := v.routes.Lookup(called)
+	if !ok {
+		ex.Note = "no route matches " + called
+		return ex, nil
+	}
+	ex.MatchedPrefix = &prefix
+	ex.Route = route
+	if route.Blocked && ex.Blocked == "" {
+		ex.Blocked = "destination " + route.Prefix + " blocked"
+	}
+	sell, sellOK := rq.minuteCost(m.SellDeckID, called)
+	ex.SellDeck = m.SellDeckID
+	if sellOK {
+		ex.SellRate = &sell
+	}
+	dests := rq.candidates(m, route, called, sell, sellOK, "")
+	rank := map[string]int{}
+	for i, d := range dests {
+		rank[d.Kind+"\x00"+d.ID] = i + 1
+	}
+	for _, rc := range route.Candidates {
+		cv := CandidateVerdict{Kind: rc.Kind, ID: rc.ID, Priority: rc.Priority * 1000, Weight: rc.Weight,
+			Called: translate(called, rc.Strip, rc.AddPrefix)}
+		var tm *ledger.Member
+		if rc.Kind == ledger.CandidateTrunk {
+			if tr := v.trunks[rc.ID]; tr != nil {
+				cv.Member, cv.Address = tr.MemberID, tr.Address
+				cv.Priority += tr.Priority
+				cv.Weight = max(rc.Weight, 0) * max(tr.Weight, 1)
+				tm = v.members[tr.MemberID]
+			}
+		}
+		if tm != nil && tm.BuyDeckID != "" {
+			cv.BuyDeck = tm.BuyDeckID
+			if c, ok := rq.minuteCost(tm.BuyDeckID, cv.Called); ok {
+				cv.BuyRate = &c
+				if sellOK {
+					if mg, err := sell.Sub(c); err == nil {
+						cv.Margin = &mg
+					}
+				}
+			}
+		}
+		if r, ok := rank[rc.Kind+"\x00"+rc.ID]; ok && ex.Blocked == "" {
+			cv.Rank = r
+			ex.Offered = append(ex.Offered, cv)
+			delete(rank, rc.Kind+"\x00"+rc.ID) // a trunk listed twice is offered once per listing
+			continue
+		}
+		cv.Reason = exclusionReason(rc, v, m, tm, cv, sellOK, n, sell)
+		if ex.Blocked != "" && cv.Reason == "" {
+			cv.Reason = ex.Blocked
+		}
+		ex.Excluded = append(ex.Excluded, cv)
+	}
+	sort.SliceStable(ex.Offered, func(i, j int) bool { return ex.Offered[i].Rank < ex.Offered[j].Rank })
+	if len(ex.Offered) > 1 {
+		ex.Note = "order: priority, then least cost, then a weighted shuffle among equals (seeded per call: another call may see equals swapped)"
+	}
+	return ex, nil
+}
+
+// exclusionReason says why the routing policy skipped a candidate. It
+// restates the checks of request.candidates for the explanation only: the
+// offered set itself always comes from candidates.
+func exclusionReason(rc ledger.RouteCandidate, v *view, m, tm *ledger.Member, cv CandidateVerdict, sellOK bool, n *Node, sell money.Amount) string {
+	switch {
+	case rc.Kind == ledger.CandidatePeer:
+		if _, ok := n.peerExists(rc.ID); !ok {
+			return "peer " + rc.ID + " does not exist"
+		}
+		return "peer candidates are forwarded by federation, not offered directly"
+	case v.trunks[rc.ID] == nil:
+		return "trunk " + rc.ID + " does not exist"
+	case tm == nil:
+		return "trunk's member " + cv.Member + " does not exist"
+	case tm.Status != ledger.MemberActive:
+		return "terminating member " + tm.ID + " is " + string(tm.Status)
+	case m.ID != "" && tm.ID == m.ID:
+		return "trunk belongs to the calling member"
+	case tm.BuyDeckID != "" && cv.BuyRate == nil:
+		return "buy deck " + tm.BuyDeckID + " has no rate for " + cv.Called
+	case tm.BuyDeckID != "" && sellOK && cv.BuyRate != nil && !n.marginOK(sell, *cv.BuyRate):
+		return "below the minimum margin " + n.cfg.MinMargin + " of the sell rate"
+	}
+	return "beyond the destinations a request receives"
+}
+
+func (n *Node) peerExists(id string) (ledger.Peer, bool) {
+	p, err := n.store.Peer(id)
+	return p, err == nil
+}

@@ -1,0 +1,355 @@
+package node
+
+import (
+	"errors"
+
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/settlement"
+)
+
+// Online settlement: statements and reconciliation built from the ledger's
+// usage records, with the same settlement code the offline commands use.
+func (n *Node) adminSettleRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/statements", n.handleStatement)
+	mux.HandleFunc("POST /v1/reconcile", n.handleReconcile)
+	mux.HandleFunc("GET /v1/reconcile/internal", n.handleReconcileInternal)
+}
+
+// settleCDRs returns our CDRs with account (a member or peer account) as
+// counterparty whose settlement time falls in period. The settlement time
+// is the connect time, except for a late adjustment (usage of a closed
+// period), which the ledger dates into the period that was open when it
+// arrived: the statement follows the postings, so a closed period's
+// statement never changes. Reads the member's usage index (members) or
+// every usage record (peers), page by page.
+func (n *Node) settleCDRs(account string, period settlement.Period) ([]settlement.CDR, error) {
+	f := ledger.UsageFilter{Limit: 10000}
+	if id, ok := strings.CutPrefix(account, "member:"); ok {
+		f.Member = id
+	}
+	var out []settlement.CDR
+	for {
+		page, err := n.store.ListUsage(f)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page {
+			u := &page[i]
+			cdrs := n.usageCDRs(u, account)
+			if len(cdrs) == 0 {
+				continue
+			}
+			at := cdrs[0].ConnectTime
+			if u.LateAdjustment && u.PostingID != 0 {
+				if ps, err := n.store.Postings(ledger.PostingFilter{After: u.PostingID - 1, Limit: 1}); err == nil && len(ps) == 1 {
+					at = ps[0].EffectiveAt
+				}
+			}
+			if !period.Contains(at) {
+				continue
+			}
+			for j := range cdrs {
+				cdrs[j].ConnectTime = at
+				cdrs[j].Line = int(u.ID) // reports cite the usage id
+			}
+			out = append(out, cdrs...)
+		}
+		if len(page) < f.Limit {
+			return out, nil
+		}
+		f.After = page[len(page)-1].ID
+	}
+}
+
+// settleQuery reads the counterparty, period and currency parameters.
+func (n *Node) settleQuery(r *http.Request, needCounterparty bool) (account string, period settlement.Period, currency string, err error) {
+	q := r.URL.Query()
+	if needCounterparty {
+		if account, err = n.resolveCounterparty(q.Get("counterparty"), false); err != nil {
+			return
+		}
+	}
+	if q.Get("period") == "" {
+		err = badRequest("period is required: 2026-11, 2026-11-05 or START/END")
+		return
+	}
+	if period, err = settlement.ParsePeriod(q.Get("period")); err != nil {
+		err = badRequest("period: %v", err)
+		return
+	}
+	currency = strings.ToUpper(q.Get("currency"))
+	if currency != "" && !money.ValidCurrency(currency) {
+		err = badRequest("currency %q: want an ISO 4217 code", q.Get("currency"))
+	}
+	return
+}
+
+func (n *Node) defaultCurrency(cdrs []settlement.CDR) string {
+	for i := range cdrs {
+		if cdrs[i].Rated() {
+			return cdrs[i].Amount.Currency()
+		}
+	}
+	if nw, err := n.store.Network(); err == nil && nw.Currency != "" {
+		return nw.Currency
+	}
+	return "USD"
+}
+
+// handleStatement is GET /v1/statements?counterparty=&period=&currency=&format=json|csv|html.
+func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
+	st, format, err := func() (*settlement.Statement, string, error) {
+		format := r.URL.Query().Get("format")
+		if format == "" {
+			format = "json"
+		}
+		if format != "json" && format != "csv" && format != "html" {
+			return nil, "", badRequest("format=%q: want json, csv or html", format)
+		}
+		account, period, cur, err := n.settleQuery(r, true)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := n.adminBarrier(r); err != nil {
+			return nil, "", err
+		}
+		cdrs, err := n.settleCDRs(account, period)
+		if err != nil {
+			return nil, "", err
+		}
+		if cur == "" {
+			cur = n.defaultCurrency(cdrs)
+		}
+		// Unrated CDRs (usage no deck could rate) are not owed: leave them
+		// out rather than fail the statement; /v1/cdrs lists them.
+		rated := cdrs[:0]
+		for _, c := range cdrs {
+			if c.Rated() {
+				rated = append(rated, c)
+			}
+		}
+		st, err := settlement.BuildStatement(rated, account, cur, period)
+		if err != nil {
+			return nil, "", badRequest("statement: %v", err)
+		}
+		return st, format, nil
+	}()
+	if err != nil {
+		n.adminFail(w, r, err)
+		return
+	}
+	switch format {
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		err = st.WriteCSV(w)
+	case "html":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		err = st.WriteHTML(w)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		err = st.WriteJSON(w)
+	}
+	if err != nil {
+		n.log.Warn("admin: write statement", "err", err)
+	}
+}
+
+// reconcileOptions reads tolerance, skew, volume_ratio and volume_minimum.
+func reconcileOptions(r *http.Request, period, currency string) (settlement.ReconcileOptions, error) {
+	q := r.URL.Query()
+	o := settlement.ReconcileOptions{Period: period, Currency: currency}
+	dur := func(name string) (time.Duration, error) {
+		s := q.Get(name)
+		if s == "" {
+			return 0, nil
+		}
+		if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+			return d, nil
+		}
+		if v, err := strconv.Atoi(s); err == nil && v >= 0 {
+			return time.Duration(v) * time.Second, nil
+		}
+		return 0, badRequest("%s=%q: want a duration such as 2s", name, s)
+	}
+	var err error
+	if q.Has("tolerance") {
+		if o.Tolerance, err = dur("tolerance"); err != nil {
+			return o, err
+		}
+		if o.Tolerance == 0 {
+			o.Tolerance = -1 // 0 means none here; the library's 0 means default
+		}
+	}
+	if o.Skew, err = dur("skew"); err != nil {
+		return o, err
+	}
+	for _, p := range []struct {
+		name string
+		dst  **apd.Decimal
+	}{{"volume_ratio", &o.VolumeDisputeRatio}, {"volume_minimum", &o.VolumeDisputeMinimum}} {
+		if s := q.Get(p.name); s != "" {
+			d, err := money.ParseDecimal(s)
+			if err != nil || d.Sign() < 0 {
+				return o, badRequest("%s=%q: want a non-negative decimal", p.name, s)
+			}
+			*p.dst = d
+		}
+	}
+	return o, nil
+}
+
+// writeReport renders a reconciliation report as json (default), csv or
+// text. The header X-Ospnode-Dispute says whether a dispute was raised.
+func (n *Node) writeReport(w http.ResponseWriter, r *http.Request, rep *settlement.Report) {
+	format := r.URL.Query().Get("format")
+	w.Header().Set("X-Ospnode-Dispute", strconv.FormatBool(rep.Decision.Disputed()))
+	var err error
+	switch format {
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		err = rep.WriteCSV(w)
+	case "text":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		maxRec, _ := strconv.Atoi(r.URL.Query().Get("max_records"))
+		if !r.URL.Query().Has("max_records") {
+			maxRec = 20
+		}
+		err = rep.WriteText(w, maxRec)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		err = rep.WriteJSON(w)
+	}
+	if err != nil {
+		n.log.Warn("admin: write report", "err", err)
+	}
+}
+
+func reportFormatOK(r *http.Request) error {
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json", "csv", "text":
+		return nil
+	default:
+		return badRequest("format=%q: want json, csv or text", f)
+	}
+}
+
+// handleReconcile is POST /v1/reconcile?counterparty=&period=[&tolerance=
+// &skew=&currency=&columns=&time_layout=&duration_unit=&format=] with the
+// counterparty's CDR CSV as the body: their CDRs against ours.
+func (n *Node) handleReconcile(w http.ResponseWriter, r *http.Request) {
+	rep, err := func() (*settlement.Report, error) {
+		if err := reportFormatOK(r); err != nil {
+			return nil, err
+		}
+		account, period, cur, err := n.settleQuery(r, true)
+		if err != nil {
+			return nil, err
+		}
+		q := r.URL.Query()
+		cols, err := settlement.ParseColumnMap(q.Get("columns"))
+		if err != nil {
+			return nil, badRequest("columns: %v", err)
+		}
+		unit := q.Get("duration_unit")
+		if unit != "" && unit != "s" && unit != "ms" {
+			return nil, badRequest("duration_unit=%q: want s or ms", unit)
+		}
+		opts, err := reconcileOptions(r, period.String(), cur)
+		if err != nil {
+			return nil, err
+		}
+		theirs, err := settlement.ReadCDRs(csvBody(w, r), settlement.CDRFormat{Columns: cols,
+			TimeLayout: q.Get("time_layout"), DurationUnit: unit, Currency: cur})
+		if err != nil {
+			if isTooLarge(err) || errors.Is(err, settlement.ErrTooLarge) {
+				return nil, &httpError{http.StatusRequestEntityTooLarge, err}
+			}
+			return nil, badRequest("their CDRs: %v", err)
+		}
+		kept := theirs[:0]
+		for _, c := range theirs {
+			if period.Contains(c.ConnectTime) {
+				kept = append(kept, c)
+			}
+		}
+		if err := n.adminBarrier(r); err != nil {
+			return nil, err
+		}
+		ours, err := n.settleCDRs(account, period)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := settlement.Reconcile(ours, kept, opts)
+		if err != nil {
+			return nil, badRequest("reconcile: %v", err)
+		}
+		return rep, nil
+	}()
+	if err != nil {
+		n.adminFail(w, r, err)
+		return
+	}
+	n.writeReport(w, r, rep)
+}
+
+// handleReconcileInternal is GET /v1/reconcile/internal?period=: the
+// source-role against the destination-role usage of the same
+// transactions, comparing the durations each side reported (not the
+// rated amounts, which differ by design: sell vs buy decks).
+func (n *Node) handleReconcileInternal(w http.ResponseWriter, r *http.Request) {
+	rep, err := func() (*settlement.Report, error) {
+		if err := reportFormatOK(r); err != nil {
+			return nil, err
+		}
+		_, period, _, err := n.settleQuery(r, false)
+		if err != nil {
+			return nil, err
+		}
+		opts, err := reconcileOptions(r, period.String(), "")
+		if err != nil {
+			return nil, err
+		}
+		if err := n.adminBarrier(r); err != nil {
+			return nil, err
+		}
+		var cdrs []settlement.CDR
+		f := ledger.UsageFilter{Limit: 10000}
+		for {
+			page, err := n.store.ListUsage(f)
+			if err != nil {
+				return nil, err
+			}
+			for i := range page {
+				u := &page[i]
+				if u.TransactionID == 0 || !period.Contains(usageTime(u)) {
+					continue
+				}
+				cdrs = append(cdrs, settlement.CDR{TransactionID: strconv.FormatUint(u.TransactionID, 10),
+					CallID: u.CallID, Calling: u.Calling, Called: u.Called, ConnectTime: usageTime(u),
+					DurationMillis: u.DurationMillis, Role: settlement.Role(u.Role.String()),
+					Counterparty: u.Reporter, Line: int(u.ID)})
+			}
+			if len(page) < f.Limit {
+				break
+			}
+			f.After = page[len(page)-1].ID
+		}
+		rep, err := settlement.ReconcileInternal(cdrs, opts)
+		if err != nil {
+			return nil, badRequest("reconcile: %v", err)
+		}
+		return rep, nil
+	}()
+	if err != nil {
+		n.adminFail(w, r, err)
+		return
+	}
+	n.writeReport(w, r, rep)
+}

@@ -1,0 +1,297 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/settlement"
+)
+
+// cdrPage is how many usage records one ledger read returns while a CDR
+// listing streams.
+const cdrPage = 2000
+
+func (n *Node) adminUsageRoutes(mux *http.ServeMux) {
+	// The index lives as long as the admin handler (one per node).
+	idx := &usageIdx{m: map[usageIdxKey]uint64{}}
+	mux.HandleFunc("GET /v1/cdrs", n.handleCDRs)
+	mux.HandleFunc("GET /v1/usage/{txid}", n.adminHandle(func(r *http.Request) (int, any, error) {
+		tx, err := strconv.ParseUint(r.PathValue("txid"), 10, 64)
+		if err != nil || tx == 0 {
+			return 0, nil, badRequest("transaction id %q: want a positive integer", r.PathValue("txid"))
+		}
+		var role ledger.Role
+		switch r.URL.Query().Get("role") {
+		case "source":
+			role = ledger.RoleSource
+		case "destination":
+			role = ledger.RoleDestination
+		default:
+			return 0, nil, badRequest("role=%q: want source or destination", r.URL.Query().Get("role"))
+		}
+		comp := r.URL.Query().Get("component")
+		u, err := idx.find(n.store, tx, role, comp)
+		if err != nil {
+			return 0, nil, err
+		}
+		if u == nil {
+			// Maybe committed but not yet applied here: one barrier, then
+			// look again, so that a confirmed usage is never reported
+			// missing by a lagging follower.
+			if err := n.adminBarrier(r); err != nil {
+				return 0, nil, err
+			}
+			if u, err = idx.find(n.store, tx, role, comp); err != nil {
+				return 0, nil, err
+			}
+		}
+		if u == nil {
+			return 0, nil, notFound("no usage for transaction %d role %s component %q", tx, role, comp)
+		}
+		return http.StatusOK, u, nil
+	}))
+}
+
+// cdrFilter parses the query of GET /v1/cdrs.
+func cdrFilter(r *http.Request) (ledger.UsageFilter, string, error) {
+	q := r.URL.Query()
+	var f ledger.UsageFilter
+	var err error
+	f.Member = q.Get("member")
+	if f.From, err = timeParam(r, "from"); err != nil {
+		return f, "", err
+	}
+	if f.To, err = timeParam(r, "to"); err != nil {
+		return f, "", err
+	}
+	if num := q.Get("number"); num != "" {
+		if f.CalledPrefix = normalizeNumber(num); f.CalledPrefix == "" {
+			return f, "", badRequest("number %q: want E.164 digits (a prefix of the called number)", num)
+		}
+	}
+	if f.UnmatchedOnly, err = boolParam(r, "unmatched"); err != nil {
+		return f, "", err
+	}
+	if s := q.Get("after"); s != "" {
+		if f.After, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return f, "", badRequest("after=%q: want the id of the last record seen", s)
+		}
+	}
+	limit, err := intParam(r, "limit", 1000, 1, 1_000_000)
+	if err != nil {
+		return f, "", err
+	}
+	f.Limit = limit
+	format := q.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	if format != "json" && format != "csv" {
+		return f, "", badRequest("format=%q: want json or csv", format)
+	}
+	return f, format, nil
+}
+
+// handleCDRs streams usage records (CDRs) after a read barrier, in id
+// order, page by page from the ledger so that memory stays bounded. The
+// response header X-Next-After carries the cursor for the next page when
+// limit records were returned (the JSON form also ends with "next_after").
+// JSON gives the ledger records; CSV gives settlement CDR lines (the
+// format `ospnode settle statement` and `ospnode reconcile` read back).
+func (n *Node) handleCDRs(w http.ResponseWriter, r *http.Request) {
+	f, format, err := cdrFilter(r)
+	if err == nil {
+		err = n.adminBarrier(r)
+	}
+	if err != nil {
+		n.adminFail(w, r, err)
+		return
+	}
+	limit := f.Limit
+	// Read the first page before writing the header, so an error still
+	// gets a proper status.
+	f.Limit = min(limit, cdrPage)
+	page, err := n.store.ListUsage(f)
+	if err != nil {
+		n.adminFail(w, r, err)
+		return
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = bw.WriteString(`{"cdrs":[`)
+	}
+	sent, last, first := 0, uint64(0), true
+	var buf bytes.Buffer
+	for {
+		for i := range page {
+			u := &page[i]
+			last = u.ID
+			if format == "csv" {
+				buf.Reset()
+				cdrs := n.usageCDRs(u, "")
+				if err := settlement.WriteCDRs(&buf, cdrs); err != nil {
+					n.log.Error("admin: cdr export", "err", err)
+					return
+				}
+				b := buf.Bytes()
+				if !first {
+					b = b[bytes.IndexByte(b, '\n')+1:] // header once
+				}
+				_, _ = bw.Write(b)
+			} else {
+				if !first {
+					_ = bw.WriteByte(',')
+				}
+				b, _ := json.Marshal(u)
+				_, _ = bw.Write(b)
+			}
+			first = false
+		}
+		sent += len(page)
+		if len(page) < f.Limit || sent >= limit || r.Context().Err() != nil {
+			break
+		}
+		f.After, f.Limit = last, min(limit-sent, cdrPage)
+		if page, err = n.store.ListUsage(f); err != nil {
+			n.log.Error("admin: cdr export", "err", err)
+			break // the client sees a truncated body (invalid JSON / no next cursor)
+		}
+	}
+	if format == "csv" && first {
+		buf.Reset()
+		_ = settlement.WriteCDRs(&buf, nil)
+		_, _ = bw.Write(buf.Bytes())
+	}
+	next := ""
+	if sent >= limit && last != 0 {
+		next = strconv.FormatUint(last, 10)
+	}
+	if format == "json" {
+		_, _ = bw.WriteString(`],"count":` + strconv.Itoa(sent) + `,"next_after":"` + next + `"}` + "\n")
+	}
+	_ = bw.Flush()
+}
+
+// usageCDRs turns a ledger usage record into settlement CDRs: one per
+// rated side (the sell side owed by SellCounterparty, the buy side owed to
+// BuyCounterparty), or one unrated CDR of its reporter. counterparty, when
+// not "", keeps only that account's CDRs. Prefix and description come
+// from the deck row that rated the call.
+func (n *Node) usageCDRs(u *ledger.Usage, counterparty string) []settlement.CDR {
+	base := settlement.CDR{CallID: u.CallID, Calling: u.Calling, Called: u.Called,
+		ConnectTime: usageTime(u), DurationMillis: u.DurationMillis, Role: settlement.Role(u.Role.String())}
+	if u.TransactionID != 0 {
+		base.TransactionID = strconv.FormatUint(u.TransactionID, 10)
+	}
+	var out []settlement.CDR
+	add := func(cp, deck string, secs int64, amt money.Amount) {
+		if counterparty != "" && cp != counterparty {
+			return
+		}
+		c := base
+		c.Counterparty, c.BillableSeconds, c.HasBillable, c.Amount = cp, secs, true, amt
+		if deck != "" {
+			if _, row, err := n.store.LookupDeckRow(deck, c.ConnectTime, u.Called); err == nil {
+				c.Prefix, c.Description = row.Prefix, row.Description
+			}
+		}
+		out = append(out, c)
+	}
+	if rt := u.Rating; rt != nil {
+		if rt.SellCounterparty != "" && rt.Sell.Currency() != "" {
+			add(rt.SellCounterparty, rt.SellDeckID, rt.BillableSeconds, rt.Sell)
+		}
+		if rt.BuyCounterparty != "" && rt.Buy.Currency() != "" {
+			add(rt.BuyCounterparty, rt.BuyDeckID, rt.BillableSeconds, rt.Buy)
+		}
+	}
+	if len(out) == 0 && (counterparty == "" || counterparty == u.Reporter) && (u.Rating == nil || counterparty == "") {
+		c := base
+		c.Counterparty = u.Reporter
+		if u.Rating != nil {
+			c.BillableSeconds, c.HasBillable = u.Rating.BillableSeconds, true
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// usageTime is the time a usage is settled at: its connect time, else its
+// end minus the duration, else when it was recorded (what the usage path
+// rates with and the ledger dates postings by).
+func usageTime(u *ledger.Usage) time.Time {
+	switch {
+	case !u.Connect.IsZero():
+		return u.Connect.UTC()
+	case !u.End.IsZero():
+		return u.End.Add(-time.Duration(u.DurationMillis) * time.Millisecond).UTC()
+	}
+	return u.RecordedAt.UTC()
+}
+
+// usageIdx finds usage records by their idempotency key (TransactionId,
+// role, componentId) for the load generator's verification. The ledger
+// has that key only inside its idempotency bucket and no read API for it,
+// so this keeps an in-memory map, caught up incrementally from ListUsage
+// (ids are dense and in apply order) on each lookup that misses.
+type usageIdx struct {
+	mu   sync.Mutex
+	last uint64
+	m    map[usageIdxKey]uint64
+}
+
+type usageIdxKey struct {
+	tx   uint64
+	role ledger.Role
+	comp string
+}
+
+func (x *usageIdx) find(s *ledger.Store, tx uint64, role ledger.Role, comp string) (*ledger.Usage, error) {
+	k := usageIdxKey{tx, role, comp}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	id, ok := x.m[k]
+	if !ok {
+		st, err := s.Stats()
+		if err != nil {
+			return nil, err
+		}
+		if st.UsageRecords < x.last { // the store was restored from an older snapshot
+			x.last, x.m = 0, map[usageIdxKey]uint64{}
+		}
+		for x.last < st.UsageRecords {
+			page, err := s.ListUsage(ledger.UsageFilter{After: x.last, Limit: 10000})
+			if err != nil {
+				return nil, err
+			}
+			if len(page) == 0 {
+				break
+			}
+			for i := range page {
+				u := &page[i]
+				if u.TransactionID != 0 {
+					x.m[usageIdxKey{u.TransactionID, u.Role, u.ComponentID}] = u.ID
+				}
+				x.last = u.ID
+			}
+		}
+		if id, ok = x.m[k]; !ok {
+			return nil, nil
+		}
+	}
+	u, err := s.Usage(id)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return u, err
+}
