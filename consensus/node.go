@@ -381,7 +381,8 @@ func (n *Node) opContext(ctx context.Context) (context.Context, context.CancelFu
 // leader moved) are retried until Config.LeaderWait; after that, ErrNoQuorum.
 // After ErrTimeout, ErrNoQuorum or ErrClosed the command may still commit:
 // callers make retries harmless with idempotency keys inside the command.
-// cmd must not be modified until Propose returns.
+// Propose retains cmd (it may still be encoded or sent after an error
+// return): the caller must not modify it afterwards.
 func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
 	res, err := n.propose(ctx, [][]byte{cmd}, false)
 	if err != nil {
