@@ -61,8 +61,16 @@ func fixArgs(args []any) []any {
 		args = append(args[:len(args):len(args)], "<missing>")
 	}
 	for i := 1; i < len(args); i += 2 {
-		if err, ok := args[i].(error); ok {
-			args[i] = err.Error()
+		switch v := args[i].(type) {
+		case error:
+			args[i] = v.Error()
+		case hclog.Format:
+			// raft logs some values as hclog.Fmt("%+v", x): render them.
+			if len(v) > 0 {
+				if f, ok := v[0].(string); ok {
+					args[i] = fmt.Sprintf(f, v[1:]...)
+				}
+			}
 		}
 	}
 	return args

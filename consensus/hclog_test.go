@@ -58,3 +58,14 @@ func TestHclogAdapter(t *testing.T) {
 		t.Error("standard logger output lost")
 	}
 }
+
+// raft logs some values with hclog.Fmt; they must be rendered, not printed
+// as "[%+v …]".
+func TestHclogAdapterFormatsFmtValues(t *testing.T) {
+	var buf syncBuf
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	newHclog(l, "raft").Info("initial configuration", "servers", hclog.Fmt("%+v", []int{1, 2}))
+	if out := buf.String(); !strings.Contains(out, `servers="[1 2]"`) {
+		t.Fatalf("hclog.Fmt value not rendered:\n%s", out)
+	}
+}
