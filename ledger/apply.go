@@ -134,7 +134,7 @@ func checkEnvelope(c []byte) {
 		}
 		panic(fmt.Sprintf("ledger: unknown command type %d (newer or corrupt log); refusing to diverge", c[0]))
 	}
-	if len(c) >= 2 && c[1] != CommandVersion {
+	if len(c) >= 2 && !versionSupported(t, c[1]) {
 		panic(fmt.Sprintf("ledger: %s version %d not supported by this build (newer or corrupt log)", t, c[1]))
 	}
 }

@@ -110,8 +110,18 @@ func usageIdemKey(c *RecordUsage) []byte {
 	return w.b
 }
 
-func postedKey(txID uint64, component string) []byte {
-	return append(u64key(txID), component...)
+// postedKey is the post-once key of a rated usage: (TransactionId, role,
+// componentId). Version 1 commands used (TransactionId, componentId), so a
+// destination-role report sharing the source report's componentId was
+// recorded but never posted; they keep that key on replay (legacy).
+func postedKey(txID uint64, role Role, component string, legacy bool) []byte {
+	k := u64key(txID)
+	if !legacy {
+		// 0xff cannot start a componentId (not UTF-8, so not in XML): a
+		// version 2 key never equals a version 1 key.
+		k = append(k, 0xff, byte(role))
+	}
+	return append(k, component...)
 }
 
 func (a *applier) recordUsage(c *RecordUsage) *Result {
@@ -194,7 +204,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	if rt := c.Rating; rt != nil && (!rt.Sell.IsZero() || !rt.Buy.IsZero()) {
 		already := false
 		if c.TransactionID != 0 {
-			if v := a.bucket(bPosted).Get(postedKey(c.TransactionID, c.ComponentID)); v != nil {
+			if v := a.bucket(bPosted).Get(postedKey(c.TransactionID, c.Role, c.ComponentID, c.legacyV1)); v != nil {
 				already = true
 				msg = "rating not posted: transaction already posted by usage " + itoa(beU64(v))
 			}
@@ -227,11 +237,15 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 		u.PostingID = p.ID
 		u.LateAdjustment = p.LateAdjustment
 		if c.TransactionID != 0 {
-			must(a.bucket(bPosted).Put(postedKey(c.TransactionID, c.ComponentID), u64key(u.ID)))
+			must(a.bucket(bPosted).Put(postedKey(c.TransactionID, c.Role, c.ComponentID, c.legacyV1), u64key(u.ID)))
 		}
 	}
+	// Only the source side's usage is cascaded: we are the source towards
+	// the upstream peer. A destination-role report for a forwarded
+	// transaction (a mixed answer's local trunk) never went through the
+	// peer. Version 1 commands cascaded either role (kept on replay).
 	var o *OutboxItem
-	if t != nil && t.UpstreamPeer != "" {
+	if t != nil && t.UpstreamPeer != "" && (c.Role == RoleSource || c.legacyV1) {
 		a.seqOutbox++
 		o = &OutboxItem{ID: a.seqOutbox, Peer: t.UpstreamPeer, UpstreamTransactionID: t.UpstreamTransactionID, CreatedAt: c.At}
 		u.OutboxID = o.ID

@@ -7,9 +7,25 @@ import (
 )
 
 // CommandVersion is the payload version this build writes for every type
-// (byte 1 of the envelope). A version this build does not know panics in
-// Apply, like an unknown non-ignorable type.
+// but RecordUsage (byte 1 of the envelope). A version this build does not
+// know panics in Apply, like an unknown non-ignorable type.
 const CommandVersion = 1
+
+// RecordUsageVersion is the version this build writes for RecordUsage.
+// Version 2 has the payload of version 1 and changes two apply rules (see
+// DESIGN.md, "Usage, postings, idempotency"): the post-once key includes
+// the role, and only source-role usage is cascaded to the upstream peer.
+// Version 1 entries of an existing log are applied with the old rules, so
+// a replay reproduces exactly the state they produced.
+const RecordUsageVersion = 2
+
+// versionSupported reports whether this build applies version v of type t.
+func versionSupported(t CommandType, v byte) bool {
+	if t == TypeRecordUsage {
+		return v == 1 || v == RecordUsageVersion
+	}
+	return v == CommandVersion
+}
 
 // Encode renders cmd as an envelope: byte 0 the type, byte 1 the version,
 // then the payload (compact binary for Authorize and RecordUsage, JSON for
@@ -51,7 +67,7 @@ func Decode(b []byte) (Command, error) {
 	if _, ok := typeNames[t]; !ok {
 		return nil, fmt.Errorf("%w: unknown command type %d", ErrInvalid, b[0])
 	}
-	if v != CommandVersion {
+	if !versionSupported(t, v) {
 		return nil, fmt.Errorf("%w: %s version %d not supported", ErrInvalid, t, v)
 	}
 	var (
@@ -62,7 +78,7 @@ func Decode(b []byte) (Command, error) {
 	case TypeAuthorize:
 		cmd, err = decodeAuthorize(p)
 	case TypeRecordUsage:
-		cmd, err = decodeRecordUsage(p)
+		cmd, err = decodeRecordUsage(p, v)
 	case TypeSetNetwork:
 		cmd, err = decodeJSON[SetNetwork](p)
 	case TypePutMember:
@@ -219,7 +235,7 @@ func decodeRating(r *rbuf) *Rating {
 func encodeRecordUsage(c *RecordUsage) []byte {
 	w := wbuf{b: make([]byte, 0, 160)}
 	w.byte1(byte(TypeRecordUsage))
-	w.byte1(CommandVersion)
+	w.byte1(RecordUsageVersion)
 	w.time(c.At)
 	w.u(c.TransactionID)
 	w.byte1(byte(c.Role))
@@ -238,9 +254,10 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 	return w.b
 }
 
-func decodeRecordUsage(p []byte) (Command, error) {
+func decodeRecordUsage(p []byte, version byte) (Command, error) {
 	r := rbuf{b: p}
 	var c RecordUsage
+	c.legacyV1 = version == 1
 	c.At = r.time()
 	c.TransactionID = r.u()
 	c.Role = Role(r.byte1())

@@ -131,8 +131,8 @@ type Authorize struct {
 }
 
 // RecordUsage records one usage report, posts its Rating (if any, once per
-// transaction and component) and, for a forwarded call reported by the
-// source side, enqueues the cascade to the upstream peer. Idempotency key:
+// transaction, role and component) and, for a forwarded call reported by
+// the source side, enqueues the cascade to the upstream peer. Idempotency key:
 // (TransactionID, Role, ComponentID) when TransactionID != 0, else
 // (Reporter, ReporterKey); a repeat returns the first result with code
 // Duplicate.
@@ -152,6 +152,13 @@ type RecordUsage struct {
 	DurationMillis   int64
 	TerminationCause uint16
 	Rating           *Rating
+
+	// legacyV1 is set when the command was decoded from a version 1
+	// envelope: it is applied with the version 1 rules (post-once key
+	// without the role; usage of either role cascaded), so that replaying
+	// an old log reproduces its state. Encode always writes the current
+	// version.
+	legacyV1 bool
 }
 
 // ClosePeriod closes the open period [previous End, End) under ID. End must
