@@ -182,4 +182,3 @@ func TestDurabilityLeaderKilled(t *testing.T) {
 		}
 	}
 }
-
