@@ -159,6 +159,38 @@ func TestHostileLedger(t *testing.T) {
 		}
 	})
 
+	t.Run("replayed-two-component-usage", func(t *testing.T) {
+		// Capture 07: two components in one message, sent three times.
+		ar := authorizeOK(t, n, "3015", "two-comp@host")
+		one := string(usageBody("3016", "a1", osp.RoleSource, ar.TransactionID, "two-comp@host", "10", "1"))
+		two := string(usageBody("3016", "a2", osp.RoleSource, ar.TransactionID, "two-comp@host", "20", "1"))
+		i, j := strings.Index(one, "<UsageIndication"), strings.Index(one, "</Message>")
+		body := []byte(one[:j] + two[i:j] + one[j:])
+		for k := range 3 {
+			conn := dialRaw(t, n.ospAddr(t), "127.0.0.1")
+			conn.send(frameXML(body))
+			a, err := conn.readAnswer(10 * time.Second)
+			if err != nil || a == nil {
+				t.Fatalf("send %d: %v", k+1, err)
+			}
+			if err := checkAnswerLoose(a); err != nil {
+				t.Fatal(err)
+			}
+			m, err := osp.Decode(a.body, osp.Limits{})
+			if err != nil || len(m.Components) != 2 {
+				t.Fatalf("send %d: %v %+v", k+1, err, m)
+			}
+			for _, c := range m.Components {
+				if c.UsageConfirmation == nil || c.UsageConfirmation.Status.Code != osp.StatusOK {
+					t.Fatalf("send %d: %+v", k+1, c)
+				}
+			}
+		}
+		if us := usageFor(t, n, ar.TransactionID); len(us) != 2 {
+			t.Fatalf("%d records, want 2 (one per component): %+v", len(us), us)
+		}
+	})
+
 	t.Run("unknown-transaction-kept-unmatched", func(t *testing.T) {
 		for _, tx := range []uint64{4242424242, 1<<63 + 5} {
 			id := fmt.Sprint(tx % 100000)

@@ -475,6 +475,17 @@ func runHostile(t *testing.T, addr string, c hostileCase) error {
 			return err
 		}
 	}
+	// The node still serves a good request right after this case.
+	alive := dialRaw(t, addr, "127.0.0.1")
+	id := fmt.Sprintf("%d", time.Now().UnixNano())
+	alive.send(frameXML(goodAuthBody(id, "alive-"+c.Name, "")))
+	a, err = alive.readAnswer(10 * time.Second)
+	if err != nil {
+		return fmt.Errorf("good request after the case: %w", err)
+	}
+	if err := checkAnswer(hostileCase{HTTP: 200, OSP: osp.StatusOK, Answer: "AuthorizationResponse"}, a); err != nil {
+		return fmt.Errorf("good request after the case: %w", err)
+	}
 	return nil
 }
 
