@@ -82,7 +82,18 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	// the transaction it already has; the ledger enforces the same key on
 	// propose, this read just saves the round trip.
 	if tx, err := n.store.TransactionByKey(m.ID, rq.msg.MessageID, callID); err == nil {
+		if tx.UpstreamPeer != "" {
+			return rq.reforward(ctx, c.ID, m, req, tx)
+		}
 		return rq.authAnswer(c.ID, req, tx)
+	}
+
+	// Loop prevention first: a request that already went through our
+	// network is refused outright (federation.LoopStatus, 404); one whose
+	// hop limit is spent may still use local trunks.
+	rt, peersOK, loop := rq.fedCheck(req)
+	if loop != nil {
+		return rq.authRefusal(c.ID, loop.Code, loop.Description)
 	}
 
 	if bl := v.blocked[m.ID]; bl != nil {
@@ -102,15 +113,17 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	}
 
 	sell, sellOK := rq.minuteCost(m.SellDeckID, called)
-	dests := rq.candidates(m, route, called, sell, sellOK, callID)
+	var peers *fedRuntime
+	if peersOK {
+		peers = rt
+	}
+	choices := rq.rankChoices(m, route, called, sell, sellOK, callID, peers)
 	want := req.MaximumDestinations
 	if want <= 0 {
 		want = defaultMaxDestinations
 	}
-	if len(dests) > min(want, maxDestinations) {
-		dests = dests[:min(want, maxDestinations)]
-	}
-	if len(dests) == 0 {
+	want = min(want, maxDestinations)
+	if len(choices) == 0 {
 		return rq.authRefusal(c.ID, codeNoRoute, "no usable route")
 	}
 	limit, why := rq.timeLimit(m, sell, sellOK)
@@ -119,6 +132,38 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	}
 	if !n.fraud.reserve(m.ID, m.ConcurrentLimit) {
 		return rq.authRefusal(c.ID, codeConcurrent, "concurrent call limit reached")
+	}
+
+	// One source at a time (DESIGN.md, "Federation"): walk the ranked
+	// candidates; peers ranked before the first local trunk are tried in
+	// turn within the forwarding budget, and the first that answers makes
+	// the whole answer. Once a local trunk is reached (or every peer
+	// failed), the answer is the local trunks only.
+	var lastErr error
+	deadline := time.Now().Add(n.cfg.ForwardBudget)
+	for _, ch := range choices {
+		if ch.peer == nil {
+			break
+		}
+		fr, err := rq.forward(ctx, rt, m, req, called, ch, deadline)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return rq.authorizeForwarded(ctx, c.ID, m, req, callID, called, ch, fr, limit, want)
+	}
+	var dests []ledger.Destination
+	for _, ch := range choices {
+		if ch.peer == nil && len(dests) < want {
+			dests = append(dests, ch.dest)
+		}
+	}
+	if len(dests) == 0 {
+		n.fraud.cancel(m.ID, m.ConcurrentLimit)
+		if lastErr != nil {
+			return rq.authRefusal(c.ID, forwardStatus(lastErr), "no usable route: upstream failed")
+		}
+		return rq.authRefusal(c.ID, codeNoRoute, "no usable route")
 	}
 	cmd := &ledger.Authorize{
 		At:            rq.now,
@@ -151,16 +196,57 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 }
 
 // candidates returns the destinations of route for a call from m, ranked
-// by policy (settlement.RankRoutes): trunks of other active members whose
-// buy rate leaves the configured minimum margin under m's sell rate.
-// Peer candidates wait for federation.
+// as rankChoices does with the peers currently configured (peer
+// destinations have no address: it is the upstream's answer). For route
+// explanations; authorize uses rankChoices.
 func (rq *request) candidates(m *ledger.Member, route *ledger.Route, called string, sell money.Amount, sellOK bool, callID string) []ledger.Destination {
+	chs := rq.rankChoices(m, route, called, sell, sellOK, callID, rq.n.fed.runtime())
+	out := make([]ledger.Destination, 0, len(chs))
+	for _, ch := range chs {
+		out = append(out, ch.dest)
+	}
+	return out
+}
+
+// rankChoices returns the choices of route for a call from m, ranked by
+// policy (settlement.RankRoutes): trunks of other active members and, when
+// peers is not nil, active peer networks, each kept only when its buy rate
+// (the member's or the peer's buy deck, on the translated number) leaves
+// the configured minimum margin under m's sell rate.
+func (rq *request) rankChoices(m *ledger.Member, route *ledger.Route, called string, sell money.Amount, sellOK bool, callID string, peers *fedRuntime) []choice {
 	n, v := rq.n, rq.v
-	byKey := map[string]ledger.Destination{}
+	byKey := map[string]choice{}
 	var opts []settlement.RouteOption
 	for _, rc := range route.Candidates {
+		if rc.Kind == ledger.CandidatePeer {
+			if peers == nil || peers.reg == nil {
+				continue // federation off, or hop limit spent
+			}
+			p, ok := peers.reg.Peer(rc.ID)
+			if !ok || p.Config().Status != ledger.PeerActive {
+				continue
+			}
+			num := translate(called, rc.Strip, rc.AddPrefix)
+			var cost money.Amount
+			if deck := p.Config().BuyDeckID; deck != "" {
+				c, ok := rq.minuteCost(deck, num)
+				if !ok {
+					continue // the peer's deck has no rate for it: cannot settle
+				}
+				cost = c
+				if sellOK && !n.marginOK(sell, cost) {
+					continue
+				}
+			}
+			key := "peer\x00" + p.ID() + "\x00" + strconv.Itoa(len(opts))
+			byKey[key] = choice{peer: p, dest: ledger.Destination{Kind: ledger.DestPeer, ID: p.ID(), Called: num,
+				SellDeckID: m.SellDeckID, BuyDeckID: p.Config().BuyDeckID}}
+			opts = append(opts, settlement.RouteOption{Key: key, Priority: rc.Priority * 1000,
+				Weight: max(rc.Weight, 0), Cost: cost})
+			continue
+		}
 		if rc.Kind != ledger.CandidateTrunk {
-			continue // peers: federation forwards these (not wired yet)
+			continue
 		}
 		tr := v.trunks[rc.ID]
 		if tr == nil {
@@ -183,8 +269,8 @@ func (rq *request) candidates(m *ledger.Member, route *ledger.Route, called stri
 			}
 		}
 		key := tr.ID + "\x00" + strconv.Itoa(len(opts))
-		byKey[key] = ledger.Destination{Kind: ledger.DestTrunk, ID: tr.ID, Address: tr.Address, Called: num,
-			SellDeckID: m.SellDeckID, BuyDeckID: tm.BuyDeckID}
+		byKey[key] = choice{dest: ledger.Destination{Kind: ledger.DestTrunk, ID: tr.ID, Address: tr.Address, Called: num,
+			SellDeckID: m.SellDeckID, BuyDeckID: tm.BuyDeckID}}
 		opts = append(opts, settlement.RouteOption{Key: key, Priority: rc.Priority*1000 + tr.Priority,
 			Weight: max(rc.Weight, 0) * max(tr.Weight, 1), Cost: cost})
 	}
@@ -195,7 +281,7 @@ func (rq *request) candidates(m *ledger.Member, route *ledger.Route, called stri
 	h.Write([]byte{0})
 	h.Write([]byte(callID))
 	settlement.RankRoutes(opts, n.cfg.RouteSeed^h.Sum64())
-	out := make([]ledger.Destination, 0, len(opts))
+	out := make([]choice, 0, len(opts))
 	for _, o := range opts {
 		out = append(out, byKey[o.Key])
 	}

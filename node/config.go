@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ospnode/ospnode/consensus"
+	"github.com/ospnode/ospnode/federation"
 	"github.com/ospnode/ospnode/osp"
 )
 
@@ -117,10 +118,46 @@ type Config struct {
 	// Demo seeds a demonstration network into an empty ledger (see SeedDemo).
 	Demo bool
 
+	// NetworkID is our network id for federation: loop prevention (the
+	// forwarding path) and our identity at peers. Empty: the ledger
+	// Network's id; with neither, peer route candidates are skipped.
+	NetworkID string
+	// ForwardBudget bounds the time one authorisation may spend upstream,
+	// across every peer candidate tried (default federation.DefaultBudget,
+	// 2s); a slow or dead peer falls over to the next candidate within it.
+	// Keep it well under RequestTimeout and the members' OSP timeout.
+	ForwardBudget time.Duration
+	// HopLimit is the hop limit a request from our own members starts with
+	// (default federation.DefaultHopLimit; at most federation.MaxHopLimit).
+	HopLimit int
+	// FederationSourceAddress is the source device address sent to peers
+	// (DeviceInfo transport), e.g. "[198.51.100.1]:5060". Optional.
+	FederationSourceAddress string
+	// UpstreamTokensUnverified skips checking upstream tokens against the
+	// peer's trusted CAs before passing them on (checked by default; a peer
+	// without trusted CAs is never checked).
+	UpstreamTokensUnverified bool
+	// Cascade tunes the usage cascader (zero fields: federation defaults).
+	Cascade CascadeConfig
+	// PeerBreaker tunes the per-service-point circuit breakers of peers
+	// (zero fields: federation defaults).
+	PeerBreaker federation.BreakerConfig
+
 	// Logger receives the node's logs (default: discard). Clock is the
 	// node's time source (default time.Now).
 	Logger *slog.Logger
 	Clock  func() time.Time
+}
+
+// CascadeConfig tunes the cascading of usage to peers (see
+// federation.CascaderConfig): how often the outbox is read when nothing
+// wakes the cascader (default 1s), the budget of one delivery (5s), and the
+// per-item retry backoff bounds (1s, 5m).
+type CascadeConfig struct {
+	Interval   time.Duration
+	Budget     time.Duration
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
 }
 
 // RaftTimeouts are consensus.Config's timeouts; zero selects its defaults.
@@ -182,6 +219,15 @@ func (c *Config) fill() error {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Second
+	}
+	if c.ForwardBudget <= 0 {
+		c.ForwardBudget = federation.DefaultBudget
+	}
+	if c.HopLimit <= 0 {
+		c.HopLimit = federation.DefaultHopLimit
+	}
+	if c.HopLimit > federation.MaxHopLimit {
+		return fmt.Errorf("%w: HopLimit %d above %d", ErrConfig, c.HopLimit, federation.MaxHopLimit)
 	}
 	if c.MinMargin == "" {
 		c.MinMargin = "0"

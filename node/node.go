@@ -36,6 +36,7 @@ type Node struct {
 	state  *stateCache
 	fraud  *fraud
 	met    *metrics
+	fed    *fedState
 
 	ospSrv, ospTLSSrv, adminSrv *http.Server
 	ospURL, ospTLSURL, adminURL string
@@ -112,6 +113,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	n.state = newStateCache(n.store, cfg.Logger)
 	n.fraud = newFraud(n.now)
+	if n.fed, err = newFedState(n); err != nil {
+		return nil, err
+	}
+	n.fed.start()
+	closers = append(closers, func() error { n.fed.stop(); return nil })
 
 	if err := n.listen(); err != nil {
 		return nil, err
@@ -265,6 +271,9 @@ func (n *Node) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		n.shutdownHTTP(ctx)
 		cancel()
+		// Before consensus: the cascader proposes AckOutbox. Items in
+		// flight are delivered again by the next leader.
+		n.fed.stop()
 		var errs []error
 		if err := n.cons.Close(); err != nil {
 			errs = append(errs, err)

@@ -91,6 +91,11 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 	if ui.TransactionID != 0 {
 		n.fraud.end(ui.TransactionID)
 	}
+	if res.OutboxID != 0 {
+		// Committed with an outbox item: cascade it upstream now rather
+		// than at the cascader's next poll (only the leader drains).
+		n.fed.kick()
+	}
 	return rq.usageAnswer(c.ID, osp.StatusOK, "")
 }
 
@@ -140,17 +145,21 @@ func (rq *request) rate(t *ledger.Transaction, role ledger.Role, m *ledger.Membe
 				break
 			}
 		}
-		r, err := rq.v.decks.rater(deck)
-		if err != nil {
-			return nil
+		var rating *ledger.Rating
+		if r, err := rq.v.decks.rater(deck); err == nil {
+			if rt, err := r.Rate(t.Called, at, durMs); err == nil {
+				rating = &ledger.Rating{BillableSeconds: rt.BillableSeconds, Sell: rt.Amount,
+					SellCounterparty: ledger.MemberAccount(m.ID), SellDeckID: deck}
+			} else {
+				rq.n.log.Warn("osp: usage not rated", "tx", t.ID, "deck", deck, "err", err)
+			}
 		}
-		rt, err := r.Rate(t.Called, at, durMs)
-		if err != nil {
-			rq.n.log.Warn("osp: usage not rated", "tx", t.ID, "deck", deck, "err", err)
-			return nil
+		if t.UpstreamPeer != "" {
+			// Forwarded: nobody of ours terminates it, so the source's
+			// report also carries what the upstream peer will bill us.
+			rating = rq.rateUpstream(t, at, durMs, rating)
 		}
-		return &ledger.Rating{BillableSeconds: rt.BillableSeconds, Sell: rt.Amount,
-			SellCounterparty: ledger.MemberAccount(m.ID), SellDeckID: deck}
+		return rating
 	case ledger.RoleDestination:
 		for _, d := range t.Destinations {
 			tr := rq.v.trunks[d.ID]
@@ -175,6 +184,48 @@ func (rq *request) rate(t *ledger.Transaction, role ledger.Role, m *ledger.Membe
 		}
 	}
 	return nil
+}
+
+// rateUpstream adds to rating (nil: a new one) the buy side of a forwarded
+// transaction: the peer's buy deck (stamped into the destination at
+// authorisation; the peer record's current one otherwise) on the number we
+// sent upstream, owed to the peer's account. This is the same call the
+// upstream rates with its sell deck for us, so the two sides of the hop
+// agree when the decks do.
+func (rq *request) rateUpstream(t *ledger.Transaction, at time.Time, durMs int64, rating *ledger.Rating) *ledger.Rating {
+	deck, num := "", t.Called
+	for _, d := range t.Destinations {
+		if d.Kind == ledger.DestPeer && d.ID == t.UpstreamPeer {
+			deck = d.BuyDeckID
+			if d.Called != "" {
+				num = d.Called
+			}
+			break
+		}
+	}
+	if deck == "" {
+		if p, err := rq.n.store.Peer(t.UpstreamPeer); err == nil {
+			deck = p.BuyDeckID
+		}
+	}
+	if deck == "" {
+		return rating
+	}
+	r, err := rq.v.decks.rater(deck)
+	if err != nil {
+		rq.n.log.Warn("osp: upstream buy deck unusable", "tx", t.ID, "deck", deck, "err", err)
+		return rating
+	}
+	rt, err := r.Rate(num, at, durMs)
+	if err != nil {
+		rq.n.log.Warn("osp: usage not rated (upstream)", "tx", t.ID, "deck", deck, "err", err)
+		return rating
+	}
+	if rating == nil {
+		rating = &ledger.Rating{BillableSeconds: rt.BillableSeconds}
+	}
+	rating.Buy, rating.BuyCounterparty, rating.BuyDeckID = rt.Amount, ledger.PeerAccount(t.UpstreamPeer), deck
+	return rating
 }
 
 // durationMillis turns a UsageDetail Amount (decimal seconds, e.g.
