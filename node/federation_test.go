@@ -1,0 +1,186 @@
+package node
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/osp"
+)
+
+const fedCalled = "447700900123" // a YELLOW member's number
+
+// onehop builds PURPLE → YELLOW: carrier a (PURPLE) calls carrier b
+// (YELLOW). Rates per minute: a pays PURPLE 0.10; PURPLE pays YELLOW 0.07
+// (PURPLE's buy deck for the peer = YELLOW's sell deck for member purple);
+// YELLOW pays b 0.05.
+func onehop(t *testing.T, size int, mod func(*Config)) (purple, yellow *testNet) {
+	t.Helper()
+	yellow = startNet(t, "yellow", size, func(c *Config) {
+		c.MaxTimeLimit = 3600 // the chain's minimum: a gets YELLOW's limit
+		if mod != nil {
+			mod(c)
+		}
+	})
+	purple = startNet(t, "purple", size, mod)
+	yellow.propose(t,
+		deck("y-sell-purple", ledger.MemberAccount("purple"), ledger.DirectionSell, "44", "0.07"),
+		deck("y-buy-b", ledger.MemberAccount("b"), ledger.DirectionBuy, "44", "0.05"),
+		peerMember("purple", "y-sell-purple"),
+		carrier("b", addrDest, "", "y-buy-b"),
+		ledger.PutTrunk{Trunk: ledger.Trunk{ID: "b1", MemberID: "b", Address: "[" + addrDest + "]:5060"}},
+		route("44", ledger.RouteCandidate{Kind: ledger.CandidateTrunk, ID: "b1"}),
+	)
+	purple.propose(t,
+		deck("p-sell-a", ledger.MemberAccount("a"), ledger.DirectionSell, "44", "0.10"),
+		deck("p-buy-yellow", ledger.PeerAccount("yellow"), ledger.DirectionBuy, "44", "0.07"),
+		carrier("a", addrSource, "p-sell-a", ""),
+		peerTo(yellow, "purple", "p-buy-yellow"),
+		route("44", ledger.RouteCandidate{Kind: ledger.CandidatePeer, ID: "yellow"}),
+	)
+	yellow.sync(t)
+	purple.sync(t)
+	return purple, yellow
+}
+
+// TestFederationOneHop: a PURPLE member's call to a YELLOW member's number
+// is authorised through YELLOW; YELLOW's token verifies with YELLOW's CA
+// at the terminating side; PURPLE's source usage cascades to YELLOW (the
+// outbox drains); YELLOW's member's destination usage lands in YELLOW;
+// both audits pass and the cascade invariant holds to the cent.
+func TestFederationOneHop(t *testing.T) {
+	purple, yellow := onehop(t, 1, nil)
+	p, y := purple.nodes[0], yellow.nodes[0]
+	a, b := client(addrSource), client(addrDest)
+
+	resp := authResponse(t, exchange(t, a, p.OSPURL(), fedAuth("101", "call-1@a", fedCalled)))
+	if !resp.Status.OK() || len(resp.Destinations) != 1 {
+		t.Fatalf("authorisation: %+v", resp)
+	}
+	tP := resp.TransactionID
+	txP, err := p.Store().Transaction(tP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txP.UpstreamPeer != "yellow" || txP.UpstreamTransactionID == 0 || txP.Destinations[0].Kind != ledger.DestPeer ||
+		txP.Destinations[0].PeerTransactionID != txP.UpstreamTransactionID {
+		t.Fatalf("PURPLE transaction %+v", txP)
+	}
+	tY := txP.UpstreamTransactionID
+	txY, err := y.Store().Transaction(tY)
+	if err != nil || txY.SourceMember != "purple" || txY.UpstreamPeer != "" {
+		t.Fatalf("YELLOW transaction %+v %v", txY, err)
+	}
+	d := resp.Destinations[0]
+	if d.SignalAddress != "["+addrDest+"]:5060" {
+		t.Fatalf("destination %q", d.SignalAddress)
+	}
+	if got := d.TimeLimit(); got != 3600 || txP.TimeLimit != 3600 {
+		t.Fatalf("time limit %d / %d, want the chain's minimum 3600", got, txP.TimeLimit)
+	}
+	// The terminating proxy trusts YELLOW's CA: the token is YELLOW's,
+	// untouched, for YELLOW's transaction.
+	claims, err := osp.VerifyToken(d.Token, osp.TokenVerifyOptions{Roots: yellow.roots(), Calling: calling, Called: fedCalled, CallID: d.CallID})
+	if err != nil {
+		t.Fatalf("token does not verify with YELLOW's CA: %v", err)
+	}
+	if claims.TransactionID != tY {
+		t.Fatalf("token transaction %d, want YELLOW's %d", claims.TransactionID, tY)
+	}
+	if _, err := osp.VerifyToken(d.Token, osp.TokenVerifyOptions{Roots: purple.roots(), Calling: calling, Called: fedCalled, CallID: d.CallID}); err == nil {
+		t.Fatal("YELLOW's token verified with PURPLE's CA")
+	}
+	// …and YELLOW's own OSP server validates it (AuthorizationIndication).
+	ai := exchange(t, b, y.OSPURL(), &osp.Message{MessageID: "v1", Components: []osp.Component{{ID: "1",
+		AuthorizationIndication: &osp.AuthorizationIndication{Timestamp: time.Now().UTC().Truncate(time.Second), Token: d.Token, CallID: d.CallID,
+			CallInfo: osp.CallInfo{SourceInfo: osp.TypedValues{{Type: osp.TypeE164, Value: calling}},
+				DestinationInfo: osp.TypedValues{{Type: osp.TypeE164, Value: fedCalled}}}}}}})
+	if st := ai.Components[0].AuthorizationConfirmation.Status; !st.OK() {
+		t.Fatalf("YELLOW refuses its own token: %+v", st)
+	}
+
+	// A retry of the same request gets the same transaction, with YELLOW's
+	// (same) transaction inside a fresh token.
+	again := authResponse(t, exchange(t, a, p.OSPURL(), fedAuth("101", "call-1@a", fedCalled)))
+	if again.TransactionID != tP || len(again.Destinations) != 1 {
+		t.Fatalf("retry: %+v", again)
+	}
+	if c, err := osp.VerifyToken(again.Destinations[0].Token, osp.TokenVerifyOptions{Roots: yellow.roots(), Calling: calling, Called: fedCalled, CallID: d.CallID}); err != nil || c.TransactionID != tY {
+		t.Fatalf("retry token: %+v %v", c, err)
+	}
+
+	// Usage: a (source) to PURPLE with PURPLE's id; b (destination) to
+	// YELLOW with YELLOW's id — both toolkits use componentId 1.
+	if code := usageStatus(t, exchange(t, a, p.OSPURL(), fedUsage("201", "1", osp.RoleSource, tP, "call-1@a", fedCalled, 95))); code != 200 {
+		t.Fatalf("source usage: %d", code)
+	}
+	if code := usageStatus(t, exchange(t, b, y.OSPURL(), fedUsage("301", "1", osp.RoleDestination, tY, "call-1@a", fedCalled, 95))); code != 200 {
+		t.Fatalf("destination usage: %d", code)
+	}
+	waitDrained(t, purple)
+	waitUsage(t, y, tY, ledger.RoleSource, ledger.MemberAccount("purple"))
+
+	purple.audit(t)
+	yellow.audit(t)
+	// 95 s at 1/1 increments, 4 decimals half-up:
+	// a → PURPLE 0.10/min = 0.1583; PURPLE → YELLOW 0.07/min = 0.1108;
+	// YELLOW → b 0.05/min = 0.0792.
+	costA := fedBalance(t, p, ledger.MemberAccount("a"))
+	revB := neg(fedBalance(t, y, ledger.MemberAccount("b")))
+	eqDec(t, "a's cost", costA, dec("0.1583"))
+	eqDec(t, "b's revenue", revB, dec("0.0792"))
+	eqDec(t, "PURPLE owes YELLOW", neg(fedBalance(t, p, ledger.PeerAccount("yellow"))), dec("0.1108"))
+	eqDec(t, "YELLOW's claim on PURPLE", fedBalance(t, y, ledger.MemberAccount("purple")), dec("0.1108"))
+	eqDec(t, "cascade invariant: a's cost = b's revenue + margins", costA, sum(t, revB, margin(t, p), margin(t, y)))
+
+	m := p.CascadeMetrics()
+	if m.Acked != 1 || m.Sent < 1 {
+		t.Fatalf("cascade metrics %+v", m)
+	}
+	if hs := p.PeerHealth(); len(hs) != 1 || hs[0].ID != "yellow" {
+		t.Fatalf("peer health %+v", hs)
+	}
+	var sb strings.Builder
+	p.writeMetrics(&sb)
+	for _, want := range []string{"ospnode_cascade_acked_total 1", `ospnode_federation_forwards_total{outcome="ok"} 2`, `ospnode_peer_in_flight{peer="yellow"} 0`} {
+		if !strings.Contains(sb.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// waitDrained waits until a network's outbox is empty on every open node.
+func waitDrained(t *testing.T, tn *testNet) {
+	t.Helper()
+	for _, n := range tn.nodes {
+		if isClosed(n) {
+			continue
+		}
+		waitFor(t, n.ID()+" outbox to drain", 30*time.Second, func() bool {
+			items, err := n.PendingOutbox("", 0)
+			return err == nil && len(items) == 0
+		})
+	}
+}
+
+// waitUsage waits until n holds a usage of tx in role reported by reporter,
+// and returns it.
+func waitUsage(t *testing.T, n *Node, tx uint64, role ledger.Role, reporter string) ledger.Usage {
+	t.Helper()
+	var u ledger.Usage
+	waitFor(t, n.ID()+" to record the usage", 30*time.Second, func() bool {
+		us, err := n.Store().ListUsage(ledger.UsageFilter{})
+		if err != nil {
+			return false
+		}
+		for _, x := range us {
+			if x.TransactionID == tx && x.Role == role && x.Reporter == reporter {
+				u = x
+				return true
+			}
+		}
+		return false
+	})
+	return u
+}
