@@ -147,10 +147,17 @@ func deck(id, counterparty, dir, prefix, rate string) ledger.Command {
 }
 
 // peerTo returns the peer record of upstream as seen by a network whose
-// member id at upstream is ourMember, billed on buyDeck.
-func peerTo(up *testNet, ourMember, buyDeck string) ledger.Command {
+// member id at upstream is ourMember, billed on buyDeck. Tokens pass
+// through a transit network untouched, so the trusted CAs are those of
+// every network that may terminate calls through the peer (beyond: the
+// networks behind it).
+func peerTo(up *testNet, ourMember, buyDeck string, beyond ...*testNet) ledger.Command {
+	cas := up.caPEM()
+	for _, b := range beyond {
+		cas = append(cas, b.caPEM()...)
+	}
 	return ledger.PutPeer{Peer: ledger.Peer{ID: up.id, Name: up.id, Status: ledger.PeerActive, ServicePoints: up.urls(),
-		TrustedCAs: up.caPEM(), OurMemberID: ourMember, BuyDeckID: buyDeck}}
+		TrustedCAs: cas, OurMemberID: ourMember, BuyDeckID: buyDeck}}
 }
 
 // peerMember is the member record of a downstream network at its upstream
@@ -311,4 +318,35 @@ func deadURL(t *testing.T) string {
 	u := "http://" + ln.Addr().String() + "/osp"
 	ln.Close()
 	return u
+}
+
+// open returns the network's nodes that are not closed.
+func (tn *testNet) open() []*Node {
+	var out []*Node
+	for _, n := range tn.nodes {
+		if !isClosed(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// syncOpen waits until the open nodes agree on the applied index and the
+// state digest.
+func (tn *testNet) syncOpen(t *testing.T) {
+	t.Helper()
+	nodes := tn.open()
+	waitFor(t, tn.id+" replicas to converge", 30*time.Second, func() bool {
+		d0, err := nodes[0].Store().Digest()
+		if err != nil {
+			return false
+		}
+		for _, n := range nodes[1:] {
+			d, err := n.Store().Digest()
+			if err != nil || d != d0 {
+				return false
+			}
+		}
+		return true
+	})
 }

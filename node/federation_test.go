@@ -1,10 +1,13 @@
 package node
 
 import (
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/osp"
 )
@@ -183,4 +186,173 @@ func waitUsage(t *testing.T, n *Node, tx uint64, role ledger.Role, reporter stri
 		return false
 	})
 	return u
+}
+
+// threeTiers builds PURPLE → HUB → YELLOW. Per minute: a pays PURPLE
+// 0.10; PURPLE pays HUB 0.08; HUB pays YELLOW 0.06; YELLOW pays b 0.05.
+func threeTiers(t *testing.T, size int) (purple, hub, yellow *testNet) {
+	t.Helper()
+	yellow = startNet(t, "yellow", size, nil)
+	hub = startNet(t, "hub", size, nil)
+	purple = startNet(t, "purple", size, nil)
+	yellow.propose(t,
+		deck("y-sell-hub", ledger.MemberAccount("hub"), ledger.DirectionSell, "44", "0.06"),
+		deck("y-buy-b", ledger.MemberAccount("b"), ledger.DirectionBuy, "44", "0.05"),
+		peerMember("hub", "y-sell-hub"),
+		carrier("b", addrDest, "", "y-buy-b"),
+		ledger.PutTrunk{Trunk: ledger.Trunk{ID: "b1", MemberID: "b", Address: "[" + addrDest + "]:5060"}},
+		route("44", ledger.RouteCandidate{Kind: ledger.CandidateTrunk, ID: "b1"}),
+	)
+	hub.propose(t,
+		deck("h-sell-purple", ledger.MemberAccount("purple"), ledger.DirectionSell, "44", "0.08"),
+		deck("h-buy-yellow", ledger.PeerAccount("yellow"), ledger.DirectionBuy, "44", "0.06"),
+		peerMember("purple", "h-sell-purple"),
+		peerTo(yellow, "hub", "h-buy-yellow"),
+		route("44", ledger.RouteCandidate{Kind: ledger.CandidatePeer, ID: "yellow"}),
+	)
+	purple.propose(t,
+		deck("p-sell-a", ledger.MemberAccount("a"), ledger.DirectionSell, "44", "0.10"),
+		deck("p-buy-hub", ledger.PeerAccount("hub"), ledger.DirectionBuy, "44", "0.08"),
+		carrier("a", addrSource, "p-sell-a", ""),
+		peerTo(hub, "purple", "p-buy-hub", yellow),
+		route("44", ledger.RouteCandidate{Kind: ledger.CandidatePeer, ID: "hub"}),
+	)
+	for _, tn := range []*testNet{yellow, hub, purple} {
+		tn.sync(t)
+	}
+	return purple, hub, yellow
+}
+
+// fedCall is one completed call: our transaction at PURPLE and YELLOW's.
+type fedCall struct{ tP, tY uint64 }
+
+// placeCall authorises a call at PURPLE (trying its nodes in turn, as the
+// toolkit does on a 5xx), reports the source usage to PURPLE and the
+// destination usage to YELLOW, each retried until confirmed. It reports
+// false when no node authorised the call.
+func placeCall(t *testing.T, purple, yellow *testNet, i int) (fedCall, bool) {
+	t.Helper()
+	a, b := client(addrSource), client(addrDest)
+	msg, callID := "m"+strconv.Itoa(i), "call-"+strconv.Itoa(i)+"@a"
+	var resp *osp.AuthorizationResponse
+	for _, n := range purple.open() {
+		r := authResponse(t, exchange(t, a, n.OSPURL(), fedAuth(msg, callID, fedCalled)))
+		if r.Status.OK() {
+			resp = r
+			break
+		}
+		if r.Status.Code != osp.StatusUnavailable && r.Status.Code != osp.StatusTransientProblem {
+			t.Fatalf("call %d refused: %+v", i, r.Status)
+		}
+	}
+	if resp == nil {
+		return fedCall{}, false
+	}
+	d := resp.Destinations[0]
+	claims, err := osp.VerifyToken(d.Token, osp.TokenVerifyOptions{Roots: yellow.roots(), Calling: calling, Called: fedCalled, CallID: d.CallID})
+	if err != nil {
+		t.Fatalf("call %d: token: %v", i, err)
+	}
+	c := fedCall{tP: resp.TransactionID, tY: claims.TransactionID}
+	confirm := func(tn *testNet, cl *http.Client, m *osp.Message) {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, n := range tn.open() {
+				if usageStatus(t, exchange(t, cl, n.OSPURL(), m)) == 200 {
+					return
+				}
+			}
+		}
+		t.Fatalf("call %d: usage never confirmed by %s", i, tn.id)
+	}
+	confirm(purple, a, fedUsage("s"+msg, "1", osp.RoleSource, c.tP, callID, fedCalled, 95))
+	confirm(yellow, b, fedUsage("d"+msg, "1", osp.RoleDestination, c.tY, callID, fedCalled, 95))
+	return c, true
+}
+
+// TestFederationThreeTiers: PURPLE → HUB → YELLOW with three nodes each
+// (one under -short). HUB's leader is closed in the middle of the traffic:
+// every confirmed usage reaches all three ledgers exactly once, the
+// outboxes drain after recovery, every audit passes and the cascade
+// invariant holds to the cent across the chain.
+func TestFederationThreeTiers(t *testing.T) {
+	size := 3
+	if testing.Short() {
+		size = 1
+	}
+	purple, hub, yellow := threeTiers(t, size)
+	const before, after = 6, 6
+	var calls []fedCall
+	for i := 0; i < before; i++ {
+		c, ok := placeCall(t, purple, yellow, i)
+		if !ok {
+			t.Fatalf("call %d not authorised with every network healthy", i)
+		}
+		calls = append(calls, c)
+	}
+	if size == 3 {
+		l := hub.leader(t)
+		if err := l.Close(); err != nil {
+			t.Fatalf("close HUB leader: %v", err)
+		}
+		refused := 0
+		for i := before; len(calls) < before+after; i++ {
+			c, ok := placeCall(t, purple, yellow, i)
+			if !ok {
+				refused++ // during the election: the member tries again later
+				if refused > 50 {
+					t.Fatal("HUB never recovered")
+				}
+				continue
+			}
+			calls = append(calls, c)
+		}
+		t.Logf("HUB leader %s closed; %d calls refused during the election", l.ID(), refused)
+	}
+	n := len(calls)
+	for _, tn := range []*testNet{purple, hub} {
+		waitDrained(t, tn)
+	}
+	// Every hop holds every call exactly once.
+	y := yellow.open()[0]
+	for _, c := range calls {
+		waitUsage(t, y, c.tY, ledger.RoleSource, ledger.MemberAccount("hub"))
+		waitUsage(t, y, c.tY, ledger.RoleDestination, ledger.MemberAccount("b"))
+	}
+	for _, tn := range []*testNet{purple, hub, yellow} {
+		tn.syncOpen(t)
+		tn.audit(t)
+		for _, node := range tn.open() {
+			us, err := node.Store().ListUsage(ledger.UsageFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := n
+			if tn == yellow {
+				want = 2 * n
+			}
+			if len(us) != want {
+				t.Fatalf("%s holds %d usage records, want %d", node.ID(), len(us), want)
+			}
+		}
+	}
+	p, h := purple.open()[0], hub.open()[0]
+	// Per call (95 s, 1/1, 4 decimals): a 0.1583, PURPLE→HUB 0.1267,
+	// HUB→YELLOW 0.0950, b 0.0792.
+	times := func(s string) *apd.Decimal {
+		var d apd.Decimal
+		if _, err := apd.BaseContext.WithPrecision(34).Mul(&d, dec(s), apd.New(int64(n), 0)); err != nil {
+			t.Fatal(err)
+		}
+		return &d
+	}
+	costA := fedBalance(t, p, ledger.MemberAccount("a"))
+	revB := neg(fedBalance(t, y, ledger.MemberAccount("b")))
+	eqDec(t, "a's cost", costA, times("0.1583"))
+	eqDec(t, "b's revenue", revB, times("0.0792"))
+	eqDec(t, "PURPLE owes HUB", neg(fedBalance(t, p, ledger.PeerAccount("hub"))), times("0.1267"))
+	eqDec(t, "HUB's claim on PURPLE", fedBalance(t, h, ledger.MemberAccount("purple")), times("0.1267"))
+	eqDec(t, "HUB owes YELLOW", neg(fedBalance(t, h, ledger.PeerAccount("yellow"))), times("0.0950"))
+	eqDec(t, "YELLOW's claim on HUB", fedBalance(t, y, ledger.MemberAccount("hub")), times("0.0950"))
+	eqDec(t, "cascade invariant", costA, sum(t, revB, margin(t, p), margin(t, h), margin(t, y)))
 }
