@@ -39,6 +39,8 @@ func commands() []*cli.Command {
 		reconcileCommand(),
 		ospCommand(),
 		benchCommand(),
+		clusterCommand(), memberCommand(), trunkCommand(), routeCommand(), rateCommand(), peerCommand(),
+		outboxCommand(), cdrCommand(), ledgerCommand(), periodCommand(), certCommand(),
 	}
 }
 

@@ -2,6 +2,10 @@ package cmd
 
 import (
 	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,7 +19,8 @@ import (
 // message names file, line and field), 2 bad flags.
 func reconcileCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "ours", Usage: "our CDR CSV (with --internal: one file with source and destination roles)", Required: true, EnvVars: []string{"OSPNODE_RECONCILE_OURS"}},
+		&cli.StringFlag{Name: "ours", Usage: "our CDR CSV (with --internal: one file with source and destination roles); or give --node to take ours from a running node's ledger", EnvVars: []string{"OSPNODE_RECONCILE_OURS"}},
+		&cli.StringFlag{Name: "counterparty", Usage: "with --node: whose CDRs --theirs holds (member or peer id)", EnvVars: []string{"OSPNODE_RECONCILE_COUNTERPARTY"}},
 		&cli.StringFlag{Name: "theirs", Usage: "the counterparty's CDR CSV", EnvVars: []string{"OSPNODE_RECONCILE_THEIRS"}},
 		&cli.BoolFlag{Name: "internal", Usage: "compare source-role vs destination-role records of --ours", EnvVars: []string{"OSPNODE_RECONCILE_INTERNAL"}},
 		&cli.DurationFlag{Name: "tolerance", Usage: "billable-seconds difference still counted as partial (0 = none)", Value: settlement.DefaultTolerance, EnvVars: []string{"OSPNODE_RECONCILE_TOLERANCE"}},
@@ -29,6 +34,7 @@ func reconcileCommand() *cli.Command {
 	}
 	flags = append(flags, cdrFormatFlags("ours", "RECONCILE_")...)
 	flags = append(flags, cdrFormatFlags("theirs", "RECONCILE_")...)
+	flags = append(flags, adminFlags()...)
 	return &cli.Command{
 		Name:   "reconcile",
 		Usage:  "match our CDRs against a counterparty's; exit 0 no dispute, 3 dispute raised, 1 bad input, 2 bad usage",
@@ -45,6 +51,15 @@ func reconcile(c *cli.Context) error {
 	internal := c.Bool("internal")
 	if !internal && c.String("theirs") == "" {
 		return settleUsage("give --theirs (or --internal)")
+	}
+	if c.IsSet("node") {
+		if c.String("ours") != "" {
+			return settleUsage("give --ours (offline) or --node (online), not both")
+		}
+		return reconcileOnline(c, out, internal)
+	}
+	if c.String("ours") == "" {
+		return settleUsage("give --ours FILE, or --node URL to take our CDRs from a running node's ledger")
 	}
 	period, err := settlement.ParsePeriod(c.String("period"))
 	if err != nil {
@@ -129,4 +144,64 @@ func inPeriod(cdrs []settlement.CDR, p settlement.Period) []settlement.CDR {
 		}
 	}
 	return out
+}
+
+// reconcileOnline runs the reconciliation on a node: POST /v1/reconcile
+// with their CDR file (ours come from the ledger), or GET
+// /v1/reconcile/internal. The exit status follows the offline command (3
+// when the node reports a dispute).
+func reconcileOnline(c *cli.Context, out string, internal bool) error {
+	if c.String("period") == "" {
+		return settleUsage("--period is required with --node")
+	}
+	q := url.Values{"period": {c.String("period")}, "format": {out},
+		"tolerance":      {c.Duration("tolerance").String()},
+		"skew":           {c.Duration("skew").String()},
+		"volume_ratio":   {c.String("volume-ratio")},
+		"volume_minimum": {c.String("volume-minimum")},
+		"max_records":    {strconv.Itoa(c.Int("max-records"))}}
+	if cur := c.String("currency"); cur != "" {
+		q.Set("currency", cur)
+	}
+	a, err := newAdminClient(c)
+	if err != nil {
+		return err
+	}
+	var resp *http.Response
+	if internal {
+		resp, err = a.raw(c.Context, http.MethodGet, "/v1/reconcile/internal", q, nil, "")
+	} else {
+		if c.String("counterparty") == "" {
+			return settleUsage("--counterparty is required with --node (whose CDRs --theirs holds)")
+		}
+		q.Set("counterparty", c.String("counterparty"))
+		for _, f := range []struct{ flag, param string }{{"columns-theirs", "columns"}, {"time-layout-theirs", "time_layout"}, {"duration-unit-theirs", "duration_unit"}} {
+			if v := c.String(f.flag); v != "" {
+				q.Set(f.param, v)
+			}
+		}
+		fh, ferr := os.Open(c.String("theirs"))
+		if ferr != nil {
+			return badInput(c.String("theirs"), ferr)
+		}
+		defer fh.Close()
+		resp, err = a.raw(c.Context, http.MethodPost, "/v1/reconcile", q, fh, "text/csv")
+		if err != nil && isAdminStatus(err, http.StatusBadRequest) {
+			return badInput(c.String("theirs"), err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := withOutput(c, "", func(w io.Writer) error {
+		_, err := io.Copy(w, resp.Body)
+		return err
+	}); err != nil {
+		return err
+	}
+	if resp.Header.Get("X-Ospnode-Dispute") == "true" {
+		return cli.Exit("", exitDispute)
+	}
+	return nil
 }

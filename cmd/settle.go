@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -112,7 +114,7 @@ func settleCommand() *cli.Command {
 				Name:  "statement",
 				Usage: "total rated CDRs for a counterparty and period: by destination and by day, invoice rounding shown",
 				Flags: append([]cli.Flag{
-					&cli.StringFlag{Name: "cdrs", Usage: "rated CDR CSV (e.g. the output of settle rate)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_CDRS"}},
+					&cli.StringFlag{Name: "cdrs", Usage: "rated CDR CSV (e.g. the output of settle rate); or give --node to build it online from the ledger", EnvVars: []string{"OSPNODE_SETTLE_CDRS"}},
 					&cli.StringFlag{Name: "counterparty", Usage: "counterparty (CDRs with another counterparty are excluded)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
 					&cli.StringFlag{Name: "period", Usage: "2026-11, 2026-11-05 or START/END (UTC)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_PERIOD"}},
 					&cli.StringFlag{Name: "currency", Usage: "statement currency (default: that of the first rated CDR)", EnvVars: []string{"OSPNODE_SETTLE_CURRENCY"}},
@@ -121,7 +123,7 @@ func settleCommand() *cli.Command {
 					&cli.StringFlag{Name: "rate-date", Usage: "date of the exchange rate (2006-01-02)", EnvVars: []string{"OSPNODE_SETTLE_FX_DATE"}},
 					&cli.StringFlag{Name: "rate-source", Usage: "where the exchange rate comes from", EnvVars: []string{"OSPNODE_SETTLE_FX_SOURCE"}},
 					&cli.StringFlag{Name: "output", Usage: "csv, json or html", Value: "csv", EnvVars: []string{"OSPNODE_OUTPUT"}},
-				}, cdrFormatFlags("", "SETTLE_")...),
+				}, append(cdrFormatFlags("", "SETTLE_"), adminFlags()...)...),
 				Action: settleStatement,
 			},
 		},
@@ -255,11 +257,20 @@ func settleStatement(c *cli.Context) error {
 	if cur != "" && !money.ValidCurrency(cur) {
 		return settleUsage("--currency %q: not an ISO 4217 code", cur)
 	}
+	name := c.String("cdrs")
+	if online := c.IsSet("node"); online || name == "" {
+		if name != "" {
+			return settleUsage("give --cdrs (offline) or --node (online), not both")
+		}
+		if !online {
+			return settleUsage("give --cdrs FILE, or --node URL to build the statement from a running node's ledger")
+		}
+		return settleStatementOnline(c, out, cur)
+	}
 	format, err := cdrFormat(c, "", cur)
 	if err != nil {
 		return err
 	}
-	name := c.String("cdrs")
 	cdrs, err := readCDRFile(name, format)
 	if err != nil {
 		return err
@@ -300,5 +311,31 @@ func settleStatement(c *cli.Context) error {
 			return st.WriteHTML(w)
 		}
 		return st.WriteCSV(w)
+	})
+}
+
+// settleStatementOnline asks a node for the statement (GET /v1/statements):
+// the node builds the CDRs of the counterparty and period from its ledger
+// and runs the same settlement.BuildStatement.
+func settleStatementOnline(c *cli.Context, out, cur string) error {
+	if c.String("convert-to") != "" {
+		return settleUsage("--convert-to works offline: export the CDRs (ospnode cdr export) and run settle statement --cdrs")
+	}
+	a, err := newAdminClient(c)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"counterparty": {c.String("counterparty")}, "period": {c.String("period")}, "format": {out}}
+	if cur != "" {
+		q.Set("currency", cur)
+	}
+	resp, err := a.raw(c.Context, http.MethodGet, "/v1/statements", q, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return withOutput(c, "", func(w io.Writer) error {
+		_, err := io.Copy(w, resp.Body)
+		return err
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/osp"
+	"github.com/ospnode/ospnode/settlement"
 )
 
 // admReq sends an admin request with the node's token (token "" sends
@@ -372,11 +373,25 @@ func TestAdminUsageCDRsStatement(t *testing.T) {
 	if cls := rep["Classes"].([]any)[0].(map[string]any); cls["Class"] != "exact" || cls["Count"].(float64) != 2 {
 		t.Fatalf("internal reconciliation %s", b)
 	}
-	// External: carrier-b sends our own export of its CDRs, one call 20 s longer.
-	theirs := adm(t, n, 200, "GET", "/v1/cdrs?member=carrier-b&format=csv", "")
-	theirs = bytes.Replace(theirs, []byte("61.500"), []byte("81.500"), 1)
-	code, body := admReq(t, n, n.AdminToken(), "POST", "/v1/reconcile?counterparty=carrier-b&period="+period+"&format=text", string(theirs))
-	if code != 200 || !bytes.Contains(body, []byte("mismatch")) {
+	// External: carrier-b sends our own export of its CDRs, one call
+	// 80 s longer (billed 180 s instead of 120 s at 60/60).
+	theirs, err := settlement.ReadCDRs(bytes.NewReader(adm(t, n, 200, "GET", "/v1/cdrs?member=carrier-b&format=csv", "")), settlement.CDRFormat{})
+	if err != nil || len(theirs) != 2 {
+		t.Fatalf("their CDRs %v: %+v", err, theirs)
+	}
+	theirs[1].DurationMillis, theirs[1].BillableSeconds = 141500, 180
+	var tb bytes.Buffer
+	if err := settlement.WriteCDRs(&tb, theirs); err != nil {
+		t.Fatal(err)
+	}
+	code, body := admReq(t, n, n.AdminToken(), "POST", "/v1/reconcile?counterparty=carrier-b&period="+period, tb.String())
+	var ext struct {
+		Classes []struct {
+			Class string
+			Count int
+		}
+	}
+	if code != 200 || json.Unmarshal(body, &ext) != nil || ext.Classes[0].Count != 1 || ext.Classes[2].Class != "mismatch" || ext.Classes[2].Count != 1 {
 		t.Fatalf("reconcile: %d %s", code, body)
 	}
 	e := admErr(t, adm(t, n, 400, "POST", "/v1/reconcile?counterparty=carrier-b&period="+period, "called,connect_time,duration\n123,never,5\n"))

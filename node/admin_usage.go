@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -84,9 +85,12 @@ func cdrFilter(r *http.Request) (ledger.UsageFilter, string, error) {
 			return f, "", badRequest("after=%q: want the id of the last record seen", s)
 		}
 	}
-	limit, err := intParam(r, "limit", 1000, 1, 1_000_000)
+	limit, err := intParam(r, "limit", 1000, 0, math.MaxInt32)
 	if err != nil {
 		return f, "", err
+	}
+	if limit == 0 {
+		limit = math.MaxInt // 0: everything (streamed page by page)
 	}
 	f.Limit = limit
 	format := q.Get("format")
@@ -100,9 +104,10 @@ func cdrFilter(r *http.Request) (ledger.UsageFilter, string, error) {
 }
 
 // handleCDRs streams usage records (CDRs) after a read barrier, in id
-// order, page by page from the ledger so that memory stays bounded. The
-// response header X-Next-After carries the cursor for the next page when
-// limit records were returned (the JSON form also ends with "next_after").
+// order, page by page from the ledger so that memory stays bounded. When
+// limit records were returned, the JSON form ends with "next_after", the
+// cursor of the next page ("" at the end). limit=0 streams every matching
+// record (how CSV exports are taken: CSV carries no cursor).
 // JSON gives the ledger records; CSV gives settlement CDR lines (the
 // format `ospnode settle statement` and `ospnode reconcile` read back).
 func (n *Node) handleCDRs(w http.ResponseWriter, r *http.Request) {
@@ -140,8 +145,7 @@ func (n *Node) handleCDRs(w http.ResponseWriter, r *http.Request) {
 				buf.Reset()
 				cdrs := n.usageCDRs(u, "")
 				if err := settlement.WriteCDRs(&buf, cdrs); err != nil {
-					n.log.Error("admin: cdr export", "err", err)
-					return
+					n.abortStream(bw, err)
 				}
 				b := buf.Bytes()
 				if !first {
@@ -158,13 +162,15 @@ func (n *Node) handleCDRs(w http.ResponseWriter, r *http.Request) {
 			first = false
 		}
 		sent += len(page)
+		// A long export outlives the server's write timeout: extend it
+		// page by page while the client keeps reading.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute))
 		if len(page) < f.Limit || sent >= limit || r.Context().Err() != nil {
 			break
 		}
 		f.After, f.Limit = last, min(limit-sent, cdrPage)
 		if page, err = n.store.ListUsage(f); err != nil {
-			n.log.Error("admin: cdr export", "err", err)
-			break // the client sees a truncated body (invalid JSON / no next cursor)
+			n.abortStream(bw, err)
 		}
 	}
 	if format == "csv" && first {
@@ -173,13 +179,22 @@ func (n *Node) handleCDRs(w http.ResponseWriter, r *http.Request) {
 		_, _ = bw.Write(buf.Bytes())
 	}
 	next := ""
-	if sent >= limit && last != 0 {
+	if sent >= limit && limit != math.MaxInt && last != 0 {
 		next = strconv.FormatUint(last, 10)
 	}
 	if format == "json" {
 		_, _ = bw.WriteString(`],"count":` + strconv.Itoa(sent) + `,"next_after":"` + next + `"}` + "\n")
 	}
 	_ = bw.Flush()
+}
+
+// abortStream ends a streamed response that failed half way: the
+// connection is cut without the terminating chunk, so the client sees an
+// unexpected EOF instead of a truncated file that looks complete.
+func (n *Node) abortStream(bw *bufio.Writer, err error) {
+	n.log.Error("admin: cdr export aborted", "err", err)
+	_ = bw.Flush()
+	panic(http.ErrAbortHandler)
 }
 
 // usageCDRs turns a ledger usage record into settlement CDRs: one per

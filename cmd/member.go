@@ -1,0 +1,121 @@
+package cmd
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/money"
+)
+
+// memberCommand is `ospnode member add|list|show|suspend|activate`.
+func memberCommand() *cli.Command {
+	env := func(s string) []string {
+		return []string{"OSPNODE_MEMBER_" + strings.ToUpper(strings.ReplaceAll(s, "-", "_"))}
+	}
+	add := []cli.Flag{
+		&cli.StringFlag{Name: "name", Usage: "display name", EnvVars: env("name")},
+		&cli.StringSliceFlag{Name: "source-addr", Usage: "IP or CIDR its SIP proxy sends from (repeat)", EnvVars: env("source-addr")},
+		&cli.StringSliceFlag{Name: "device-id", Usage: "OSP DeviceId that identifies it (repeat)", EnvVars: env("device-id")},
+		&cli.StringSliceFlag{Name: "customer-id", Usage: "OSP CustomerId that identifies it (repeat)", EnvVars: env("customer-id")},
+		&cli.StringSliceFlag{Name: "cert-subject", Usage: "client certificate subject DN (repeat)", EnvVars: env("cert-subject")},
+		&cli.StringSliceFlag{Name: "cert-fingerprint", Usage: "client certificate SHA-256 fingerprint, hex (repeat)", EnvVars: env("cert-fingerprint")},
+		&cli.StringFlag{Name: "credit-limit", Usage: "most it may owe, e.g. \"500 USD\" (empty: no credit check)", EnvVars: env("credit-limit")},
+		&cli.IntFlag{Name: "cps-limit", Usage: "calls per second (0: unlimited)", EnvVars: env("cps-limit")},
+		&cli.IntFlag{Name: "concurrent-limit", Usage: "concurrent calls (0: unlimited)", EnvVars: env("concurrent-limit")},
+		&cli.StringFlag{Name: "token-kind", Usage: "token its proxy accepts: signed, text or xml (empty: the node's default)", EnvVars: env("token-kind")},
+		&cli.StringFlag{Name: "sell-deck", Usage: "deck id rating the calls it originates", EnvVars: env("sell-deck")},
+		&cli.StringFlag{Name: "buy-deck", Usage: "deck id rating the calls it terminates", EnvVars: env("buy-deck")},
+		&cli.StringSliceFlag{Name: "blocked-prefix", Usage: "destination prefix it may not call (repeat)", EnvVars: env("blocked-prefix")},
+		&cli.BoolFlag{Name: "suspended", Usage: "create it suspended", EnvVars: env("suspended")},
+	}
+	idAction := func(verb string) cli.ActionFunc {
+		return func(c *cli.Context) error {
+			id, err := oneArg(c, "member ID")
+			if err != nil {
+				return err
+			}
+			return adminRun(c, func(ctx context.Context, a *adminClient) error {
+				var m ledger.Member
+				method, path := http.MethodGet, "/v1/members/"+pathEscape(id)
+				if verb != "" {
+					method, path = http.MethodPost, path+"/"+verb
+				}
+				if err := a.do(ctx, method, path, nil, nil, &m); err != nil {
+					return err
+				}
+				return printMembers(c, m, []ledger.Member{m})
+			})
+		}
+	}
+	return &cli.Command{
+		Name:  "member",
+		Usage: "manage the carriers of this network",
+		Subcommands: []*cli.Command{
+			{Name: "add", Usage: "create or replace a member (every field is replaced)", ArgsUsage: "ID", Flags: withAdmin(true, add...), Action: memberAdd},
+			{Name: "list", Usage: "list members", Flags: withAdmin(true), Action: func(c *cli.Context) error {
+				return adminRun(c, func(ctx context.Context, a *adminClient) error {
+					var ms []ledger.Member
+					if err := a.do(ctx, http.MethodGet, "/v1/members", nil, nil, &ms); err != nil {
+						return err
+					}
+					return printMembers(c, ms, ms)
+				})
+			}},
+			{Name: "show", Usage: "show one member", ArgsUsage: "ID", Flags: withAdmin(true), Action: idAction("")},
+			{Name: "suspend", Usage: "refuse the member's authorisations from now on", ArgsUsage: "ID", Flags: withAdmin(true), Action: idAction("suspend")},
+			{Name: "activate", Usage: "accept the member's authorisations again", ArgsUsage: "ID", Flags: withAdmin(true), Action: idAction("activate")},
+		},
+	}
+}
+
+func memberAdd(c *cli.Context) error {
+	id, err := oneArg(c, "member ID")
+	if err != nil {
+		return err
+	}
+	m := ledger.Member{ID: id, Name: c.String("name"), Status: ledger.MemberActive,
+		Credentials: ledger.Credentials{SourceAddrs: c.StringSlice("source-addr"), DeviceIDs: c.StringSlice("device-id"),
+			CustomerIDs: c.StringSlice("customer-id"), CertSubjects: c.StringSlice("cert-subject"),
+			CertFingerprints: c.StringSlice("cert-fingerprint")},
+		CPSLimit: c.Int("cps-limit"), ConcurrentLimit: c.Int("concurrent-limit"), TokenKind: c.String("token-kind"),
+		SellDeckID: c.String("sell-deck"), BuyDeckID: c.String("buy-deck"), BlockedPrefixes: c.StringSlice("blocked-prefix")}
+	if c.Bool("suspended") {
+		m.Status = ledger.MemberSuspended
+	}
+	if s := c.String("credit-limit"); s != "" {
+		if err := m.CreditLimit.UnmarshalText([]byte(strings.TrimSpace(s))); err != nil {
+			return usage("--credit-limit %q: want an amount and a currency, e.g. \"500 USD\"", s)
+		}
+	}
+	if m.CPSLimit < 0 || m.ConcurrentLimit < 0 {
+		return usage("--cps-limit and --concurrent-limit must not be negative")
+	}
+	return adminRun(c, func(ctx context.Context, a *adminClient) error {
+		var out ledger.Member
+		if err := a.do(ctx, http.MethodPut, "/v1/members/"+pathEscape(id), nil, m, &out); err != nil {
+			return err
+		}
+		return printMembers(c, out, []ledger.Member{out})
+	})
+}
+
+func printMembers(c *cli.Context, v any, ms []ledger.Member) error {
+	t := &table{head: []string{"ID", "NAME", "STATUS", "SOURCE ADDRS", "SELL DECK", "BUY DECK", "CREDIT LIMIT", "CPS", "CONCURRENT"}}
+	for _, m := range ms {
+		t.add(m.ID, m.Name, string(m.Status), orDash(strings.Join(m.Credentials.SourceAddrs, " ")), orDash(m.SellDeckID),
+			orDash(m.BuyDeckID), amountText(m.CreditLimit), strconv.Itoa(m.CPSLimit), strconv.Itoa(m.ConcurrentLimit))
+	}
+	return printResult(c, v, t)
+}
+
+func amountText(a money.Amount) string {
+	if a.Currency() == "" {
+		return "-"
+	}
+	return a.Text() + " " + a.Currency()
+}

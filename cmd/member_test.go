@@ -1,0 +1,60 @@
+package cmd
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/osp"
+)
+
+// TestMemberCLI: add, list, show, suspend (the member's next
+// AuthorizationRequest is refused), activate.
+func TestMemberCLI(t *testing.T) {
+	n := openTestNode(t)
+	out := mustCLI(t, n, []string{"member", "add"}, "--name", "Carrier C", "--source-addr", "192.0.2.0/24",
+		"--source-addr", "198.51.100.7", "--credit-limit", "500 USD", "--sell-deck", "sell-carrier-a", "--output", "json", "carrier-c")
+	var m ledger.Member
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if m.ID != "carrier-c" || len(m.Credentials.SourceAddrs) != 2 || m.CreditLimit.String() != "500 USD" || m.Status != ledger.MemberActive {
+		t.Fatalf("added %+v", m)
+	}
+	if code, _, errb := adminCLI(t, n, []string{"member", "add"}, "--credit-limit", "lots", "carrier-d"); code != 2 || !strings.Contains(errb, "--credit-limit") {
+		t.Fatalf("bad credit limit: %d %s", code, errb)
+	}
+	if code, _, errb := adminCLI(t, n, []string{"member", "add"}, "--source-addr", "300.0.0.1", "carrier-d"); code != 1 || !strings.Contains(errb, "300.0.0.1") {
+		t.Fatalf("bad address: %d %s", code, errb)
+	}
+
+	recs, err := csv.NewReader(strings.NewReader(mustCLI(t, n, []string{"member", "list"}, "--output", "csv"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 4 || recs[0][0] != "ID" || recs[1][0] != "carrier-a" || recs[3][0] != "carrier-c" || recs[3][6] != "500 USD" {
+		t.Fatalf("member list csv: %v", recs)
+	}
+	if out := mustCLI(t, n, []string{"member", "list"}); !strings.Contains(out, "carrier-b") || !strings.Contains(out, "STATUS") {
+		t.Fatalf("member list table: %s", out)
+	}
+
+	if r := authorise(t, n, "1", "m-1"); r.Status.Code != osp.StatusOK {
+		t.Fatalf("active member refused: %+v", r.Status)
+	}
+	if out := mustCLI(t, n, []string{"member", "suspend"}, "carrier-a"); !strings.Contains(out, "suspended") {
+		t.Fatalf("suspend: %s", out)
+	}
+	if r := authorise(t, n, "2", "m-2"); r.Status.Code != osp.StatusMayNotOriginate || len(r.Destinations) != 0 {
+		t.Fatalf("suspended member got %+v", r)
+	}
+	mustCLI(t, n, []string{"member", "activate"}, "carrier-a")
+	if r := authorise(t, n, "3", "m-3"); r.Status.Code != osp.StatusOK {
+		t.Fatalf("re-activated member refused: %+v", r.Status)
+	}
+	if out := mustCLI(t, n, []string{"member", "show"}, "carrier-a"); !strings.Contains(out, "active") {
+		t.Fatalf("show: %s", out)
+	}
+}
