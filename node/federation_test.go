@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/ospnode/ospnode/federation"
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/osp"
 )
@@ -355,4 +356,138 @@ func TestFederationThreeTiers(t *testing.T) {
 	eqDec(t, "HUB owes YELLOW", neg(fedBalance(t, h, ledger.PeerAccount("yellow"))), times("0.0950"))
 	eqDec(t, "YELLOW's claim on HUB", fedBalance(t, y, ledger.MemberAccount("hub")), times("0.0950"))
 	eqDec(t, "cascade invariant", costA, sum(t, revB, margin(t, p), margin(t, h), margin(t, y)))
+}
+
+// TestFederationLoopRefused: two misconfigured networks each route the
+// prefix to the other. The request goes X → Z → X, where X finds itself in
+// the forwarding path and refuses (404); Z has no other candidate and
+// refuses in turn; the member gets 404 at once — not a request bouncing
+// until a timeout — and neither ledger authorised anything.
+func TestFederationLoopRefused(t *testing.T) {
+	x := startNet(t, "x", 1, nil)
+	z := startNet(t, "z", 1, nil)
+	x.propose(t,
+		carrier("a", addrSource, "", ""),
+		peerMember("z", ""),
+		peerTo(z, "x", ""),
+		route("99", ledger.RouteCandidate{Kind: ledger.CandidatePeer, ID: "z"}),
+	)
+	z.propose(t,
+		peerMember("x", ""),
+		peerTo(x, "z", ""),
+		route("99", ledger.RouteCandidate{Kind: ledger.CandidatePeer, ID: "x"}),
+	)
+	x.sync(t)
+	z.sync(t)
+	xn, zn := x.nodes[0], z.nodes[0]
+	start := time.Now()
+	resp := authResponse(t, exchange(t, client(addrSource), xn.OSPURL(), fedAuth("1", "loop@a", "9912345")))
+	if took := time.Since(start); took > xn.Config().ForwardBudget {
+		t.Fatalf("loop took %v", took)
+	}
+	if resp.Status.Code != federation.LoopStatus || len(resp.Destinations) != 0 {
+		t.Fatalf("answer %+v, want %d", resp, federation.LoopStatus)
+	}
+	if tx, err := xn.Store().TransactionByKey("a", "1", "loop@a"); err == nil {
+		t.Fatalf("x authorised the looping call: %+v", tx)
+	}
+	upMsg := federation.UpstreamMessageID("x", "a", "1", []byte("loop@a"))
+	if tx, err := zn.Store().TransactionByKey("x", upMsg, "loop@a"); err == nil {
+		t.Fatalf("z authorised the looping call: %+v", tx)
+	}
+	var sb strings.Builder
+	xn.writeMetrics(&sb)
+	if !strings.Contains(sb.String(), `ospnode_federation_forwards_total{outcome="loop_refused"} 1`) ||
+		!strings.Contains(sb.String(), `ospnode_federation_forwards_total{outcome="refused"} 1`) {
+		t.Fatalf("x metrics:\n%s", grepLines(sb.String(), "federation_forwards"))
+	}
+
+	// A request arriving with a spent hop limit may not be forwarded: Z
+	// answers "no route" without calling X.
+	m := fedAuth("2", "hop@x", "9912345")
+	m.Components[0].AuthorizationRequest.HopLimit = 1
+	m.Components[0].AuthorizationRequest.DeviceID = "x"
+	r2 := authResponse(t, exchange(t, client(addrPeer), zn.OSPURL(), m))
+	if r2.Status.Code != osp.StatusNoRoute {
+		t.Fatalf("hop limit 1: %+v", r2.Status)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestFederationSlowUpstream: a peer whose service points hang (accept,
+// never answer) or are dead costs at most the forwarding budget; the
+// member's request falls over to the next candidate — another peer, or a
+// local trunk — and is answered within the budget.
+func TestFederationSlowUpstream(t *testing.T) {
+	const budget = 2 * time.Second
+	purple, yellow := onehop(t, 1, func(c *Config) { c.ForwardBudget = budget })
+	p := purple.nodes[0]
+	purple.propose(t,
+		deck("p-buy-c", ledger.MemberAccount("c"), ledger.DirectionBuy, "44", "0.09"),
+		carrier("c", addrDest, "", "p-buy-c"),
+		ledger.PutTrunk{Trunk: ledger.Trunk{ID: "c1", MemberID: "c", Address: "[" + addrDest + "]:5070"}},
+		ledger.PutPeer{Peer: ledger.Peer{ID: "slow", Status: ledger.PeerActive, OurMemberID: "purple", BuyDeckID: "p-buy-yellow",
+			ServicePoints: []ledger.ServicePoint{{URL: blackhole(t), Weight: 1}, {URL: deadURL(t)}}}},
+		ledger.PutPeer{Peer: ledger.Peer{ID: "yellow", Status: ledger.PeerActive, OurMemberID: "purple", BuyDeckID: "p-buy-yellow",
+			TrustedCAs:    yellow.caPEM(),
+			ServicePoints: []ledger.ServicePoint{{URL: blackhole(t), Weight: 1}, {URL: yellow.nodes[0].OSPURL()}}}},
+		ledger.PutRoutes{Routes: []ledger.Route{
+			{Prefix: "44", Candidates: []ledger.RouteCandidate{{Kind: ledger.CandidatePeer, ID: "slow"}, {Kind: ledger.CandidateTrunk, ID: "c1", Priority: 2}}},
+			{Prefix: "4477", Candidates: []ledger.RouteCandidate{{Kind: ledger.CandidatePeer, ID: "slow"},
+				{Kind: ledger.CandidatePeer, ID: "yellow", Priority: 1}, {Kind: ledger.CandidateTrunk, ID: "c1", Priority: 2}}},
+		}},
+	)
+	a := client(addrSource)
+	slack := time.Second // scheduling under -race on a shared machine
+
+	// The only peer hangs: the local trunk answers, within the budget.
+	start := time.Now()
+	r1 := authResponse(t, exchange(t, a, p.OSPURL(), fedAuth("1", "slow1@a", "447800900001")))
+	if took := time.Since(start); took > budget+slack {
+		t.Fatalf("fallback to the local trunk took %v (budget %v)", took, budget)
+	}
+	if !r1.Status.OK() || len(r1.Destinations) != 1 || r1.Destinations[0].SignalAddress != "["+addrDest+"]:5070" {
+		t.Fatalf("answer %+v", r1)
+	}
+	if tx, _ := p.Store().Transaction(r1.TransactionID); tx == nil || tx.UpstreamPeer != "" {
+		t.Fatalf("local answer recorded as forwarded: %+v", tx)
+	}
+
+	// The hanging peer first, then a peer whose first point hangs and
+	// whose backup answers: YELLOW's answer arrives within the budget.
+	start = time.Now()
+	r2 := authResponse(t, exchange(t, a, p.OSPURL(), fedAuth("2", "slow2@a", fedCalled)))
+	if took := time.Since(start); took > budget+slack {
+		t.Fatalf("failover took %v (budget %v)", took, budget)
+	}
+	if !r2.Status.OK() || len(r2.Destinations) != 1 || r2.Destinations[0].SignalAddress != "["+addrDest+"]:5060" {
+		t.Fatalf("answer %+v", r2)
+	}
+	d := r2.Destinations[0]
+	if _, err := osp.VerifyToken(d.Token, osp.TokenVerifyOptions{Roots: yellow.roots(), Calling: calling, Called: fedCalled, CallID: d.CallID}); err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	if tx, _ := p.Store().Transaction(r2.TransactionID); tx == nil || tx.UpstreamPeer != "yellow" {
+		t.Fatalf("transaction %+v", tx)
+	}
+	fails := 0
+	for _, h := range p.PeerHealth() {
+		if h.ID == "slow" {
+			for _, sp := range h.ServicePoints {
+				fails += int(sp.Failures)
+			}
+		}
+	}
+	if fails < 3 {
+		t.Fatalf("peer health does not show the failures: %+v", p.PeerHealth())
+	}
 }
