@@ -231,7 +231,17 @@ func beU64(b []byte) uint64 {
 	return binary.BigEndian.Uint64(b)
 }
 
+// txIdemKey is the Authorize idempotency key of a version 2 command:
+// member, messageId and Call-ID, the last two hashed when long
+// (keyComponent), so the key is at most a few hundred bytes.
 func txIdemKey(member, messageID, callID string) []byte {
+	return txIdemKeyV1(member, keyComponent(messageID), keyComponent(callID))
+}
+
+// txIdemKeyV1 is the key of a version 1 Authorize: the raw fields. Kept
+// so that replaying an old log reproduces its state, and so that a retry
+// finds a transaction an older build recorded (Store.TransactionByKey).
+func txIdemKeyV1(member, messageID, callID string) []byte {
 	var w wbuf
 	w.str(member)
 	w.str(messageID)

@@ -47,8 +47,18 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 	if c.UpstreamTransactionID != 0 && c.UpstreamPeer == "" {
 		return invalid("authorize: upstream transaction id without upstream peer")
 	}
-	idem := a.bucket(bTxIdem)
 	key := txIdemKey(c.SourceMember, c.MessageID, c.CallID)
+	if c.legacyV1 {
+		key = txIdemKeyV1(c.SourceMember, c.MessageID, c.CallID)
+	} else if r := checkAuthorizeBounds(c); r != nil {
+		return r
+	}
+	if !keyFits(key) {
+		// Only a version 1 command gets here (version 2 keys are
+		// bounded): bbolt would refuse the key, which used to panic.
+		return invalid("authorize: idempotency key of %d bytes is over the store's limit", len(key))
+	}
+	idem := a.bucket(bTxIdem)
 	if v := idem.Get(key); v != nil {
 		t, err := getTransaction(a.tx, beU64(v))
 		must(err)
@@ -227,6 +237,24 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 				return rejected("usage: %s", err)
 			}
 		}
+	}
+
+	// Every key this command writes must fit bbolt: a refused Put inside
+	// Apply would panic on every replay of the entry.
+	keys := [][]byte{key, postedKey(c.TransactionID, c.Role, c.ComponentID, c.legacyV1)}
+	if id, ok := cutPrefix(u.Reporter, "member:"); ok && id != "" {
+		keys = append(keys, memberUsageKey(id, 0))
+	}
+	if t != nil && t.UpstreamPeer != "" {
+		keys = append(keys, outboxKey(t.UpstreamPeer, 0))
+	}
+	if p != nil {
+		for _, l := range p.Lines {
+			keys = append(keys, balanceKey(l.Account, l.Amount.Currency()))
+		}
+	}
+	if !keyFits(keys...) {
+		return invalid("usage: a field is too long for the store's keys")
 	}
 
 	a.seqUsage++

@@ -7,7 +7,7 @@ import (
 )
 
 // CommandVersion is the payload version this build writes for every type
-// but RecordUsage (byte 1 of the envelope). A version this build does not
+// but RecordUsage and Authorize (byte 1 of the envelope). A version this build does not
 // know panics in Apply, like an unknown non-ignorable type.
 const CommandVersion = 1
 
@@ -19,10 +19,20 @@ const CommandVersion = 1
 // a replay reproduces exactly the state they produced.
 const RecordUsageVersion = 2
 
+// AuthorizeVersion is the version this build writes for Authorize.
+// Version 2 has the payload of version 1 and adds field bounds (Invalid
+// over them, see limits.go) and an idempotency key whose long components
+// are hashed. Version 1 entries replay with the old rules, except that a
+// key bbolt refuses is now Invalid instead of a panic.
+const AuthorizeVersion = 2
+
 // versionSupported reports whether this build applies version v of type t.
 func versionSupported(t CommandType, v byte) bool {
-	if t == TypeRecordUsage {
+	switch t {
+	case TypeRecordUsage:
 		return v == 1 || v == RecordUsageVersion
+	case TypeAuthorize:
+		return v == 1 || v == AuthorizeVersion
 	}
 	return v == CommandVersion
 }
@@ -76,7 +86,7 @@ func Decode(b []byte) (Command, error) {
 	)
 	switch t {
 	case TypeAuthorize:
-		cmd, err = decodeAuthorize(p)
+		cmd, err = decodeAuthorize(p, v)
 	case TypeRecordUsage:
 		cmd, err = decodeRecordUsage(p, v)
 	case TypeSetNetwork:
@@ -163,7 +173,7 @@ func decodeDestinations(r *rbuf) []Destination {
 func encodeAuthorize(c *Authorize) []byte {
 	w := wbuf{b: make([]byte, 0, 128)}
 	w.byte1(byte(TypeAuthorize))
-	w.byte1(CommandVersion)
+	w.byte1(AuthorizeVersion)
 	w.time(c.At)
 	w.str(c.SourceMember)
 	w.str(c.MessageID)
@@ -178,9 +188,10 @@ func encodeAuthorize(c *Authorize) []byte {
 	return w.b
 }
 
-func decodeAuthorize(p []byte) (Command, error) {
+func decodeAuthorize(p []byte, version byte) (Command, error) {
 	r := rbuf{b: p}
 	var c Authorize
+	c.legacyV1 = version == 1
 	c.At = r.time()
 	c.SourceMember = r.str()
 	c.MessageID = r.str()

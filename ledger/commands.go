@@ -128,6 +128,12 @@ type Authorize struct {
 	// UpstreamPeer / UpstreamTransactionID: the call was forwarded.
 	UpstreamPeer          string
 	UpstreamTransactionID uint64
+
+	// legacyV1 is set when the command was decoded from a version 1
+	// envelope: it is applied with the version 1 rules (no field bounds,
+	// raw idempotency key), so that replaying an old log reproduces its
+	// state. Encode always writes the current version.
+	legacyV1 bool
 }
 
 // RecordUsage records one usage report, posts its Rating (if any, once per

@@ -185,7 +185,11 @@ func (s *Store) Transaction(id uint64) (*Transaction, error) {
 func (s *Store) TransactionByKey(member, messageID, callID string) (*Transaction, error) {
 	var t *Transaction
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bTxIdem).Get(txIdemKey(member, messageID, callID))
+		b := tx.Bucket(bTxIdem)
+		v := b.Get(txIdemKey(member, messageID, callID))
+		if len(v) != 8 {
+			v = b.Get(txIdemKeyV1(member, messageID, callID)) // recorded by a version 1 command
+		}
 		if len(v) != 8 {
 			return fmt.Errorf("%w: transaction for %s/%s/%s", ErrNotFound, member, messageID, callID)
 		}
