@@ -19,7 +19,25 @@ import (
 // Admin API (JSON over HTTP(S), bearer token on every endpoint). The
 // resources live in admin_*.go; this file holds the router, the token
 // check and the helpers every handler shares: bounded bodies, error
-// mapping and read barriers. See DESIGN.md ("Admin API") for the surface.
+// mapping and read barriers.
+//
+//	GET  /v1/status                      consensus view + ledger counters
+//	POST /v1/cluster/join|remove|transfer {id, addr} / {id} / {id}
+//	GET  /v1/members[/{id}]   PUT /v1/members/{id}   POST /v1/members/{id}/suspend|activate
+//	GET  /v1/trunks[?member=] PUT|DELETE /v1/trunks/{id}
+//	GET  /v1/peers[/{id}]     PUT|DELETE /v1/peers/{id}   GET /v1/outbox[?peer=&limit=]
+//	POST /v1/routes/import[?replace=true] (CSV)  GET /v1/routes[?prefix=&limit=]
+//	DELETE /v1/routes/{prefix}   GET /v1/routes/lookup?number=[&member=]
+//	POST /v1/decks/{id}/versions?counterparty=&direction=&currency=[&decimals=&rounding=&duration_rounding=] (CSV)
+//	GET  /v1/decks[/{id}]
+//	GET  /v1/cdrs[?member=&from=&to=&number=&unmatched=&after=&limit=&format=json|csv]   (barrier)
+//	GET  /v1/usage/{txid}?role=source|destination&component=   200 record / 404
+//	GET  /v1/balances[?account=&currency=]   GET /v1/audit (200 ok / 409 differences)   (barrier)
+//	GET  /v1/periods   POST /v1/periods/close {id, end}
+//	GET  /v1/statements?counterparty=&period=[&currency=&format=json|csv|html]   (barrier)
+//	POST /v1/reconcile?counterparty=&period=[&tolerance=&skew=&columns=&time_layout=&duration_unit=&format=json|csv|text] (their CDR CSV)
+//	GET  /v1/reconcile/internal?period=
+//	POST /v1/certs/revoke {serial, reason}   GET /v1/certs/revoked
 //
 // Error bodies are {"error": "..."}. Status codes: 400 invalid input (the
 // message names line and field for CSV), 401 no or wrong token, 404 not

@@ -56,7 +56,7 @@ func (n *Node) adminRouteRoutes(mux *http.ServeMux) {
 		if err != nil {
 			return 0, nil, err
 		}
-		routes, lines, err := parseRouteCSV(r.Body)
+		routes, lines, err := parseRouteCSV(http.MaxBytesReader(nil, r.Body, maxCSVBody))
 		if err != nil {
 			return 0, nil, err
 		}
@@ -378,21 +378,23 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 				}
 			}
 		}
-		if r, ok := rank[rc.Kind+"\x00"+rc.ID]; ok && ex.Blocked == "" {
-			cv.Rank = r
-			ex.Offered = append(ex.Offered, cv)
-			delete(rank, rc.Kind+"\x00"+rc.ID) // a trunk listed twice is offered once per listing
-			continue
-		}
-		cv.Reason = exclusionReason(rc, v, m, tm, cv, sellOK, n, sell)
-		if ex.Blocked != "" && cv.Reason == "" {
+		if r, ok := rank[rc.Kind+"\x00"+rc.ID]; ok {
+			delete(rank, rc.Kind+"\x00"+rc.ID) // a trunk listed twice is offered once
+			if ex.Blocked == "" {
+				cv.Rank = r
+				ex.Offered = append(ex.Offered, cv)
+				continue
+			}
 			cv.Reason = ex.Blocked
+		} else {
+			cv.Reason = exclusionReason(rc, v, m, tm, cv, sellOK, n, sell)
 		}
 		ex.Excluded = append(ex.Excluded, cv)
 	}
 	sort.SliceStable(ex.Offered, func(i, j int) bool { return ex.Offered[i].Rank < ex.Offered[j].Rank })
 	if len(ex.Offered) > 1 {
-		ex.Note = "order: priority, then least cost, then a weighted shuffle among equals (seeded per call: another call may see equals swapped)"
+		ex.Note = fmt.Sprintf("order: priority, then least cost, then a weighted shuffle among equals (seeded per call: another call may see equals swapped); a request receives at most its MaximumDestinations (default %d, cap %d)",
+			defaultMaxDestinations, maxDestinations)
 	}
 	return ex, nil
 }
@@ -420,7 +422,7 @@ func exclusionReason(rc ledger.RouteCandidate, v *view, m, tm *ledger.Member, cv
 	case tm.BuyDeckID != "" && sellOK && cv.BuyRate != nil && !n.marginOK(sell, *cv.BuyRate):
 		return "below the minimum margin " + n.cfg.MinMargin + " of the sell rate"
 	}
-	return "beyond the destinations a request receives"
+	return "not offered by the routing policy"
 }
 
 func (n *Node) peerExists(id string) (ledger.Peer, bool) {

@@ -431,3 +431,67 @@ func TestAdminLedgerAndCluster(t *testing.T) {
 		t.Fatalf("transfer to self: %+v", st)
 	}
 }
+
+// TestAdminChunkedImports: tables larger than one command are split
+// (ReplaceAll only on the first route chunk, AppendRows after the first
+// deck chunk) and arrive whole.
+func TestAdminChunkedImports(t *testing.T) {
+	n := openDemo(t)
+	var b strings.Builder
+	b.WriteString("prefix,kind,id,weight\n")
+	for i := range 2*routeChunk + 500 {
+		b.WriteString(strconv.Itoa(3_000_000+i) + ",trunk,b-1,1\n")
+	}
+	ir := admJSON[routeImportResult](t, adm(t, n, 200, "POST", "/v1/routes/import?replace=true", b.String()))
+	if ir.Routes != 2*routeChunk+500 || ir.Commands != 3 {
+		t.Fatalf("import %+v", ir)
+	}
+	adm(t, n, 200, "POST", "/v1/routes/import", "prefix,kind,id\n44,trunk,b-1\n")
+	if rs := admJSON[[]ledger.Route](t, adm(t, n, 200, "GET", "/v1/routes?limit=100000", "")); len(rs) != 2*routeChunk+501 {
+		t.Fatalf("%d routes after an upsert, want %d", len(rs), 2*routeChunk+501)
+	}
+	if rs := admJSON[[]ledger.Route](t, adm(t, n, 200, "GET", "/v1/routes?prefix=30000&limit=5", "")); len(rs) != 5 || rs[0].Prefix != "3000000" {
+		t.Fatalf("prefix listing %+v", rs)
+	}
+
+	b.Reset()
+	b.WriteString("prefix,rate,first_increment,next_increment,effective_from\n")
+	rows := 2*deckChunk + 1
+	for i := range rows {
+		b.WriteString(strconv.Itoa(4_000_000+i) + ",0.0100,60,60,2020-01-01\n")
+	}
+	res := admJSON[deckImportResult](t, adm(t, n, 200, "POST", "/v1/decks/big/versions?counterparty=carrier-b&direction=buy&currency=USD", b.String()))
+	if res.Rows != rows || res.Commands != 3 {
+		t.Fatalf("deck import %+v", res)
+	}
+	vs, err := n.Store().DeckVersions("big")
+	if err != nil || len(vs) != 1 || len(vs[0].Rows) != rows {
+		t.Fatalf("stored deck: %v, %d versions", err, len(vs))
+	}
+}
+
+// TestAdminClusterJoinRemove adds a fresh node through the admin API,
+// writes through the follower's admin API, and removes it again.
+func TestAdminClusterJoinRemove(t *testing.T) {
+	n1 := openDemo(t)
+	n2 := openNode(t, testConfig(t, "n2"))
+	st := admJSON[map[string]any](t, adm(t, n1, 200, "POST", "/v1/cluster/join", `{"id":"n2","addr":"`+n2.ClusterAddr()+`"}`))
+	if ms, _ := st["Members"].([]any); len(ms) != 2 {
+		t.Fatalf("after join: %+v", st)
+	}
+	waitFor(t, "n2 to replicate the demo network", 20*time.Second, func() bool {
+		_, err := n2.Store().Member(DemoCarrierB)
+		return err == nil
+	})
+	// A write on the follower is forwarded to the leader; a linearizable
+	// read on the follower sees it.
+	adm(t, n2, 200, "PUT", "/v1/members/carrier-z", `{"name":"Z"}`)
+	if ms := admJSON[[]ledger.Member](t, adm(t, n1, 200, "GET", "/v1/members", "")); len(ms) != 3 {
+		t.Fatalf("leader sees %d members", len(ms))
+	}
+	adm(t, n2, 200, "GET", "/v1/balances", "")
+	adm(t, n1, 200, "POST", "/v1/cluster/remove", `{"id":"n2"}`)
+	if ms := admJSON[map[string]any](t, adm(t, n1, 200, "GET", "/v1/status", ""))["Members"].([]any); len(ms) != 1 {
+		t.Fatalf("after remove: %v", ms)
+	}
+}
