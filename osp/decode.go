@@ -45,6 +45,9 @@ func decode(b []byte, lim Limits) (*Message, error) {
 	if err := prescan(b, lim); err != nil {
 		return nil, err
 	}
+	if err := checkEncoding(b); err != nil {
+		return nil, err
+	}
 	doc := etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{MaxDepth: lim.MaxDepth + 1}
 	if err := doc.ReadFromBytes(b); err != nil {
@@ -53,7 +56,24 @@ func decode(b []byte, lim Limits) (*Message, error) {
 		}
 		return nil, errorf(StatusParseFailed, ErrMalformed, "xml: %v", err)
 	}
-	root := doc.Root()
+	// Exactly one root element and no text around it (XML 1.0 §2.1:
+	// only comments, PIs and white space may follow the root). etree
+	// keeps a second root or trailing text as siblings; doc.Root() alone
+	// would silently ignore them.
+	var root *etree.Element
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			if root != nil {
+				return nil, errorf(StatusParseFailed, ErrMalformed, "more than one root element")
+			}
+			root = t
+		case *etree.CharData:
+			if !t.IsWhitespace() {
+				return nil, errorf(StatusParseFailed, ErrMalformed, "text outside the root element")
+			}
+		}
+	}
 	if root == nil {
 		return nil, errorf(StatusParseFailed, ErrMalformed, "no root element")
 	}
@@ -1084,4 +1104,55 @@ func decodeMetrics(e *etree.Element) (Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// checkEncoding refuses (410, encoding not supported) a document that
+// declares an encoding other than UTF-8 or US-ASCII and has 8-bit bytes:
+// the decoder reads UTF-8 only, and the bytes would otherwise fail as
+// invalid UTF-8 (411), which hides the cause. A declared ISO-8859-1 body
+// of ASCII bytes reads the same in UTF-8 and is accepted.
+func checkEncoding(b []byte) error {
+	enc := declaredEncoding(b)
+	switch strings.ToLower(enc) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		return nil
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return errorf(StatusCharEncodingUnsupported, ErrMalformed, "declared encoding %q with 8-bit bytes: only UTF-8 is read", enc)
+		}
+	}
+	return nil
+}
+
+// declaredEncoding returns the encoding pseudo-attribute of the xml
+// declaration at the start of b, or "".
+func declaredEncoding(b []byte) string {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if !bytes.HasPrefix(b, []byte("<?xml")) {
+		return ""
+	}
+	end := bytes.Index(b, []byte("?>"))
+	if end < 0 {
+		return ""
+	}
+	decl := b[:end]
+	i := bytes.Index(decl, []byte("encoding"))
+	if i < 0 {
+		return ""
+	}
+	rest := bytes.TrimLeft(decl[i+len("encoding"):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '=' {
+		return ""
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' && rest[0] != '\'' {
+		return ""
+	}
+	q := rest[0]
+	j := bytes.IndexByte(rest[1:], q)
+	if j < 0 {
+		return ""
+	}
+	return string(rest[1 : 1+j])
 }
