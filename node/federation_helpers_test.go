@@ -41,7 +41,7 @@ type testNet struct {
 
 // startNet opens a network of size nodes sharing one CA, with the network
 // record set. mod adjusts each node's Config.
-func startNet(t *testing.T, id string, size int, mod func(*Config)) *testNet {
+func startNet(t testing.TB, id string, size int, mod func(*Config)) *testNet {
 	t.Helper()
 	tn := &testNet{id: id, dir: t.TempDir(), cfg: mod}
 	tn.pki = filepath.Join(tn.dir, "pki")
@@ -71,7 +71,7 @@ func startNet(t *testing.T, id string, size int, mod func(*Config)) *testNet {
 }
 
 // leader returns the network's current leader among its open nodes.
-func (tn *testNet) leader(t *testing.T) *Node {
+func (tn *testNet) leader(t testing.TB) *Node {
 	t.Helper()
 	var l *Node
 	waitFor(t, tn.id+" leader", 20*time.Second, func() bool {
@@ -87,7 +87,7 @@ func (tn *testNet) leader(t *testing.T) *Node {
 }
 
 // propose applies commands through the leader, failing t on any error.
-func (tn *testNet) propose(t *testing.T, cmds ...ledger.Command) {
+func (tn *testNet) propose(t testing.TB, cmds ...ledger.Command) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -103,7 +103,7 @@ func (tn *testNet) propose(t *testing.T, cmds ...ledger.Command) {
 }
 
 // sync waits until every node applied what the first has.
-func (tn *testNet) sync(t *testing.T) {
+func (tn *testNet) sync(t testing.TB) {
 	t.Helper()
 	want := tn.nodes[0].Store().AppliedIndex()
 	for _, n := range tn.nodes {
@@ -194,7 +194,7 @@ func fedUsage(msgID, compID, role string, tx uint64, callID, to string, secs int
 }
 
 // fedBalance returns account's USD balance in the node's ledger as a decimal.
-func fedBalance(t *testing.T, n *Node, account string) *apd.Decimal {
+func fedBalance(t testing.TB, n *Node, account string) *apd.Decimal {
 	t.Helper()
 	b, err := n.Store().Balance(account, "USD")
 	if err != nil {
@@ -206,7 +206,7 @@ func fedBalance(t *testing.T, n *Node, account string) *apd.Decimal {
 }
 
 // margin is −revenue − cost of a network's ledger (USD).
-func margin(t *testing.T, n *Node) *apd.Decimal {
+func margin(t testing.TB, n *Node) *apd.Decimal {
 	t.Helper()
 	rev, cost := fedBalance(t, n, ledger.AccountRevenue), fedBalance(t, n, ledger.AccountCost)
 	var m apd.Decimal
@@ -217,7 +217,7 @@ func margin(t *testing.T, n *Node) *apd.Decimal {
 	return &m
 }
 
-func sum(t *testing.T, ds ...*apd.Decimal) *apd.Decimal {
+func sum(t testing.TB, ds ...*apd.Decimal) *apd.Decimal {
 	t.Helper()
 	var s apd.Decimal
 	for _, d := range ds {
@@ -234,7 +234,7 @@ func neg(d *apd.Decimal) *apd.Decimal {
 	return &n
 }
 
-func eqDec(t *testing.T, what string, got, want *apd.Decimal) {
+func eqDec(t testing.TB, what string, got, want *apd.Decimal) {
 	t.Helper()
 	if got.Cmp(want) != 0 {
 		t.Fatalf("%s = %s, want %s", what, got.Text('f'), want.Text('f'))
@@ -251,7 +251,7 @@ func dec(s string) *apd.Decimal {
 
 // audit checks every node's ledger audit and that a network's replicas
 // converge.
-func (tn *testNet) audit(t *testing.T) {
+func (tn *testNet) audit(t testing.TB) {
 	t.Helper()
 	for _, n := range tn.nodes {
 		if isClosed(n) {
@@ -275,7 +275,7 @@ func isClosed(n *Node) bool {
 
 // blackhole is a TCP listener that accepts connections and never answers
 // (a hung upstream). Closed at the end of t.
-func blackhole(t *testing.T) string {
+func blackhole(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -309,7 +309,7 @@ func blackhole(t *testing.T) string {
 }
 
 // deadURL is a service point nobody listens on.
-func deadURL(t *testing.T) string {
+func deadURL(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -333,7 +333,7 @@ func (tn *testNet) open() []*Node {
 
 // syncOpen waits until the open nodes agree on the applied index and the
 // state digest.
-func (tn *testNet) syncOpen(t *testing.T) {
+func (tn *testNet) syncOpen(t testing.TB) {
 	t.Helper()
 	nodes := tn.open()
 	waitFor(t, tn.id+" replicas to converge", 30*time.Second, func() bool {

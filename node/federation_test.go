@@ -19,7 +19,7 @@ const fedCalled = "447700900123" // a YELLOW member's number
 // (YELLOW). Rates per minute: a pays PURPLE 0.10; PURPLE pays YELLOW 0.07
 // (PURPLE's buy deck for the peer = YELLOW's sell deck for member purple);
 // YELLOW pays b 0.05.
-func onehop(t *testing.T, size int, mod func(*Config)) (purple, yellow *testNet) {
+func onehop(t testing.TB, size int, mod func(*Config)) (purple, yellow *testNet) {
 	t.Helper()
 	yellow = startNet(t, "yellow", size, func(c *Config) {
 		c.MaxTimeLimit = 3600 // the chain's minimum: a gets YELLOW's limit
