@@ -138,8 +138,10 @@ func TestFederationOneHop(t *testing.T) {
 	eqDec(t, "YELLOW's claim on PURPLE", fedBalance(t, y, ledger.MemberAccount("purple")), dec("0.1108"))
 	eqDec(t, "cascade invariant: a's cost = b's revenue + margins", costA, sum(t, revB, margin(t, p), margin(t, y)))
 
-	m := p.CascadeMetrics()
-	if m.Acked != 1 || m.Sent < 1 {
+	// The ack is counted once AckOutbox returns, just after the outbox
+	// emptied.
+	waitFor(t, "the cascade metrics", 10*time.Second, func() bool { return p.CascadeMetrics().Acked == 1 })
+	if m := p.CascadeMetrics(); m.Sent < 1 || m.Failed != 0 {
 		t.Fatalf("cascade metrics %+v", m)
 	}
 	if hs := p.PeerHealth(); len(hs) != 1 || hs[0].ID != "yellow" {
