@@ -73,6 +73,9 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	if called == "" {
 		return rq.authRefusal(c.ID, codeBadCalled, "called number missing or not E.164 digits")
 	}
+	if refusal, ok := rq.checkAuthInput(c.ID, req); !ok {
+		return refusal
+	}
 	callID := ""
 	if len(req.CallIDs) > 0 {
 		callID = string(req.CallIDs[0])

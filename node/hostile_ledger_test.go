@@ -213,11 +213,11 @@ func TestHostileLedger(t *testing.T) {
 	})
 
 	t.Run("usage-beyond-authorised-time", func(t *testing.T) {
-		// The terminating carrier reports 100 days for a call authorised
+		// The terminating carrier reports 6 days for a call authorised
 		// for at most MaxTimeLimit: what it is paid must not follow.
 		ar := authorizeOK(t, n, "3030", "long-call@host")
 		limit := ar.Destinations[0].UsageDetail
-		body := usageBody("3031", "30310", osp.RoleDestination, ar.TransactionID, "long-call@host", "8640000", "1")
+		body := usageBody("3031", "30310", osp.RoleDestination, ar.TransactionID, "long-call@host", "518400", "1") // 6 days
 		code := usageCode(t, hostileExchange(t, n, "127.0.0.3", body))
 		us := usageFor(t, n, ar.TransactionID)
 		if len(us) != 1 {

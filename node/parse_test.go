@@ -26,6 +26,18 @@ func TestDurationMillis(t *testing.T) {
 		{"1e3", 1, 0, true},
 		{"abc", 1, 0, true},
 		{"99999999999", 1, 0, true},
+		{"30", 0, 30000, false}, // no Increment element
+		{"30", -5, 0, true},
+		{"", -1, 0, true},
+		{"604800", 1, 604_800_000, false}, // 7 days: the bound
+		{"604800.001", 1, 0, true},
+		{"604801", 1, 0, true},
+		{"1000", 2147483647, 0, true},    // 68 years: product bounded
+		{"8640000", 2147483647, 0, true}, // would overflow int64 unbounded
+		{"9223372036854775807", 2, 0, true},
+		{"0.5", 2147483647, 0, true},
+		{"100", 6048, 604_800_000, false},
+		{"100.001", 6048, 0, true},
 	}
 	for _, tc := range tests {
 		got, err := durationMillis(tc.amount, tc.inc)

@@ -3,8 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -226,45 +224,6 @@ func (rq *request) rateUpstream(t *ledger.Transaction, at time.Time, durMs int64
 	}
 	rating.Buy, rating.BuyCounterparty, rating.BuyDeckID = rt.Amount, ledger.PeerAccount(t.UpstreamPeer), deck
 	return rating
-}
-
-// durationMillis turns a UsageDetail Amount (decimal seconds, e.g.
-// "30.000") times Increment into whole milliseconds, rounding a finer
-// fraction up. No floats: "30.0005" is 30001 ms.
-func durationMillis(amount string, increment int) (int64, error) {
-	amount = strings.TrimSpace(amount)
-	if amount == "" {
-		return 0, nil
-	}
-	if increment <= 0 {
-		increment = 1
-	}
-	whole, frac, _ := strings.Cut(amount, ".")
-	if whole == "" {
-		whole = "0"
-	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || w < 0 || w > 100*24*3600 {
-		return 0, fmt.Errorf("usage amount %q is not a duration in seconds", amount)
-	}
-	var ms int64
-	for i := 0; i < len(frac); i++ {
-		ch := frac[i]
-		if ch < '0' || ch > '9' {
-			return 0, fmt.Errorf("usage amount %q is not a duration in seconds", amount)
-		}
-		switch {
-		case i < 3:
-			ms = ms*10 + int64(ch-'0')
-		case ch != '0':
-			ms++ // a non-zero digit below the millisecond rounds up
-			i = len(frac)
-		}
-	}
-	for i := len(frac); i < 3; i++ {
-		ms *= 10
-	}
-	return (w*1000 + ms) * int64(increment), nil
 }
 
 // validate answers an AuthorizationIndication: the token is checked as the

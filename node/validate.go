@@ -1,0 +1,94 @@
+package node
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ospnode/ospnode/osp"
+)
+
+// Input checks made before anything is proposed. A request whose answer
+// cannot be carried by a token must be refused before its transaction is
+// committed: refused after, it is answered 500, which the OSP toolkit
+// retries on every service point, committing another transaction each time.
+
+// checkAuthInput returns a refusal when the request's calling number or
+// Call-ID cannot go into a token (osp's token-format limits), and ok=true
+// when it can. The called number is checked by normalizeNumber (489).
+//   - calling number empty, over osp.MaxTokenNumberBytes (197) or with
+//     whitespace or a control byte: 428, calling number invalid;
+//   - a Call-ID over osp.MaxTokenCallIDBytes (147, the most a token's i=
+//     line carries): 400, bad request. No OSP code names the Call-ID; 400
+//     is a client error the toolkit does not retry elsewhere.
+func (rq *request) checkAuthInput(id string, req *osp.AuthorizationRequest) (osp.Component, bool) {
+	if err := osp.CheckTokenNumber(req.Calling()); err != nil {
+		return rq.authRefusal(id, osp.StatusCallingInvalid, "calling number: "+err.Error()), false
+	}
+	for _, cid := range req.CallIDs {
+		if err := osp.CheckTokenCallID(cid); err != nil {
+			return rq.authRefusal(id, osp.StatusBadRequest, fmt.Sprintf("call-id of %d bytes: at most %d", len(cid), osp.MaxTokenCallIDBytes)), false
+		}
+	}
+	return osp.Component{}, true
+}
+
+// maxUsageSeconds bounds a reported call duration (Amount × Increment):
+// no call lasts a week, and a bound keeps the product far from int64
+// overflow. A larger report is refused 400, not recorded.
+const maxUsageSeconds = 7 * 24 * 3600
+
+// durationMillis turns a UsageDetail Amount (decimal seconds, e.g.
+// "30.000") times Increment into whole milliseconds, rounding a finer
+// fraction up. No floats: "30.0005" is 30001 ms. Increment 0 is an absent
+// Increment element (osp decodes it as 0) and counts as 1; a negative
+// Increment, a malformed Amount or a product over maxUsageSeconds is an
+// error. The product is bounded before it is computed, so it never
+// overflows.
+func durationMillis(amount string, increment int) (int64, error) {
+	amount = strings.TrimSpace(amount)
+	if increment < 0 {
+		return 0, fmt.Errorf("usage increment %d is negative", increment)
+	}
+	if amount == "" {
+		return 0, nil
+	}
+	if increment == 0 {
+		increment = 1
+	}
+	whole, frac, _ := strings.Cut(amount, ".")
+	if whole == "" {
+		whole = "0"
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w < 0 {
+		return 0, fmt.Errorf("usage amount %q is not a duration in seconds", amount)
+	}
+	if w > maxUsageSeconds || int64(increment) > maxUsageSeconds || w*int64(increment) > maxUsageSeconds {
+		// w and increment are each at most maxUsageSeconds here before
+		// the product is taken, so the product cannot overflow.
+		return 0, fmt.Errorf("usage of %s s × %d is over %d s", amount, increment, maxUsageSeconds)
+	}
+	var ms int64
+	for i := 0; i < len(frac); i++ {
+		ch := frac[i]
+		if ch < '0' || ch > '9' {
+			return 0, fmt.Errorf("usage amount %q is not a duration in seconds", amount)
+		}
+		switch {
+		case i < 3:
+			ms = ms*10 + int64(ch-'0')
+		case ch != '0':
+			ms++ // a non-zero digit below the millisecond rounds up
+			i = len(frac)
+		}
+	}
+	for i := len(frac); i < 3; i++ {
+		ms *= 10
+	}
+	d := (w*1000 + ms) * int64(increment)
+	if d > maxUsageSeconds*1000 {
+		return 0, fmt.Errorf("usage of %s s × %d is over %d s", amount, increment, maxUsageSeconds)
+	}
+	return d, nil
+}
