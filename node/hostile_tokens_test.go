@@ -161,10 +161,11 @@ func TestHostileTokens(t *testing.T) {
 		{name: "foreign-ca", tok: forged(osp.TokenSigned, foreignSigner(t)), want: osp.StatusCertificateInvalid},
 		{name: "expired", tok: tok, clock: n.Config().TokenValidity + time.Minute, want: osp.StatusTimeProblem},
 		{name: "not-yet-valid", tok: tok, clock: -n.Config().TokenSkew - 2*time.Minute, want: osp.StatusValidTimeTooSoon},
-		{name: "forged-unsigned-text", tok: forged(osp.TokenText, nil), want: osp.StatusSignatureInvalid,
-			bug: "the server validates AuthorizationIndications with AcceptUnsigned: true (node/usage.go validate), so anyone can forge a V=1 text token for any call and get it confirmed 200; want unsigned tokens refused (421) unless the terminating member is configured for them, and the claims checked against the ledger's transaction"},
-		{name: "forged-unsigned-xml", tok: forged(osp.TokenXML, nil), want: osp.StatusSignatureInvalid,
-			bug: "as forged-unsigned-text, with an XML TokenInfo token"},
+		// carrier-b is configured for signed tokens: an unsigned one proves
+		// nothing and is refused (validate_test.go covers a member
+		// configured for unsigned tokens).
+		{name: "forged-unsigned-text", tok: forged(osp.TokenText, nil), want: osp.StatusSignatureInvalid},
+		{name: "forged-unsigned-xml", tok: forged(osp.TokenXML, nil), want: osp.StatusSignatureInvalid},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -197,7 +197,7 @@ func (rq *request) answer(ctx context.Context, c *osp.Component) (osp.Component,
 	case osp.KindUsageIndication:
 		return rq.usage(ctx, c), k.String()
 	case osp.KindAuthorizationIndication:
-		return rq.validate(c), k.String()
+		return rq.validate(ctx, c), k.String()
 	case osp.KindCapabilitiesIndication:
 		return rq.capabilities(c), k.String()
 	case osp.KindReauthorizationRequest:

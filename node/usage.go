@@ -228,17 +228,31 @@ func (rq *request) rateUpstream(t *ledger.Transaction, at time.Time, durMs int64
 
 // validate answers an AuthorizationIndication: the token is checked as the
 // terminating toolkit would (signature, trust in our CA, numbers, Call-ID,
-// validity).
-func (rq *request) validate(c *osp.Component) osp.Component {
+// validity), then against the ledger's transaction (checkClaims). Only a
+// member configured for unsigned tokens may present one; an unidentified
+// sender is refused 401.
+func (rq *request) validate(ctx context.Context, c *osp.Component) osp.Component {
 	ai := c.AuthorizationIndication
 	st := osp.NewStatus(osp.StatusOK)
 	cnf := &osp.AuthorizationConfirmation{Timestamp: rq.now}
+	m := rq.v.identify(rq.c, "", "", ai.SourceDevice())
+	if m == nil {
+		cnf.Status = osp.NewStatus(codeUnknownMember)
+		return osp.Component{ID: c.ID, AuthorizationConfirmation: cnf}
+	}
 	claims, err := osp.VerifyToken(ai.Token, osp.TokenVerifyOptions{
 		Roots: rq.n.tokens.pool, Now: rq.now, Calling: ai.Calling(), Called: ai.Called(),
-		CallID: ai.CallID, AcceptUnsigned: true,
+		CallID: ai.CallID, AcceptUnsigned: acceptsUnsigned(m),
 	})
-	if err != nil {
+	if err == nil {
+		if code, desc := rq.checkClaims(ctx, claims); code != osp.StatusOK {
+			err = errors.New(desc)
+			st = osp.NewStatus(code)
+		}
+	} else {
 		st = osp.NewStatus(tokenErrorStatus(err))
+	}
+	if err != nil {
 		st.Description = err.Error()
 	} else {
 		cnf.ValidAfter, cnf.ValidUntil = claims.ValidAfter, claims.ValidUntil

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/osp"
 )
 
@@ -91,4 +93,47 @@ func durationMillis(amount string, increment int) (int64, error) {
 		return 0, fmt.Errorf("usage of %s s × %d is over %d s", amount, increment, maxUsageSeconds)
 	}
 	return d, nil
+}
+
+// acceptsUnsigned reports whether member m is configured for unsigned
+// (text or XML) tokens: only then may it present one for validation. A
+// signed token's signature proves we issued it; an unsigned one proves
+// nothing, and anyone could forge it for any call.
+func acceptsUnsigned(m *ledger.Member) bool {
+	return m != nil && (m.TokenKind == ledger.TokenText || m.TokenKind == ledger.TokenXML)
+}
+
+// checkClaims compares a verified token's claims with the ledger's
+// transaction: the TransactionId must exist (read with a barrier, so a
+// follower sees a transaction authorised a moment ago) and the token's
+// numbers and Call-ID must be the ones the transaction authorised. It
+// returns the OSP status of the first mismatch and a description, or
+// StatusOK. For a signed token this is defence in depth; for an unsigned
+// one it is the only check that ties the token to a call we authorised.
+func (rq *request) checkClaims(ctx context.Context, cl *osp.TokenClaims) (int, string) {
+	if cl.TransactionID == 0 {
+		return osp.StatusBadRequest, "token carries no transaction id"
+	}
+	t := rq.transaction(ctx, cl.TransactionID)
+	if t == nil {
+		return osp.StatusBadRequest, fmt.Sprintf("transaction %d unknown", cl.TransactionID)
+	}
+	if cl.Calling != t.Calling {
+		return osp.StatusCallingInvalid, "token calling number differs from the transaction's"
+	}
+	calledOK := normalizeNumber(cl.Called) == t.Called
+	for _, d := range t.Destinations {
+		calledOK = calledOK || d.Called != "" && cl.Called == d.Called
+	}
+	if !calledOK {
+		return osp.StatusDestinationInfoInvalid, "token called number differs from the transaction's"
+	}
+	want := t.CallID
+	if want == "" {
+		want = osp.TokenCallIDUndefined
+	}
+	if string(cl.CallID) != want {
+		return osp.StatusDestinationInfoInvalid, "token call-id differs from the transaction's"
+	}
+	return osp.StatusOK, ""
 }
