@@ -26,6 +26,7 @@ type metrics struct {
 	latency  map[string]*histo
 	refused  atomic.Uint64 // requests refused before decoding (unknown source)
 	badHTTP  atomic.Uint64 // bodies that could not be answered in OSP
+	panics   atomic.Uint64 // components whose answer panicked (answered 500)
 }
 
 type reqKey struct {
@@ -111,6 +112,9 @@ func (n *Node) writeMetrics(w io.Writer) {
 	fmt.Fprintln(w, "# TYPE ospnode_osp_refused_total counter")
 	fmt.Fprintf(w, "ospnode_osp_refused_total{reason=\"unknown_source\"} %d\n", m.refused.Load())
 	fmt.Fprintf(w, "ospnode_osp_refused_total{reason=\"unparseable\"} %d\n", m.badHTTP.Load())
+	fmt.Fprintln(w, "# HELP ospnode_osp_panics_total OSP components whose answer panicked (a bug), recovered and answered 500.")
+	fmt.Fprintln(w, "# TYPE ospnode_osp_panics_total counter")
+	fmt.Fprintf(w, "ospnode_osp_panics_total %d\n", m.panics.Load())
 
 	fmt.Fprintln(w, "# HELP ospnode_osp_request_duration_seconds Time to answer an OSP request, by the type of its first component.")
 	fmt.Fprintln(w, "# TYPE ospnode_osp_request_duration_seconds histogram")

@@ -98,7 +98,7 @@ func (n *Node) handleOSP(w http.ResponseWriter, r *http.Request) {
 	resp.Components = make([]osp.Component, len(m.Components))
 	kinds := make([]string, len(m.Components))
 	if len(m.Components) == 1 {
-		resp.Components[0], kinds[0] = rq.answer(ctx, &m.Components[0])
+		resp.Components[0], kinds[0] = rq.answerRecovered(ctx, &m.Components[0])
 	} else {
 		// Components of one message (usage from a batch of calls) are
 		// proposed concurrently so that they share a Raft entry.
@@ -107,7 +107,7 @@ func (n *Node) handleOSP(w http.ResponseWriter, r *http.Request) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				resp.Components[i], kinds[i] = rq.answer(ctx, &m.Components[i])
+				resp.Components[i], kinds[i] = rq.answerRecovered(ctx, &m.Components[i])
 			}()
 		}
 		wg.Wait()
