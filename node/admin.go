@@ -72,6 +72,10 @@ func (n *Node) adminHandler() http.Handler {
 func (n *Node) requireToken(h http.Handler) http.Handler {
 	want := []byte(n.adminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.trust.adminCert(r.TLS) { // a listed admin client certificate (trust.go)
+			h.ServeHTTP(w, r)
+			return
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || len(want) == 0 || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ospnode"`)

@@ -95,6 +95,10 @@ type Config struct {
 	// same CA certificate.
 	PKIDir string
 
+	// Trust configures cluster mutual TLS, admin client certificates,
+	// revocation and enrollment (see TrustConfig; zero: none of them).
+	Trust TrustConfig
+
 	// Limits bounds decoded OSP requests (zero fields: osp.DefaultLimits).
 	Limits osp.Limits
 	// MaxTimeLimit caps the authorised call duration in seconds (default
@@ -239,5 +243,7 @@ func (c *Config) fill() error {
 		c.Clock = time.Now
 	}
 	c.Join = append([]string(nil), c.Join...)
+	c.Trust.ClusterNames = append([]string(nil), c.Trust.ClusterNames...)
+	c.Trust.AdminClientSerials = append([]string(nil), c.Trust.AdminClientSerials...)
 	return nil
 }

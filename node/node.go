@@ -33,6 +33,7 @@ type Node struct {
 	cons  *consensus.Node
 
 	tokens *tokenIssuer
+	trust  *trust
 	state  *stateCache
 	fraud  *fraud
 	met    *metrics
@@ -84,6 +85,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if n.adminToken, err = loadAdminToken(&cfg); err != nil {
 		return nil, err
 	}
+	if n.trust, err = newTrust(n); err != nil {
+		return nil, err
+	}
 
 	ln, err := net.Listen("tcp", cfg.ClusterAddr)
 	if err != nil {
@@ -93,6 +97,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		NodeID:             cfg.NodeID,
 		Dir:                filepath.Join(cfg.DataDir, "raft"),
 		Listener:           ln,
+		TLS:                n.trust.cluster,
 		Advertise:          cfg.ClusterAdvertise,
 		Bootstrap:          cfg.Bootstrap,
 		Batch:              cfg.Batch,
@@ -156,7 +161,7 @@ func (n *Node) join(ctx context.Context) error {
 
 // listen opens the OSP and admin listeners and starts serving.
 func (n *Node) listen() error {
-	ospH := n.ospHandler()
+	ospH := n.enrollMount(n.ospHandler())
 	if n.cfg.OSPAddr != "" && n.cfg.OSPAddr != "-" {
 		ln, err := net.Listen("tcp", n.cfg.OSPAddr)
 		if err != nil {
@@ -187,6 +192,7 @@ func (n *Node) listen() error {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /healthz", n.handleHealthz)
 		mux.HandleFunc("GET /metrics", n.handleMetrics)
+		n.trustRoutes(mux)
 		mux.Handle("/", n.adminHandler())
 		n.adminSrv = n.newServer(mux)
 		scheme := "http"
@@ -196,7 +202,7 @@ func (n *Node) listen() error {
 				ln.Close()
 				return fmt.Errorf("node: admin tls: %w", err)
 			}
-			ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
+			ln = tls.NewListener(ln, n.trust.adminTLS(cert))
 			scheme = "https"
 		}
 		n.adminURL = scheme + "://" + ln.Addr().String()
@@ -225,7 +231,7 @@ func (n *Node) ospTLSConfig() (*tls.Config, error) {
 		// certificate, verify it when given.
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
 	}
-	return tc, nil
+	return n.trust.ospTLS(tc), nil
 }
 
 func (n *Node) newServer(h http.Handler) *http.Server {
