@@ -241,8 +241,8 @@ func (rq *request) validate(ctx context.Context, c *osp.Component) osp.Component
 		return osp.Component{ID: c.ID, AuthorizationConfirmation: cnf}
 	}
 	claims, err := osp.VerifyToken(ai.Token, osp.TokenVerifyOptions{
-		Roots: rq.n.tokens.pool, Now: rq.now, Calling: ai.Calling(), Called: ai.Called(),
-		CallID: ai.CallID, AcceptUnsigned: acceptsUnsigned(m),
+		Roots: rq.n.tokens.poolNow(), Now: rq.now, Calling: ai.Calling(), Called: ai.Called(),
+		CallID: ai.CallID, AcceptUnsigned: acceptsUnsigned(m), Revoked: rq.n.trust.tokenRevoked,
 	})
 	if err == nil {
 		if code, desc := rq.checkClaims(ctx, claims); code != osp.StatusOK {
