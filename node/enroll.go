@@ -3,7 +3,6 @@ package node
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -84,19 +83,32 @@ func readCredentials(path string) (map[string]string, error) {
 	return out, sc.Err()
 }
 
-// enrollMount routes POST /tep to the enrollment handler and everything
-// else to next. Over plain HTTP only getcacert is answered: a request
-// carries a password and gets back a certificate, so it must be encrypted
-// and the device must know it talks to us; it is refused with 403 and a
-// text saying to use HTTPS. Without enrollment configured, next is returned
-// unchanged.
+// enrollMount wraps the OSP handler with the trust layer (the name is the
+// hook's in node.go): every request on a TLS connection whose client
+// certificate has been revoked since the handshake is refused with 403 (a
+// keep-alive connection outlives the handshake that checked it), and POST
+// /tep goes to the enrollment handler when enrollment is on.
+//
+// Over plain HTTP only getcacert is answered: a request carries a password
+// and gets back a certificate, so it must be encrypted and the device must
+// know it talks to us; it is refused with 403 and a text saying to use
+// HTTPS.
 func (n *Node) enrollMount(next http.Handler) http.Handler {
-	if n.trust == nil || n.trust.enroll == nil {
-		return next
+	var e *enrollment
+	if n.trust != nil {
+		e = n.trust.enroll
 	}
-	e := n.trust.enroll
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != enrollPath {
+		if n.trust != nil && r.TLS != nil {
+			for _, c := range r.TLS.PeerCertificates {
+				if n.trust.rev.revoked(c.SerialNumber) {
+					w.Header().Set("Connection", "close")
+					plain(w, http.StatusForbidden, "client certificate revoked\n")
+					return
+				}
+			}
+		}
+		if e == nil || r.URL.Path != enrollPath {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -111,15 +123,12 @@ func (n *Node) enrollMount(next http.Handler) http.Handler {
 				return
 			}
 			form, err := pki.ParseEnrollForm(body)
-			if err != nil && !errors.Is(err, pki.ErrEnrollForm) {
-				plain(w, http.StatusBadRequest, err.Error()+"\n")
-				return
-			}
 			if err == nil && form.Operation != "getcacert" {
 				plain(w, http.StatusForbidden, "enrollment requests are accepted over HTTPS only; "+
 					"only getcacert is answered over plain HTTP\n")
 				return
 			}
+			// A malformed form goes on to the handler, which answers 400.
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		e.h.ServeHTTP(w, r)
