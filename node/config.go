@@ -101,6 +101,9 @@ type Config struct {
 
 	// Limits bounds decoded OSP requests (zero fields: osp.DefaultLimits).
 	Limits osp.Limits
+	// HTTP bounds the OSP and admin HTTP servers: timeouts, header size,
+	// connections per source IP (zero fields: DefaultHTTPLimits).
+	HTTP HTTPLimits
 	// MaxTimeLimit caps the authorised call duration in seconds (default
 	// 7200). UsageGrace is how long after ValidUntil usage still matches
 	// its transaction (default 24h; later usage is kept as unmatched).
@@ -224,6 +227,7 @@ func (c *Config) fill() error {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Second
 	}
+	c.HTTP = c.HTTP.withDefaults()
 	if c.ForwardBudget <= 0 {
 		c.ForwardBudget = federation.DefaultBudget
 	}

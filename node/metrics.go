@@ -27,6 +27,8 @@ type metrics struct {
 	refused  atomic.Uint64 // requests refused before decoding (unknown source)
 	badHTTP  atomic.Uint64 // bodies that could not be answered in OSP
 	panics   atomic.Uint64 // components whose answer panicked (answered 500)
+
+	connsRefused atomic.Uint64 // OSP connections closed over the per-source cap
 }
 
 type reqKey struct {
@@ -115,6 +117,9 @@ func (n *Node) writeMetrics(w io.Writer) {
 	fmt.Fprintln(w, "# HELP ospnode_osp_panics_total OSP components whose answer panicked (a bug), recovered and answered 500.")
 	fmt.Fprintln(w, "# TYPE ospnode_osp_panics_total counter")
 	fmt.Fprintf(w, "ospnode_osp_panics_total %d\n", m.panics.Load())
+	fmt.Fprintln(w, "# HELP ospnode_osp_connections_refused_total OSP connections closed at once: the source IP already held HTTP.MaxConnsPerSource.")
+	fmt.Fprintln(w, "# TYPE ospnode_osp_connections_refused_total counter")
+	fmt.Fprintf(w, "ospnode_osp_connections_refused_total %d\n", m.connsRefused.Load())
 
 	fmt.Fprintln(w, "# HELP ospnode_osp_request_duration_seconds Time to answer an OSP request, by the type of its first component.")
 	fmt.Fprintln(w, "# TYPE ospnode_osp_request_duration_seconds histogram")

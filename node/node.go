@@ -169,7 +169,7 @@ func (n *Node) listen() error {
 		}
 		n.ospSrv = n.newServer(ospH)
 		n.ospURL = "http://" + ln.Addr().String() + "/osp"
-		n.serve(n.ospSrv, ln)
+		n.serve(n.ospSrv, limitPerSource(ln, n.cfg.HTTP.MaxConnsPerSource, &n.met.connsRefused))
 	}
 	if n.cfg.OSPTLSAddr != "" {
 		tc, err := n.ospTLSConfig()
@@ -182,7 +182,7 @@ func (n *Node) listen() error {
 		}
 		n.ospTLSSrv = n.newServer(ospH)
 		n.ospTLSURL = "https://" + ln.Addr().String() + "/osp"
-		n.serve(n.ospTLSSrv, tls.NewListener(ln, tc))
+		n.serve(n.ospTLSSrv, tls.NewListener(limitPerSource(ln, n.cfg.HTTP.MaxConnsPerSource, &n.met.connsRefused), tc))
 	}
 	if n.cfg.AdminAddr != "-" {
 		ln, err := net.Listen("tcp", n.cfg.AdminAddr)
@@ -235,15 +235,12 @@ func (n *Node) ospTLSConfig() (*tls.Config, error) {
 }
 
 func (n *Node) newServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	s := &http.Server{
+		Handler:  h,
+		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 	}
+	n.cfg.HTTP.applyTo(s)
+	return s
 }
 
 func (n *Node) serve(s *http.Server, ln net.Listener) {

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -83,6 +84,11 @@ func (n *Node) handleOSP(w http.ResponseWriter, r *http.Request) {
 	r.Body = tee
 	m, err := osp.ReadRequest(r, n.cfg.Limits)
 	if err != nil {
+		if errors.Is(err, osp.ErrFraming) && (len(r.TransferEncoding) > 0 || r.ContentLength < 0) {
+			// The body was not read (chunked, or no length): what follows
+			// on the connection cannot be framed, so do not keep it.
+			w.Header().Set("Connection", "close")
+		}
 		n.answerUndecodable(w, tee.buf, err)
 		tee.r = nil
 		sniffPool.Put(tee)
