@@ -40,7 +40,7 @@ func serveFlags() []cli.Flag {
 	boolean := func(name, usage string) cli.Flag {
 		return &cli.BoolFlag{Name: name, Usage: usage, EnvVars: env(name)}
 	}
-	return []cli.Flag{
+	return append([]cli.Flag{
 		str("config", "", "configuration file: one `key = value` per line, keys are these flag names, # starts a comment"),
 		str("node-id", "node1", "stable Raft id of this node"),
 		str("data-dir", "./data", "directory for the ledger, the Raft log, keys and the admin token"),
@@ -73,7 +73,7 @@ func serveFlags() []cli.Flag {
 		dur("request-timeout", 5*time.Second, "bound on answering one OSP request"),
 		boolean("demo", "seed a demo network into an empty ledger and print how to try it"),
 		str("log-level", "info", "debug, info, warn or error"),
-	}
+	}, trustFlags()...)
 }
 
 func serveCommand() *cli.Command {
@@ -242,6 +242,7 @@ func serveConfig(c *cli.Context) (node.Config, error) {
 	boot, set := s.bool("bootstrap")
 	cfg.Bootstrap = boot || (!set && len(cfg.Join) == 0)
 	cfg.Demo, _ = s.bool("demo")
+	cfg.Trust = trustConfig(s)
 	return cfg, s.err
 }
 
@@ -254,6 +255,8 @@ func runServe(ctx context.Context, cfg node.Config, out io.Writer) error {
 	defer n.Close()
 	fmt.Fprintf(out, "ospnode %s serving\n  OSP:     %s\n  admin:   %s   (token: %s)\n  cluster: %s\n",
 		n.ID(), n.OSPURL(), n.AdminURL(), n.AdminToken(), n.ClusterAddr())
+	trustBanner(out, n, cfg)
+	defer watchReload(n, cfg.Logger)()
 	if cfg.Demo {
 		sample, err := writeSampleRequest(cfg.DataDir)
 		if err != nil {
