@@ -191,6 +191,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 		TerminationCause: c.TerminationCause,
 		Rating:           c.Rating,
 		RecordedAt:       c.At,
+		OverLimit:        c.OverLimit,
 	}
 	var t *Transaction
 	if c.TransactionID != 0 {

@@ -19,6 +19,14 @@ const CommandVersion = 1
 // a replay reproduces exactly the state they produced.
 const RecordUsageVersion = 2
 
+// RecordUsageVersionOverLimit is the version written for a RecordUsage
+// whose OverLimit is set: the version 2 payload and rules plus a trailing
+// OverLimit flag. A command without the flag is still written as version
+// 2 (the same bytes as before the flag existed), so a log without
+// over-limit usage replays byte for byte on older builds and the state
+// digest does not change.
+const RecordUsageVersionOverLimit = 3
+
 // AuthorizeVersion is the version this build writes for Authorize.
 // Version 2 has the payload of version 1 and adds field bounds (Invalid
 // over them, see limits.go) and an idempotency key whose long components
@@ -30,7 +38,7 @@ const AuthorizeVersion = 2
 func versionSupported(t CommandType, v byte) bool {
 	switch t {
 	case TypeRecordUsage:
-		return v == 1 || v == RecordUsageVersion
+		return v == 1 || v == RecordUsageVersion || v == RecordUsageVersionOverLimit
 	case TypeAuthorize:
 		return v == 1 || v == AuthorizeVersion
 	}
@@ -246,7 +254,11 @@ func decodeRating(r *rbuf) *Rating {
 func encodeRecordUsage(c *RecordUsage) []byte {
 	w := wbuf{b: make([]byte, 0, 160)}
 	w.byte1(byte(TypeRecordUsage))
-	w.byte1(RecordUsageVersion)
+	if c.OverLimit {
+		w.byte1(RecordUsageVersionOverLimit)
+	} else {
+		w.byte1(RecordUsageVersion)
+	}
 	w.time(c.At)
 	w.u(c.TransactionID)
 	w.byte1(byte(c.Role))
@@ -262,6 +274,9 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 	w.i(c.DurationMillis)
 	w.u(uint64(c.TerminationCause))
 	encodeRating(&w, c.Rating)
+	if c.OverLimit {
+		w.bool(true)
+	}
 	return w.b
 }
 
@@ -288,6 +303,9 @@ func decodeRecordUsage(p []byte, version byte) (Command, error) {
 	}
 	c.TerminationCause = uint16(tc)
 	c.Rating = decodeRating(&r)
+	if version == RecordUsageVersionOverLimit {
+		c.OverLimit = r.bool()
+	}
 	if err := r.done(); err != nil {
 		return nil, err
 	}
@@ -297,6 +315,11 @@ func decodeRecordUsage(p []byte, version byte) (Command, error) {
 // Stored record encodings (binary, versioned by a leading byte).
 
 const recordVersion = 1
+
+// usageRecordOverLimit is the version of a stored Usage whose OverLimit is
+// set: version 1 plus a trailing flag. A usage without it keeps version 1,
+// so existing state and digests are unchanged.
+const usageRecordOverLimit = 2
 
 func encodeTransaction(w *wbuf, t *Transaction) {
 	w.byte1(recordVersion)
@@ -336,7 +359,11 @@ func decodeTransaction(r *rbuf) *Transaction {
 }
 
 func encodeUsage(w *wbuf, u *Usage) {
-	w.byte1(recordVersion)
+	if u.OverLimit {
+		w.byte1(usageRecordOverLimit)
+	} else {
+		w.byte1(recordVersion)
+	}
 	w.u(u.ID)
 	w.u(u.TransactionID)
 	w.byte1(byte(u.Role))
@@ -358,10 +385,14 @@ func encodeUsage(w *wbuf, u *Usage) {
 	w.bool(u.LateAdjustment)
 	w.u(u.PostingID)
 	w.u(u.OutboxID)
+	if u.OverLimit {
+		w.bool(true)
+	}
 }
 
 func decodeUsage(r *rbuf) *Usage {
-	if r.byte1() != recordVersion {
+	v := r.byte1()
+	if v != recordVersion && v != usageRecordOverLimit {
 		r.fail()
 		return nil
 	}
@@ -387,6 +418,9 @@ func decodeUsage(r *rbuf) *Usage {
 	u.LateAdjustment = r.bool()
 	u.PostingID = r.u()
 	u.OutboxID = r.u()
+	if v == usageRecordOverLimit {
+		u.OverLimit = r.bool()
+	}
 	return u
 }
 

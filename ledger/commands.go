@@ -158,6 +158,11 @@ type RecordUsage struct {
 	DurationMillis   int64
 	TerminationCause uint16
 	Rating           *Rating
+	// OverLimit: the reported duration exceeds the transaction's time
+	// limit (plus the node's grace); Rating was computed on the capped
+	// duration and DurationMillis is what was reported. Recorded on the
+	// Usage for operators to review.
+	OverLimit bool
 
 	// legacyV1 is set when the command was decoded from a version 1
 	// envelope: it is applied with the version 1 rules (post-once key

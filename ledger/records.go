@@ -278,6 +278,10 @@ type Usage struct {
 	LateAdjustment bool   `json:"late_adjustment,omitempty"`
 	PostingID      uint64 `json:"posting_id,omitempty"` // 0: nothing posted
 	OutboxID       uint64 `json:"outbox_id,omitempty"`  // 0: nothing cascaded
+	// OverLimit: the reported duration exceeded the transaction's time
+	// limit; DurationMillis is as reported, the rating used the capped
+	// time. For review.
+	OverLimit bool `json:"over_limit,omitempty"`
 }
 
 // Well-known account names. Member and peer accounts are built with
