@@ -230,10 +230,24 @@ func TestHostileLedger(t *testing.T) {
 			billable = int64(u.Rating.BillableSeconds)
 		}
 		t.Logf("answer %d; authorised %s s; recorded %d ms, billable %d s", code, limit.Amount, u.DurationMillis, billable)
-		if code == osp.StatusOK && billable > max {
-			t.Skipf("known bug: usage far beyond the authorised time limit (%d s) is rated in full: "+
-				"carrier-b is paid for %d s (node/usage.go rate uses the reported duration, not min(duration, TimeLimit)); "+
-				"want the billable time capped at the transaction's TimeLimit (or the record held for review)", max, billable)
+		// Confirmed and recorded as reported, flagged for review, rated at
+		// most the time limit plus the grace (rounded up to the deck's
+		// 60 s increment).
+		if code != osp.StatusOK || u.DurationMillis != 518_400_000 || !u.OverLimit {
+			t.Fatalf("answer %d, record %+v: want 200, the reported duration and OverLimit", code, u)
+		}
+		capped := max + int64(overLimitGrace/time.Second)
+		if billable < 0 || billable > capped+60 {
+			t.Fatalf("carrier-b is paid for %d s, want at most the time limit %d s + grace", billable, max)
+		}
+		// Within the limit: not flagged, rated as reported.
+		ar2 := authorizeOK(t, n, "3032", "short-call@host")
+		if c := usageCode(t, hostileExchange(t, n, "127.0.0.3", usageBody("3033", "30330", osp.RoleDestination, ar2.TransactionID, "short-call@host", "120", "1"))); c != osp.StatusOK {
+			t.Fatalf("usage %d", c)
+		}
+		us2 := usageFor(t, n, ar2.TransactionID)
+		if len(us2) != 1 || us2[0].OverLimit || us2[0].Rating == nil || us2[0].Rating.BillableSeconds != 120 {
+			t.Fatalf("record within the limit %+v", us2)
 		}
 	})
 

@@ -76,7 +76,19 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 		// No transaction: key the record by what the reporter sent.
 		cmd.ReporterKey = rq.msg.MessageID + "/" + c.ID
 	} else if t := rq.transaction(ctx, ui.TransactionID); t != nil {
-		cmd.Rating = rq.rate(t, role, m, connect, end, durMs)
+		// Rate at most the authorised time (billableMillis); the call
+		// still starts where the reported duration says.
+		billMs, over := billableMillis(t, durMs)
+		rateConnect := connect
+		if rateConnect.IsZero() && !end.IsZero() {
+			rateConnect = end.Add(-time.Duration(durMs) * time.Millisecond)
+		}
+		if over {
+			cmd.OverLimit = true
+			n.log.Warn("osp: usage over the authorised time limit, rated capped", "member", m.ID, "tx", t.ID,
+				"reported_ms", durMs, "limit_s", t.TimeLimit, "billed_ms", billMs)
+		}
+		cmd.Rating = rq.rate(t, role, m, rateConnect, end, billMs)
 	}
 	res, err := n.Propose(ctx, cmd)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/osp"
@@ -136,4 +137,26 @@ func (rq *request) checkClaims(ctx context.Context, cl *osp.TokenClaims) (int, s
 		return osp.StatusDestinationInfoInvalid, "token call-id differs from the transaction's"
 	}
 	return osp.StatusOK, ""
+}
+
+// overLimitGrace is added to a transaction's time limit before usage
+// counts as over it: the proxy enforces the limit from its own connect
+// time, and signalling between the two sides takes a moment.
+const overLimitGrace = 60 * time.Second
+
+// billableMillis returns the duration to rate for usage of durMs reported
+// against transaction t: durMs, capped at t's time limit plus
+// overLimitGrace, and whether the cap applied. The reported duration is
+// recorded as reported, with the OverLimit flag, for review: the carrier
+// was authorised for the limit, not paid beyond it. No time limit (0):
+// no cap.
+func billableMillis(t *ledger.Transaction, durMs int64) (int64, bool) {
+	if t == nil || t.TimeLimit == 0 {
+		return durMs, false
+	}
+	limit := int64(t.TimeLimit)*1000 + overLimitGrace.Milliseconds()
+	if durMs > limit {
+		return limit, true
+	}
+	return durMs, false
 }

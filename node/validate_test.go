@@ -112,3 +112,24 @@ func TestIndicationUnsigned(t *testing.T) {
 		})
 	}
 }
+
+func TestBillableMillis(t *testing.T) {
+	g := overLimitGrace.Milliseconds()
+	for _, c := range []struct {
+		limit uint32
+		dur   int64
+		want  int64
+		over  bool
+	}{
+		{3600, 60_000, 60_000, false},
+		{3600, 3_600_000 + g, 3_600_000 + g, false},
+		{3600, 3_600_000 + g + 1, 3_600_000 + g, true},
+		{3600, 518_400_000, 3_600_000 + g, true},
+		{0, 518_400_000, 518_400_000, false}, // no limit: no cap
+	} {
+		got, over := billableMillis(&ledger.Transaction{TimeLimit: c.limit}, c.dur)
+		if got != c.want || over != c.over {
+			t.Errorf("limit %d dur %d: %d %v, want %d %v", c.limit, c.dur, got, over, c.want, c.over)
+		}
+	}
+}
