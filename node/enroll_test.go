@@ -167,6 +167,7 @@ func TestTrustEnrollmentConfig(t *testing.T) {
 		{"no credentials, no approval", TrustConfig{Enroll: true}, false},
 		{"settings without enroll", TrustConfig{EnrollApproval: true}, false},
 		{"network CA named as legacy", TrustConfig{Enroll: true, EnrollApproval: true, EnrollLegacyCA: c.dir}, false},
+		{"legacy CA as the network CA", TrustConfig{CA: filepath.Join(legacyDir, pki.CACertFile)}, false},
 		{"legacy CA", TrustConfig{Enroll: true, EnrollApproval: true, EnrollLegacyCA: legacyDir}, true},
 	}
 	for _, tc := range cases {

@@ -100,6 +100,10 @@ func newTrust(n *Node) (*trust, error) {
 		}
 		t.caPool = x509.NewCertPool()
 		for _, c := range t.caCerts {
+			if c.SignatureAlgorithm == x509.MD5WithRSA {
+				// The legacy enrollment CA is never a trust anchor (DESIGN.md, Trust).
+				return nil, fmt.Errorf("%w: %s is an MD5 (legacy enrollment) CA, not a trust anchor", ErrConfig, caFile)
+			}
 			t.caPool.AddCert(c)
 		}
 	}
