@@ -86,18 +86,26 @@ func (tn *testNet) leader(t testing.TB) *Node {
 	return l
 }
 
-// propose applies commands through the leader, failing t on any error.
+// propose applies commands through an open node, failing t on a ledger
+// error. An unavailable cluster (an election after a leader was closed) is
+// retried until a deadline: every command here is idempotent.
 func (tn *testNet) propose(t testing.TB, cmds ...ledger.Command) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, c := range cmds {
-		res, err := tn.nodes[0].Propose(ctx, c)
-		if err == nil {
-			err = res.Err()
-		}
-		if err != nil {
-			t.Fatalf("%s: propose %s: %v (%s)", tn.id, c.Type(), err, res.Message)
+		for {
+			res, err := tn.open()[0].Propose(ctx, c)
+			if err != nil && unavailable(err) && ctx.Err() == nil {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: propose %s: %v", tn.id, c.Type(), err)
+			}
+			if err := res.Err(); err != nil {
+				t.Fatalf("%s: propose %s: %v (%s)", tn.id, c.Type(), err, res.Message)
+			}
+			break
 		}
 	}
 }

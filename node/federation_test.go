@@ -229,13 +229,24 @@ func threeTiers(t *testing.T, size int) (purple, hub, yellow *testNet) {
 // fedCall is one completed call: our transaction at PURPLE and YELLOW's.
 type fedCall struct{ tP, tY uint64 }
 
-// placeCall authorises a call at PURPLE (trying its nodes in turn, as the
-// toolkit does on a 5xx), reports the source usage to PURPLE and the
-// destination usage to YELLOW, each retried until confirmed. It reports
-// false when no node authorised the call.
+// placeCall authorises a call at PURPLE and reports its usage (see
+// authorizeCall and reportCall). It reports false when no node authorised
+// the call.
 func placeCall(t *testing.T, purple, yellow *testNet, i int) (fedCall, bool) {
 	t.Helper()
-	a, b := client(addrSource), client(addrDest)
+	c, ok := authorizeCall(t, purple, yellow, i)
+	if ok {
+		reportCall(t, purple, yellow, i, c)
+	}
+	return c, ok
+}
+
+// authorizeCall authorises call i at PURPLE, trying its nodes in turn as
+// the toolkit does on a 5xx, and checks YELLOW's token. It reports false
+// when no node authorised the call.
+func authorizeCall(t *testing.T, purple, yellow *testNet, i int) (fedCall, bool) {
+	t.Helper()
+	a := client(addrSource)
 	msg, callID := "m"+strconv.Itoa(i), "call-"+strconv.Itoa(i)+"@a"
 	var resp *osp.AuthorizationResponse
 	for _, n := range purple.open() {
@@ -256,7 +267,15 @@ func placeCall(t *testing.T, purple, yellow *testNet, i int) (fedCall, bool) {
 	if err != nil {
 		t.Fatalf("call %d: token: %v", i, err)
 	}
-	c := fedCall{tP: resp.TransactionID, tY: claims.TransactionID}
+	return fedCall{tP: resp.TransactionID, tY: claims.TransactionID}, true
+}
+
+// reportCall reports call i's source usage to PURPLE and its destination
+// usage to YELLOW, each retried on the network's nodes until confirmed.
+func reportCall(t *testing.T, purple, yellow *testNet, i int, c fedCall) {
+	t.Helper()
+	a, b := client(addrSource), client(addrDest)
+	msg, callID := "m"+strconv.Itoa(i), "call-"+strconv.Itoa(i)+"@a"
 	confirm := func(tn *testNet, cl *http.Client, m *osp.Message) {
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) {
@@ -270,7 +289,6 @@ func placeCall(t *testing.T, purple, yellow *testNet, i int) (fedCall, bool) {
 	}
 	confirm(purple, a, fedUsage("s"+msg, "1", osp.RoleSource, c.tP, callID, fedCalled, 95))
 	confirm(yellow, b, fedUsage("d"+msg, "1", osp.RoleDestination, c.tY, callID, fedCalled, 95))
-	return c, true
 }
 
 // TestFederationThreeTiers: PURPLE → HUB → YELLOW with three nodes each
@@ -294,12 +312,40 @@ func TestFederationThreeTiers(t *testing.T) {
 		calls = append(calls, c)
 	}
 	if size == 3 {
+		// Hold HUB's cascade so that items are pending when its leader
+		// goes: authorise three calls, point HUB's YELLOW peer at a dead
+		// service point, report the usage, and wait until HUB's leader
+		// holds the three items.
+		const held = 3
+		waitDrained(t, purple)
+		waitDrained(t, hub)
+		var pending []fedCall
+		for i := before; i < before+held; i++ {
+			c, ok := authorizeCall(t, purple, yellow, i)
+			if !ok {
+				t.Fatalf("call %d not authorised", i)
+			}
+			pending = append(pending, c)
+		}
+		hub.propose(t, ledger.PutPeer{Peer: ledger.Peer{ID: "yellow", Status: ledger.PeerActive, OurMemberID: "hub", BuyDeckID: "h-buy-yellow",
+			TrustedCAs: yellow.caPEM(), ServicePoints: []ledger.ServicePoint{{URL: deadURL(t), Weight: 1}}}})
+		for k, c := range pending {
+			reportCall(t, purple, yellow, before+k, c)
+		}
 		l := hub.leader(t)
+		waitFor(t, "HUB's leader to hold the held usage", 30*time.Second, func() bool {
+			items, err := l.PendingOutbox("yellow", 0)
+			return err == nil && len(items) == held
+		})
 		if err := l.Close(); err != nil {
 			t.Fatalf("close HUB leader: %v", err)
 		}
+		// The operator repairs the peer on the surviving nodes; the new
+		// leader drains what the old one enqueued.
+		hub.propose(t, peerTo(yellow, "hub", "h-buy-yellow"))
+		calls = append(calls, pending...)
 		refused := 0
-		for i := before; len(calls) < before+after; i++ {
+		for i := before + held; len(calls) < before+held+after; i++ {
 			c, ok := placeCall(t, purple, yellow, i)
 			if !ok {
 				refused++ // during the election: the member tries again later
