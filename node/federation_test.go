@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -538,4 +539,64 @@ func TestFederationSlowUpstream(t *testing.T) {
 	if fails < 3 {
 		t.Fatalf("peer health does not show the failures: %+v", p.PeerHealth())
 	}
+}
+
+// TestFederationRoutingPolicy: a peer is a route candidate beside local
+// trunks, ranked by the same policy (priority, then least cost from the
+// peer's buy deck, minimum margin), and an answer comes from one source at
+// a time: a winning local trunk means no forwarding at all; a winning peer
+// means only that peer's destinations, even with a local trunk left and
+// room for more destinations.
+func TestFederationRoutingPolicy(t *testing.T) {
+	purple, _ := onehop(t, 1, nil)
+	p := purple.nodes[0]
+	purple.propose(t,
+		deck("p-buy-c", ledger.MemberAccount("c"), ledger.DirectionBuy, "44", "0.09"),
+		deck("p-buy-dear", ledger.PeerAccount("dear"), ledger.DirectionBuy, "44", "0.11"),
+		carrier("c", addrDest, "", "p-buy-c"),
+		ledger.PutTrunk{Trunk: ledger.Trunk{ID: "c1", MemberID: "c", Address: "[" + addrDest + "]:5070"}},
+		// "dear" costs more than a pays: never offered (minimum margin).
+		ledger.PutPeer{Peer: ledger.Peer{ID: "dear", Status: ledger.PeerActive, OurMemberID: "purple", BuyDeckID: "p-buy-dear",
+			ServicePoints: []ledger.ServicePoint{{URL: deadURL(t)}}}},
+	)
+	type want struct {
+		addr     string
+		upstream string
+	}
+	for _, tc := range []struct {
+		name   string
+		prefix string
+		cands  []ledger.RouteCandidate
+		want   want
+	}{
+		{"cheaper peer wins (LCR 0.07 < 0.09)", "4477", []ledger.RouteCandidate{
+			{Kind: ledger.CandidateTrunk, ID: "c1"}, {Kind: ledger.CandidatePeer, ID: "yellow"}}, want{"[" + addrDest + "]:5060", "yellow"}},
+		{"priority beats cost", "44770", []ledger.RouteCandidate{
+			{Kind: ledger.CandidateTrunk, ID: "c1"}, {Kind: ledger.CandidatePeer, ID: "yellow", Priority: 1}}, want{"[" + addrDest + "]:5070", ""}},
+		{"peer below margin is dropped", "447700", []ledger.RouteCandidate{
+			{Kind: ledger.CandidatePeer, ID: "dear"}, {Kind: ledger.CandidateTrunk, ID: "c1", Priority: 1}}, want{"[" + addrDest + "]:5070", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			purple.propose(t, ledger.PutRoutes{Routes: []ledger.Route{{Prefix: tc.prefix, Candidates: tc.cands}}, ReplaceAll: true})
+			before := forwards(p)
+			r := authResponse(t, exchange(t, client(addrSource), p.OSPURL(), fedAuth(tc.prefix, "pol-"+tc.prefix+"@a", fedCalled)))
+			if !r.Status.OK() || len(r.Destinations) != 1 || r.Destinations[0].SignalAddress != tc.want.addr {
+				t.Fatalf("answer %+v, want only %s", r, tc.want.addr)
+			}
+			tx, err := p.Store().Transaction(r.TransactionID)
+			if err != nil || tx.UpstreamPeer != tc.want.upstream || len(tx.Destinations) != 1 {
+				t.Fatalf("transaction %+v %v", tx, err)
+			}
+			if tc.want.upstream == "" && forwards(p) != before {
+				t.Fatal("a local answer forwarded a request")
+			}
+		})
+	}
+}
+
+// forwards counts the node's forwarding attempts (every outcome).
+func forwards(n *Node) int {
+	total := 0
+	n.fed.forwarded.Range(func(_, v any) bool { total += int(v.(*atomic.Uint64).Load()); return true })
+	return total
 }
