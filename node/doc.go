@@ -10,4 +10,10 @@
 // Cluster failures surface as ErrUnavailable and OSP status 503. See
 // DESIGN.md for the request flow, idempotency, quorum loss and the scope of
 // the fraud controls.
+//
+// Trust (Config.Trust, trust*.go, enroll.go): node wires node/pki into the
+// running node — cluster mutual TLS, admin client certificates, revocations
+// replicated through the ledger and checked by every TLS listener, the
+// cluster transport and token verification, token-key rotation with overlap
+// (Node.Reload), and the toolkit's /tep enrollment. See DESIGN.md, "Trust".
 package node
