@@ -211,6 +211,33 @@ func (s *Store) Usage(id uint64) (*Usage, error) {
 	return u, err
 }
 
+// UsageByKey returns the usage recorded under the idempotency key
+// (txid, role, componentID): the record a RecordUsage with that key
+// created, whichever command version wrote it (every version keys
+// usage_idem the same way). One index lookup and one record read.
+// ErrNotFound when no usage has that key, including a txid of 0 (usage
+// without a TransactionId is keyed by reporter).
+func (s *Store) UsageByKey(txid uint64, role Role, componentID string) (*Usage, error) {
+	if txid == 0 {
+		return nil, fmt.Errorf("%w: usage for transaction 0", ErrNotFound)
+	}
+	key := usageIdemKey(&RecordUsage{TransactionID: txid, Role: role, ComponentID: componentID})
+	var u *Usage
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bUsageIdem).Get(key)
+		if v == nil {
+			return fmt.Errorf("%w: usage for transaction %d role %s component %q", ErrNotFound, txid, role, componentID)
+		}
+		res, err := DecodeResult(v)
+		if err != nil {
+			return fmt.Errorf("ledger: usage index of transaction %d: %w", txid, err)
+		}
+		u, err = getUsage(tx, res.UsageID)
+		return err
+	})
+	return u, err
+}
+
 // UsageFilter selects usage records for ListUsage. Zero fields match all.
 type UsageFilter struct {
 	// Member: records whose source member or reporter is this member ID.

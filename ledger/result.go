@@ -93,6 +93,9 @@ var (
 	ErrIgnored  = errors.New("ledger: ignored command")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("ledger: store closed")
+	// ErrReadOnly is returned (or, from ApplyBatch, panicked with) by every
+	// write to a store opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("ledger: store opened read-only")
 )
 
 const resultVersion = 1

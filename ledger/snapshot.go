@@ -59,6 +59,9 @@ func (s *Store) Snapshot() (Snapshot, error) {
 // then swaps it in under the exclusive lock (waiting for outstanding reads
 // and snapshots). On error the current state is left untouched.
 func (s *Store) Restore(r io.Reader) error {
+	if s.opts.ReadOnly {
+		return fmt.Errorf("ledger: restore: %w", ErrReadOnly)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(s.path), filepath.Base(s.path)+".restore-*")
 	if err != nil {
 		return fmt.Errorf("ledger: restore: %w", err)

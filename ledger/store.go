@@ -24,6 +24,16 @@ type Options struct {
 	// without remapping while a snapshot's long read transaction is open
 	// (remapping waits for every reader). Default 1 GiB; it costs no memory.
 	InitialMmapSize int
+	// ReadOnly opens an existing file under bbolt's shared lock without
+	// writing it (offline audit, inspection of a stopped node's ledger).
+	// Every read works; Restore returns ErrReadOnly and ApplyBatch panics
+	// with it before touching the file. Open fails if the file does not
+	// exist or was never opened read-write (it lacks the ledger buckets),
+	// and times out (bbolt.ErrTimeout, wrapped) while a read-write process
+	// holds the file.
+	ReadOnly bool
+	// LockTimeout bounds the wait for bbolt's file lock. Default 5 s.
+	LockTimeout time.Duration
 }
 
 // Store is the ledger state machine on one bbolt file. All methods are safe
@@ -66,6 +76,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.InitialMmapSize == 0 {
 		opts.InitialMmapSize = 1 << 30
 	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = 5 * time.Second
+	}
 	s := &Store{path: path, opts: opts, log: opts.Logger}
 	db, err := s.openDB(path)
 	if err != nil {
@@ -76,20 +89,28 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.log.Info("ledger opened", "path", path, "applied_index", s.applied.Load())
+	s.log.Info("ledger opened", "path", path, "applied_index", s.applied.Load(), "read_only", opts.ReadOnly)
 	return s, nil
 }
 
 func (s *Store) openDB(path string) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         5 * time.Second,
+		Timeout:         s.opts.LockTimeout,
 		NoSync:          s.opts.NoSync,
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: s.opts.InitialMmapSize,
+		ReadOnly:        s.opts.ReadOnly,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	if s.opts.ReadOnly {
+		if err := db.View(checkLayout); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("ledger: open %s read-only: %w", path, err)
+		}
+		return db, nil
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
@@ -109,6 +130,21 @@ func (s *Store) openDB(path string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("ledger: init %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// checkLayout checks, without writing, that tx holds every ledger bucket
+// and a supported schema: what a read-only open needs, since it cannot
+// create what is missing and every read assumes the buckets exist.
+func checkLayout(tx *bolt.Tx) error {
+	for _, b := range allBuckets {
+		if tx.Bucket(b) == nil {
+			return fmt.Errorf("no %q bucket (not a ledger, or never opened read-write by this version)", b)
+		}
+	}
+	if v := tx.Bucket(bMeta).Get(kSchema); len(v) != 1 || v[0] != schemaVersion {
+		return fmt.Errorf("schema version %v not supported (want %d)", v, schemaVersion)
+	}
+	return nil
 }
 
 func (s *Store) loadCaches() error {
@@ -133,6 +169,9 @@ func (s *Store) Close() error {
 	s.db = nil
 	return err
 }
+
+// ReadOnly reports whether the store was opened with Options.ReadOnly.
+func (s *Store) ReadOnly() bool { return s.opts.ReadOnly }
 
 // Path returns the file path given to Open.
 func (s *Store) Path() string { return s.path }
@@ -172,7 +211,8 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 // It panics on an unknown non-ignorable command type or version (a newer
 // or corrupt log must not silently diverge replicas) and on a storage
 // failure (the entry is committed in Raft; the node must stop rather than
-// skip it). Business rejections are Results, never panics.
+// skip it), and with an error wrapping ErrReadOnly on a store opened
+// ReadOnly. Business rejections are Results, never panics.
 func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	results := make([][]byte, len(cmds))
 	if index <= s.applied.Load() {
@@ -182,6 +222,9 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	defer s.mu.RUnlock()
 	if s.db == nil {
 		panic("ledger: ApplyBatch on a closed store")
+	}
+	if s.opts.ReadOnly {
+		panic(fmt.Errorf("ledger: ApplyBatch index %d: %w", index, ErrReadOnly))
 	}
 	// Refuse a newer or corrupt entry before writing anything.
 	for _, c := range cmds {
