@@ -1,0 +1,142 @@
+package testnet
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ospnode/ospnode/ledger"
+)
+
+// perfSpec is the default seed with carrier B terminating on five trunks,
+// so that an AuthorizationRequest from carrier A is answered with five
+// destinations (five tokens), every one of the given token kind.
+func perfSpec(name string, nodes int, tokenKind string) NetworkSpec {
+	members, trunks, routes, decks := DefaultSeed("USD")
+	for i := range members {
+		members[i].TokenKind = tokenKind
+	}
+	var cands []ledger.RouteCandidate
+	for _, tr := range trunks {
+		if tr.MemberID == CarrierA {
+			cands = append(cands, ledger.RouteCandidate{Kind: ledger.CandidateTrunk, ID: tr.ID, Weight: 1})
+		}
+	}
+	for i := 1; i <= 5; i++ {
+		id := fmt.Sprintf("b-perf-%d", i)
+		trunks = append(trunks, ledger.Trunk{ID: id, MemberID: CarrierB,
+			Address: fmt.Sprintf("[%s]:%d", CarrierBSource, 5060+i), Protocol: "udp", Weight: 1})
+		cands = append(cands, ledger.RouteCandidate{Kind: ledger.CandidateTrunk, ID: id, Weight: 1})
+	}
+	for i := range routes {
+		routes[i].Candidates = cands
+	}
+	return NetworkSpec{Name: name, Nodes: nodes, Members: members, Trunks: trunks, Routes: routes, Decks: decks, TokenKind: tokenKind}
+}
+
+// envInt reads an integer knob of the end-to-end benchmark.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// TestE2EThroughput is the reproducible end-to-end measurement of the hot
+// path: in-process networks of 1 and 3 nodes (real HTTP, real Raft over
+// loopback TCP, bbolt with fsync), driven by RunLoad from the same process
+// with calls of one AuthorizationRequest (5 destinations) and two
+// UsageIndications, unsigned (text) and ECDSA-signed tokens. For each case
+// it runs closed loop at OSPNODE_E2E_CONCURRENCY (default 128) for
+// OSPNODE_E2E_SECONDS (default 5), then open loop at 70% of the closed-loop
+// rate, and checks every confirmed usage is on every node exactly once.
+// It only runs with OSPNODE_E2E_BENCH=1 (it is a measurement, not a test):
+//
+//	OSPNODE_E2E_BENCH=1 go test -run TestE2EThroughput -v -count=1 ./testnet/
+//
+// OSPNODE_E2E_CASES filters cases by substring ("3n-text", "1n", …).
+func TestE2EThroughput(t *testing.T) {
+	if os.Getenv("OSPNODE_E2E_BENCH") != "1" {
+		t.Skip("set OSPNODE_E2E_BENCH=1 to run the end-to-end throughput measurement")
+	}
+	if raceEnabled {
+		t.Skip("a throughput measurement under -race means nothing")
+	}
+	secs := envInt("OSPNODE_E2E_SECONDS", 5)
+	conc := envInt("OSPNODE_E2E_CONCURRENCY", 128)
+	filter := os.Getenv("OSPNODE_E2E_CASES")
+	for _, nodes := range []int{1, 3} {
+		for _, kind := range []string{ledger.TokenText, ledger.TokenSigned} {
+			name := fmt.Sprintf("%dn-%s", nodes, kind)
+			if filter != "" && !strings.Contains(name, filter) {
+				continue
+			}
+			t.Run(name, func(t *testing.T) {
+				ctx := ctxFor(t, 10*time.Minute)
+				opts := testOpts()
+				opts.Direct = true // no faultnet proxy in the replication path
+				nw := NewTestNetwork(t, perfSpec("PERF", nodes, kind), opts)
+				base := LoadOptions{Concurrency: conc, Duration: time.Duration(secs) * time.Second, Seed: 1,
+					AcceptUnsigned: kind != ledger.TokenSigned}
+				lo := nw.LoadOptions(base)
+				lo.Failover = false // count every answer as given
+				closed, err := RunLoad(ctx, lo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				report(t, "closed", closed)
+				if closed.CallErrors != 0 || closed.TokenFailures != 0 {
+					t.Errorf("closed loop: %d call errors, %d token failures", closed.CallErrors, closed.TokenFailures)
+				}
+				if d := closed.Types[0].Status; len(d) != 0 {
+					t.Errorf("authorisation refusals: %v", d)
+				}
+
+				// The node refuses a source's 257th connection
+				// (MaxConnsPerSource): cap calls in flight below it.
+				lo.Concurrency = 200
+				lo.Rate = 0.7 * closed.CallsPerSecond
+				lo.Seed = 2
+				open, err := RunLoad(ctx, lo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				report(t, fmt.Sprintf("open@%.0f/s", lo.Rate), open)
+				if open.CallErrors != 0 {
+					t.Errorf("open loop: %d call errors", open.CallErrors)
+				}
+
+				if _, err := nw.WaitConverged(ctx); err != nil {
+					t.Fatal(err)
+				}
+				all := append(append([]ConfirmedUsage(nil), closed.Confirmed...), open.Confirmed...)
+				if err := nw.VerifyExactlyOnce(all); err != nil {
+					t.Fatal(err)
+				}
+				if err := nw.AssertBooksBalance(); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s: %d confirmed usages on every node exactly once, books balance", name, len(all))
+			})
+		}
+	}
+}
+
+func report(t *testing.T, label string, r *LoadResult) {
+	t.Helper()
+	lat := func(i int) LatencySummary { return r.Types[i].Latency }
+	t.Logf("%-14s calls/s %7.0f  completed %6d  errors %d  auth p50 %6.2fms p99 %6.2fms  usage-src p99 %6.2fms  usage-dst p99 %6.2fms  cpu %3.0f%% of a core  lag %v",
+		label, r.CallsPerSecond, r.Completed, r.CallErrors,
+		ms(lat(0).P50), ms(lat(0).P99), ms(lat(1).P99), ms(lat(2).P99), r.CPUPercent, r.ScheduleLag)
+	for _, m := range r.Types {
+		if len(m.Status)+len(m.Transport) > 0 {
+			t.Logf("  %s: status %v transport %v", m.Type, m.Status, m.Transport)
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
