@@ -43,6 +43,12 @@ func TestRecordUsageOverLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "unflagged", u2.OverLimit, false)
+	for _, f := range []UsageFilter{{OverLimitOnly: true}, {OverLimitOnly: true, Member: "a"}} {
+		ls, err := s.ListUsage(f)
+		if err != nil || len(ls) != 1 || ls[0].ID != rs[0].UsageID {
+			t.Fatalf("ListUsage(%+v) = %+v, %v; want only usage %d", f, ls, err, rs[0].UsageID)
+		}
+	}
 
 	// A forwarded transaction: the flagged usage is cascaded with its flag.
 	fw := apply1(t, s, Authorize{At: t0, SourceMember: "a", MessageID: "fw", Called: "44", UpstreamPeer: "yellow", UpstreamTransactionID: 77,

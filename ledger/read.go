@@ -249,6 +249,10 @@ type UsageFilter struct {
 	CalledPrefix string
 	// UnmatchedOnly: only records of unknown or expired transactions.
 	UnmatchedOnly bool
+	// OverLimitOnly: only records that reported more than their
+	// transaction's time limit (Usage.OverLimit). A filter on the scan,
+	// not an index: combine it with Member or a time range on big stores.
+	OverLimitOnly bool
 	// After is the cursor: only IDs greater than it (pass the last ID seen).
 	After uint64
 	// Limit caps the result (default 1000, at most 100000).
@@ -271,6 +275,9 @@ func (s *Store) ListUsage(f UsageFilter) ([]Usage, error) {
 			return false
 		}
 		if f.UnmatchedOnly && !u.Unmatched {
+			return false
+		}
+		if f.OverLimitOnly && !u.OverLimit {
 			return false
 		}
 		t := u.End

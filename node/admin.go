@@ -30,7 +30,7 @@ import (
 //	DELETE /v1/routes/{prefix}   GET /v1/routes/lookup?number=[&member=]
 //	POST /v1/decks/{id}/versions?counterparty=&direction=&currency=[&decimals=&rounding=&duration_rounding=] (CSV)
 //	GET  /v1/decks[/{id}]
-//	GET  /v1/cdrs[?member=&from=&to=&number=&unmatched=&after=&limit=&format=json|csv]   (barrier)
+//	GET  /v1/cdrs[?member=&from=&to=&number=&unmatched=&over_limit=&after=&limit=&format=json|csv]   (barrier)
 //	GET  /v1/usage/{txid}?role=source|destination&component=   200 record / 404
 //	GET  /v1/balances[?account=&currency=]   GET /v1/audit (200 ok / 409 differences)   (barrier)
 //	GET  /v1/periods   POST /v1/periods/close {id, end}

@@ -495,3 +495,42 @@ func TestAdminClusterJoinRemove(t *testing.T) {
 		t.Fatalf("after remove: %v", ms)
 	}
 }
+
+// TestAdminCDRsOverLimit: over_limit=true lists only usage that reported
+// more than its transaction's time limit, alone or with other filters.
+func TestAdminCDRsOverLimit(t *testing.T) {
+	n := openDemo(t)
+	short := callFlow(t, n, "40", "short@host", "30.000")
+	long := callFlow(t, n, "50", "long@host", "518400") // 6 days: over any time limit
+	type cdrPage struct {
+		CDRs  []ledger.Usage `json:"cdrs"`
+		Count int            `json:"count"`
+	}
+	tests := []struct {
+		query string
+		want  int // records, each for transaction long
+	}{
+		{"over_limit=true", 2},
+		{"over_limit=true&member=carrier-a", 2},
+		{"over_limit=true&number=" + called, 2},
+		{"over_limit=true&unmatched=true", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			p := admJSON[cdrPage](t, adm(t, n, 200, "GET", "/v1/cdrs?"+tc.query, ""))
+			if p.Count != tc.want || len(p.CDRs) != tc.want {
+				t.Fatalf("count %d, %d records, want %d", p.Count, len(p.CDRs), tc.want)
+			}
+			for _, u := range p.CDRs {
+				if u.TransactionID != long || !u.OverLimit {
+					t.Fatalf("listed %+v, want only over-limit usage of transaction %d", u, long)
+				}
+			}
+		})
+	}
+	all := admJSON[cdrPage](t, adm(t, n, 200, "GET", "/v1/cdrs?over_limit=false", ""))
+	if all.Count != 4 {
+		t.Fatalf("over_limit=false lists %d records, want all 4 (short %d, long %d)", all.Count, short, long)
+	}
+	adm(t, n, 400, "GET", "/v1/cdrs?over_limit=maybe", "")
+}

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ospnode/ospnode/ledger"
@@ -20,8 +19,6 @@ import (
 const cdrPage = 2000
 
 func (n *Node) adminUsageRoutes(mux *http.ServeMux) {
-	// The index lives as long as the admin handler (one per node).
-	idx := &usageIdx{m: map[usageIdxKey]uint64{}}
 	mux.HandleFunc("GET /v1/cdrs", n.handleCDRs)
 	mux.HandleFunc("GET /v1/usage/{txid}", n.adminHandle(func(r *http.Request) (int, any, error) {
 		tx, err := strconv.ParseUint(r.PathValue("txid"), 10, 64)
@@ -38,23 +35,21 @@ func (n *Node) adminUsageRoutes(mux *http.ServeMux) {
 			return 0, nil, badRequest("role=%q: want source or destination", r.URL.Query().Get("role"))
 		}
 		comp := r.URL.Query().Get("component")
-		u, err := idx.find(n.store, tx, role, comp)
-		if err != nil {
-			return 0, nil, err
-		}
-		if u == nil {
+		u, err := n.store.UsageByKey(tx, role, comp)
+		if isNotFound(err) {
 			// Maybe committed but not yet applied here: one barrier, then
 			// look again, so that a confirmed usage is never reported
 			// missing by a lagging follower.
 			if err := n.adminBarrier(r); err != nil {
 				return 0, nil, err
 			}
-			if u, err = idx.find(n.store, tx, role, comp); err != nil {
-				return 0, nil, err
-			}
+			u, err = n.store.UsageByKey(tx, role, comp)
 		}
-		if u == nil {
+		if isNotFound(err) {
 			return 0, nil, notFound("no usage for transaction %d role %s component %q", tx, role, comp)
+		}
+		if err != nil {
+			return 0, nil, err
 		}
 		return http.StatusOK, u, nil
 	}))
@@ -78,6 +73,9 @@ func cdrFilter(r *http.Request) (ledger.UsageFilter, string, error) {
 		}
 	}
 	if f.UnmatchedOnly, err = boolParam(r, "unmatched"); err != nil {
+		return f, "", err
+	}
+	if f.OverLimitOnly, err = boolParam(r, "over_limit"); err != nil {
 		return f, "", err
 	}
 	if s := q.Get("after"); s != "" {
@@ -252,61 +250,4 @@ func usageTime(u *ledger.Usage) time.Time {
 		return u.End.Add(-time.Duration(u.DurationMillis) * time.Millisecond).UTC()
 	}
 	return u.RecordedAt.UTC()
-}
-
-// usageIdx finds usage records by their idempotency key (TransactionId,
-// role, componentId) for the load generator's verification. The ledger
-// has that key only inside its idempotency bucket and no read API for it,
-// so this keeps an in-memory map, caught up incrementally from ListUsage
-// (ids are dense and in apply order) on each lookup that misses.
-type usageIdx struct {
-	mu   sync.Mutex
-	last uint64
-	m    map[usageIdxKey]uint64
-}
-
-type usageIdxKey struct {
-	tx   uint64
-	role ledger.Role
-	comp string
-}
-
-func (x *usageIdx) find(s *ledger.Store, tx uint64, role ledger.Role, comp string) (*ledger.Usage, error) {
-	k := usageIdxKey{tx, role, comp}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	id, ok := x.m[k]
-	if !ok {
-		st, err := s.Stats()
-		if err != nil {
-			return nil, err
-		}
-		if st.UsageRecords < x.last { // the store was restored from an older snapshot
-			x.last, x.m = 0, map[usageIdxKey]uint64{}
-		}
-		for x.last < st.UsageRecords {
-			page, err := s.ListUsage(ledger.UsageFilter{After: x.last, Limit: 10000})
-			if err != nil {
-				return nil, err
-			}
-			if len(page) == 0 {
-				break
-			}
-			for i := range page {
-				u := &page[i]
-				if u.TransactionID != 0 {
-					x.m[usageIdxKey{u.TransactionID, u.Role, u.ComponentID}] = u.ID
-				}
-				x.last = u.ID
-			}
-		}
-		if id, ok = x.m[k]; !ok {
-			return nil, nil
-		}
-	}
-	u, err := s.Usage(id)
-	if isNotFound(err) {
-		return nil, nil
-	}
-	return u, err
 }
