@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/beevik/etree"
 )
 
 // componentKinds maps every accepted component element name, in both the
@@ -48,35 +46,27 @@ func decode(b []byte, lim Limits) (*Message, error) {
 	if err := checkEncoding(b); err != nil {
 		return nil, err
 	}
-	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: lim.MaxDepth + 1}
-	if err := doc.ReadFromBytes(b); err != nil {
-		if errors.Is(err, etree.ErrMaxDepth) {
+	doc, err := parseXMLTree(b, lim.MaxDepth+1)
+	if err != nil {
+		if errors.Is(err, errXMLDepth) {
 			return nil, errorf(StatusBadRequest, ErrLimit, "nesting deeper than %d", lim.MaxDepth)
 		}
 		return nil, errorf(StatusParseFailed, ErrMalformed, "xml: %v", err)
 	}
 	// Exactly one root element and no text around it (XML 1.0 §2.1:
-	// only comments, PIs and white space may follow the root). etree
-	// keeps a second root or trailing text as siblings; doc.Root() alone
-	// would silently ignore them.
-	var root *etree.Element
-	for _, t := range doc.Child {
-		switch t := t.(type) {
-		case *etree.Element:
-			if root != nil {
-				return nil, errorf(StatusParseFailed, ErrMalformed, "more than one root element")
-			}
-			root = t
-		case *etree.CharData:
-			if !t.IsWhitespace() {
-				return nil, errorf(StatusParseFailed, ErrMalformed, "text outside the root element")
-			}
-		}
+	// only comments, PIs and white space may follow the root). The
+	// tokenizer accepts a second root or trailing text; taking the first
+	// root alone would silently ignore them.
+	if len(doc.kids) > 1 {
+		return nil, errorf(StatusParseFailed, ErrMalformed, "more than one root element")
 	}
-	if root == nil {
+	if doc.nonWS {
+		return nil, errorf(StatusParseFailed, ErrMalformed, "text outside the root element")
+	}
+	if len(doc.kids) == 0 {
 		return nil, errorf(StatusParseFailed, ErrMalformed, "no root element")
 	}
+	root := doc.kids[0]
 	if root.Space != "" || root.Tag != "Message" {
 		return nil, errorf(StatusBadRequest, ErrMalformed, "root element is <%s>, not <Message>", root.FullTag())
 	}
@@ -204,15 +194,12 @@ func prescan(b []byte, lim Limits) error {
 	}
 }
 
-// elems yields the child elements of e, skipping character data, comments
-// and other tokens.
-func elems(e *etree.Element) func(yield func(*etree.Element) bool) {
-	return func(yield func(*etree.Element) bool) {
-		for _, t := range e.Child {
-			if c, ok := t.(*etree.Element); ok {
-				if !yield(c) {
-					return
-				}
+// elems yields the child elements of e, in order.
+func elems(e *xelem) func(yield func(*xelem) bool) {
+	return func(yield func(*xelem) bool) {
+		for _, c := range e.kids {
+			if !yield(c) {
+				return
 			}
 		}
 	}
@@ -220,48 +207,36 @@ func elems(e *etree.Element) func(yield func(*etree.Element) bool) {
 
 // unknown decides the fate of an element the decoder does not know: skipped
 // when marked critical="false", refused otherwise (as the toolkit does).
-func unknown(e *etree.Element) error {
+func unknown(e *xelem) error {
 	if strings.EqualFold(strings.TrimSpace(e.SelectAttrValue("critical", "")), "false") {
 		return nil
 	}
 	return errorf(StatusUnsupportedCriticalElement, ErrUnknownCritical, "<%s> inside <%s>", e.FullTag(), parentName(e))
 }
 
-func parentName(e *etree.Element) string {
+func parentName(e *xelem) string {
 	if p := e.Parent(); p != nil && p.Tag != "" {
 		return p.FullTag()
 	}
 	return "document"
 }
 
-func bad(e *etree.Element, format string, args ...any) *Error {
+func bad(e *xelem, format string, args ...any) *Error {
 	return errorf(StatusBadRequest, ErrMalformed, "<%s>: "+format, append([]any{e.FullTag()}, args...)...)
 }
 
 // text returns the trimmed text of a leaf element. The toolkit puts a line
 // feed after every start tag, so every value arrives as "\nvalue".
-func text(e *etree.Element) (string, error) {
-	var s string
-	n := 0
-	for _, t := range e.Child {
-		switch t := t.(type) {
-		case *etree.CharData:
-			if n == 0 {
-				s = t.Data
-			} else {
-				s += t.Data
-			}
-			n++
-		case *etree.Element:
-			return "", bad(e, "element found where a value was expected")
-		}
+func text(e *xelem) (string, error) {
+	if len(e.kids) > 0 {
+		return "", bad(e, "element found where a value was expected")
 	}
-	return strings.TrimSpace(s), nil
+	return strings.TrimSpace(e.text), nil
 }
 
 // binary decodes a value carrying encoding="base64" (or "cdata", or no
 // encoding attribute: literal text).
-func binary(e *etree.Element) (Binary, error) {
+func binary(e *xelem) (Binary, error) {
 	s, err := text(e)
 	if err != nil {
 		return nil, err
@@ -291,14 +266,14 @@ func binary(e *etree.Element) (Binary, error) {
 	}
 }
 
-func typed(e *etree.Element) (TypedValue, error) {
+func typed(e *xelem) (TypedValue, error) {
 	s, err := text(e)
 	return TypedValue{Type: e.SelectAttrValue("type", ""), Value: s}, err
 }
 
 const timeLayout = "2006-01-02T15:04:05Z"
 
-func timestamp(e *etree.Element) (time.Time, error) {
+func timestamp(e *xelem) (time.Time, error) {
 	s, err := text(e)
 	if err != nil {
 		return time.Time{}, err
@@ -314,7 +289,7 @@ func timestamp(e *etree.Element) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func uintValue(e *etree.Element) (uint64, error) {
+func uintValue(e *xelem) (uint64, error) {
 	s, err := text(e)
 	if err != nil {
 		return 0, err
@@ -326,7 +301,7 @@ func uintValue(e *etree.Element) (uint64, error) {
 	return v, nil
 }
 
-func intValue(e *etree.Element) (int, error) {
+func intValue(e *xelem) (int, error) {
 	s, err := text(e)
 	if err != nil {
 		return 0, err
@@ -339,7 +314,7 @@ func intValue(e *etree.Element) (int, error) {
 }
 
 // decimalText validates an exact decimal such as "30.000" or "3600".
-func decimalText(e *etree.Element) (string, error) {
+func decimalText(e *xelem) (string, error) {
 	s, err := text(e)
 	if err != nil {
 		return "", err
@@ -368,7 +343,7 @@ func isDecimal(s string) bool {
 	return digits > 0 && len(s) <= 40
 }
 
-func decodeStatus(e *etree.Element) (Status, error) {
+func decodeStatus(e *xelem) (Status, error) {
 	var st Status
 	for c := range elems(e) {
 		var err error
@@ -387,7 +362,7 @@ func decodeStatus(e *etree.Element) (Status, error) {
 	return st, nil
 }
 
-func decodeService(e *etree.Element) (*Service, error) {
+func decodeService(e *xelem) (*Service, error) {
 	s := &Service{}
 	for c := range elems(e) {
 		var err error
@@ -404,7 +379,7 @@ func decodeService(e *etree.Element) (*Service, error) {
 	return s, nil
 }
 
-func decodeComponent(kind Kind, e *etree.Element) (Component, error) {
+func decodeComponent(kind Kind, e *xelem) (Component, error) {
 	c := Component{ID: e.SelectAttrValue("componentId", "")}
 	var err error
 	switch kind {
@@ -442,7 +417,7 @@ func decodeComponent(kind Kind, e *etree.Element) (Component, error) {
 	return c, err
 }
 
-func decodeAuthReq(e *etree.Element) (*AuthorizationRequest, error) {
+func decodeAuthReq(e *xelem) (*AuthorizationRequest, error) {
 	r := &AuthorizationRequest{}
 	for c := range elems(e) {
 		var err error
@@ -473,7 +448,7 @@ func decodeAuthReq(e *etree.Element) (*AuthorizationRequest, error) {
 	return r, nil
 }
 
-func decodeAuthRsp(e *etree.Element) (*AuthorizationResponse, error) {
+func decodeAuthRsp(e *xelem) (*AuthorizationResponse, error) {
 	r := &AuthorizationResponse{}
 	for c := range elems(e) {
 		var err error
@@ -498,7 +473,7 @@ func decodeAuthRsp(e *etree.Element) (*AuthorizationResponse, error) {
 	return r, nil
 }
 
-func decodeReauthRsp(e *etree.Element) (*ReauthorizationResponse, error) {
+func decodeReauthRsp(e *xelem) (*ReauthorizationResponse, error) {
 	a, err := decodeAuthRsp(e)
 	if err != nil {
 		return nil, err
@@ -506,7 +481,7 @@ func decodeReauthRsp(e *etree.Element) (*ReauthorizationResponse, error) {
 	return &ReauthorizationResponse{Timestamp: a.Timestamp, Status: a.Status, TransactionID: a.TransactionID, Destinations: a.Destinations}, nil
 }
 
-func decodeDestination(e *etree.Element) (Destination, error) {
+func decodeDestination(e *xelem) (Destination, error) {
 	var d Destination
 	for c := range elems(e) {
 		var err error
@@ -559,7 +534,7 @@ func decodeDestination(e *etree.Element) (Destination, error) {
 	return d, nil
 }
 
-func decodeAuthInd(e *etree.Element) (*AuthorizationIndication, error) {
+func decodeAuthInd(e *xelem) (*AuthorizationIndication, error) {
 	r := &AuthorizationIndication{}
 	for c := range elems(e) {
 		var err error
@@ -590,7 +565,7 @@ func decodeAuthInd(e *etree.Element) (*AuthorizationIndication, error) {
 	return r, nil
 }
 
-func decodeAuthCnf(e *etree.Element) (*AuthorizationConfirmation, error) {
+func decodeAuthCnf(e *xelem) (*AuthorizationConfirmation, error) {
 	r := &AuthorizationConfirmation{}
 	for c := range elems(e) {
 		var err error
@@ -615,7 +590,7 @@ func decodeAuthCnf(e *etree.Element) (*AuthorizationConfirmation, error) {
 	return r, nil
 }
 
-func decodeConfirmation(e *etree.Element) (ts time.Time, st Status, err error) {
+func decodeConfirmation(e *xelem) (ts time.Time, st Status, err error) {
 	for c := range elems(e) {
 		switch c.Tag {
 		case "Timestamp":
@@ -632,7 +607,7 @@ func decodeConfirmation(e *etree.Element) (ts time.Time, st Status, err error) {
 	return
 }
 
-func decodeUsageInd(e *etree.Element) (*UsageIndication, error) {
+func decodeUsageInd(e *xelem) (*UsageIndication, error) {
 	r := &UsageIndication{}
 	for c := range elems(e) {
 		var err error
@@ -659,7 +634,7 @@ func decodeUsageInd(e *etree.Element) (*UsageIndication, error) {
 	return r, nil
 }
 
-func decodeReauthReq(e *etree.Element) (*ReauthorizationRequest, error) {
+func decodeReauthReq(e *xelem) (*ReauthorizationRequest, error) {
 	r := &ReauthorizationRequest{}
 	for c := range elems(e) {
 		var err error
@@ -686,7 +661,7 @@ func decodeReauthReq(e *etree.Element) (*ReauthorizationRequest, error) {
 	return r, nil
 }
 
-func decodeCapInd(e *etree.Element) (*CapabilitiesIndication, error) {
+func decodeCapInd(e *xelem) (*CapabilitiesIndication, error) {
 	r := &CapabilitiesIndication{}
 	for c := range elems(e) {
 		var err error
@@ -737,7 +712,7 @@ func decodeCapInd(e *etree.Element) (*CapabilitiesIndication, error) {
 	return r, nil
 }
 
-func decodePricingInd(e *etree.Element) (*PricingIndication, error) {
+func decodePricingInd(e *xelem) (*PricingIndication, error) {
 	r := &PricingIndication{}
 	for c := range elems(e) {
 		var err error
@@ -776,7 +751,7 @@ func decodePricingInd(e *etree.Element) (*PricingIndication, error) {
 	return r, nil
 }
 
-func decodeRoleInfo(e *etree.Element) (*RoleInfo, error) {
+func decodeRoleInfo(e *xelem) (*RoleInfo, error) {
 	r := &RoleInfo{}
 	for c := range elems(e) {
 		var err error
@@ -797,7 +772,7 @@ func decodeRoleInfo(e *etree.Element) (*RoleInfo, error) {
 	return r, nil
 }
 
-func decodeParty(e *etree.Element) (*PartyInfo, error) {
+func decodeParty(e *xelem) (*PartyInfo, error) {
 	p := &PartyInfo{}
 	for c := range elems(e) {
 		var err error
@@ -818,7 +793,7 @@ func decodeParty(e *etree.Element) (*PartyInfo, error) {
 	return p, nil
 }
 
-func decodeCDRProxy(e *etree.Element) (*CDRProxy, error) {
+func decodeCDRProxy(e *xelem) (*CDRProxy, error) {
 	p := &CDRProxy{}
 	for c := range elems(e) {
 		var err error
@@ -841,7 +816,7 @@ func decodeCDRProxy(e *etree.Element) (*CDRProxy, error) {
 
 // decodeElem decodes one child element of a call-describing component into
 // ci; an element it does not know goes through unknown.
-func (ci *CallInfo) decodeElem(c *etree.Element) error {
+func (ci *CallInfo) decodeElem(c *xelem) error {
 	if c.Space == "" {
 		if i, ok := callTypedIndex[c.Tag]; ok {
 			tv, err := typed(c)
@@ -898,7 +873,7 @@ func (ci *CallInfo) decodeElem(c *etree.Element) error {
 	return err
 }
 
-func decodeUsageDetail(e *etree.Element) (*UsageDetail, error) {
+func decodeUsageDetail(e *xelem) (*UsageDetail, error) {
 	u := &UsageDetail{}
 	for c := range elems(e) {
 		var err error
@@ -975,7 +950,7 @@ func decodeUsageDetail(e *etree.Element) (*UsageDetail, error) {
 	return u, nil
 }
 
-func decodeLoss(e *etree.Element) (Loss, error) {
+func decodeLoss(e *xelem) (Loss, error) {
 	l := Loss{Direction: e.SelectAttrValue("direction", "")}
 	for c := range elems(e) {
 		var err error
@@ -994,7 +969,7 @@ func decodeLoss(e *etree.Element) (Loss, error) {
 	return l, nil
 }
 
-func decodeDispersion(e *etree.Element) (Dispersion, error) {
+func decodeDispersion(e *xelem) (Dispersion, error) {
 	d := Dispersion{Direction: e.SelectAttrValue("direction", ""), Type: e.SelectAttrValue("type", "")}
 	for c := range elems(e) {
 		var err error
@@ -1019,12 +994,12 @@ func decodeDispersion(e *etree.Element) (Dispersion, error) {
 	return d, nil
 }
 
-func directed(e *etree.Element) (DirectedValue, error) {
+func directed(e *xelem) (DirectedValue, error) {
 	s, err := text(e)
 	return DirectedValue{Direction: e.SelectAttrValue("direction", ""), Value: s}, err
 }
 
-func decodeStatistics(e *etree.Element) (*Statistics, error) {
+func decodeStatistics(e *xelem) (*Statistics, error) {
 	s := &Statistics{}
 	for c := range elems(e) {
 		var err error
@@ -1068,7 +1043,7 @@ func decodeStatistics(e *etree.Element) (*Statistics, error) {
 	return s, nil
 }
 
-func decodeMetrics(e *etree.Element) (Metrics, error) {
+func decodeMetrics(e *xelem) (Metrics, error) {
 	m := Metrics{Service: e.SelectAttrValue("service", ""), Type: e.SelectAttrValue("type", "")}
 	for c := range elems(e) {
 		var err error
