@@ -39,6 +39,7 @@ func commands() []*cli.Command {
 		reconcileCommand(),
 		ospCommand(),
 		benchCommand(),
+		testnetCommand(),
 		clusterCommand(), memberCommand(), trunkCommand(), routeCommand(), rateCommand(), peerCommand(),
 		outboxCommand(), cdrCommand(), ledgerCommand(), periodCommand(), certCommand(),
 	}

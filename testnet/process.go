@@ -360,6 +360,11 @@ func Up(ctx context.Context, o UpOptions) (_ *Processes, err error) {
 			}
 			started = append(started, n.ID)
 		}
+		// Record the pids at once, so that Down finds the children even
+		// if this process dies before they are ready.
+		if err := st.Write(); err != nil {
+			return nil, err
+		}
 		if err := p.waitReady(ctx, started); err != nil {
 			return nil, err
 		}

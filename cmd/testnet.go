@@ -1,0 +1,198 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ospnode/ospnode/testnet"
+)
+
+// defaultTestnetDir is where `ospnode testnet up` keeps its nodes.
+const defaultTestnetDir = "./data/testnet"
+
+// testnetCommand is `ospnode testnet`: whole federated topologies on
+// loopback as child processes, for demos and manual fault injection.
+func testnetCommand() *cli.Command {
+	env := func(name string) []string { return []string{"OSPNODE_TESTNET_" + name} }
+	dirFlag := &cli.StringFlag{Name: "dir", Value: defaultTestnetDir, Usage: "testnet directory (state file, node data, logs)", EnvVars: env("DIR")}
+	return &cli.Command{
+		Name:  "testnet",
+		Usage: "run a federated test topology on loopback as child processes",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "up",
+				Usage: "start the networks and wait (Ctrl-C stops every node)",
+				Description: "Starts --networks networks of --nodes-per-network nodes each, chained NET1 → NET2 → …\n" +
+					"(each forwards 33… to the next), or the topology of --topology FILE (JSON, see\n" +
+					"testnet/DESIGN.md). Every node is a child process of this binary with its own data\n" +
+					"directory under --dir; endpoints are printed and written to DIR/testnet.json.\n" +
+					"Carrier A of every network is recognised from 127.0.0.2, carrier B from 127.0.0.3.",
+				Flags: []cli.Flag{
+					dirFlag,
+					&cli.IntFlag{Name: "networks", Value: 1, Usage: "number of chained networks", EnvVars: env("NETWORKS")},
+					&cli.IntFlag{Name: "nodes-per-network", Value: 3, Usage: "nodes per network (1..7)", EnvVars: env("NODES_PER_NETWORK")},
+					&cli.StringFlag{Name: "topology", Usage: "topology file (JSON); overrides --networks and --nodes-per-network", EnvVars: env("TOPOLOGY")},
+					&cli.DurationFlag{Name: "ready-timeout", Value: 90 * time.Second, Usage: "bound on starting every node", EnvVars: env("READY_TIMEOUT")},
+				},
+				Action: testnetUp,
+			},
+			{
+				Name:   "down",
+				Usage:  "stop the testnet recorded in --dir and remove the directory",
+				Flags:  []cli.Flag{dirFlag, &cli.DurationFlag{Name: "timeout", Value: 15 * time.Second, Usage: "wait this long for a clean stop, then kill"}},
+				Action: testnetDown,
+			},
+			{
+				Name:  "status",
+				Usage: "print the endpoints of the testnet in --dir (--output json: the state file)",
+				Flags: []cli.Flag{dirFlag, &cli.StringFlag{Name: "output", Value: "table", Usage: "table or json"}},
+				Action: func(c *cli.Context) error {
+					st, err := testnet.ReadState(c.String("dir"))
+					if err != nil {
+						return cli.Exit(err.Error(), 1)
+					}
+					if c.String("output") == "json" {
+						enc := json.NewEncoder(c.App.Writer)
+						enc.SetIndent("", "  ")
+						return enc.Encode(st)
+					}
+					return st.WriteEndpoints(c.App.Writer)
+				},
+			},
+			{
+				Name:      "kill",
+				Usage:     "kill one node process (fault injection); `ospnode testnet up` keeps the others running",
+				ArgsUsage: "NODE-ID",
+				Flags:     []cli.Flag{dirFlag, &cli.BoolFlag{Name: "clean", Usage: "interrupt (clean shutdown) instead of SIGKILL"}},
+				Action:    testnetKill,
+			},
+			{
+				Name:   "node",
+				Usage:  "run one planned node (started by `testnet up`)",
+				Hidden: true,
+				Flags: []cli.Flag{dirFlag, &cli.StringFlag{Name: "id", Required: true},
+					&cli.StringFlag{Name: "log-level", Value: "info"}},
+				Action: testnetNode,
+			},
+		},
+	}
+}
+
+func testnetUp(c *cli.Context) error {
+	var spec testnet.TopologySpec
+	if p := c.String("topology"); p != "" {
+		var err error
+		if spec, err = testnet.LoadTopology(p); err != nil {
+			return cli.Exit("testnet up: "+err.Error(), 2)
+		}
+	} else {
+		n, k := c.Int("networks"), c.Int("nodes-per-network")
+		if n < 1 || n > 26 {
+			return cli.Exit(fmt.Sprintf("testnet up: --networks %d: want 1..26", n), 2)
+		}
+		spec = testnet.ChainTopology(n, k)
+	}
+	if err := spec.Normalize(); err != nil {
+		return cli.Exit("testnet up: "+err.Error(), 2)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir := c.String("dir")
+	fmt.Fprintf(c.App.ErrWriter, "testnet: starting %d network(s) in %s …\n", len(spec.Networks), dir)
+	p, err := testnet.Up(ctx, testnet.UpOptions{Dir: dir, Spec: spec, ReadyTimeout: c.Duration("ready-timeout")})
+	if err != nil {
+		return cli.Exit("testnet up: "+err.Error(), 1)
+	}
+	if err := p.State.WriteEndpoints(c.App.Writer); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer, "testnet ready; Ctrl-C (or `ospnode testnet down --dir "+dir+"`) stops it")
+	for {
+		select {
+		case id := <-p.Exits():
+			fmt.Fprintf(c.App.ErrWriter, "testnet: node %s exited (log: %s)\n", id, p.State.Node(id).Log)
+		case <-ctx.Done():
+			fmt.Fprintln(c.App.ErrWriter, "testnet: stopping every node")
+			// The state file may list nodes restarted since: stop what it says.
+			if st, err := testnet.ReadState(dir); err == nil {
+				p.State = st
+			}
+			if err := p.Stop(15 * time.Second); err != nil {
+				return cli.Exit("testnet up: "+err.Error(), 1)
+			}
+			return nil
+		}
+	}
+}
+
+func testnetDown(c *cli.Context) error {
+	dir := c.String("dir")
+	if err := testnet.Down(dir, c.Duration("timeout")); err != nil {
+		return cli.Exit("testnet down: "+err.Error(), 1)
+	}
+	fmt.Fprintf(c.App.Writer, "testnet in %s stopped and removed\n", dir)
+	return nil
+}
+
+func testnetKill(c *cli.Context) error {
+	id := c.Args().First()
+	if id == "" {
+		return cli.Exit("testnet kill: give a node id (see `ospnode testnet status`)", 2)
+	}
+	st, err := testnet.ReadState(c.String("dir"))
+	if err != nil {
+		return cli.Exit("testnet kill: "+err.Error(), 1)
+	}
+	n := st.Node(id)
+	if n == nil || n.PID <= 0 {
+		return cli.Exit(fmt.Sprintf("testnet kill: no running node %q", id), 1)
+	}
+	proc, err := os.FindProcess(n.PID)
+	if err == nil {
+		sig := os.Kill
+		if c.Bool("clean") {
+			sig = os.Interrupt
+		}
+		err = proc.Signal(sig)
+	}
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("testnet kill %s (pid %d): %v", id, n.PID, err), 1)
+	}
+	fmt.Fprintf(c.App.Writer, "killed %s (pid %d)\n", id, n.PID)
+	return nil
+}
+
+// testnetNode runs one node process. It keeps its signal handler for the
+// whole run, so the second SIGINT a terminal's Ctrl-C sends (one to the
+// process group, one from `testnet up`) does not kill it mid-close.
+func testnetNode(c *cli.Context) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return cli.Exit("testnet node: "+err.Error(), 2)
+	}
+	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := testnet.RunProcessNode(ctx, c.String("dir"), c.String("id"), log); err != nil {
+		return cli.Exit("testnet node: "+err.Error(), 1)
+	}
+	return nil
+}
