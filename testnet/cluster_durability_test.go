@@ -3,6 +3,8 @@ package testnet
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -90,8 +92,15 @@ func TestLoadWithLeaderKilledMidRun(t *testing.T) {
 // exactly once and the digests are equal.
 func TestDurabilityLeaderKilled(t *testing.T) {
 	total := 20000
-	if testing.Short() || raceEnabled {
+	if testing.Short() {
 		total = 3000
+	}
+	if v := os.Getenv("TESTNET_DURABILITY_COMMANDS"); v != "" { // full-size run under -race
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 {
+			t.Fatalf("TESTNET_DURABILITY_COMMANDS=%q", v)
+		}
+		total = n
 	}
 	ctx := ctxFor(t, 300*time.Second)
 	nw := NewTestNetwork(t, NetworkSpec{Name: "DUR", Nodes: 3}, testOpts())
