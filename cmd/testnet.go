@@ -75,6 +75,14 @@ func testnetCommand() *cli.Command {
 				Action:    testnetKill,
 			},
 			{
+				Name:      "restart",
+				Usage:     "start a killed node again from its data directory (fault injection)",
+				ArgsUsage: "NODE-ID",
+				Flags: []cli.Flag{dirFlag, &cli.DurationFlag{Name: "ready-timeout", Value: 60 * time.Second, Usage: "bound on the node becoming ready"},
+					&cli.StringFlag{Name: "exe", Hidden: true, Usage: "ospnode binary to run (default: this one)"}},
+				Action: testnetRestart,
+			},
+			{
 				Name:   "node",
 				Usage:  "run one planned node (started by `testnet up`)",
 				Hidden: true,
@@ -167,6 +175,21 @@ func testnetKill(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("testnet kill %s (pid %d): %v", id, n.PID, err), 1)
 	}
 	fmt.Fprintf(c.App.Writer, "killed %s (pid %d)\n", id, n.PID)
+	return nil
+}
+
+func testnetRestart(c *cli.Context) error {
+	id := c.Args().First()
+	if id == "" {
+		return cli.Exit("testnet restart: give a node id (see `ospnode testnet status`)", 2)
+	}
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("ready-timeout"))
+	defer cancel()
+	pid, err := testnet.RestartNode(ctx, c.String("dir"), id, c.String("exe"))
+	if err != nil {
+		return cli.Exit("testnet restart: "+err.Error(), 1)
+	}
+	fmt.Fprintf(c.App.Writer, "restarted %s (pid %d)\n", id, pid)
 	return nil
 }
 

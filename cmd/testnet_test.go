@@ -114,6 +114,46 @@ func TestTestnetUpQueryDown(t *testing.T) {
 		}
 	}
 
+	// Kill node 1 (SIGKILL), see the others still serve, restart it.
+	victim := st.Nodes[0]
+	if code, out, errOut := run(t, "testnet", "kill", "--dir", dir, victim.ID); code != 0 {
+		t.Fatalf("kill: code %d\n%s%s", code, out, errOut)
+	}
+	for !deadPID(victim.PID) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("node %s survived SIGKILL", victim.ID)
+		case <-time.After(20 * time.Millisecond): // polling interval
+		}
+	}
+	if code, _, _ := run(t, "testnet", "restart", "--dir", dir, "--exe", bin, st.Nodes[1].ID); code == 0 {
+		t.Fatal("restart of a running node succeeded")
+	}
+	for _, n := range st.Nodes[1:] {
+		// The survivors elect a leader and serve (the toolkit retries on 503).
+		for {
+			_, err := testnet.Authorize(ctx, n.OSPURL, testnet.CarrierAParty(), "14048724799", "4420794601234")
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s after kill: %v", n.ID, err)
+			case <-time.After(50 * time.Millisecond): // polling interval
+			}
+		}
+	}
+	if code, out, errOut := run(t, "testnet", "restart", "--dir", dir, "--exe", bin, victim.ID); code != 0 {
+		t.Fatalf("restart: code %d\n%s%s", code, out, errOut)
+	}
+	st2, err := testnet.ReadState(dir)
+	if err != nil || st2.Nodes[0].PID == victim.PID {
+		t.Fatalf("state after restart: %v, pid %d", err, st2.Nodes[0].PID)
+	}
+	if _, err := testnet.Authorize(ctx, victim.OSPURL, testnet.CarrierAParty(), "14048724799", "16785551234"); err != nil {
+		t.Fatalf("restarted %s: %v", victim.ID, err)
+	}
+
 	code, out, errOut := run(t, "testnet", "status", "--dir", dir)
 	if code != 0 || !strings.Contains(out, st.Nodes[0].OSPURL) || !strings.Contains(out, st.Nodes[2].AdminToken) {
 		t.Fatalf("status: code %d\n%s%s", code, out, errOut)
@@ -130,14 +170,23 @@ func TestTestnetUpQueryDown(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("directory left: %v", err)
 	}
-	for _, n := range st.Nodes {
-		if p, err := os.FindProcess(n.PID); err == nil && p.Signal(syscall.Signal(0)) == nil {
-			if b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(n.PID), "cmdline")); err == nil && strings.Contains(string(b), "testnet") {
-				t.Fatalf("node %s (pid %d) still running", n.ID, n.PID)
-			}
+	for _, n := range st2.Nodes {
+		if !deadPID(n.PID) {
+			t.Fatalf("node %s (pid %d) still running", n.ID, n.PID)
 		}
 	}
 	if !strings.Contains(stdout.String(), "testnet ready") {
 		t.Fatalf("up output:\n%s", stdout.String())
 	}
+}
+
+// deadPID reports whether pid is gone (or a zombie: /proc shows no
+// command line).
+func deadPID(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil || p.Signal(syscall.Signal(0)) != nil {
+		return true
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	return err != nil || !strings.Contains(string(b), "testnet")
 }

@@ -572,3 +572,44 @@ func (st *ProcState) WriteEndpoints(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// RestartNode starts node id of the testnet in dir again, as a process of
+// its own (not a child of the `up` process, which only supervises what it
+// started), from its data directory on its planned addresses. It waits
+// until the node is ready, records the new pid in the state file and
+// returns it. exe is the ospnode binary ("" = os.Executable()). A node
+// that is still running is refused.
+func RestartNode(ctx context.Context, dir, id, exe string) (int, error) {
+	st, err := ReadState(dir)
+	if err != nil {
+		return 0, err
+	}
+	pn := st.Node(id)
+	if pn == nil {
+		return 0, fmt.Errorf("testnet: no node %q in %s", id, filepath.Join(dir, StateFile))
+	}
+	if pn.PID > 0 && alive(pn.PID) {
+		return 0, fmt.Errorf("testnet: node %s is running (pid %d)", id, pn.PID)
+	}
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return 0, fmt.Errorf("testnet: %w", err)
+		}
+	}
+	p := &Processes{State: st, exe: exe, args: DefaultNodeArgs, cmds: map[string]*exec.Cmd{}, exits: make(chan string, 1)}
+	_ = os.Remove(st.readyPath(id))
+	if err := p.start(id); err != nil {
+		return 0, err
+	}
+	if err := p.waitReady(ctx, []string{id}); err != nil {
+		_ = p.Kill(id, os.Kill)
+		return 0, err
+	}
+	// Re-read: another command may have updated other entries meanwhile.
+	cur, err := ReadState(dir)
+	if err != nil {
+		return 0, err
+	}
+	cur.Node(id).PID = pn.PID
+	return pn.PID, cur.Write()
+}
