@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -129,20 +130,11 @@ func (nw *Network) HasUsage(_ context.Context, u ConfirmedUsage) (bool, error) {
 // 2xx with at least one destination. Any other outcome is an error. It
 // uses a fresh connection, so it can probe each node of a network.
 func Authorize(ctx context.Context, url string, src Party, calling, called string) (*osp.AuthorizationResponse, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	if src.Bind != "" {
-		ip, err := netip.ParseAddr(src.Bind)
-		if err != nil {
-			return nil, fmt.Errorf("testnet: bind %q: %w", src.Bind, err)
-		}
-		d.LocalAddr = &net.TCPAddr{IP: ip.AsSlice()}
-	}
-	tr := &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	c, err := osp.NewClient(osp.ClientConfig{ServicePoints: []string{url}, Transport: tr, Timeout: 10 * time.Second})
+	c, done, err := partyClient(url, src)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	seq := authSeq.Add(1)
 	id := fmt.Sprintf("%d%06d", time.Now().UnixNano(), seq)
 	m := &osp.Message{MessageID: id, Random: "1", Components: []osp.Component{{ID: id,
@@ -171,6 +163,63 @@ func Authorize(ctx context.Context, url string, src Party, calling, called strin
 		return ar, fmt.Errorf("testnet: authorize at %s: status %d, %d destinations", url, ar.Status.Code, len(ar.Destinations))
 	}
 	return ar, nil
+}
+
+// ReportUsage sends one UsageIndication as the proxy src for transaction
+// txid (role osp.RoleSource or osp.RoleDestination): the call with callID
+// from calling to called lasted seconds. It returns nil when the
+// confirmation's status is 2xx.
+func ReportUsage(ctx context.Context, url string, src Party, role string, txid uint64, callID, calling, called string, seconds int) error {
+	c, done, err := partyClient(url, src)
+	if err != nil {
+		return err
+	}
+	defer done()
+	id := fmt.Sprintf("%d%06d", time.Now().UnixNano(), authSeq.Add(1))
+	m := &osp.Message{MessageID: id, Components: []osp.Component{{ID: id,
+		UsageIndication: &osp.UsageIndication{
+			Timestamp:     time.Now().UTC().Truncate(time.Second),
+			Role:          role,
+			TransactionID: txid,
+			CallID:        osp.Binary(callID),
+			CallInfo: osp.CallInfo{
+				SourceInfo:      osp.TypedValues{{Type: osp.TypeE164, Value: calling}},
+				DestinationInfo: osp.TypedValues{{Type: osp.TypeE164, Value: called}},
+				CustomerID:      src.CustomerID,
+				DeviceID:        src.DeviceID,
+			},
+			UsageDetail: &osp.UsageDetail{Service: &osp.Service{}, Amount: strconv.Itoa(seconds), Increment: 1, Unit: osp.UnitSeconds},
+		}}}}
+	resp, err := c.Do(ctx, m)
+	if err != nil {
+		return fmt.Errorf("testnet: usage at %s: %w", url, err)
+	}
+	if len(resp.Components) != 1 || resp.Components[0].UsageConfirmation == nil {
+		return fmt.Errorf("testnet: usage at %s: answer is not one UsageConfirmation", url)
+	}
+	if code := resp.Components[0].UsageConfirmation.Status.Code; code/100 != 2 {
+		return fmt.Errorf("testnet: usage at %s: status %d", url, code)
+	}
+	return nil
+}
+
+// partyClient returns an OSP client for url whose connections leave from
+// src.Bind, one connection per request, and a function releasing it.
+func partyClient(url string, src Party) (*osp.Client, func(), error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if src.Bind != "" {
+		ip, err := netip.ParseAddr(src.Bind)
+		if err != nil {
+			return nil, nil, fmt.Errorf("testnet: bind %q: %w", src.Bind, err)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip.AsSlice()}
+	}
+	tr := &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
+	c, err := osp.NewClient(osp.ClientConfig{ServicePoints: []string{url}, Transport: tr, Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, tr.CloseIdleConnections, nil
 }
 
 var authSeq atomic.Uint64

@@ -254,7 +254,8 @@ func TestTopologyBootsNetworksWithPeersRecorded(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: peer hub: %v", n.ID(), err)
 		}
-		if len(p.ServicePoints) != 1 || p.ServicePoints[0].URL != hub.OSPURLs()[0] || p.OurMemberID != "PURPLE" || len(p.TrustedCAs) != 1 {
+		if len(p.ServicePoints) != 1 || p.ServicePoints[0].URL != hub.OSPURLs()[0] || p.OurMemberID != "PURPLE" ||
+			len(p.TrustedCAs) != 2 || p.TrustedCAs[0] != string(hub.CACertPEM()) || p.TrustedCAs[1] != string(yellow.CACertPEM()) {
 			t.Fatalf("%s: peer %+v", n.ID(), p)
 		}
 		r, err := n.Store().Route("33")
@@ -304,6 +305,9 @@ func TestTopologySpecValidation(t *testing.T) {
 		})
 	}
 	c := ChainTopology(3, 2)
+	if got := c.Beyond("net2"); len(got) != 2 || got[0] != "NET2" || got[1] != "NET3" {
+		t.Fatalf("beyond NET2: %v", got)
+	}
 	if err := c.Normalize(); err != nil {
 		t.Fatal(err)
 	}

@@ -178,16 +178,22 @@ func (st *ProcState) SeedCommands(name string) ([]ledger.Command, error) {
 			continue
 		}
 		var urls []string
-		var pkiDir string
 		for _, n := range st.NetworkNodes(l.To) {
 			urls = append(urls, n.OSPURL)
-			pkiDir = n.PKIDir
 		}
-		ca, err := ensureCA(pkiDir, to.Name)
-		if err != nil {
-			return nil, err
+		var cas [][]byte
+		for _, b := range spec.Beyond(l.To) {
+			nodes := st.NetworkNodes(b)
+			if len(nodes) == 0 {
+				continue
+			}
+			ca, err := ensureCA(nodes[0].PKIDir, b)
+			if err != nil {
+				return nil, err
+			}
+			cas = append(cas, ca)
 		}
-		down, up := LinkCommands(l, urls, ca, from.Currency, to.Currency)
+		down, up := LinkCommands(l, urls, cas, from.Currency, to.Currency)
 		if strings.EqualFold(l.From, name) {
 			cmds = append(cmds, down...)
 		} else {

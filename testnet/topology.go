@@ -51,7 +51,12 @@ func StartTopology(ctx context.Context, spec TopologySpec, opts Options) (_ *Top
 		from, fi := spec.network(l.From)
 		to, ti := spec.network(l.To)
 		up := tp.networks[ti]
-		down, upc := LinkCommands(l, up.AllOSPURLs(), up.CACertPEM(), from.Currency, to.Currency)
+		var cas [][]byte
+		for _, name := range spec.Beyond(l.To) {
+			_, bi := spec.network(name)
+			cas = append(cas, tp.networks[bi].CACertPEM())
+		}
+		down, upc := LinkCommands(l, up.AllOSPURLs(), cas, from.Currency, to.Currency)
 		cmds[fi] = append(cmds[fi], down...)
 		cmds[ti] = append(cmds[ti], upc...)
 	}

@@ -117,17 +117,22 @@ func NetworkMemberID(name string) string { return "net-" + strings.ToLower(name)
 
 // LinkCommands returns the commands wiring l on each side (see Link):
 // downstream for the From network, upstream for the To network.
-// upstreamURLs are To's OSP URLs; upstreamCA is To's CA certificate (PEM,
-// may be empty); cur* are the networks' currencies.
-func LinkCommands(l Link, upstreamURLs []string, upstreamCA []byte, curFrom, curTo string) (downstream, upstream []ledger.Command) {
+// upstreamURLs are To's OSP URLs; upstreamCAs are the CA certificates
+// (PEM) From must trust for tokens coming back through To: To's own and
+// those of every network beyond it (TopologySpec.Beyond), because a
+// forwarded answer carries the terminating network's tokens unchanged.
+// cur* are the networks' currencies.
+func LinkCommands(l Link, upstreamURLs []string, upstreamCAs [][]byte, curFrom, curTo string) (downstream, upstream []ledger.Command) {
 	peer := PeerID(l.To)
 	buyPeer := "buy-peer-" + peer
 	p := ledger.Peer{ID: peer, Name: l.To, Status: ledger.PeerActive, OurMemberID: l.From, BuyDeckID: buyPeer}
 	for _, u := range upstreamURLs {
 		p.ServicePoints = append(p.ServicePoints, ledger.ServicePoint{URL: u, Weight: 1})
 	}
-	if len(upstreamCA) > 0 {
-		p.TrustedCAs = []string{string(upstreamCA)}
+	for _, ca := range upstreamCAs {
+		if len(ca) > 0 {
+			p.TrustedCAs = append(p.TrustedCAs, string(ca))
+		}
 	}
 	var routes []ledger.Route
 	for _, pre := range l.Prefixes {

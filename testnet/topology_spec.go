@@ -186,6 +186,31 @@ func (t *TopologySpec) network(name string) (*NetworkSpec, int) {
 	return nil, -1
 }
 
+// Beyond returns name and every network reachable from it by following
+// links upstream (From → To), each once, in breadth-first order: the
+// networks whose tokens can come back to a downstream of name.
+func (t *TopologySpec) Beyond(name string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	queue := []string{name}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		ns, _ := t.network(cur)
+		if ns == nil || seen[strings.ToLower(ns.Name)] {
+			continue
+		}
+		seen[strings.ToLower(ns.Name)] = true
+		out = append(out, ns.Name)
+		for _, l := range t.Links {
+			if strings.EqualFold(l.From, cur) {
+				queue = append(queue, l.To)
+			}
+		}
+	}
+	return out
+}
+
 // ChainTopology returns networks NET1..NETn of k nodes each, linked
 // NET1 → NET2 → … → NETn (each forwards 33… to the next): the topology of
 // `ospnode testnet up --networks n --nodes-per-network k`.
