@@ -57,7 +57,9 @@ func envInt(name string, def int) int {
 //
 //	OSPNODE_E2E_BENCH=1 go test -run TestE2EThroughput -v -count=1 ./testnet/
 //
-// OSPNODE_E2E_CASES filters cases by substring ("3n-text", "1n", …).
+// OSPNODE_E2E_CASES filters cases by substring ("3n-text", "1n", …);
+// OSPNODE_E2E_INFLIGHT and OSPNODE_E2E_MAXWAIT_US override group commit's
+// MaxInFlight and MaxWait (consensus defaults otherwise).
 func TestE2EThroughput(t *testing.T) {
 	if os.Getenv("OSPNODE_E2E_BENCH") != "1" {
 		t.Skip("set OSPNODE_E2E_BENCH=1 to run the end-to-end throughput measurement")
@@ -78,6 +80,8 @@ func TestE2EThroughput(t *testing.T) {
 				ctx := ctxFor(t, 10*time.Minute)
 				opts := testOpts()
 				opts.Direct = true // no faultnet proxy in the replication path
+				opts.Batch.MaxInFlight = envInt("OSPNODE_E2E_INFLIGHT", 0)
+				opts.Batch.MaxWait = time.Duration(envInt("OSPNODE_E2E_MAXWAIT_US", 0)) * time.Microsecond
 				nw := NewTestNetwork(t, perfSpec("PERF", nodes, kind), opts)
 				base := LoadOptions{Concurrency: conc, Duration: time.Duration(secs) * time.Second, Seed: 1,
 					AcceptUnsigned: kind != ledger.TokenSigned}
@@ -95,9 +99,10 @@ func TestE2EThroughput(t *testing.T) {
 					t.Errorf("authorisation refusals: %v", d)
 				}
 
-				// The node refuses a source's 257th connection
-				// (MaxConnsPerSource): cap calls in flight below it.
-				lo.Concurrency = 200
+				// A node refuses a source's 257th connection
+				// (MaxConnsPerSource): cap calls in flight below that
+				// per node (round robin spreads them evenly).
+				lo.Concurrency = 200 * nodes
 				lo.Rate = 0.7 * closed.CallsPerSecond
 				lo.Seed = 2
 				open, err := RunLoad(ctx, lo)
