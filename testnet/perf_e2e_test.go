@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -145,3 +146,27 @@ func report(t *testing.T, label string, r *LoadResult) {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
+
+// TestWritePerfTopology writes the topology of TestE2EThroughput (one
+// network, OSPNODE_E2E_NODES nodes, five destinations per call, tokens of
+// OSPNODE_E2E_TOKEN kind) to the file OSPNODE_E2E_TOPOLOGY, for measuring
+// through processes with `ospnode testnet up --topology FILE` and
+// `ospnode bench`.
+func TestWritePerfTopology(t *testing.T) {
+	path := os.Getenv("OSPNODE_E2E_TOPOLOGY")
+	if path == "" {
+		t.Skip("set OSPNODE_E2E_TOPOLOGY=FILE to write the benchmark topology")
+	}
+	kind := os.Getenv("OSPNODE_E2E_TOKEN")
+	if kind == "" {
+		kind = ledger.TokenText
+	}
+	spec := TopologySpec{Networks: []NetworkSpec{perfSpec("PERF", envInt("OSPNODE_E2E_NODES", 3), kind)}}
+	b, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
