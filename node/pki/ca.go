@@ -303,16 +303,3 @@ func subjectKeyID(pub any) ([]byte, error) {
 	sum := sha1.Sum(spki.Key.Bytes)
 	return sum[:], nil
 }
-
-// ParseSerial parses a decimal serial (or hex with a 0x prefix).
-func ParseSerial(s string) (*big.Int, error) {
-	base := 10
-	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-		s, base = s[2:], 16
-	}
-	n, ok := new(big.Int).SetString(s, base)
-	if !ok || n.Sign() <= 0 {
-		return nil, fmt.Errorf("serial %q: %w", s, ErrUnknownSerial)
-	}
-	return n, nil
-}

@@ -20,6 +20,9 @@ var (
 	ErrNoCA = errors.New("no CA in this directory")
 	// ErrUnknownSerial: Revoke named a serial this CA never issued.
 	ErrUnknownSerial = errors.New("unknown certificate serial")
+	// ErrBadSerial: ParseSerial was given text that is not a serial in any
+	// accepted form.
+	ErrBadSerial = errors.New("malformed certificate serial")
 	// ErrAlreadyRevoked: Revoke named a serial that is already revoked.
 	ErrAlreadyRevoked = errors.New("certificate already revoked")
 	// ErrRevoked: a TLS peer presented a revoked certificate.
