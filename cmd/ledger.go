@@ -95,36 +95,17 @@ func ledgerAudit(c *cli.Context) error {
 }
 
 // auditOffline audits a stopped node's ledger file without writing it:
-// the file is opened read-only under bbolt's shared lock (so a running
-// node, which holds the exclusive lock, is detected), copied in one read
-// transaction to a temporary file, and the copy is audited.
+// the store is opened read-only, under bbolt's shared lock, so a running
+// node (which holds the exclusive lock) is detected by a lock timeout.
 func auditOffline(path string) (ledger.AuditReport, uint64, error) {
 	if _, err := os.Stat(path); err != nil {
 		return ledger.AuditReport{}, 0, usage("--data-dir: %v", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	s, err := ledger.Open(path, ledger.Options{ReadOnly: true, LockTimeout: time.Second})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return ledger.AuditReport{}, 0, fmt.Errorf("%s is locked: is the node still running? stop it, or audit online with --node", path)
 		}
-		return ledger.AuditReport{}, 0, fmt.Errorf("open %s: %w", path, err)
-	}
-	tmp, err := os.MkdirTemp("", "ospnode-audit-")
-	if err != nil {
-		db.Close()
-		return ledger.AuditReport{}, 0, err
-	}
-	defer os.RemoveAll(tmp)
-	cp := filepath.Join(tmp, "ledger.db")
-	err = db.View(func(tx *bolt.Tx) error { return tx.CopyFile(cp, 0o600) })
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return ledger.AuditReport{}, 0, fmt.Errorf("copy %s: %w", path, err)
-	}
-	s, err := ledger.Open(cp, ledger.Options{NoSync: true})
-	if err != nil {
 		return ledger.AuditReport{}, 0, err
 	}
 	defer s.Close()

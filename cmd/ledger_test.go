@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,9 +41,18 @@ func TestLedgerAuditCLI(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
+	dbPath := filepath.Join(cfg.DataDir, "ledger.db")
+	before, err := os.ReadFile(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	code, out, errb := run(t, "ledger", "audit", "--data-dir", cfg.DataDir, "--output", "json")
 	if code != 0 || !strings.Contains(out, `"ok": true`) || !strings.Contains(out, `"postings": 2`) {
 		t.Fatalf("offline audit: %d %s %s", code, out, errb)
+	}
+	// Offline audit opens the ledger read-only: not a byte changes.
+	if after, err := os.ReadFile(dbPath); err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("offline audit changed %s (err %v)", dbPath, err)
 	}
 
 	// Tamper: carrier-a's stored balance no longer equals its postings.
