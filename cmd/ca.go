@@ -65,7 +65,7 @@ func caCommand() *cli.Command {
 				Name:  "revoke",
 				Usage: "revoke a certificate by serial",
 				Flags: []cli.Flag{dir,
-					&cli.StringFlag{Name: "serial", Usage: "decimal serial (or 0x hex)", Required: true, EnvVars: []string{"OSPNODE_CA_SERIAL"}},
+					&cli.StringFlag{Name: "serial", Usage: "serial: decimal, 0x hex, or colon-separated hex (as openssl prints)", Required: true, EnvVars: []string{"OSPNODE_CA_SERIAL"}},
 					&cli.StringFlag{Name: "reason", Usage: strings.Join(pki.RevocationReasons, ", "), Value: "unspecified", EnvVars: []string{"OSPNODE_CA_REASON"}},
 				},
 				Action: caRevoke,
@@ -180,7 +180,7 @@ func caIssue(c *cli.Context) error {
 		return err
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "issued %s certificate serial %s for %q, valid until %s\n  %s\n  %s (mode 0600)\n",
-		kind, is.Serial, is.Cert.Subject.String(), is.Cert.NotAfter.UTC().Format(time.RFC3339), is.CertFile, is.KeyFile)
+		kind, pki.DescribeSerial(is.Serial), is.Cert.Subject.String(), is.Cert.NotAfter.UTC().Format(time.RFC3339), is.CertFile, is.KeyFile)
 	return err
 }
 
@@ -211,13 +211,20 @@ func caList(c *cli.Context) error {
 		return err
 	}
 	if c.String("output") == "json" {
-		if recs == nil {
-			recs = []pki.Record{}
+		// "serial" stays the index's decimal; serial_hex is what the
+		// ledger and `ospnode cert revoke` show.
+		type listed struct {
+			pki.Record
+			SerialHex string `json:"serial_hex"`
 		}
-		return writeJSON(c.App.Writer, recs)
+		out := make([]listed, 0, len(recs))
+		for _, r := range recs {
+			out = append(out, listed{Record: r, SerialHex: recordSerialHex(r.Serial)})
+		}
+		return writeJSON(c.App.Writer, out)
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERIAL\tKIND\tSUBJECT\tNOT AFTER\tSTATUS")
+	fmt.Fprintln(tw, "SERIAL\tDECIMAL\tKIND\tSUBJECT\tNOT AFTER\tSTATUS")
 	for _, r := range recs {
 		status := "valid"
 		switch {
@@ -228,7 +235,7 @@ func caList(c *cli.Context) error {
 		case !r.RetireAt.IsZero():
 			status = "retiring " + r.RetireAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Serial, r.Kind, r.Subject, r.NotAfter.Format(time.RFC3339), status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", recordSerialHex(r.Serial), r.Serial, r.Kind, r.Subject, r.NotAfter.Format(time.RFC3339), status)
 	}
 	return tw.Flush()
 }
@@ -248,8 +255,18 @@ func caRevoke(c *cli.Context) error {
 		}
 		return err
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "revoked serial %s (%s)\n", serial, c.String("reason"))
+	_, err = fmt.Fprintf(c.App.Writer, "revoked serial %s (%s)\n", pki.DescribeSerial(serial), c.String("reason"))
 	return err
+}
+
+// recordSerialHex shows a CA index serial (decimal) in the 0x hex form
+// every command prints; an unparsable index entry is shown as it is.
+func recordSerialHex(decimal string) string {
+	n, err := pki.ParseSerial(decimal)
+	if err != nil {
+		return decimal
+	}
+	return pki.FormatSerial(n)
 }
 
 func caBundle(c *cli.Context) error {
@@ -315,6 +332,6 @@ func caApprove(c *cli.Context) error {
 			return err
 		}
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "approved %s: serial %s for %q\n", c.Args().First(), is.Serial, is.Cert.Subject.String())
+	_, err = fmt.Fprintf(c.App.Writer, "approved %s: serial %s for %q\n", c.Args().First(), pki.DescribeSerial(is.Serial), is.Cert.Subject.String())
 	return err
 }

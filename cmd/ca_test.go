@@ -210,3 +210,53 @@ func TestCALegacyInit(t *testing.T) {
 		t.Fatalf("issue from legacy CA: exit %d %q", code, errOut)
 	}
 }
+
+// TestCASerialForms: ca revoke accepts a serial in every form (decimal,
+// 0x hex, colon-separated hex) and every ca command prints 0x hex with
+// the decimal beside it.
+func TestCASerialForms(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	mustRun(t, "ca", "init", "--dir", dir)
+	certs := t.TempDir()
+	for i := 0; i < 4; i++ { // serials 2..5 (1 is the CA)
+		name := "m" + string(rune('a'+i))
+		out := mustRun(t, "ca", "issue", "--dir", dir, "--kind", "member", "--name", name, "--out", filepath.Join(certs, name))
+		want := "serial 0x" + string(rune('2'+i)) + " (decimal " + string(rune('2'+i)) + ")"
+		if !strings.Contains(out, want) {
+			t.Fatalf("issue output %q, want %q", out, want)
+		}
+	}
+	for _, tc := range []struct{ serial, want string }{
+		{"2", "revoked serial 0x2 (decimal 2)"},
+		{"0x3", "revoked serial 0x3 (decimal 3)"},
+		{"00:04", "revoked serial 0x4 (decimal 4)"},
+	} {
+		if out := mustRun(t, "ca", "revoke", "--dir", dir, "--serial", tc.serial); !strings.Contains(out, tc.want) {
+			t.Fatalf("revoke %s: %q, want %q", tc.serial, out, tc.want)
+		}
+	}
+	if code, _, errOut := run(t, "ca", "revoke", "--dir", dir, "--serial", "0X04"); code != 1 || !strings.Contains(errOut, "already revoked") {
+		t.Fatalf("revoke 0X04 again: exit %d %q", code, errOut)
+	}
+	var recs []struct {
+		Serial    string `json:"serial"`
+		SerialHex string `json:"serial_hex"`
+		Revoked   bool   `json:"revoked"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "ca", "list", "--dir", dir, "--output", "json")), &recs); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 4 {
+		t.Fatalf("list json: %+v", recs)
+	}
+	for i, r := range recs {
+		d := string(rune('2' + i))
+		if r.Serial != d || r.SerialHex != "0x"+d || r.Revoked != (i < 3) {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+	table := mustRun(t, "ca", "list", "--dir", dir)
+	if !strings.Contains(table, "SERIAL  DECIMAL") || !strings.Contains(table, "0x5     5") {
+		t.Fatalf("list table:\n%s", table)
+	}
+}

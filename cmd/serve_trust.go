@@ -30,7 +30,7 @@ func trustFlags() []cli.Flag {
 		str("cluster-cert", "PEM node certificate (`ospnode ca issue --kind node --ip …`): Raft and the internal channel run over mutual TLS"),
 		str("cluster-key", "PEM key of --cluster-cert"),
 		str("cluster-names", "comma-separated common names of the cluster's node certificates (set when the CA also issues peer certificates)"),
-		str("admin-client-serials", "comma-separated serials of client certificates accepted by the admin API instead of the token (needs --admin-tls-cert)"),
+		str("admin-client-serials", "comma-separated serials (decimal, 0x hex, or colon-separated hex) of client certificates accepted by the admin API instead of the token (needs --admin-tls-cert)"),
 		boolean("enroll", "serve the OSP Toolkit's enrollment endpoint POST /tep on the OSP listeners (request over HTTPS only)"),
 		str("enroll-credentials", "file of username:password lines: matching enrollment requests are signed at once"),
 		boolean("enroll-approval", "queue other enrollment requests for `ospnode ca approve`"),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ospnode/ospnode/node/pki"
 	"github.com/ospnode/ospnode/osp"
 )
 
@@ -140,7 +141,7 @@ func claimsJSON(c *osp.TokenClaims) tokenClaimsJSON {
 func certJSON(c *x509.Certificate) tokenCertJSON {
 	return tokenCertJSON{
 		Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-		Serial:    fmt.Sprintf("%X", c.SerialNumber),
+		Serial:    pki.FormatSerial(c.SerialNumber),
 		NotBefore: c.NotBefore.UTC().Format(time.RFC3339),
 		NotAfter:  c.NotAfter.UTC().Format(time.RFC3339),
 	}

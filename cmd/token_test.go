@@ -132,7 +132,7 @@ func TestTokenInspect(t *testing.T) {
 			if tc.kind == "signed" {
 				s := got.Signature
 				if s == nil || !s.Valid || s.Digest != "SHA-256" || s.Signer.Subject != "CN=token signer" ||
-					s.Signer.Issuer != "CN=ca" || s.Signer.Serial != "1234" || s.Signer.NotAfter != "2036-01-01T00:00:00Z" {
+					s.Signer.Issuer != "CN=ca" || s.Signer.Serial != "0x1234" || s.Signer.NotAfter != "2036-01-01T00:00:00Z" {
 					t.Fatalf("signature: %s", out)
 				}
 			} else if got.Signature != nil {
