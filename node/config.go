@@ -1,9 +1,11 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -62,6 +64,11 @@ type Config struct {
 	// nodes dial (default: the bound address).
 	ClusterAddr      string
 	ClusterAdvertise string
+	// ClusterDial, when set, opens every TCP connection to another cluster
+	// member instead of a net.Dialer (consensus.Config.Dial; TLS is still
+	// added by consensus). testnet routes each directed link through a
+	// fault proxy with it, so that any node can be cut off both ways.
+	ClusterDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Bootstrap makes a fresh node start a one-node cluster (ignored when
 	// DataDir already holds Raft state). Join lists seed addresses of
 	// existing members; Open asks them in turn to add this node.
@@ -176,6 +183,12 @@ type RaftTimeouts struct {
 	ApplyTimeout       time.Duration
 	LeaderWait         time.Duration
 	SnapshotThreshold  uint64
+	// SnapshotInterval is how often the threshold is checked (consensus
+	// default 2m); TrailingLogs how many entries a snapshot leaves in the
+	// log for lagging followers (default 10240). Tests shorten both so a
+	// wiped node provably rejoins by InstallSnapshot.
+	SnapshotInterval time.Duration
+	TrailingLogs     uint64
 }
 
 // ErrConfig wraps every configuration error Open returns.

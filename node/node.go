@@ -109,6 +109,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		ApplyTimeout:       cfg.Raft.ApplyTimeout,
 		LeaderWait:         cfg.Raft.LeaderWait,
 		SnapshotThreshold:  cfg.Raft.SnapshotThreshold,
+		SnapshotInterval:   cfg.Raft.SnapshotInterval,
+		TrailingLogs:       cfg.Raft.TrailingLogs,
+		Dial:               cfg.ClusterDial,
 	}, stateMachine{n.store})
 	if err != nil {
 		ln.Close()
@@ -321,6 +324,12 @@ func (n *Node) Store() *ledger.Store { return n.store }
 
 // Consensus returns the node's consensus member.
 func (n *Node) Consensus() *consensus.Node { return n.cons }
+
+// Snapshot forces a snapshot of the ledger into the Raft snapshot store now
+// and compacts the log to RaftTimeouts.TrailingLogs entries (see
+// consensus.Node.Snapshot); a follower missing the compacted entries then
+// catches up by InstallSnapshot. Nothing new to snapshot is not an error.
+func (n *Node) Snapshot() error { return n.cons.Snapshot() }
 
 // Config returns the effective configuration (defaults filled in).
 func (n *Node) Config() Config { return n.cfg }
