@@ -234,24 +234,12 @@ func ReadCDRs(r io.Reader, f CDRFormat) ([]CDR, error) {
 	var out []CDR
 	tooBig := false
 	for {
-		rec, line, err := src.next()
+		rec, line, err := src.nextRecord(&errs)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			var fe FieldError
-			if errors.As(err, &fe) {
-				errs.add(fe.Line, fe.Field, fe.Value, fe.Err)
-				if errors.Is(err, ErrTooLarge) {
-					tooBig = true
-					break
-				}
-				continue
-			}
 			return nil, err
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
 		}
 		if field(rec, 0) == TotalMarker && field(rec, cols[FieldCalled]) == "" {
 			continue // the trailer `ospnode settle rate` writes
@@ -330,7 +318,7 @@ func ReadCDRs(r io.Reader, f CDRFormat) ([]CDR, error) {
 		out = append(out, c)
 	}
 	if errs.count() > 0 {
-		return nil, &CDRError{Errors: errs.Errors, Omitted: errs.Omitted, tooBig: tooBig}
+		return nil, &CDRError{Errors: errs.Errors, Omitted: errs.Omitted, tooBig: tooBig || src.stoppedTooLarge}
 	}
 	return out, nil
 }

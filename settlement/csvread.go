@@ -45,6 +45,9 @@ type csvSource struct {
 	cr     *csv.Reader
 	header map[string]int // lower-cased, trimmed name → column
 	names  []string
+	// stoppedTooLarge: nextRecord ended the file early at a line over the
+	// byte limit (the rest of the file was not read).
+	stoppedTooLarge bool
 }
 
 func newCSVSource(r io.Reader, maxLine int) *csvSource {
@@ -91,6 +94,37 @@ func (s *csvSource) next() ([]string, int, error) {
 	}
 	line, _ := s.cr.FieldPos(0)
 	return rec, line, nil
+}
+
+// nextRecord returns the next record that is not a blank line, and its
+// line number, for the row loops of ReadCDRs and ReadDeck. A record the
+// CSV reader cannot parse is added to errs and skipped (csv.Reader
+// resumes on the next record). A line over the byte limit is added to
+// errs and ends the file: io.EOF, with stoppedTooLarge set. Any other
+// read error is returned as it is.
+func (s *csvSource) nextRecord(errs *lineErrors) ([]string, int, error) {
+	for {
+		rec, line, err := s.next()
+		if err == io.EOF {
+			return nil, 0, io.EOF
+		}
+		if err != nil {
+			var fe FieldError
+			if !errors.As(err, &fe) {
+				return nil, 0, err
+			}
+			errs.add(fe.Line, fe.Field, fe.Value, fe.Err)
+			if errors.Is(err, ErrTooLarge) {
+				s.stoppedTooLarge = true
+				return nil, 0, io.EOF
+			}
+			continue
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // blank line
+		}
+		return rec, line, nil
+	}
 }
 
 func (s *csvSource) wrap(err error) error {

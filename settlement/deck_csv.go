@@ -96,24 +96,12 @@ func ReadDeckCSV(r io.Reader, opts DeckOptions) (*Deck, error) {
 	firstLine := map[vkey]map[string]int{} // prefix → line, per version
 	rows, tooBig := 0, false
 	for {
-		rec, line, err := src.next()
+		rec, line, err := src.nextRecord(&errs)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			var fe FieldError
-			if errors.As(err, &fe) {
-				errs.add(fe.Line, fe.Field, fe.Value, fe.Err)
-				if errors.Is(err, ErrTooLarge) {
-					tooBig = true
-					break
-				}
-				continue // csv.Reader resumes on the next record
-			}
 			return nil, err
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // blank line
 		}
 		rows++
 		if rows > maxRows {
@@ -174,7 +162,7 @@ func ReadDeckCSV(r io.Reader, opts DeckOptions) (*Deck, error) {
 		v.Rows = append(v.Rows, row)
 	}
 	if errs.count() > 0 {
-		return nil, &DeckError{Errors: errs.Errors, Omitted: errs.Omitted, tooBig: tooBig}
+		return nil, &DeckError{Errors: errs.Errors, Omitted: errs.Omitted, tooBig: tooBig || src.stoppedTooLarge}
 	}
 	if len(order) == 0 {
 		return nil, &DeckError{Errors: []FieldError{{Line: 1, Err: fmt.Errorf("%w: deck has no rows", ErrBadInput)}}}
