@@ -75,6 +75,11 @@ type server struct {
 	clusterBind, ospBind, adminBind string
 	proxy                           *faultnet.Proxy
 	n                               *node.Node
+	// Fault state of the node (under Network.mu), applied to its inbound
+	// proxy and to every link proxy it is an end of (see fault_links.go).
+	cut    bool          // Partition: every link to and from the node is cut
+	paused bool          // Pause: connections to the node are black-holed
+	delay  time.Duration // SetDelay: connections to the node are slowed
 }
 
 // Network is one running in-process peering network: Nodes ospnode nodes
@@ -92,6 +97,7 @@ type Network struct {
 
 	mu      sync.Mutex
 	servers []*server
+	links   map[linkKey]*faultnet.Proxy // per directed link src→dst, created on first dial
 	closed  bool
 }
 
@@ -268,6 +274,9 @@ func (nw *Network) open(ctx context.Context, s *server, bootstrap bool, join []s
 		TokenKind:        nw.spec.tokenKind(),
 		PKIDir:           nw.pkiDir,
 		Logger:           nw.log.With("node", s.id),
+	}
+	if !nw.opts.Direct {
+		cfg.ClusterDial = nw.dialer(s.index)
 	}
 	if nw.opts.Configure != nil {
 		nw.opts.Configure(&cfg)
@@ -607,7 +616,14 @@ func (nw *Network) Close() error {
 	}
 	nw.closed = true
 	servers := append([]*server(nil), nw.servers...)
+	links := nw.links
+	nw.links = nil
 	nw.mu.Unlock()
+	defer func() {
+		for _, p := range links {
+			_ = p.Close()
+		}
+	}()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex

@@ -199,7 +199,7 @@ func TestWipedNodeRejoinsAndConverges(t *testing.T) {
 	ids := authorizeAll(t, ctx, nw)
 	f := (nw.LeaderIndex() + 1) % 3
 	oldToken := nw.AdminToken(f)
-	if err := nw.Wipe(ctx, f); err != nil {
+	if _, err := nw.Wipe(ctx, f); err != nil {
 		t.Fatal(err)
 	}
 	if nw.AdminToken(f) == oldToken {
@@ -226,7 +226,7 @@ func TestFaultErrors(t *testing.T) {
 	if err := nw.Restart(ctx, 0); err == nil {
 		t.Fatal("restart of a running node")
 	}
-	if err := nw.Wipe(ctx, 0); err == nil {
+	if _, err := nw.Wipe(ctx, 0); err == nil {
 		t.Fatal("wipe of the only node rejoined nothing")
 	}
 	if _, err := StartNetwork(ctx, NetworkSpec{Nodes: 9}, Options{Dir: t.TempDir()}); !errors.Is(err, ErrSpec) {

@@ -5,39 +5,18 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"github.com/ospnode/ospnode/internal/faultnet"
 )
 
-// Fault injection on a running Network. Node slots are 0-based.
-//
-// What a partition cuts: each node advertises the address of a faultnet
-// proxy in front of its cluster listener, so every connection *to* node i
-// (Raft from the leader, votes, forwarded proposals, joins) passes through
-// proxy i. Partition(i) cuts those connections and refuses new ones; node
-// i can still dial out. A partitioned follower therefore stops hearing the
-// leader, loses it after an election timeout and refuses writes (pre-vote
-// keeps it from disturbing the majority); a partitioned *leader* still
-// reaches its followers over its own connections, so it is not isolated.
-// Cutting a node off in both directions needs a dial hook per node
-// (consensus.Config.Dial, not yet exposed by node.Config): see DESIGN.md.
+// Fault injection on a running Network. Node slots are 0-based. Every
+// node reaches its peers through a proxy per directed link (see
+// fault_links.go), so Partition isolates any node, the leader included, in
+// both directions.
 
 func (nw *Network) slot(i int) (*server, error) {
 	if i < 0 || i >= len(nw.servers) {
 		return nil, fmt.Errorf("testnet: %s: no node %d", nw.spec.Name, i)
 	}
 	return nw.servers[i], nil
-}
-
-func (nw *Network) proxy(i int) (*faultnet.Proxy, error) {
-	s, err := nw.slot(i)
-	if err != nil {
-		return nil, err
-	}
-	if s.proxy == nil {
-		return nil, ErrNoProxy
-	}
-	return s.proxy, nil
 }
 
 // Kill stops node i (node.Close: listeners close, consensus and the
@@ -80,69 +59,71 @@ func (nw *Network) Restart(ctx context.Context, i int) error {
 
 // Wipe kills node i if it runs, deletes its data directory (ledger, Raft
 // log and snapshots, admin token) and starts it again empty, with the same
-// id and addresses, joining the running members. The leader then brings
-// it up to date: by InstallSnapshot when the entries it lacks have been
-// compacted away, else by replaying the log.
-func (nw *Network) Wipe(ctx context.Context, i int) error {
+// id and addresses, joining the running members. Before the node comes
+// back the leader is made to snapshot (node.Snapshot), which compacts its
+// log to RaftTimeouts.TrailingLogs entries: with a small TrailingLogs the
+// entries the node lacks are gone and the leader must send it the snapshot
+// (InstallSnapshot); with the default (10240) it usually replays the log.
+// The index of that snapshot is returned: once the node holds a snapshot
+// at or past it (consensus LogInfo), it was caught up by InstallSnapshot.
+func (nw *Network) Wipe(ctx context.Context, i int) (snapshotIndex uint64, err error) {
 	s, err := nw.slot(i)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if nw.Node(i) != nil {
 		if err := nw.Kill(i); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := os.RemoveAll(s.dataDir); err != nil {
-		return fmt.Errorf("testnet: wipe %s: %w", s.id, err)
+		return 0, fmt.Errorf("testnet: wipe %s: %w", s.id, err)
 	}
 	join := nw.liveClusterAddrs(i)
 	if len(join) == 0 {
-		return fmt.Errorf("testnet: wipe %s: no running member to rejoin", s.id)
+		return 0, fmt.Errorf("testnet: wipe %s: no running member to rejoin", s.id)
 	}
-	return nw.open(ctx, s, false, join)
+	l, err := nw.WaitForLeader(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("testnet: wipe %s: %w", s.id, err)
+	}
+	ln := nw.Node(l)
+	if ln == nil {
+		return 0, fmt.Errorf("testnet: wipe %s: leader went down", s.id)
+	}
+	if err := ln.Snapshot(); err != nil {
+		return 0, fmt.Errorf("testnet: wipe %s: snapshot on %s: %w", s.id, ln.ID(), err)
+	}
+	li, err := ln.Consensus().LogInfo()
+	if err != nil {
+		return 0, fmt.Errorf("testnet: wipe %s: %w", s.id, err)
+	}
+	return li.SnapshotIndex, nw.open(ctx, s, false, join)
 }
 
-// Partition cuts every connection to node i and refuses new ones until
-// Heal(i) (see the note above on what that isolates).
+// Partition cuts node i off in both directions until Heal(i): every
+// connection to or from it (Raft, votes, forwarded proposals, joins) is
+// closed and new ones are refused. A partitioned follower loses the leader
+// after an election timeout and refuses writes (pre-vote keeps it from
+// disturbing the majority); a partitioned leader cannot reach a quorum,
+// steps down after its lease, and the majority elects a new one.
 func (nw *Network) Partition(i int) error {
-	p, err := nw.proxy(i)
-	if err != nil {
-		return err
-	}
-	p.Partition()
-	return nil
+	return nw.setFault(i, func(s *server) { s.cut = true })
 }
 
-// Heal ends Partition(i) and Pause(i).
+// Heal ends Partition(i) and Pause(i) (a delay stays until SetDelay(i, 0)).
 func (nw *Network) Heal(i int) error {
-	p, err := nw.proxy(i)
-	if err != nil {
-		return err
-	}
-	p.Heal()
-	p.Resume()
-	return nil
+	return nw.setFault(i, func(s *server) { s.cut, s.paused = false, false })
 }
 
 // Pause black-holes the connections to node i (bytes are held, not
 // refused) until Heal(i).
 func (nw *Network) Pause(i int) error {
-	p, err := nw.proxy(i)
-	if err != nil {
-		return err
-	}
-	p.Pause()
-	return nil
+	return nw.setFault(i, func(s *server) { s.paused = true })
 }
 
 // SetDelay slows the connections to node i: every chunk is delayed by d
 // in each direction (0 removes the delay).
 func (nw *Network) SetDelay(i int, d time.Duration) error {
-	p, err := nw.proxy(i)
-	if err != nil {
-		return err
-	}
-	p.SetDelay(d)
-	return nil
+	return nw.setFault(i, func(s *server) { s.delay = d })
 }
