@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ospnode/ospnode/consensus"
+	"github.com/ospnode/ospnode/internal/linefile"
 	"github.com/ospnode/ospnode/node"
 	"github.com/ospnode/ospnode/osp"
 	"github.com/urfave/cli/v2"
@@ -156,29 +156,23 @@ func (s *settings) bool(name string) (value, set bool) {
 // readConfigFile parses `key = value` lines; blank lines and lines
 // starting with # are skipped; keys must be flag names of serve.
 func readConfigFile(path string, known map[string]bool) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
+	err := linefile.ForEach(path, func(line int, t string) error {
 		k, v, ok := strings.Cut(t, "=")
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: want key = value", path, line)
+			return fmt.Errorf("%s:%d: want key = value", path, line)
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !known[k] || k == "config" {
-			return nil, fmt.Errorf("%s:%d: unknown setting %q (settings are serve's flag names)", path, line, k)
+			return fmt.Errorf("%s:%d: unknown setting %q (settings are serve's flag names)", path, line, k)
 		}
 		out[k] = strings.Trim(v, `"`)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // serveConfig resolves node.Config from flags, environment and the config

@@ -1,14 +1,13 @@
 package node
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 
+	"github.com/ospnode/ospnode/internal/linefile"
 	"github.com/ospnode/ospnode/node/pki"
 )
 
@@ -62,25 +61,19 @@ func newEnrollment(n *Node, pkiCADir string) (*enrollment, error) {
 // starting with # are skipped. The password is everything after the first
 // colon.
 func readCredentials(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	out := map[string]string{}
+	err := linefile.ForEach(path, func(line int, t string) error {
+		u, p, ok := strings.Cut(t, ":")
+		if !ok || u == "" || p == "" {
+			return fmt.Errorf("%s:%d: want username:password", path, line)
+		}
+		out[u] = p
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
-		u, p, ok := strings.Cut(t, ":")
-		if !ok || u == "" || p == "" {
-			return nil, fmt.Errorf("%s:%d: want username:password", path, line)
-		}
-		out[u] = p
-	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // enrollMount wraps the OSP handler with the trust layer (the name is the
