@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"reflect"
 
 	"github.com/urfave/cli/v2"
 
@@ -88,10 +89,41 @@ func ospDecode(c *cli.Context) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
+	dropEmptyStructs(reflect.ValueOf(ex.Message))
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(ex)
+}
+
+// dropEmptyStructs sets to nil, throughout v, every pointer to a struct
+// whose fields are all zero, so that the JSON view omits it instead of
+// printing {}: the toolkit sends <Service/> empty in every UsageDetail,
+// and the decoded model keeps it (so --output xml reproduces it), but
+// "service": {} tells a reader nothing. Only for printing JSON: it
+// changes the message in place.
+func dropEmptyStructs(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			dropEmptyStructs(v.Elem())
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			dropEmptyStructs(v.Index(i))
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			f := v.Field(i)
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
+			dropEmptyStructs(f)
+			if f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Struct && f.Elem().IsZero() && f.CanSet() {
+				f.SetZero()
+			}
+		}
+	}
 }
 
 // decodeExchange recognises a raw HTTP response ("HTTP/…"), a raw HTTP

@@ -90,3 +90,36 @@ func TestOSPDecodeErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOSPDecodeOmitsEmptyService: the toolkit's empty <Service/> is not
+// printed as "service": {} in JSON, a service with a value still is, and
+// --output xml keeps the element.
+func TestOSPDecodeOmitsEmptyService(t *testing.T) {
+	tests := []struct {
+		capture, output string
+		want, notWant   []string
+	}{
+		{"02-AuthorizationResponse.accepted-by-toolkit.http", "json", []string{`"usageDetail": {`, `"amount": "3600"`}, []string{`"service"`, `{}`}},
+		{"01-AuthorizationRequest.minimal.http", "json", []string{`"callIds"`}, []string{`"service"`, `{}`}},
+		{"07-UsageIndication.full-999-two-components.http", "json", []string{`"service": "voice"`}, []string{`{}`}},
+		{"02-AuthorizationResponse.accepted-by-toolkit.http", "xml", []string{`<Service/>`}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.capture+"/"+tc.output, func(t *testing.T) {
+			code, out, errOut := run(t, "osp", "decode", "--output", tc.output, captures+tc.capture)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %s", w)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("output has %s", w)
+				}
+			}
+		})
+	}
+}
