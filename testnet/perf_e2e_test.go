@@ -39,7 +39,7 @@ func perfSpec(name string, nodes int, tokenKind string) NetworkSpec {
 }
 
 // envInt reads an integer knob of the end-to-end benchmark.
-func envInt(name string, def int) int {
+func perfEnvInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
 	}
@@ -69,8 +69,8 @@ func TestE2EThroughput(t *testing.T) {
 	if raceEnabled {
 		t.Skip("a throughput measurement under -race means nothing")
 	}
-	secs := envInt("OSPNODE_E2E_SECONDS", 5)
-	conc := envInt("OSPNODE_E2E_CONCURRENCY", 128)
+	secs := perfEnvInt("OSPNODE_E2E_SECONDS", 5)
+	conc := perfEnvInt("OSPNODE_E2E_CONCURRENCY", 128)
 	filter := os.Getenv("OSPNODE_E2E_CASES")
 	for _, nodes := range []int{1, 3} {
 		for _, kind := range []string{ledger.TokenText, ledger.TokenSigned} {
@@ -82,20 +82,20 @@ func TestE2EThroughput(t *testing.T) {
 				ctx := ctxFor(t, 10*time.Minute)
 				opts := testOpts()
 				opts.Direct = true // no faultnet proxy in the replication path
-				opts.Batch.MaxInFlight = envInt("OSPNODE_E2E_INFLIGHT", 0)
-				opts.Batch.MaxWait = time.Duration(envInt("OSPNODE_E2E_MAXWAIT_US", 0)) * time.Microsecond
+				opts.Batch.MaxInFlight = perfEnvInt("OSPNODE_E2E_INFLIGHT", 0)
+				opts.Batch.MaxWait = time.Duration(perfEnvInt("OSPNODE_E2E_MAXWAIT_US", 0)) * time.Microsecond
 				nw := NewTestNetwork(t, perfSpec("PERF", nodes, kind), opts)
 				base := LoadOptions{Concurrency: conc, Duration: time.Duration(secs) * time.Second, Seed: 1,
 					AcceptUnsigned: kind != ledger.TokenSigned}
 				lo := nw.LoadOptions(base)
 				lo.Failover = false // count every answer as given
-				closed := &LoadResult{CallsPerSecond: float64(envInt("OSPNODE_E2E_RATE", 0)) / 0.7, Types: make([]MessageResult, 3)}
+				closed := &LoadResult{CallsPerSecond: float64(perfEnvInt("OSPNODE_E2E_RATE", 0)) / 0.7, Types: make([]MessageResult, 3)}
 				if closed.CallsPerSecond == 0 {
 					var err error
 					if closed, err = RunLoad(ctx, lo); err != nil {
 						t.Fatal(err)
 					}
-					report(t, "closed", closed)
+					perfReport(t, "closed", closed)
 				}
 				if closed.CallErrors != 0 || closed.TokenFailures != 0 {
 					t.Errorf("closed loop: %d call errors, %d token failures", closed.CallErrors, closed.TokenFailures)
@@ -114,7 +114,7 @@ func TestE2EThroughput(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				report(t, fmt.Sprintf("open@%.0f/s", lo.Rate), open)
+				perfReport(t, fmt.Sprintf("open@%.0f/s", lo.Rate), open)
 				if open.CallErrors != 0 {
 					t.Errorf("open loop: %d call errors", open.CallErrors)
 				}
@@ -135,12 +135,12 @@ func TestE2EThroughput(t *testing.T) {
 	}
 }
 
-func report(t *testing.T, label string, r *LoadResult) {
+func perfReport(t *testing.T, label string, r *LoadResult) {
 	t.Helper()
 	lat := func(i int) LatencySummary { return r.Types[i].Latency }
 	t.Logf("%-14s calls/s %7.0f  completed %6d  errors %d  auth p50 %6.2fms p99 %6.2fms  usage-src p99 %6.2fms  usage-dst p99 %6.2fms  cpu %3.0f%% of a core  lag %v",
 		label, r.CallsPerSecond, r.Completed, r.CallErrors,
-		ms(lat(0).P50), ms(lat(0).P99), ms(lat(1).P99), ms(lat(2).P99), r.CPUPercent, r.ScheduleLag)
+		perfMs(lat(0).P50), perfMs(lat(0).P99), perfMs(lat(1).P99), perfMs(lat(2).P99), r.CPUPercent, r.ScheduleLag)
 	for _, m := range r.Types {
 		if len(m.Status)+len(m.Transport) > 0 {
 			t.Logf("  %s: status %v transport %v", m.Type, m.Status, m.Transport)
@@ -148,7 +148,7 @@ func report(t *testing.T, label string, r *LoadResult) {
 	}
 }
 
-func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+func perfMs(d time.Duration) float64 { return float64(d) / 1e6 }
 
 
 // TestWritePerfTopology writes the topology of TestE2EThroughput (one
@@ -165,7 +165,7 @@ func TestWritePerfTopology(t *testing.T) {
 	if kind == "" {
 		kind = ledger.TokenText
 	}
-	spec := TopologySpec{Networks: []NetworkSpec{perfSpec("PERF", envInt("OSPNODE_E2E_NODES", 3), kind)}}
+	spec := TopologySpec{Networks: []NetworkSpec{perfSpec("PERF", perfEnvInt("OSPNODE_E2E_NODES", 3), kind)}}
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		t.Fatal(err)
