@@ -150,7 +150,6 @@ func perfReport(t *testing.T, label string, r *LoadResult) {
 
 func perfMs(d time.Duration) float64 { return float64(d) / 1e6 }
 
-
 // TestWritePerfTopology writes the topology of TestE2EThroughput (one
 // network, OSPNODE_E2E_NODES nodes, five destinations per call, tokens of
 // OSPNODE_E2E_TOKEN kind) to the file OSPNODE_E2E_TOPOLOGY, for measuring
