@@ -18,8 +18,26 @@ import (
 // usage records, with the same settlement code the offline commands use.
 func (n *Node) adminSettleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/statements", n.handleStatement)
-	mux.HandleFunc("POST /v1/reconcile", n.handleReconcile)
-	mux.HandleFunc("GET /v1/reconcile/internal", n.handleReconcileInternal)
+	mux.HandleFunc("POST /v1/reconcile", n.reportHandler(n.reconcileReport))
+	mux.HandleFunc("GET /v1/reconcile/internal", n.reportHandler(n.reconcileInternalReport))
+}
+
+// reportHandler serves a reconciliation report: the format parameter is
+// checked before build runs, a build error is answered by adminFail, and
+// the report is rendered by writeReport.
+func (n *Node) reportHandler(build func(http.ResponseWriter, *http.Request) (*settlement.Report, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := reportFormatOK(r)
+		var rep *settlement.Report
+		if err == nil {
+			rep, err = build(w, r)
+		}
+		if err != nil {
+			n.adminFail(w, r, err)
+			return
+		}
+		n.writeReport(w, r, rep)
+	}
 }
 
 // settleCDRs returns our CDRs with account (a member or peer account) as
@@ -240,116 +258,96 @@ func reportFormatOK(r *http.Request) error {
 	}
 }
 
-// handleReconcile is POST /v1/reconcile?counterparty=&period=[&tolerance=
+// reconcileReport builds POST /v1/reconcile?counterparty=&period=[&tolerance=
 // &skew=&currency=&columns=&time_layout=&duration_unit=&format=] with the
 // counterparty's CDR CSV as the body: their CDRs against ours.
-func (n *Node) handleReconcile(w http.ResponseWriter, r *http.Request) {
-	rep, err := func() (*settlement.Report, error) {
-		if err := reportFormatOK(r); err != nil {
-			return nil, err
-		}
-		account, period, cur, err := n.settleQuery(r, true)
-		if err != nil {
-			return nil, err
-		}
-		q := r.URL.Query()
-		cols, err := settlement.ParseColumnMap(q.Get("columns"))
-		if err != nil {
-			return nil, badRequest("columns: %v", err)
-		}
-		unit := q.Get("duration_unit")
-		if unit != "" && unit != "s" && unit != "ms" {
-			return nil, badRequest("duration_unit=%q: want s or ms", unit)
-		}
-		opts, err := reconcileOptions(r, period.String(), cur)
-		if err != nil {
-			return nil, err
-		}
-		theirs, err := settlement.ReadCDRs(csvBody(w, r), settlement.CDRFormat{Columns: cols,
-			TimeLayout: q.Get("time_layout"), DurationUnit: unit, Currency: cur})
-		if err != nil {
-			if isTooLarge(err) || errors.Is(err, settlement.ErrTooLarge) {
-				return nil, &httpError{http.StatusRequestEntityTooLarge, err}
-			}
-			return nil, badRequest("their CDRs: %v", err)
-		}
-		kept := theirs[:0]
-		for _, c := range theirs {
-			if period.Contains(c.ConnectTime) {
-				kept = append(kept, c)
-			}
-		}
-		if err := n.adminBarrier(r); err != nil {
-			return nil, err
-		}
-		ours, err := n.settleCDRs(account, period)
-		if err != nil {
-			return nil, err
-		}
-		rep, err := settlement.Reconcile(ours, kept, opts)
-		if err != nil {
-			return nil, badRequest("reconcile: %v", err)
-		}
-		return rep, nil
-	}()
+func (n *Node) reconcileReport(w http.ResponseWriter, r *http.Request) (*settlement.Report, error) {
+	account, period, cur, err := n.settleQuery(r, true)
 	if err != nil {
-		n.adminFail(w, r, err)
-		return
+		return nil, err
 	}
-	n.writeReport(w, r, rep)
+	q := r.URL.Query()
+	cols, err := settlement.ParseColumnMap(q.Get("columns"))
+	if err != nil {
+		return nil, badRequest("columns: %v", err)
+	}
+	unit := q.Get("duration_unit")
+	if unit != "" && unit != "s" && unit != "ms" {
+		return nil, badRequest("duration_unit=%q: want s or ms", unit)
+	}
+	opts, err := reconcileOptions(r, period.String(), cur)
+	if err != nil {
+		return nil, err
+	}
+	theirs, err := settlement.ReadCDRs(csvBody(w, r), settlement.CDRFormat{Columns: cols,
+		TimeLayout: q.Get("time_layout"), DurationUnit: unit, Currency: cur})
+	if err != nil {
+		if isTooLarge(err) || errors.Is(err, settlement.ErrTooLarge) {
+			return nil, &httpError{http.StatusRequestEntityTooLarge, err}
+		}
+		return nil, badRequest("their CDRs: %v", err)
+	}
+	kept := theirs[:0]
+	for _, c := range theirs {
+		if period.Contains(c.ConnectTime) {
+			kept = append(kept, c)
+		}
+	}
+	if err := n.adminBarrier(r); err != nil {
+		return nil, err
+	}
+	ours, err := n.settleCDRs(account, period)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := settlement.Reconcile(ours, kept, opts)
+	if err != nil {
+		return nil, badRequest("reconcile: %v", err)
+	}
+	return rep, nil
 }
 
-// handleReconcileInternal is GET /v1/reconcile/internal?period=: the
+// reconcileInternalReport builds GET /v1/reconcile/internal?period=: the
 // source-role against the destination-role usage of the same
 // transactions, comparing the durations each side reported (not the
 // rated amounts, which differ by design: sell vs buy decks).
-func (n *Node) handleReconcileInternal(w http.ResponseWriter, r *http.Request) {
-	rep, err := func() (*settlement.Report, error) {
-		if err := reportFormatOK(r); err != nil {
-			return nil, err
-		}
-		_, period, _, err := n.settleQuery(r, false)
-		if err != nil {
-			return nil, err
-		}
-		opts, err := reconcileOptions(r, period.String(), "")
-		if err != nil {
-			return nil, err
-		}
-		if err := n.adminBarrier(r); err != nil {
-			return nil, err
-		}
-		var cdrs []settlement.CDR
-		f := ledger.UsageFilter{Limit: 10000}
-		for {
-			page, err := n.store.ListUsage(f)
-			if err != nil {
-				return nil, err
-			}
-			for i := range page {
-				u := &page[i]
-				if u.TransactionID == 0 || !period.Contains(usageTime(u)) {
-					continue
-				}
-				cdrs = append(cdrs, settlement.CDR{TransactionID: strconv.FormatUint(u.TransactionID, 10),
-					CallID: u.CallID, Calling: u.Calling, Called: u.Called, ConnectTime: usageTime(u),
-					DurationMillis: u.DurationMillis, Role: settlement.Role(u.Role.String()),
-					Counterparty: u.Reporter, Line: int(u.ID)})
-			}
-			if len(page) < f.Limit {
-				break
-			}
-			f.After = page[len(page)-1].ID
-		}
-		rep, err := settlement.ReconcileInternal(cdrs, opts)
-		if err != nil {
-			return nil, badRequest("reconcile: %v", err)
-		}
-		return rep, nil
-	}()
+func (n *Node) reconcileInternalReport(w http.ResponseWriter, r *http.Request) (*settlement.Report, error) {
+	_, period, _, err := n.settleQuery(r, false)
 	if err != nil {
-		n.adminFail(w, r, err)
-		return
+		return nil, err
 	}
-	n.writeReport(w, r, rep)
+	opts, err := reconcileOptions(r, period.String(), "")
+	if err != nil {
+		return nil, err
+	}
+	if err := n.adminBarrier(r); err != nil {
+		return nil, err
+	}
+	var cdrs []settlement.CDR
+	f := ledger.UsageFilter{Limit: 10000}
+	for {
+		page, err := n.store.ListUsage(f)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page {
+			u := &page[i]
+			if u.TransactionID == 0 || !period.Contains(usageTime(u)) {
+				continue
+			}
+			cdrs = append(cdrs, settlement.CDR{TransactionID: strconv.FormatUint(u.TransactionID, 10),
+				CallID: u.CallID, Calling: u.Calling, Called: u.Called, ConnectTime: usageTime(u),
+				DurationMillis: u.DurationMillis, Role: settlement.Role(u.Role.String()),
+				Counterparty: u.Reporter, Line: int(u.ID)})
+		}
+		if len(page) < f.Limit {
+			break
+		}
+		f.After = page[len(page)-1].ID
+	}
+	rep, err := settlement.ReconcileInternal(cdrs, opts)
+	if err != nil {
+		return nil, badRequest("reconcile: %v", err)
+	}
+	return rep, nil
 }
