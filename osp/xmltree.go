@@ -43,15 +43,6 @@ var errXMLDepth = errors.New("xml: nesting too deep")
 // and directives are dropped: decoding never reads them (prescan refuses
 // the dangerous ones before this runs).
 func parseXMLTree(b []byte, maxDepth int) (*xelem, error) {
-	if doc, ok := parseXMLFast(b, maxDepth); ok {
-		return doc, nil
-	}
-	return parseXMLTreeSlow(b, maxDepth)
-}
-
-// parseXMLTreeSlow is parseXMLTree with encoding/xml's tokenizer, for every
-// document outside parseXMLFast's subset and for every malformed one.
-func parseXMLTreeSlow(b []byte, maxDepth int) (*xelem, error) {
 	// A bytes.Reader is an io.ByteReader: encoding/xml then reads it
 	// directly instead of wrapping it in a 4 KiB bufio.Reader.
 	dec := xml.NewDecoder(bytes.NewReader(b))

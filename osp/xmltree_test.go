@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/beevik/etree"
 )
@@ -68,8 +67,7 @@ func FuzzXMLTreeMatchesEtree(f *testing.F) {
 		`<Message><A x="1" x="2" y:x="3">t<!-- c -->u<![CDATA[<v>]]></A></Message>`,
 		`<Message><A></B></Message>`, `<Message><A>`, `</Message>`, `<Message/><Message/>`,
 		`<Message>&amp;&#65;&bogus;</Message>`, `<Message a=1/>`, `<a:Message xmlns:a="u"><a:B/></a:Message>`,
-		"<Message>\n<A>\n1\n</A>\n</Message>\n", `<?xml version="1.0"?><Message a='x' b="y'"><C d="1"/></Message>`,
-		`<Message a="1"b="2"/>`, `<Message><A>x]]>y</A></Message>`, `<Message></Message >`, `<Message x = "1"/>`, `<Message><A>&lt;sip:&amp;&quot;&apos;&gt;&lt</A></Message>`, `<Message><A>&#65;&bogus;</A></Message>`, ` x <Message/>`, `<Message><A><B><C><D/></C></B></A></Message>`,
+		"<Message>\n<A>\n1\n</A>\n</Message>\n", ` x <Message/>`, `<Message><A><B><C><D/></C></B></A></Message>`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -79,20 +77,6 @@ func FuzzXMLTreeMatchesEtree(f *testing.F) {
 		doc.ReadSettings = etree.ReadSettings{MaxDepth: depth}
 		errE := doc.ReadFromBytes(b)
 		tree, errX := parseXMLTree(b, depth)
-		if slow, errS := parseXMLTreeSlow(b, depth); (errS == nil) != (errX == nil) {
-			t.Fatalf("fast path err %v, slow path err %v", errX, errS)
-		} else if errS == nil {
-			var a, c strings.Builder
-			for _, k := range slow.kids {
-				xelemShape(&a, k)
-			}
-			for _, k := range tree.kids {
-				xelemShape(&c, k)
-			}
-			if a.String() != c.String() || slow.nonWS != tree.nonWS {
-				t.Fatalf("fast and slow trees differ:\nslow %s\nfast %s", a.String(), c.String())
-			}
-		}
 		if (errE == nil) != (errX == nil) {
 			t.Fatalf("etree err %v, tree err %v", errE, errX)
 		}
@@ -119,35 +103,4 @@ func FuzzXMLTreeMatchesEtree(f *testing.F) {
 			t.Fatalf("shape differs:\netree %s (text outside root %v)\ntree  %s (%v)", want.String(), nonWS, got.String(), tree.nonWS)
 		}
 	})
-}
-
-// TestXMLFastPathTakesCaptures: the toolkit's own messages (and ours) are
-// in the fast path's subset, so the fuzz target above exercises it.
-func TestXMLFastPathTakesCaptures(t *testing.T) {
-	n := 0
-	for _, name := range captureNames(t) {
-		c := loadCapture(t, name)
-		x, _, err := SplitSigned(c.contentType, c.body)
-		if err != nil {
-			x = c.body
-		}
-		if _, err := Decode(x, Limits{}); err != nil {
-			continue // a capture of a refusal case
-		}
-		if _, ok := parseXMLFast(x, DefaultLimits().MaxDepth+1); ok {
-			n++
-		} else {
-			t.Logf("capture %s takes the slow path", name)
-		}
-	}
-	if n == 0 {
-		t.Fatal("no capture takes the fast path")
-	}
-	b, err := Encode(&Message{MessageID: "1", Components: []Component{{ID: "1", UsageConfirmation: &UsageConfirmation{Timestamp: time.Unix(1e9, 0).UTC(), Status: Status{Code: 200}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := parseXMLFast(b, 8); !ok {
-		t.Fatalf("our own encoding takes the slow path: %s", b)
-	}
 }
