@@ -81,7 +81,7 @@ func checkRules(b []byte) error {
 		return err
 	}
 	n := 0
-	for c := range etreeElems(root) {
+	for c := range elems(root) {
 		n++
 		if err := checkComponent(c); err != nil {
 			return fmt.Errorf("osp rules: <%s componentId=%q>: %w", c.Tag, c.SelectAttrValue("componentId", ""), err)
@@ -97,7 +97,7 @@ func checkRules(b []byte) error {
 // leaf values without surrounding whitespace; timestamps in the fixed form;
 // TransactionIds below 2^63; UsageDetail Unit exactly "s".
 func checkTree(e *etree.Element) error {
-	for c := range etreeElems(e) {
+	for c := range elems(e) {
 		if !toolkitElements[c.FullTag()] && c.SelectAttrValue("critical", "") != "false" {
 			return fmt.Errorf("osp rules: <%s> is unknown to the toolkit and not marked critical=\"false\"", c.FullTag())
 		}
@@ -215,19 +215,4 @@ func checkDestination(d *etree.Element) error {
 		return fmt.Errorf("SignalingProtocol without type=\"destination\"")
 	}
 	return nil
-}
-
-// etreeElems yields the child elements of e, skipping character data,
-// comments and other tokens. CheckToolkitRules parses with etree on
-// purpose: it is an independent check of what the decoder accepts.
-func etreeElems(e *etree.Element) func(yield func(*etree.Element) bool) {
-	return func(yield func(*etree.Element) bool) {
-		for _, t := range e.Child {
-			if c, ok := t.(*etree.Element); ok {
-				if !yield(c) {
-					return
-				}
-			}
-		}
-	}
 }

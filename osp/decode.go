@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/beevik/etree"
 )
 
 // componentKinds maps every accepted component element name, in both the
@@ -46,27 +48,35 @@ func decode(b []byte, lim Limits) (*Message, error) {
 	if err := checkEncoding(b); err != nil {
 		return nil, err
 	}
-	doc, err := parseXMLTree(b, lim.MaxDepth+1)
-	if err != nil {
-		if errors.Is(err, errXMLDepth) {
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: lim.MaxDepth + 1}
+	if err := doc.ReadFromBytes(b); err != nil {
+		if errors.Is(err, etree.ErrMaxDepth) {
 			return nil, errorf(StatusBadRequest, ErrLimit, "nesting deeper than %d", lim.MaxDepth)
 		}
 		return nil, errorf(StatusParseFailed, ErrMalformed, "xml: %v", err)
 	}
 	// Exactly one root element and no text around it (XML 1.0 §2.1:
-	// only comments, PIs and white space may follow the root). The
-	// tokenizer accepts a second root or trailing text; taking the first
-	// root alone would silently ignore them.
-	if len(doc.kids) > 1 {
-		return nil, errorf(StatusParseFailed, ErrMalformed, "more than one root element")
+	// only comments, PIs and white space may follow the root). etree
+	// keeps a second root or trailing text as siblings; doc.Root() alone
+	// would silently ignore them.
+	var root *etree.Element
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			if root != nil {
+				return nil, errorf(StatusParseFailed, ErrMalformed, "more than one root element")
+			}
+			root = t
+		case *etree.CharData:
+			if !t.IsWhitespace() {
+				return nil, errorf(StatusParseFailed, ErrMalformed, "text outside the root element")
+			}
+		}
 	}
-	if doc.nonWS {
-		return nil, errorf(StatusParseFailed, ErrMalformed, "text outside the root element")
-	}
-	if len(doc.kids) == 0 {
+	if root == nil {
 		return nil, errorf(StatusParseFailed, ErrMalformed, "no root element")
 	}
-	root := doc.kids[0]
 	if root.Space != "" || root.Tag != "Message" {
 		return nil, errorf(StatusBadRequest, ErrMalformed, "root element is <%s>, not <Message>", root.FullTag())
 	}
@@ -194,12 +204,15 @@ func prescan(b []byte, lim Limits) error {
 	}
 }
 
-// elems yields the child elements of e, in order.
-func elems(e *xelem) func(yield func(*xelem) bool) {
-	return func(yield func(*xelem) bool) {
-		for _, c := range e.kids {
-			if !yield(c) {
-				return
+// elems yields the child elements of e, skipping character data, comments
+// and other tokens.
+func elems(e *etree.Element) func(yield func(*etree.Element) bool) {
+	return func(yield func(*etree.Element) bool) {
+		for _, t := range e.Child {
+			if c, ok := t.(*etree.Element); ok {
+				if !yield(c) {
+					return
+				}
 			}
 		}
 	}
@@ -207,36 +220,48 @@ func elems(e *xelem) func(yield func(*xelem) bool) {
 
 // unknown decides the fate of an element the decoder does not know: skipped
 // when marked critical="false", refused otherwise (as the toolkit does).
-func unknown(e *xelem) error {
+func unknown(e *etree.Element) error {
 	if strings.EqualFold(strings.TrimSpace(e.SelectAttrValue("critical", "")), "false") {
 		return nil
 	}
 	return errorf(StatusUnsupportedCriticalElement, ErrUnknownCritical, "<%s> inside <%s>", e.FullTag(), parentName(e))
 }
 
-func parentName(e *xelem) string {
+func parentName(e *etree.Element) string {
 	if p := e.Parent(); p != nil && p.Tag != "" {
 		return p.FullTag()
 	}
 	return "document"
 }
 
-func bad(e *xelem, format string, args ...any) *Error {
+func bad(e *etree.Element, format string, args ...any) *Error {
 	return errorf(StatusBadRequest, ErrMalformed, "<%s>: "+format, append([]any{e.FullTag()}, args...)...)
 }
 
 // text returns the trimmed text of a leaf element. The toolkit puts a line
 // feed after every start tag, so every value arrives as "\nvalue".
-func text(e *xelem) (string, error) {
-	if len(e.kids) > 0 {
-		return "", bad(e, "element found where a value was expected")
+func text(e *etree.Element) (string, error) {
+	var s string
+	n := 0
+	for _, t := range e.Child {
+		switch t := t.(type) {
+		case *etree.CharData:
+			if n == 0 {
+				s = t.Data
+			} else {
+				s += t.Data
+			}
+			n++
+		case *etree.Element:
+			return "", bad(e, "element found where a value was expected")
+		}
 	}
-	return strings.TrimSpace(e.text), nil
+	return strings.TrimSpace(s), nil
 }
 
 // binary decodes a value carrying encoding="base64" (or "cdata", or no
 // encoding attribute: literal text).
-func binary(e *xelem) (Binary, error) {
+func binary(e *etree.Element) (Binary, error) {
 	s, err := text(e)
 	if err != nil {
 		return nil, err
@@ -266,14 +291,14 @@ func binary(e *xelem) (Binary, error) {
 	}
 }
 
-func typed(e *xelem) (TypedValue, error) {
+func typed(e *etree.Element) (TypedValue, error) {
 	s, err := text(e)
 	return TypedValue{Type: e.SelectAttrValue("type", ""), Value: s}, err
 }
 
 const timeLayout = "2006-01-02T15:04:05Z"
 
-func timestamp(e *xelem) (time.Time, error) {
+func timestamp(e *etree.Element) (time.Time, error) {
 	s, err := text(e)
 	if err != nil {
 		return time.Time{}, err
@@ -289,7 +314,7 @@ func timestamp(e *xelem) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func uintValue(e *xelem) (uint64, error) {
+func uintValue(e *etree.Element) (uint64, error) {
 	s, err := text(e)
 	if err != nil {
 		return 0, err
@@ -301,7 +326,7 @@ func uintValue(e *xelem) (uint64, error) {
 	return v, nil
 }
 
-func intValue(e *xelem) (int, error) {
+func intValue(e *etree.Element) (int, error) {
 	s, err := text(e)
 	if err != nil {
 		return 0, err
@@ -314,7 +339,7 @@ func intValue(e *xelem) (int, error) {
 }
 
 // decimalText validates an exact decimal such as "30.000" or "3600".
-func decimalText(e *xelem) (string, error) {
+func decimalText(e *etree.Element) (string, error) {
 	s, err := text(e)
 	if err != nil {
 		return "", err
@@ -343,7 +368,7 @@ func isDecimal(s string) bool {
 	return digits > 0 && len(s) <= 40
 }
 
-func decodeStatus(e *xelem) (Status, error) {
+func decodeStatus(e *etree.Element) (Status, error) {
 	var st Status
 	for c := range elems(e) {
 		var err error
@@ -362,7 +387,7 @@ func decodeStatus(e *xelem) (Status, error) {
 	return st, nil
 }
 
-func decodeService(e *xelem) (*Service, error) {
+func decodeService(e *etree.Element) (*Service, error) {
 	s := &Service{}
 	for c := range elems(e) {
 		var err error
@@ -379,7 +404,7 @@ func decodeService(e *xelem) (*Service, error) {
 	return s, nil
 }
 
-func decodeComponent(kind Kind, e *xelem) (Component, error) {
+func decodeComponent(kind Kind, e *etree.Element) (Component, error) {
 	c := Component{ID: e.SelectAttrValue("componentId", "")}
 	var err error
 	switch kind {
@@ -417,7 +442,7 @@ func decodeComponent(kind Kind, e *xelem) (Component, error) {
 	return c, err
 }
 
-func decodeAuthReq(e *xelem) (*AuthorizationRequest, error) {
+func decodeAuthReq(e *etree.Element) (*AuthorizationRequest, error) {
 	r := &AuthorizationRequest{}
 	for c := range elems(e) {
 		var err error
@@ -448,7 +473,7 @@ func decodeAuthReq(e *xelem) (*AuthorizationRequest, error) {
 	return r, nil
 }
 
-func decodeAuthRsp(e *xelem) (*AuthorizationResponse, error) {
+func decodeAuthRsp(e *etree.Element) (*AuthorizationResponse, error) {
 	r := &AuthorizationResponse{}
 	for c := range elems(e) {
 		var err error
@@ -473,7 +498,7 @@ func decodeAuthRsp(e *xelem) (*AuthorizationResponse, error) {
 	return r, nil
 }
 
-func decodeReauthRsp(e *xelem) (*ReauthorizationResponse, error) {
+func decodeReauthRsp(e *etree.Element) (*ReauthorizationResponse, error) {
 	a, err := decodeAuthRsp(e)
 	if err != nil {
 		return nil, err
@@ -481,7 +506,7 @@ func decodeReauthRsp(e *xelem) (*ReauthorizationResponse, error) {
 	return &ReauthorizationResponse{Timestamp: a.Timestamp, Status: a.Status, TransactionID: a.TransactionID, Destinations: a.Destinations}, nil
 }
 
-func decodeDestination(e *xelem) (Destination, error) {
+func decodeDestination(e *etree.Element) (Destination, error) {
 	var d Destination
 	for c := range elems(e) {
 		var err error
@@ -534,7 +559,7 @@ func decodeDestination(e *xelem) (Destination, error) {
 	return d, nil
 }
 
-func decodeAuthInd(e *xelem) (*AuthorizationIndication, error) {
+func decodeAuthInd(e *etree.Element) (*AuthorizationIndication, error) {
 	r := &AuthorizationIndication{}
 	for c := range elems(e) {
 		var err error
@@ -565,7 +590,7 @@ func decodeAuthInd(e *xelem) (*AuthorizationIndication, error) {
 	return r, nil
 }
 
-func decodeAuthCnf(e *xelem) (*AuthorizationConfirmation, error) {
+func decodeAuthCnf(e *etree.Element) (*AuthorizationConfirmation, error) {
 	r := &AuthorizationConfirmation{}
 	for c := range elems(e) {
 		var err error
@@ -590,7 +615,7 @@ func decodeAuthCnf(e *xelem) (*AuthorizationConfirmation, error) {
 	return r, nil
 }
 
-func decodeConfirmation(e *xelem) (ts time.Time, st Status, err error) {
+func decodeConfirmation(e *etree.Element) (ts time.Time, st Status, err error) {
 	for c := range elems(e) {
 		switch c.Tag {
 		case "Timestamp":
@@ -607,7 +632,7 @@ func decodeConfirmation(e *xelem) (ts time.Time, st Status, err error) {
 	return
 }
 
-func decodeUsageInd(e *xelem) (*UsageIndication, error) {
+func decodeUsageInd(e *etree.Element) (*UsageIndication, error) {
 	r := &UsageIndication{}
 	for c := range elems(e) {
 		var err error
@@ -634,7 +659,7 @@ func decodeUsageInd(e *xelem) (*UsageIndication, error) {
 	return r, nil
 }
 
-func decodeReauthReq(e *xelem) (*ReauthorizationRequest, error) {
+func decodeReauthReq(e *etree.Element) (*ReauthorizationRequest, error) {
 	r := &ReauthorizationRequest{}
 	for c := range elems(e) {
 		var err error
@@ -661,7 +686,7 @@ func decodeReauthReq(e *xelem) (*ReauthorizationRequest, error) {
 	return r, nil
 }
 
-func decodeCapInd(e *xelem) (*CapabilitiesIndication, error) {
+func decodeCapInd(e *etree.Element) (*CapabilitiesIndication, error) {
 	r := &CapabilitiesIndication{}
 	for c := range elems(e) {
 		var err error
@@ -712,7 +737,7 @@ func decodeCapInd(e *xelem) (*CapabilitiesIndication, error) {
 	return r, nil
 }
 
-func decodePricingInd(e *xelem) (*PricingIndication, error) {
+func decodePricingInd(e *etree.Element) (*PricingIndication, error) {
 	r := &PricingIndication{}
 	for c := range elems(e) {
 		var err error
@@ -751,7 +776,7 @@ func decodePricingInd(e *xelem) (*PricingIndication, error) {
 	return r, nil
 }
 
-func decodeRoleInfo(e *xelem) (*RoleInfo, error) {
+func decodeRoleInfo(e *etree.Element) (*RoleInfo, error) {
 	r := &RoleInfo{}
 	for c := range elems(e) {
 		var err error
@@ -772,7 +797,7 @@ func decodeRoleInfo(e *xelem) (*RoleInfo, error) {
 	return r, nil
 }
 
-func decodeParty(e *xelem) (*PartyInfo, error) {
+func decodeParty(e *etree.Element) (*PartyInfo, error) {
 	p := &PartyInfo{}
 	for c := range elems(e) {
 		var err error
@@ -793,7 +818,7 @@ func decodeParty(e *xelem) (*PartyInfo, error) {
 	return p, nil
 }
 
-func decodeCDRProxy(e *xelem) (*CDRProxy, error) {
+func decodeCDRProxy(e *etree.Element) (*CDRProxy, error) {
 	p := &CDRProxy{}
 	for c := range elems(e) {
 		var err error
@@ -816,7 +841,7 @@ func decodeCDRProxy(e *xelem) (*CDRProxy, error) {
 
 // decodeElem decodes one child element of a call-describing component into
 // ci; an element it does not know goes through unknown.
-func (ci *CallInfo) decodeElem(c *xelem) error {
+func (ci *CallInfo) decodeElem(c *etree.Element) error {
 	if c.Space == "" {
 		if i, ok := callTypedIndex[c.Tag]; ok {
 			tv, err := typed(c)
@@ -873,7 +898,7 @@ func (ci *CallInfo) decodeElem(c *xelem) error {
 	return err
 }
 
-func decodeUsageDetail(e *xelem) (*UsageDetail, error) {
+func decodeUsageDetail(e *etree.Element) (*UsageDetail, error) {
 	u := &UsageDetail{}
 	for c := range elems(e) {
 		var err error
@@ -950,7 +975,7 @@ func decodeUsageDetail(e *xelem) (*UsageDetail, error) {
 	return u, nil
 }
 
-func decodeLoss(e *xelem) (Loss, error) {
+func decodeLoss(e *etree.Element) (Loss, error) {
 	l := Loss{Direction: e.SelectAttrValue("direction", "")}
 	for c := range elems(e) {
 		var err error
@@ -969,7 +994,7 @@ func decodeLoss(e *xelem) (Loss, error) {
 	return l, nil
 }
 
-func decodeDispersion(e *xelem) (Dispersion, error) {
+func decodeDispersion(e *etree.Element) (Dispersion, error) {
 	d := Dispersion{Direction: e.SelectAttrValue("direction", ""), Type: e.SelectAttrValue("type", "")}
 	for c := range elems(e) {
 		var err error
@@ -994,12 +1019,12 @@ func decodeDispersion(e *xelem) (Dispersion, error) {
 	return d, nil
 }
 
-func directed(e *xelem) (DirectedValue, error) {
+func directed(e *etree.Element) (DirectedValue, error) {
 	s, err := text(e)
 	return DirectedValue{Direction: e.SelectAttrValue("direction", ""), Value: s}, err
 }
 
-func decodeStatistics(e *xelem) (*Statistics, error) {
+func decodeStatistics(e *etree.Element) (*Statistics, error) {
 	s := &Statistics{}
 	for c := range elems(e) {
 		var err error
@@ -1043,7 +1068,7 @@ func decodeStatistics(e *xelem) (*Statistics, error) {
 	return s, nil
 }
 
-func decodeMetrics(e *xelem) (Metrics, error) {
+func decodeMetrics(e *etree.Element) (Metrics, error) {
 	m := Metrics{Service: e.SelectAttrValue("service", ""), Type: e.SelectAttrValue("type", "")}
 	for c := range elems(e) {
 		var err error
