@@ -48,39 +48,56 @@ func (n *Node) reportHandler(build func(http.ResponseWriter, *http.Request) (*se
 // statement never changes. Reads the member's usage index (members) or
 // every usage record (peers), page by page.
 func (n *Node) settleCDRs(account string, period settlement.Period) ([]settlement.CDR, error) {
-	f := ledger.UsageFilter{Limit: 10000}
+	var f ledger.UsageFilter
 	if id, ok := strings.CutPrefix(account, "member:"); ok {
 		f.Member = id
 	}
 	var out []settlement.CDR
+	err := n.forEachUsage(f, func(u *ledger.Usage) {
+		cdrs := n.usageCDRs(u, account)
+		if len(cdrs) == 0 {
+			return
+		}
+		at := cdrs[0].ConnectTime
+		if u.LateAdjustment && u.PostingID != 0 {
+			if ps, err := n.store.Postings(ledger.PostingFilter{After: u.PostingID - 1, Limit: 1}); err == nil && len(ps) == 1 {
+				at = ps[0].EffectiveAt
+			}
+		}
+		if !period.Contains(at) {
+			return
+		}
+		for j := range cdrs {
+			cdrs[j].ConnectTime = at
+			cdrs[j].Line = int(u.ID) // reports cite the usage id
+		}
+		out = append(out, cdrs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// usagePage is how many usage records one ledger read returns while
+// forEachUsage walks them.
+const usagePage = 10000
+
+// forEachUsage calls fn for every usage record matching f (its Limit and
+// After are managed here), in id order, reading the ledger a page at a
+// time so memory stays bounded by what fn keeps.
+func (n *Node) forEachUsage(f ledger.UsageFilter, fn func(u *ledger.Usage)) error {
+	f.Limit = usagePage
 	for {
 		page, err := n.store.ListUsage(f)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := range page {
-			u := &page[i]
-			cdrs := n.usageCDRs(u, account)
-			if len(cdrs) == 0 {
-				continue
-			}
-			at := cdrs[0].ConnectTime
-			if u.LateAdjustment && u.PostingID != 0 {
-				if ps, err := n.store.Postings(ledger.PostingFilter{After: u.PostingID - 1, Limit: 1}); err == nil && len(ps) == 1 {
-					at = ps[0].EffectiveAt
-				}
-			}
-			if !period.Contains(at) {
-				continue
-			}
-			for j := range cdrs {
-				cdrs[j].ConnectTime = at
-				cdrs[j].Line = int(u.ID) // reports cite the usage id
-			}
-			out = append(out, cdrs...)
+			fn(&page[i])
 		}
 		if len(page) < f.Limit {
-			return out, nil
+			return nil
 		}
 		f.After = page[len(page)-1].ID
 	}
@@ -324,26 +341,17 @@ func (n *Node) reconcileInternalReport(w http.ResponseWriter, r *http.Request) (
 		return nil, err
 	}
 	var cdrs []settlement.CDR
-	f := ledger.UsageFilter{Limit: 10000}
-	for {
-		page, err := n.store.ListUsage(f)
-		if err != nil {
-			return nil, err
+	err = n.forEachUsage(ledger.UsageFilter{}, func(u *ledger.Usage) {
+		if u.TransactionID == 0 || !period.Contains(usageTime(u)) {
+			return
 		}
-		for i := range page {
-			u := &page[i]
-			if u.TransactionID == 0 || !period.Contains(usageTime(u)) {
-				continue
-			}
-			cdrs = append(cdrs, settlement.CDR{TransactionID: strconv.FormatUint(u.TransactionID, 10),
-				CallID: u.CallID, Calling: u.Calling, Called: u.Called, ConnectTime: usageTime(u),
-				DurationMillis: u.DurationMillis, Role: settlement.Role(u.Role.String()),
-				Counterparty: u.Reporter, Line: int(u.ID)})
-		}
-		if len(page) < f.Limit {
-			break
-		}
-		f.After = page[len(page)-1].ID
+		cdrs = append(cdrs, settlement.CDR{TransactionID: strconv.FormatUint(u.TransactionID, 10),
+			CallID: u.CallID, Calling: u.Calling, Called: u.Called, ConnectTime: usageTime(u),
+			DurationMillis: u.DurationMillis, Role: settlement.Role(u.Role.String()),
+			Counterparty: u.Reporter, Line: int(u.ID)})
+	})
+	if err != nil {
+		return nil, err
 	}
 	rep, err := settlement.ReconcileInternal(cdrs, opts)
 	if err != nil {
