@@ -6,7 +6,7 @@ BENCHTIME ?= 1s
 DATA      ?= $(CURDIR)/data/demo
 BIN       := bin/ospnode
 
-.PHONY: all build run test test-short bench fuzz soak vet fmt clean
+.PHONY: all build run test test-short bench fuzz soak reliability vet fmt clean
 
 all: build
 
@@ -36,6 +36,10 @@ fuzz:
 # Long fault-injection soaks, kept out of `make test`.
 soak:
 	$(GO) test -count=1 -timeout 60m -tags soak -run Soak $(PKGS)
+
+# Fault-tolerance scenarios without -race; regenerates RELIABILITY.md.
+reliability:
+	./scripts/reliability.sh
 
 vet:
 	$(GO) vet $(PKGS)
