@@ -14,21 +14,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/node"
 )
 
 // exitAuditDiff is the exit status of `ospnode ledger audit` when the audit
 // found differences (1 stays "could not audit").
 const exitAuditDiff = 3
-
-// auditReport mirrors the admin API's audit answer.
-type auditReport struct {
-	OK       bool     `json:"ok"`
-	Postings uint64   `json:"postings"`
-	Accounts int      `json:"accounts"`
-	Head     string   `json:"head"`
-	Problems []string `json:"problems,omitempty"`
-	Applied  uint64   `json:"applied_index"`
-}
 
 // ledgerCommand is `ospnode ledger audit|balances`.
 func ledgerCommand() *cli.Command {
@@ -53,13 +44,13 @@ func ledgerAudit(c *cli.Context) error {
 	if o := c.String("output"); o != "table" && o != "json" {
 		return usage("--output %q: want table or json", o)
 	}
-	var rep auditReport
+	var rep node.AuditResult
 	if dir := c.String("data-dir"); dir != "" {
 		r, applied, err := auditOffline(filepath.Join(dir, "ledger.db"))
 		if err != nil {
 			return err
 		}
-		rep = auditReport{OK: r.OK, Postings: r.Postings, Accounts: r.Accounts, Head: fmt.Sprintf("%x", r.Head), Problems: r.Problems, Applied: applied}
+		rep = node.AuditJSON(r, applied)
 	} else {
 		a, err := newAdminClient(c)
 		if err != nil {

@@ -9,8 +9,10 @@ import (
 	"github.com/ospnode/ospnode/ledger"
 )
 
-// auditResult is the JSON form of ledger.AuditReport (the head hash in hex).
-type auditResult struct {
+// AuditResult is the JSON form of ledger.AuditReport (the head hash in
+// hex) that GET /v1/audit answers and `ospnode ledger audit` prints,
+// online or offline.
+type AuditResult struct {
 	OK       bool     `json:"ok"`
 	Postings uint64   `json:"postings"`
 	Accounts int      `json:"accounts"`
@@ -21,8 +23,8 @@ type auditResult struct {
 
 // AuditJSON renders a ledger audit report as the admin API returns it;
 // the CLI's offline audit prints the same shape.
-func AuditJSON(rep ledger.AuditReport, applied uint64) any {
-	return auditResult{OK: rep.OK, Postings: rep.Postings, Accounts: rep.Accounts,
+func AuditJSON(rep ledger.AuditReport, applied uint64) AuditResult {
+	return AuditResult{OK: rep.OK, Postings: rep.Postings, Accounts: rep.Accounts,
 		Head: hex.EncodeToString(rep.Head[:]), Problems: rep.Problems, Applied: applied}
 }
 

@@ -407,7 +407,7 @@ func TestAdminLedgerAndCluster(t *testing.T) {
 	if len(bs) != 1 || bs[0].Amount.Text() != "0.0300" {
 		t.Fatalf("balances %+v", bs)
 	}
-	rep := admJSON[auditResult](t, adm(t, n, 200, "GET", "/v1/audit", ""))
+	rep := admJSON[AuditResult](t, adm(t, n, 200, "GET", "/v1/audit", ""))
 	if !rep.OK || rep.Postings != 2 || len(rep.Head) != 64 {
 		t.Fatalf("audit %+v", rep)
 	}
