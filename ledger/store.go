@@ -34,6 +34,14 @@ type Options struct {
 	ReadOnly bool
 	// LockTimeout bounds the wait for bbolt's file lock. Default 5 s.
 	LockTimeout time.Duration
+	// Unsynced makes the file a cache of the Raft log, which is the durable
+	// source: commits are not fsynced, and the file is trusted only after
+	// a clean Close. While such a store is open the marker
+	// <path>.unsynced exists; an Open that finds it (after a crash or a
+	// power loss) moves the file aside to <path>.untrusted and starts
+	// empty, so that consensus rebuilds it from its latest snapshot and
+	// log. See unsynced.go and DESIGN.md "Unsynced mode".
+	Unsynced bool
 }
 
 // Store is the ledger state machine on one bbolt file. All methods are safe
@@ -51,6 +59,9 @@ type Store struct {
 
 	applied atomic.Uint64
 	gens    atomic.Pointer[Generations]
+
+	// discarded is where Open moved an untrusted file ("" if none).
+	discarded string
 }
 
 // Generations counts changes per configuration table. Each counter only
@@ -80,6 +91,30 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.LockTimeout = 5 * time.Second
 	}
 	s := &Store{path: path, opts: opts, log: opts.Logger}
+	if !opts.ReadOnly {
+		// Whatever this open's mode, a file an unsynced run did not close
+		// cleanly may be torn: never apply to it.
+		aside, err := discardIfUnclean(path)
+		if err != nil {
+			return nil, err
+		}
+		s.discarded = aside
+		if aside != "" {
+			s.log.Warn("ledger file was not closed cleanly after unsynced writes; moved aside, starting empty for consensus to rebuild from its snapshot and log",
+				"path", path, "moved_to", aside)
+		}
+		// The marker must be durable before the first unsynced write (and
+		// openDB writes); a synced open drops a stale one once the old
+		// file is out of the way.
+		if opts.Unsynced {
+			err = createMarker(path)
+		} else {
+			err = clearMarker(path)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	db, err := s.openDB(path)
 	if err != nil {
 		return nil, err
@@ -89,14 +124,19 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.log.Info("ledger opened", "path", path, "applied_index", s.applied.Load(), "read_only", opts.ReadOnly)
+	s.log.Info("ledger opened", "path", path, "applied_index", s.applied.Load(), "read_only", opts.ReadOnly, "unsynced", opts.Unsynced)
 	return s, nil
 }
+
+// Discarded returns the path an Open moved an untrusted file to (see
+// Options.Unsynced), or "" when the file was trusted. A non-empty value
+// means this store started empty and must be rebuilt by consensus.
+func (s *Store) Discarded() string { return s.discarded }
 
 func (s *Store) openDB(path string) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         s.opts.LockTimeout,
-		NoSync:          s.opts.NoSync,
+		NoSync:          s.opts.NoSync || s.opts.Unsynced,
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: s.opts.InitialMmapSize,
@@ -158,15 +198,28 @@ func (s *Store) loadCaches() error {
 }
 
 // Close closes the file. It waits for open snapshots to be released.
-// Further calls return ErrClosed.
+// An unsynced store is fsynced first and its marker removed after, so the
+// next Open trusts it; if either step fails the marker stays and the next
+// Open rebuilds. Further calls return ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
 		return ErrClosed
 	}
+	unsynced := s.opts.Unsynced && !s.opts.ReadOnly
+	var syncErr error
+	if unsynced {
+		syncErr = s.db.Sync()
+	}
 	err := s.db.Close()
 	s.db = nil
+	if err == nil && syncErr != nil {
+		err = fmt.Errorf("ledger: close: sync: %w", syncErr)
+	}
+	if err == nil && unsynced {
+		err = clearMarker(s.path)
+	}
 	return err
 }
 
