@@ -18,7 +18,7 @@ import (
 
 // cdrCommand is `ospnode cdr list|export`.
 func cdrCommand() *cli.Command {
-	env := func(s string) []string { return []string{"OSPNODE_CDR_" + s} }
+	env := envVars("CDR")
 	filters := func() []cli.Flag {
 		return []cli.Flag{
 			&cli.StringFlag{Name: "member", Usage: "records of this member (originated or reported)", EnvVars: env("MEMBER")},

@@ -14,9 +14,7 @@ import (
 
 // memberCommand is `ospnode member add|list|show|suspend|activate`.
 func memberCommand() *cli.Command {
-	env := func(s string) []string {
-		return []string{"OSPNODE_MEMBER_" + strings.ToUpper(strings.ReplaceAll(s, "-", "_"))}
-	}
+	env := envVars("MEMBER")
 	add := []cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "display name", EnvVars: env("name")},
 		&cli.StringSliceFlag{Name: "source-addr", Usage: "IP or CIDR its SIP proxy sends from (repeat)", EnvVars: env("source-addr")},

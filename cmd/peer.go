@@ -18,7 +18,7 @@ import (
 
 // peerCommand is `ospnode peer add|list|remove`.
 func peerCommand() *cli.Command {
-	env := func(s string) []string { return []string{"OSPNODE_PEER_" + s} }
+	env := envVars("PEER")
 	return &cli.Command{
 		Name:  "peer",
 		Usage: "manage peering networks we forward calls to and settle with",

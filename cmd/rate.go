@@ -20,7 +20,7 @@ import (
 // rateCommand is `ospnode rate import|list|show`: rate decks on a running
 // node (for offline rating see `ospnode settle rate`).
 func rateCommand() *cli.Command {
-	env := func(s string) []string { return []string{"OSPNODE_RATE_" + s} }
+	env := envVars("RATE")
 	return &cli.Command{
 		Name:  "rate",
 		Usage: "manage rate decks on a running node",

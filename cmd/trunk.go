@@ -13,7 +13,7 @@ import (
 
 // trunkCommand is `ospnode trunk add|list|remove`.
 func trunkCommand() *cli.Command {
-	env := func(s string) []string { return []string{"OSPNODE_TRUNK_" + s} }
+	env := envVars("TRUNK")
 	return &cli.Command{
 		Name:  "trunk",
 		Usage: "manage members' termination trunks",
