@@ -151,7 +151,9 @@ func bootNetwork(ctx context.Context, spec NetworkSpec, opts Options) (_ *Networ
 	for i := range spec.Nodes {
 		s := &server{index: i, id: fmt.Sprintf("%s-%d", strings.ToLower(spec.Name), i+1)}
 		s.dataDir = filepath.Join(dir, s.id)
+		nw.mu.Lock() // running nodes' dialers read servers (fault_links.go)
 		nw.servers = append(nw.servers, s)
+		nw.mu.Unlock()
 		if err := nw.startFresh(ctx, s, i == 0); err != nil {
 			return nil, err
 		}
@@ -194,23 +196,8 @@ func freePort() (string, error) {
 func (nw *Network) startFresh(ctx context.Context, s *server, bootstrap bool) error {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		if s.proxy != nil && s.n == nil && attempt > 0 {
-			_ = s.proxy.Close()
-			s.proxy = nil
-		}
-		if s.clusterBind == "" || attempt > 0 {
-			addr, err := freePort()
-			if err != nil {
-				return err
-			}
-			s.clusterBind = addr
-		}
-		if !nw.opts.Direct && s.proxy == nil {
-			p, err := faultnet.New(s.clusterBind)
-			if err != nil {
-				return err
-			}
-			s.proxy = p
+		if err := nw.readdress(s, attempt); err != nil {
+			return err
 		}
 		var join []string
 		if !bootstrap {
@@ -228,6 +215,32 @@ func (nw *Network) startFresh(ctx context.Context, s *server, bootstrap bool) er
 		}
 	}
 	return lastErr
+}
+
+// readdress gives s its cluster address and inbound proxy (new ones on a
+// retry), under nw.mu since running nodes' dialers read them.
+func (nw *Network) readdress(s *server, attempt int) error {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if s.proxy != nil && s.n == nil && attempt > 0 {
+		_ = s.proxy.Close()
+		s.proxy = nil
+	}
+	if s.clusterBind == "" || attempt > 0 {
+		addr, err := freePort()
+		if err != nil {
+			return err
+		}
+		s.clusterBind = addr
+	}
+	if !nw.opts.Direct && s.proxy == nil {
+		p, err := faultnet.New(s.clusterBind)
+		if err != nil {
+			return err
+		}
+		s.proxy = p
+	}
+	return nil
 }
 
 // advertise is the cluster address peers use for s.
