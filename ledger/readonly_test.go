@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,28 @@ func TestReadOnlyOpenErrors(t *testing.T) {
 				t.Fatalf("error %q, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// BenchmarkUsageByKey: one lookup by (txid, role, component) in a store of
+// 20,000 usage records: an index read and a record decode.
+func BenchmarkUsageByKey(b *testing.B) {
+	const n = 20000
+	s, ids := benchStore(b, true, n)
+	for i := 0; i < n; i += 256 {
+		var cmds [][]byte
+		for j := i; j < i+256 && j < n; j++ {
+			cmds = append(cmds, enc(b, benchUsage(ids[j], j)))
+		}
+		s.ApplyBatch(s.AppliedIndex()+1, cmds)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % n
+		u, err := s.UsageByKey(ids[j], RoleSource, strconv.Itoa(j))
+		if err != nil || u.TransactionID != ids[j] {
+			b.Fatalf("lookup %d: %v %v", j, u, err)
+		}
 	}
 }
