@@ -132,10 +132,11 @@ func usageRecords(nw *Network) uint64 {
 	return most
 }
 
-// waitProgress polls until some node has recorded k more usages: the load
-// is making progress (used between faults instead of sleeping).
+// waitProgress polls until some node has recorded k×scale more usages:
+// the load is making progress (used between faults instead of sleeping).
 func (sc *scenario) waitProgress(k int) {
 	sc.t.Helper()
+	k *= sc.scale
 	base := usageRecords(sc.nw)
 	for usageRecords(sc.nw) < base+uint64(k) {
 		if err := pause(sc.ctx, 10*time.Millisecond); err != nil {

@@ -34,6 +34,8 @@ var extraLabels = map[string]string{
 	"outboxPendingDuringOutage": "outbox items pending during the outage",
 	"outboxDrainedMs":           "upstream back → outbox drained (ms)",
 	"refusedWithinMs":           "slowest refusal of a forwarded call while down / black-holed (ms)",
+	"refusedFastestDownMs":      "fastest refusal of a forwarded call while the upstream is down (ms)",
+	"refusedFastestBlackHoleMs": "fastest refusal of a forwarded call while the link is black-holed (ms)",
 	"slowForwardMaxMs":          "slowest forwarded call over the slow link (ms)",
 }
 
@@ -114,6 +116,9 @@ func renderReliability(w io.Writer, meta reliabilityMeta, figs []Figures) {
 			fmt.Fprintf(w, "| %s | %.0f |\n", label, f.Extra[k])
 		}
 		fmt.Fprintf(w, "| scenario wall time (ms) | %.0f |\n\n", f.ElapsedMs)
+		for _, n := range f.Notes {
+			fmt.Fprintf(w, "%s\n\n", n)
+		}
 	}
 }
 

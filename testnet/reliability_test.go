@@ -114,9 +114,15 @@ func runFollowerPartitioned(t *testing.T, scale int) {
 	}
 	sc.waitProgress(20)
 	res := sc.stop(lr)
+	sc.fig.Notes = append(sc.fig.Notes, catchUpNote)
 	sc.finish(nw, res.Confirmed)
 	t.Log(sc.fig)
 }
+
+// catchUpNote explains the catch-up after a partition.
+const catchUpNote = "Catch-up after Heal is seconds, not milliseconds: while the link was cut the leader's replication " +
+	"to that node failed repeatedly, and hashicorp/raft backs off between attempts (doubling per failure, capped), " +
+	"so the first retry after Heal waits out the current backoff. Writes on the majority are not affected."
 
 // waitRefuses polls until node i refuses an authorisation (it cannot
 // commit) and returns how long that took.
@@ -182,6 +188,7 @@ func runLeaderPartitioned(t *testing.T, scale int) {
 	}
 	sc.waitProgress(20)
 	res := sc.stop(lr)
+	sc.fig.Notes = append(sc.fig.Notes, catchUpNote)
 	sc.finish(nw, res.Confirmed)
 	t.Log(sc.fig)
 }
