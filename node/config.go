@@ -132,6 +132,11 @@ type Config struct {
 	// Demo seeds a demonstration network into an empty ledger (see SeedDemo).
 	Demo bool
 
+	// LedgerSync selects whether ledger.db is fsynced per applied Raft
+	// entry (default LedgerFsync). LedgerNoFsync makes the file a cache of
+	// the Raft log (see LedgerSync).
+	LedgerSync LedgerSync
+
 	// NetworkID is our network id for federation: loop prevention (the
 	// forwarding path) and our identity at peers. Empty: the ledger
 	// Network's id; with neither, peer route candidates are skipped.
@@ -194,9 +199,34 @@ type RaftTimeouts struct {
 // ErrConfig wraps every configuration error Open returns.
 var ErrConfig = errors.New("node: invalid configuration")
 
+// LedgerSync is Config.LedgerSync.
+type LedgerSync uint8
+
+const (
+	// LedgerSyncDefault selects LedgerFsync.
+	LedgerSyncDefault LedgerSync = iota
+	// LedgerFsync fsyncs ledger.db in every applied entry's transaction
+	// (two fdatasyncs per entry on top of the Raft log's two).
+	LedgerFsync
+	// LedgerNoFsync does not fsync ledger.db per entry (ledger
+	// Options.Unsynced): the Raft log, fsynced by a quorum before an entry
+	// commits, is the durable source. A clean Close fsyncs the file; after
+	// a crash or power loss the node moves ledger.db aside and rebuilds it
+	// from its latest Raft snapshot and the log after it, so nothing
+	// confirmed is lost but such a restart costs a full restore and replay.
+	LedgerNoFsync
+)
+
 func (c *Config) fill() error {
 	if c.NodeID == "" {
 		return fmt.Errorf("%w: NodeID is required", ErrConfig)
+	}
+	switch c.LedgerSync {
+	case LedgerSyncDefault:
+		c.LedgerSync = LedgerFsync
+	case LedgerFsync, LedgerNoFsync:
+	default:
+		return fmt.Errorf("%w: LedgerSync %d unknown", ErrConfig, c.LedgerSync)
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("%w: DataDir is required", ErrConfig)

@@ -72,9 +72,17 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
-	n.store, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{Logger: cfg.Logger.With("component", "ledger")})
+	n.store, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{
+		Logger:   cfg.Logger.With("component", "ledger"),
+		Unsynced: cfg.LedgerSync == LedgerNoFsync,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
+	}
+	if aside := n.store.Discarded(); aside != "" {
+		// Consensus.Open restores the latest snapshot into the empty store
+		// and raft replays the log after it.
+		n.log.Warn("node: ledger.db was not closed cleanly after unsynced writes; rebuilding it from the Raft snapshot and log", "moved_to", aside)
 	}
 	closers = append(closers, n.store.Close)
 
