@@ -72,6 +72,8 @@ func serveFlags() []cli.Flag {
 		num("route-seed", 0, "seed of weighted load sharing"),
 		dur("request-timeout", 5*time.Second, "bound on answering one OSP request"),
 		boolean("demo", "seed a demo network into an empty ledger and print how to try it"),
+		&cli.BoolFlag{Name: "ledger-fsync", Value: true, EnvVars: env("ledger-fsync"),
+			Usage: "fsync ledger.db per Raft entry; false: the Raft log (fsynced by a quorum) is the durable source, and after a crash ledger.db is rebuilt from the Raft snapshot and log (--ledger-fsync=false)"},
 		str("log-level", "info", "debug, info, warn or error"),
 	}, trustFlags()...)
 }
@@ -236,6 +238,11 @@ func serveConfig(c *cli.Context) (node.Config, error) {
 	boot, set := s.bool("bootstrap")
 	cfg.Bootstrap = boot || (!set && len(cfg.Join) == 0)
 	cfg.Demo, _ = s.bool("demo")
+	if fsync, _ := s.bool("ledger-fsync"); fsync {
+		cfg.LedgerSync = node.LedgerFsync
+	} else {
+		cfg.LedgerSync = node.LedgerNoFsync
+	}
 	cfg.Trust = trustConfig(s)
 	return cfg, s.err
 }

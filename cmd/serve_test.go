@@ -101,6 +101,41 @@ demo = true
 	}
 }
 
+// TestServeLedgerFsync: ledger fsync is on unless turned off by flag,
+// environment or file.
+func TestServeLedgerFsync(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "ospnode.conf")
+	if err := os.WriteFile(conf, []byte("ledger-fsync = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		env  string
+		args []string
+		want node.LedgerSync
+	}{
+		{"default", "", nil, node.LedgerFsync},
+		{"flag", "", []string{"--ledger-fsync=false"}, node.LedgerNoFsync},
+		{"flag true", "", []string{"--ledger-fsync=true"}, node.LedgerFsync},
+		{"environment", "false", nil, node.LedgerNoFsync},
+		{"file", "", []string{"--config", conf}, node.LedgerNoFsync},
+		{"flag over file", "", []string{"--config", conf, "--ledger-fsync=true"}, node.LedgerFsync},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.env != "" {
+				t.Setenv("OSPNODE_LEDGER_FSYNC", c.env)
+			}
+			cfg, err := resolve(t, c.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.LedgerSync != c.want {
+				t.Fatalf("LedgerSync %d, want %d", cfg.LedgerSync, c.want)
+			}
+		})
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for the serve goroutine and the test.
 type syncBuffer struct {
 	mu sync.Mutex
