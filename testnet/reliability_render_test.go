@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,14 @@ func msList(v []float64) string {
 	return strings.Join(s, ", ") + fmt.Sprintf(" (max %.0f)", slices.Max(v))
 }
 
+// num prints a whole number as such and anything else to 0.1.
+func num(v float64) string {
+	if v == float64(int64(v)) {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
 func renderReliability(w io.Writer, meta reliabilityMeta, figs []Figures) {
 	fmt.Fprintf(w, "# Reliability\n\n")
 	fmt.Fprintf(w, "Fault-tolerance scenarios of `testnet/reliability_test.go`, run in-process on loopback: each boots a\n"+
@@ -113,7 +122,7 @@ func renderReliability(w io.Writer, meta reliabilityMeta, figs []Figures) {
 			if label == "" {
 				label = k
 			}
-			fmt.Fprintf(w, "| %s | %.0f |\n", label, f.Extra[k])
+			fmt.Fprintf(w, "| %s | %s |\n", label, num(f.Extra[k]))
 		}
 		fmt.Fprintf(w, "| scenario wall time (ms) | %.0f |\n\n", f.ElapsedMs)
 		for _, n := range f.Notes {
@@ -125,7 +134,7 @@ func renderReliability(w io.Writer, meta reliabilityMeta, figs []Figures) {
 func TestRenderReliabilityMarkdown(t *testing.T) {
 	in := os.Getenv("OSPNODE_RELIABILITY_RENDER")
 	if in == "" {
-		sample := `{"scenario":"leader-killed","title":"t","nodes":3,"scale":1,"callsDriven":93,"faults":["kill leader a","kill leader b"],"confirmedUsages":165,"confirmedUsageLost":0,"writeRecoveryMs":[518.4,594.1],"extra":{"newLeaderMs":470}}` + "\n"
+		sample := `{"scenario":"leader-killed","title":"t","nodes":3,"scale":1,"callsDriven":93,"faults":["kill leader a","kill leader b"],"confirmedUsages":165,"confirmedUsageLost":0,"writeRecoveryMs":[518.4,594.1],"extra":{"newLeaderMs":470,"isolatedRefusesMs":0.4}}` + "\n"
 		figs, err := readFigures(strings.NewReader(sample))
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +142,7 @@ func TestRenderReliabilityMarkdown(t *testing.T) {
 		var b bytes.Buffer
 		renderReliability(&b, reliabilityMeta{Date: "d", Machine: "m", Go: "g", Command: "c"}, figs)
 		for _, want := range []string{"| leader-killed | 93 | 2 | 165 | **0** | 0 |", "| write recovery (ms) | 518, 594 (max 594) |",
-			"| new leader elected after (ms) | 470 |", "| catch-up (ms) | – |"} {
+			"| new leader elected after (ms) | 470 |", "| isolated node refuses writes after (ms) | 0.4 |", "| catch-up (ms) | – |"} {
 			if !strings.Contains(b.String(), want) {
 				t.Fatalf("rendered record lacks %q:\n%s", want, b.String())
 			}
