@@ -18,22 +18,24 @@ import (
 // with group commit on and off. sm=mem applies to an in-memory state machine
 // (the consensus layer's own cost); sm=bolt to the bbolt kvSM, which commits
 // (and fsyncs) one bbolt transaction per log entry as ledger does. All three
-// nodes share one disk and two cores here.
+// nodes share one disk and two cores here. sm=bolt-nosync is the kvSM
+// without fsync: the state machine cost of a ledger opened Unsynced (the
+// Raft log alone durable).
 //
 //	go test -run '^$' -bench BenchmarkCommit -benchtime 3s ./consensus/
 func BenchmarkCommit(b *testing.B) {
-	for _, sm := range []string{"mem", "bolt"} {
+	for _, sm := range []string{"mem", "bolt", "bolt-nosync"} {
 		for _, batching := range []bool{true, false} {
 			for _, conc := range []int{1, 64, 512} {
 				name := fmt.Sprintf("sm=%s/group=%s/conc=%d", sm, map[bool]string{true: "on", false: "off"}[batching], conc)
-				b.Run(name, func(b *testing.B) { benchCommit(b, sm == "mem", !batching, conc, false) })
+				b.Run(name, func(b *testing.B) { benchCommit(b, sm, !batching, conc, false) })
 			}
 		}
-		b.Run("sm="+sm+"/group=on/conc=64/via=follower", func(b *testing.B) { benchCommit(b, sm == "mem", false, 64, true) })
+		b.Run("sm="+sm+"/group=on/conc=64/via=follower", func(b *testing.B) { benchCommit(b, sm, false, 64, true) })
 	}
 }
 
-func benchCommit(b *testing.B, mem, disabled bool, conc int, viaFollower bool) {
+func benchCommit(b *testing.B, sm string, disabled bool, conc int, viaFollower bool) {
 	c := newTestCluster(b, func(cfg *Config) {
 		cfg.Batch.Disabled = disabled
 		if v, err := strconv.Atoi(os.Getenv("CONSENSUS_BENCH_INFLIGHT")); err == nil {
@@ -48,7 +50,8 @@ func benchCommit(b *testing.B, mem, disabled bool, conc int, viaFollower bool) {
 		cfg.LeaderWait = 10 * time.Second
 	})
 	c.direct = true
-	c.mem = mem
+	c.mem = sm == "mem"
+	c.noSync = sm == "bolt-nosync"
 	c.boot("a", "b", "c")
 	target := c.waitLeader()
 	if viaFollower {

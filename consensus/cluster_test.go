@@ -30,6 +30,7 @@ type testCluster struct {
 	t      testing.TB
 	direct bool // dial peers directly, without faultnet (benchmarks)
 	mem    bool // use memSM instead of the bbolt kvSM (benchmarks)
+	noSync bool // kvSM commits without fsync (benchmarks)
 	base   string
 	opts   func(*Config)
 
@@ -94,7 +95,7 @@ func (c *testCluster) start(id string, bootstrap bool) *testNode {
 		machine = newMemSM()
 	} else {
 		var err error
-		if sm, err = openKV(filepath.Join(tn.dir, "state.db")); err != nil {
+		if sm, err = openKVSync(filepath.Join(tn.dir, "state.db"), c.noSync); err != nil {
 			c.t.Fatal(err)
 		}
 		machine = sm

@@ -28,6 +28,7 @@ type kvSM struct {
 	applied  atomic.Uint64
 	calls    atomic.Uint64 // ApplyBatch calls that applied something
 	restores atomic.Uint64
+	noSync   bool
 }
 
 var (
@@ -38,8 +39,12 @@ var (
 	keyDups = []byte("dups")
 )
 
-func openKV(path string) (*kvSM, error) {
-	s := &kvSM{path: path}
+func openKV(path string) (*kvSM, error) { return openKVSync(path, false) }
+
+// openKVSync opens a kvSM whose commits skip fsync when noSync (the
+// unsynced-ledger comparison in BenchmarkCommit).
+func openKVSync(path string, noSync bool) (*kvSM, error) {
+	s := &kvSM{path: path, noSync: noSync}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -47,7 +52,7 @@ func openKV(path string) (*kvSM, error) {
 }
 
 func (s *kvSM) open() error {
-	db, err := bbolt.Open(s.path, 0o600, nil)
+	db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{NoSync: s.noSync})
 	if err != nil {
 		return err
 	}
