@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/node"
 )
 
 // perfSpec is the default seed with carrier B terminating on five trunks,
@@ -62,6 +63,8 @@ func perfEnvInt(name string, def int) int {
 // many calls/s. OSPNODE_E2E_CASES filters cases by substring ("3n-text", "1n", …);
 // OSPNODE_E2E_INFLIGHT and OSPNODE_E2E_MAXWAIT_US override group commit's
 // MaxInFlight and MaxWait (consensus defaults otherwise).
+// OSPNODE_E2E_LEDGER_FSYNC=false runs the nodes with node.LedgerNoFsync
+// (the Raft log as the durable source; ledger.db not fsynced per entry).
 func TestE2EThroughput(t *testing.T) {
 	if os.Getenv("OSPNODE_E2E_BENCH") != "1" {
 		t.Skip("set OSPNODE_E2E_BENCH=1 to run the end-to-end throughput measurement")
@@ -84,6 +87,9 @@ func TestE2EThroughput(t *testing.T) {
 				opts.Direct = true // no faultnet proxy in the replication path
 				opts.Batch.MaxInFlight = perfEnvInt("OSPNODE_E2E_INFLIGHT", 0)
 				opts.Batch.MaxWait = time.Duration(perfEnvInt("OSPNODE_E2E_MAXWAIT_US", 0)) * time.Microsecond
+				if os.Getenv("OSPNODE_E2E_LEDGER_FSYNC") == "false" {
+					opts.Configure = func(c *node.Config) { c.LedgerSync = node.LedgerNoFsync }
+				}
 				nw := NewTestNetwork(t, perfSpec("PERF", nodes, kind), opts)
 				base := LoadOptions{Concurrency: conc, Duration: time.Duration(secs) * time.Second, Seed: 1,
 					AcceptUnsigned: kind != ledger.TokenSigned}
