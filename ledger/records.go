@@ -64,6 +64,15 @@ type Member struct {
 	SellDeckID      string   `json:"sell_deck_id,omitempty"`
 	BuyDeckID       string   `json:"buy_deck_id,omitempty"`
 	BlockedPrefixes []string `json:"blocked_prefixes,omitempty"`
+	// SharedToken: this member's proxies accept a token that is not bound
+	// to one destination. Node then issues one token per call for all the
+	// offered destinations of such members that take the same token kind
+	// and called number, without the `d` (destination address) key,
+	// instead of one per destination: one ECDSA signature per call rather
+	// than per destination. The OSP toolkit does not check `d`; the
+	// trade-off is that such a token also works at the call's other
+	// shared-token destinations. Default false: one token per destination.
+	SharedToken bool `json:"shared_token,omitempty"`
 }
 
 // Trunk is one termination endpoint of a member.

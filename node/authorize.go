@@ -402,18 +402,38 @@ func (rq *request) authAnswer(id string, req *osp.AuthorizationRequest, t *ledge
 	after := rq.now.Add(-n.cfg.TokenSkew).Truncate(timeSecond)
 	until := rq.now.Add(n.cfg.TokenValidity).Truncate(timeSecond)
 	resp := &osp.AuthorizationResponse{Timestamp: rq.now, Status: osp.NewStatus(osp.StatusOK), TransactionID: t.ID}
+	// Tokens of shared-token members (ledger.Member.SharedToken), by kind
+	// and called number: issued once per call, without the `d` key.
+	type sharedKey struct {
+		kind   osp.TokenKind
+		called string
+	}
+	var shared map[sharedKey][]byte
 	for _, d := range t.Destinations {
 		kind := n.cfg.TokenKind
+		share := false
 		if tr := v.trunks[d.ID]; tr != nil {
-			if tm := v.members[tr.MemberID]; tm != nil && tm.TokenKind != "" {
-				if k, err := osp.ParseTokenKind(tm.TokenKind); err == nil {
-					kind = k
+			if tm := v.members[tr.MemberID]; tm != nil {
+				share = tm.SharedToken
+				if tm.TokenKind != "" {
+					if k, err := osp.ParseTokenKind(tm.TokenKind); err == nil {
+						kind = k
+					}
 				}
 			}
 		}
 		called := d.Called
 		if called == "" {
 			called = t.Called
+		}
+		key := sharedKey{kind, called}
+		if tok, ok := shared[key]; ok && share {
+			resp.Destinations = append(resp.Destinations, rq.destination(d, tok, callID, after, until, t, called))
+			continue
+		}
+		dest := d.Address
+		if share {
+			dest = ""
 		}
 		claims := &osp.TokenClaims{
 			Random:             strconv.FormatUint(uint64(rand.Uint32()), 10),
@@ -424,7 +444,7 @@ func (rq *request) authAnswer(id string, req *osp.AuthorizationRequest, t *ledge
 			ValidUntil:         until,
 			TransactionID:      t.ID,
 			AuthorisedSeconds:  int(t.TimeLimit),
-			DestinationAddress: d.Address,
+			DestinationAddress: dest,
 			Protocol:           "sip",
 		}
 		tok, err := n.tokens.signer.Issue(kind, claims)
@@ -432,21 +452,32 @@ func (rq *request) authAnswer(id string, req *osp.AuthorizationRequest, t *ledge
 			n.log.Error("osp: issue token", "tx", t.ID, "dest", d.ID, "err", err)
 			continue
 		}
-		resp.Destinations = append(resp.Destinations, osp.Destination{
-			SignalAddress:    d.Address,
-			Token:            tok,
-			CallID:           callID,
-			ValidAfter:       after,
-			ValidUntil:       until,
-			UsageDetail:      osp.TimeLimit(int(t.TimeLimit)),
-			TranslatedCalled: called,
-			Protocol:         "sip",
-		})
+		if share {
+			if shared == nil {
+				shared = make(map[sharedKey][]byte, 1)
+			}
+			shared[key] = tok
+		}
+		resp.Destinations = append(resp.Destinations, rq.destination(d, tok, callID, after, until, t, called))
 	}
 	if len(resp.Destinations) == 0 {
 		resp.Status = osp.NewStatus(osp.StatusInternalError)
 	}
 	return osp.Component{ID: id, AuthorizationResponse: resp}
+}
+
+// destination is one offered destination of an AuthorizationResponse.
+func (rq *request) destination(d ledger.Destination, tok, callID []byte, after, until time.Time, t *ledger.Transaction, called string) osp.Destination {
+	return osp.Destination{
+		SignalAddress:    d.Address,
+		Token:            tok,
+		CallID:           callID,
+		ValidAfter:       after,
+		ValidUntil:       until,
+		UsageDetail:      osp.TimeLimit(int(t.TimeLimit)),
+		TranslatedCalled: called,
+		Protocol:         "sip",
+	}
 }
 
 const timeSecond = time.Second
