@@ -20,6 +20,7 @@ func perfSpec(name string, nodes int, tokenKind string) NetworkSpec {
 	members, trunks, routes, decks := DefaultSeed("USD")
 	for i := range members {
 		members[i].TokenKind = tokenKind
+		members[i].SharedToken = os.Getenv("OSPNODE_E2E_SHARED_TOKEN") == "1"
 	}
 	var cands []ledger.RouteCandidate
 	for _, tr := range trunks {
@@ -65,6 +66,8 @@ func perfEnvInt(name string, def int) int {
 // MaxInFlight and MaxWait (consensus defaults otherwise).
 // OSPNODE_E2E_LEDGER_FSYNC=false runs the nodes with node.LedgerNoFsync
 // (the Raft log as the durable source; ledger.db not fsynced per entry).
+// OSPNODE_E2E_SHARED_TOKEN=1 sets ledger.Member.SharedToken on every
+// member (one token per call instead of five).
 func TestE2EThroughput(t *testing.T) {
 	if os.Getenv("OSPNODE_E2E_BENCH") != "1" {
 		t.Skip("set OSPNODE_E2E_BENCH=1 to run the end-to-end throughput measurement")
