@@ -197,7 +197,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	if c.TransactionID != 0 {
 		if raw := a.bucket(bTx).Get(u64key(c.TransactionID)); raw != nil {
 			r := rbuf{b: raw}
-			t = decodeTransaction(&r)
+			t = decodeTransactionForUsage(&r)
 			must(r.done())
 			if !t.UsageDeadline.IsZero() && c.At.After(t.UsageDeadline) {
 				t = nil // expired: recorded, but unmatched

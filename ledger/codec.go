@@ -358,6 +358,37 @@ func decodeTransaction(r *rbuf) *Transaction {
 	return t
 }
 
+// decodeTransactionForUsage reads a Transaction record as decodeTransaction
+// does (same checks, same error on a malformed record) but keeps only what
+// RecordUsage needs: ID, SourceMember, TimeLimit, UsageDeadline and the
+// upstream fields. Skipping the other strings, destinations included, saves
+// about a third of a usage's allocations.
+func decodeTransactionForUsage(r *rbuf) *Transaction {
+	if r.byte1() != recordVersion {
+		r.fail()
+		return nil
+	}
+	t := &Transaction{}
+	t.ID = r.u()
+	t.SourceMember = r.str()
+	r.raw()  // MessageID
+	r.raw()  // CallID
+	r.raw()  // Calling
+	r.raw()  // Called
+	r.time() // CreatedAt
+	for range r.count(7) {
+		for range 6 { // Kind, ID, Address, Called, SellDeckID, BuyDeckID
+			r.raw()
+		}
+		r.u() // PeerTransactionID
+	}
+	t.TimeLimit = uint32(r.u())
+	t.UsageDeadline = r.time()
+	t.UpstreamPeer = r.str()
+	t.UpstreamTransactionID = r.u()
+	return t
+}
+
 func encodeUsage(w *wbuf, u *Usage) {
 	if u.OverLimit {
 		w.byte1(usageRecordOverLimit)
