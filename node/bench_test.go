@@ -15,8 +15,9 @@ import (
 )
 
 // benchNode is a demo node with five more terminating members on route 1,
-// whose proxies take tokens of the given kind.
-func benchNode(b *testing.B, tokenKind string) *Node {
+// whose proxies take tokens of the given kind (and one token per call when
+// shared: ledger.Member.SharedToken).
+func benchNode(b *testing.B, tokenKind string, shared bool) *Node {
 	cfg := testConfig(b, "bench")
 	cfg.Bootstrap, cfg.Demo = true, true
 	n := openNode(b, cfg)
@@ -25,7 +26,7 @@ func benchNode(b *testing.B, tokenKind string) *Node {
 	for i := 1; i <= 5; i++ {
 		id := fmt.Sprintf("term-%d", i)
 		cmds = append(cmds,
-			ledger.PutMember{Member: ledger.Member{ID: id, Status: ledger.MemberActive, TokenKind: tokenKind, BuyDeckID: "buy-carrier-b",
+			ledger.PutMember{Member: ledger.Member{ID: id, Status: ledger.MemberActive, TokenKind: tokenKind, SharedToken: shared, BuyDeckID: "buy-carrier-b",
 				Credentials: ledger.Credentials{SourceAddrs: []string{fmt.Sprintf("192.0.2.%d", i)}}}},
 			ledger.PutTrunk{Trunk: ledger.Trunk{ID: id + "-t", MemberID: id, Address: fmt.Sprintf("[192.0.2.%d]:5060", i), Weight: i}})
 		cands = append(cands, ledger.RouteCandidate{Kind: ledger.CandidateTrunk, ID: id + "-t", Weight: 1})
@@ -43,11 +44,16 @@ func benchNode(b *testing.B, tokenKind string) *Node {
 // BenchmarkAuthorize5 measures one AuthorizationRequest with five
 // destinations through the real HTTP server on loopback: decode, route,
 // Raft commit (group commit across 16 concurrent callers), five tokens,
-// encode. Each call is new (a new transaction).
+// encode. Each call is new (a new transaction). signed-shared: the five
+// terminating members take one shared token per call (one signature).
 func BenchmarkAuthorize5(b *testing.B) {
-	for _, kind := range []string{ledger.TokenText, ledger.TokenSigned} {
+	for _, kind := range []string{ledger.TokenText, ledger.TokenSigned, "signed-shared"} {
 		b.Run(kind, func(b *testing.B) {
-			n := benchNode(b, kind)
+			tokenKind, shared := kind, kind == "signed-shared"
+			if shared {
+				tokenKind = ledger.TokenSigned
+			}
+			n := benchNode(b, tokenKind, shared)
 			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			var seq atomic.Uint64
 			url := n.OSPURL()
