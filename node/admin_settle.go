@@ -18,6 +18,7 @@ import (
 // usage records, with the same settlement code the offline commands use.
 func (n *Node) adminSettleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/statements", n.handleStatement)
+	mux.HandleFunc("GET /v1/netting", n.handleNetting)
 	mux.HandleFunc("POST /v1/reconcile", n.reportHandler(n.reconcileReport))
 	mux.HandleFunc("GET /v1/reconcile/internal", n.reportHandler(n.reconcileInternalReport))
 }
@@ -41,19 +42,33 @@ func (n *Node) reportHandler(build func(http.ResponseWriter, *http.Request) (*se
 }
 
 // settleCDRs returns our CDRs with account (a member or peer account) as
-// counterparty whose settlement time falls in period. The settlement time
-// is the connect time, except for a late adjustment (usage of a closed
-// period), which the ledger dates into the period that was open when it
-// arrived: the statement follows the postings, so a closed period's
-// statement never changes. Reads the member's usage index (members) or
-// every usage record (peers), page by page.
+// counterparty whose settlement time falls in period, both directions
+// together (see settleCDRsEach).
 func (n *Node) settleCDRs(account string, period settlement.Period) ([]settlement.CDR, error) {
+	var out []settlement.CDR
+	err := n.settleCDRsEach(account, period, func(_ settlement.Direction, c settlement.CDR) {
+		out = append(out, c)
+	})
+	return out, err
+}
+
+// settleCDRsEach calls fn, in usage id order, for each of our CDRs with
+// account (a member or peer account) as counterparty whose settlement time
+// falls in period, with the CDR's direction: settlement.Sell when account
+// owes us (it originated the call), settlement.Buy when we owe account (it
+// terminated the call, or is the upstream peer we forwarded it to), "" for
+// an unrated record. The settlement time is the connect time, except for
+// a late adjustment (usage of a closed period), which the ledger dates into
+// the period that was open when it arrived: the statement follows the
+// postings, so a closed period's statement never changes. Reads the
+// member's usage index (members) or every usage record (peers), page by
+// page.
+func (n *Node) settleCDRsEach(account string, period settlement.Period, fn func(settlement.Direction, settlement.CDR)) error {
 	var f ledger.UsageFilter
 	if id, ok := strings.CutPrefix(account, "member:"); ok {
 		f.Member = id
 	}
-	var out []settlement.CDR
-	err := n.forEachUsage(f, func(u *ledger.Usage) {
+	return n.forEachUsage(f, func(u *ledger.Usage) {
 		cdrs := n.usageCDRs(u, account)
 		if len(cdrs) == 0 {
 			return
@@ -67,16 +82,24 @@ func (n *Node) settleCDRs(account string, period settlement.Period) ([]settlemen
 		if !period.Contains(at) {
 			return
 		}
+		// usageCDRs returns the sell side first, then the buy side.
+		sells := 0
+		if rt := u.Rating; rt != nil && rt.SellCounterparty == account && rt.Sell.Currency() != "" {
+			sells = 1
+		}
 		for j := range cdrs {
 			cdrs[j].ConnectTime = at
 			cdrs[j].Line = int(u.ID) // reports cite the usage id
+			dir := settlement.Buy
+			switch {
+			case !cdrs[j].Rated():
+				dir = ""
+			case j < sells:
+				dir = settlement.Sell
+			}
+			fn(dir, cdrs[j])
 		}
-		out = append(out, cdrs...)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // usagePage is how many usage records one ledger read returns while
@@ -138,7 +161,51 @@ func (n *Node) defaultCurrency(cdrs []settlement.CDR) string {
 	return "USD"
 }
 
-// handleStatement is GET /v1/statements?counterparty=&period=&currency=&format=json|csv|html.
+// statementConversion reads convert_to, rate, rate_date (2006-01-02) and
+// rate_source: the dated exchange rate a statement in from is converted
+// with (settlement.Statement.Convert records it on the statement). nil
+// when convert_to is absent; rate parameters without convert_to are a
+// bad request rather than silently ignored.
+func statementConversion(r *http.Request, from string) (*settlement.ExchangeRate, error) {
+	q := r.URL.Query()
+	to := strings.ToUpper(q.Get("convert_to"))
+	if to == "" {
+		for _, p := range []string{"rate", "rate_date", "rate_source"} {
+			if q.Has(p) {
+				return nil, badRequest("%s without convert_to", p)
+			}
+		}
+		return nil, nil
+	}
+	if q.Get("rate") == "" || q.Get("rate_date") == "" {
+		return nil, badRequest("convert_to=%s needs rate and rate_date (2006-01-02)", to)
+	}
+	date, err := time.Parse("2006-01-02", q.Get("rate_date"))
+	if err != nil {
+		return nil, badRequest("rate_date=%q: want 2006-01-02", q.Get("rate_date"))
+	}
+	x, err := settlement.NewExchangeRate(from, to, q.Get("rate"), date, q.Get("rate_source"))
+	if err != nil {
+		return nil, badRequest("convert_to/rate: %v", err)
+	}
+	return &x, nil
+}
+
+// statementDirection reads direction: "sell" (what the counterparty owes
+// us), "buy" (what we owe it) or "" (both summed, for a counterparty that
+// only originates or only terminates).
+func statementDirection(r *http.Request) (settlement.Direction, error) {
+	switch d := settlement.Direction(r.URL.Query().Get("direction")); d {
+	case "", settlement.Sell, settlement.Buy:
+		return d, nil
+	default:
+		return "", badRequest("direction=%q: want sell or buy", d)
+	}
+}
+
+// handleStatement is GET /v1/statements?counterparty=&period=&currency=
+// &direction=sell|buy&format=json|csv|html[&convert_to=&rate=&rate_date=
+// &rate_source=].
 func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 	st, format, err := func() (*settlement.Statement, string, error) {
 		format := r.URL.Query().Get("format")
@@ -152,10 +219,24 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, "", err
 		}
+		dir, err := statementDirection(r)
+		if err != nil {
+			return nil, "", err
+		}
+		// Check the conversion parameters before the ledger is read (the
+		// source currency is checked again once known).
+		if _, err := statementConversion(r, "XTS"); err != nil {
+			return nil, "", err
+		}
 		if err := n.adminBarrier(r); err != nil {
 			return nil, "", err
 		}
-		cdrs, err := n.settleCDRs(account, period)
+		var cdrs []settlement.CDR
+		err = n.settleCDRsEach(account, period, func(d settlement.Direction, c settlement.CDR) {
+			if dir == "" || d == dir {
+				cdrs = append(cdrs, c)
+			}
+		})
 		if err != nil {
 			return nil, "", err
 		}
@@ -173,6 +254,15 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		st, err := settlement.BuildStatement(rated, account, cur, period)
 		if err != nil {
 			return nil, "", badRequest("statement: %v", err)
+		}
+		x, err := statementConversion(r, cur)
+		if err != nil {
+			return nil, "", err
+		}
+		if x != nil {
+			if st, err = st.Convert(*x); err != nil {
+				return nil, "", badRequest("convert: %v", err)
+			}
 		}
 		return st, format, nil
 	}()
