@@ -118,7 +118,8 @@ func settleCommand() *cli.Command {
 					&cli.StringFlag{Name: "counterparty", Usage: "counterparty (CDRs with another counterparty are excluded)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
 					&cli.StringFlag{Name: "period", Usage: "2026-11, 2026-11-05 or START/END (UTC)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_PERIOD"}},
 					&cli.StringFlag{Name: "currency", Usage: "statement currency (default: that of the first rated CDR)", EnvVars: []string{"OSPNODE_SETTLE_CURRENCY"}},
-					&cli.StringFlag{Name: "convert-to", Usage: "convert the statement to this currency", EnvVars: []string{"OSPNODE_SETTLE_CONVERT_TO"}},
+					&cli.StringFlag{Name: "direction", Usage: "online: sell (what the counterparty owes us) or buy (what we owe it); default both summed", EnvVars: []string{"OSPNODE_SETTLE_DIRECTION"}},
+					&cli.StringFlag{Name: "convert-to", Usage: "convert the statement to this currency (offline or online; needs --rate and --rate-date)", EnvVars: []string{"OSPNODE_SETTLE_CONVERT_TO"}},
 					&cli.StringFlag{Name: "rate", Usage: "exchange rate for --convert-to (1 unit = RATE target units)", EnvVars: []string{"OSPNODE_SETTLE_FX_RATE"}},
 					&cli.StringFlag{Name: "rate-date", Usage: "date of the exchange rate (2006-01-02)", EnvVars: []string{"OSPNODE_SETTLE_FX_DATE"}},
 					&cli.StringFlag{Name: "rate-source", Usage: "where the exchange rate comes from", EnvVars: []string{"OSPNODE_SETTLE_FX_SOURCE"}},
@@ -126,6 +127,7 @@ func settleCommand() *cli.Command {
 				}, append(cdrFormatFlags("", "SETTLE_"), adminFlags()...)...),
 				Action: settleStatement,
 			},
+			settleNetCommand(),
 		},
 	}
 }
@@ -257,6 +259,9 @@ func settleStatement(c *cli.Context) error {
 	if cur != "" && !money.ValidCurrency(cur) {
 		return settleUsage("--currency %q: not an ISO 4217 code", cur)
 	}
+	if err := checkConversionFlags(c); err != nil {
+		return err
+	}
 	name := c.String("cdrs")
 	if online := c.IsSet("node"); online || name == "" {
 		if name != "" {
@@ -266,6 +271,9 @@ func settleStatement(c *cli.Context) error {
 			return settleUsage("give --cdrs FILE, or --node URL to build the statement from a running node's ledger")
 		}
 		return settleStatementOnline(c, out, cur)
+	}
+	if c.String("direction") != "" {
+		return settleUsage("--direction works online (--node): offline, give the CDR file of one direction")
 	}
 	format, err := cdrFormat(c, "", cur)
 	if err != nil {
@@ -291,10 +299,7 @@ func settleStatement(c *cli.Context) error {
 		return badInput(name, err)
 	}
 	if to := c.String("convert-to"); to != "" {
-		date, err := time.Parse("2006-01-02", c.String("rate-date"))
-		if err != nil {
-			return settleUsage("--rate-date %q: want 2006-01-02", c.String("rate-date"))
-		}
+		date, _ := time.Parse("2006-01-02", c.String("rate-date")) // checked by checkConversionFlags
 		x, err := settlement.NewExchangeRate(cur, to, c.String("rate"), date, c.String("rate-source"))
 		if err != nil {
 			return settleUsage("--convert-to/--rate: %v", err)
@@ -317,9 +322,12 @@ func settleStatement(c *cli.Context) error {
 // settleStatementOnline asks a node for the statement (GET /v1/statements):
 // the node builds the CDRs of the counterparty and period from its ledger
 // and runs the same settlement.BuildStatement.
+// With --convert-to the node converts it at the given dated rate, which
+// the statement records (as offline).
 func settleStatementOnline(c *cli.Context, out, cur string) error {
-	if c.String("convert-to") != "" {
-		return settleUsage("--convert-to works offline: export the CDRs (ospnode cdr export) and run settle statement --cdrs")
+	dir := c.String("direction")
+	if dir != "" && dir != string(settlement.Sell) && dir != string(settlement.Buy) {
+		return settleUsage("--direction %q: want sell or buy", dir)
 	}
 	a, err := newAdminClient(c)
 	if err != nil {
@@ -328,6 +336,17 @@ func settleStatementOnline(c *cli.Context, out, cur string) error {
 	q := url.Values{"counterparty": {c.String("counterparty")}, "period": {c.String("period")}, "format": {out}}
 	if cur != "" {
 		q.Set("currency", cur)
+	}
+	if dir != "" {
+		q.Set("direction", dir)
+	}
+	if to := c.String("convert-to"); to != "" {
+		q.Set("convert_to", to)
+		q.Set("rate", c.String("rate"))
+		q.Set("rate_date", c.String("rate-date"))
+		if src := c.String("rate-source"); src != "" {
+			q.Set("rate_source", src)
+		}
 	}
 	resp, err := a.raw(c.Context, http.MethodGet, "/v1/statements", q, nil, "")
 	if err != nil {
@@ -338,4 +357,29 @@ func settleStatementOnline(c *cli.Context, out, cur string) error {
 		_, err := io.Copy(w, resp.Body)
 		return err
 	})
+}
+
+// checkConversionFlags checks --convert-to, --rate, --rate-date and
+// --rate-source before any file or node is read: a rate is only used with
+// a target currency and a date, and a rate without --convert-to is an
+// error rather than silently ignored.
+func checkConversionFlags(c *cli.Context) error {
+	if c.String("convert-to") == "" {
+		for _, f := range []string{"rate", "rate-date", "rate-source"} {
+			if c.String(f) != "" {
+				return settleUsage("--%s without --convert-to", f)
+			}
+		}
+		return nil
+	}
+	if !money.ValidCurrency(c.String("convert-to")) {
+		return settleUsage("--convert-to %q: not an ISO 4217 code", c.String("convert-to"))
+	}
+	if c.String("rate") == "" {
+		return settleUsage("--convert-to needs --rate (1 unit of the statement currency = RATE target units)")
+	}
+	if _, err := time.Parse("2006-01-02", c.String("rate-date")); err != nil {
+		return settleUsage("--rate-date %q: want 2006-01-02 (the day the exchange rate applies to)", c.String("rate-date"))
+	}
+	return nil
 }

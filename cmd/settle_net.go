@@ -1,0 +1,109 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ospnode/ospnode/settlement"
+)
+
+// settleNetCommand is `ospnode settle net`: the mutual traffic of two
+// networks netted per currency for a period (SETTLEMENT.md), offline from
+// two rated CDR files or online from a node's ledger.
+func settleNetCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "net",
+		Usage: "net what a counterparty owes us against what we owe it, per currency, for a period",
+		Description: `Offline, from two rated CDR files (e.g. outputs of settle rate):
+   ospnode settle net --they-owe SELL.csv --we-owe BUY.csv --us NET-A --counterparty NET-B --period 2026-11
+     --they-owe  the calls the counterparty pays us for (it originated them; rated with our sell deck)
+     --we-owe    the calls we pay the counterparty for (it terminated them; rated with its buy deck)
+   CDRs with another counterparty in their counterparty column, or outside the period, are left out.
+
+Online, both directions from a running node's ledger (GET /v1/netting):
+   ospnode settle net --node URL --token T --counterparty carrier-a --period 2026-11
+
+Each side is totalled per currency like settle statement; the invoice amounts
+(rounded to the currency's minor unit) are netted: net = they owe us − we owe
+them, positive when they pay us. Currencies are never mixed.`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "they-owe", Usage: "offline: rated CDR CSV of the calls the counterparty owes us for", EnvVars: []string{"OSPNODE_SETTLE_THEY_OWE"}},
+			&cli.StringFlag{Name: "we-owe", Usage: "offline: rated CDR CSV of the calls we owe the counterparty for", EnvVars: []string{"OSPNODE_SETTLE_WE_OWE"}},
+			&cli.StringFlag{Name: "us", Usage: "offline: our network's name as it appears in the output", Value: "us", EnvVars: []string{"OSPNODE_SETTLE_US"}},
+			&cli.StringFlag{Name: "counterparty", Aliases: []string{"them"}, Usage: "the other network: offline, as in the CDRs' counterparty column; online, a member or peer id", Required: true, EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
+			&cli.StringFlag{Name: "period", Usage: "2026-11, 2026-11-05 or START/END (UTC)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_PERIOD"}},
+			&cli.StringFlag{Name: "output", Usage: "text, json or csv", Value: "text", EnvVars: []string{"OSPNODE_OUTPUT"}},
+		}, append(cdrFormatFlags("", "SETTLE_"), adminFlags()...)...),
+		Action: settleNet,
+	}
+}
+
+func settleNet(c *cli.Context) error {
+	period, err := settlement.ParsePeriod(c.String("period"))
+	if err != nil {
+		return settleUsage("--period: %v", err)
+	}
+	out := c.String("output")
+	if out != "text" && out != "json" && out != "csv" {
+		return settleUsage("--output %q: want text, json or csv", out)
+	}
+	they, we := c.String("they-owe"), c.String("we-owe")
+	if c.IsSet("node") {
+		if they != "" || we != "" {
+			return settleUsage("give --they-owe and --we-owe (offline) or --node (online), not both")
+		}
+		return settleNetOnline(c, out)
+	}
+	if they == "" || we == "" {
+		return settleUsage("give both --they-owe FILE and --we-owe FILE, or --node URL to net from a running node's ledger")
+	}
+	format, err := cdrFormat(c, "", "")
+	if err != nil {
+		return err
+	}
+	theirCDRs, err := readCDRFile(they, format)
+	if err != nil {
+		return err
+	}
+	ourCDRs, err := readCDRFile(we, format)
+	if err != nil {
+		return err
+	}
+	nt, err := settlement.BuildNetting(c.String("us"), c.String("counterparty"), period, theirCDRs, ourCDRs)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("netting --they-owe %s / --we-owe %s: %v", they, we, err), exitBadInput)
+	}
+	return withOutput(c, "", func(w io.Writer) error {
+		switch out {
+		case "json":
+			return nt.WriteJSON(w)
+		case "csv":
+			return nt.WriteCSV(w)
+		}
+		return nt.WriteText(w)
+	})
+}
+
+// settleNetOnline asks a node for the netting (GET /v1/netting): the node
+// reads both directions of the counterparty's usage from its ledger and
+// runs the same settlement.BuildNetting.
+func settleNetOnline(c *cli.Context, out string) error {
+	a, err := newAdminClient(c)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"counterparty": {c.String("counterparty")}, "period": {c.String("period")}, "format": {out}}
+	resp, err := a.raw(c.Context, http.MethodGet, "/v1/netting", q, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return withOutput(c, "", func(w io.Writer) error {
+		_, err := io.Copy(w, resp.Body)
+		return err
+	})
+}
