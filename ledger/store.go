@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,7 +92,11 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.LockTimeout = 5 * time.Second
 	}
 	s := &Store{path: path, opts: opts, log: opts.Logger}
-	if !opts.ReadOnly {
+	if opts.ReadOnly {
+		if _, err := os.Stat(markerPath(path)); err == nil {
+			s.log.Warn("ledger file was written without fsync and not closed cleanly; it may be torn, and a read-write open would rebuild it", "path", path)
+		}
+	} else {
 		// Whatever this open's mode, a file an unsynced run did not close
 		// cleanly may be torn: never apply to it.
 		aside, err := discardIfUnclean(path)
