@@ -48,7 +48,9 @@ type Node struct {
 	forwardedIn   atomic.Uint64
 	proposeErrors atomic.Uint64
 
-	closing   chan struct{}
+	closing chan struct{}
+	// raftDown is closed once raft.Shutdown has returned (see waitEntry).
+	raftDown  chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -121,7 +123,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("consensus: create dir: %w", err)
 	}
-	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger.With("node", cfg.NodeID), closing: make(chan struct{})}
+	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger.With("node", cfg.NodeID), closing: make(chan struct{}), raftDown: make(chan struct{})}
 	hl := newHclog(cfg.Logger.With("node", cfg.NodeID), "raft")
 
 	var cleanup []func()
@@ -278,7 +280,7 @@ func (n *Node) submitEntry(batch []*proposal, count int) {
 	go func() {
 		defer n.entryWG.Done()
 		f := n.raft.Apply(encodeBatch(cmds), n.cfg.ApplyTimeout)
-		err := f.Error()
+		err := n.waitEntry(f)
 		var res applyResult
 		if err == nil {
 			res, _ = f.Response().(applyResult)
@@ -302,6 +304,31 @@ func (n *Node) submitEntry(batch []*proposal, count int) {
 			off += len(p.cmds)
 		}
 	}()
+}
+
+// waitEntry waits for an applied entry's future, or for raft to have shut
+// down. raft v1.7.3 can strand a future: an entry handed to its FSM
+// goroutine's queue is never answered when that goroutine exits on
+// shutdown, and a log future, unlike raft's other futures, does not watch
+// the shutdown channel. Close waits for every entry goroutine, so without
+// this a leader closed while entries were being applied hung for ever. A
+// stranded entry may have committed: ErrRaftShutdown maps to ErrClosed,
+// whose contract says so. The helper goroutine of a stranded future stays
+// parked (at most MaxInFlight per closed node).
+func (n *Node) waitEntry(f raft.ApplyFuture) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-n.raftDown:
+		select {
+		case err := <-done:
+			return err
+		default:
+			return raft.ErrRaftShutdown
+		}
+	}
 }
 
 // mapRaftErr translates raft's errors into this package's. Errors that
@@ -920,6 +947,7 @@ func (n *Node) Close() error {
 		if err := n.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 		}
+		close(n.raftDown)
 		n.rpcc.close()
 		n.rpcs.close()
 		n.entryWG.Wait()
