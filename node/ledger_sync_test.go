@@ -227,7 +227,9 @@ func TestLedgerNoFsyncSIGKILL(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "n1")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLedgerNoFsyncCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+	// The killed child cannot remove its own temporary directories: make
+	// them inside ours.
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, "TMPDIR="+t.TempDir())
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

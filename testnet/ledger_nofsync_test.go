@@ -21,10 +21,9 @@ func TestLedgerNoFsyncLeaderCrash(t *testing.T) {
 	opts := testOpts()
 	opts.Configure = func(c *node.Config) { c.LedgerSync = node.LedgerNoFsync }
 	nw := NewTestNetwork(t, NetworkSpec{Name: "NOFSYNC", Nodes: 3}, opts)
-	dur := 4 * time.Second
-	if testing.Short() {
-		dur = 2 * time.Second
-	}
+	// The kill waits for usage counts, not a time: a run long enough to
+	// reach them under -race on a loaded machine.
+	dur := 8 * time.Second
 	lopts := nw.LoadOptions(LoadOptions{Duration: dur, Concurrency: 8, Seed: 11})
 	type out struct {
 		res *LoadResult
@@ -47,6 +46,11 @@ func TestLedgerNoFsyncLeaderCrash(t *testing.T) {
 			if st.UsageRecords >= n {
 				return
 			}
+			select {
+			case o := <-done:
+				t.Fatalf("the load ended (%v) before %d usages were recorded", o.err, n)
+			default:
+			}
 			if err := pause(ctx, 10*time.Millisecond); err != nil {
 				t.Fatalf("fewer than %d usages before the deadline: %v", n, err)
 			}
@@ -56,7 +60,7 @@ func TestLedgerNoFsyncLeaderCrash(t *testing.T) {
 	if err := ln.Snapshot(); err != nil {
 		t.Fatal(err)
 	}
-	waitUsage(60) // some entries only in the log after the snapshot
+	waitUsage(40) // some entries only in the log after the snapshot
 	if err := nw.Kill(l); err != nil {
 		t.Fatal(err)
 	}
