@@ -49,6 +49,9 @@ run "Load generator overhead" go test -run '^$' -bench 'CallMessages|LoadLoopbac
 if [ "${SKIP_E2E:-}" != 1 ]; then
   run "End to end: 1- and 3-node networks, 1 auth (5 destinations) + 2 usages per call" \
     env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" go test -run TestE2EThroughput -v -count=1 -timeout 30m ./testnet/
+  run "End to end, 3 nodes, ledger fsync off (Raft log durable) and one shared token per call" \
+    env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" OSPNODE_E2E_CASES=3n OSPNODE_E2E_CONCURRENCY=256 OSPNODE_E2E_LEDGER_FSYNC=false OSPNODE_E2E_SHARED_TOKEN=1 \
+    go test -run TestE2EThroughput -v -count=1 -timeout 30m ./testnet/
 fi
 mv "$tmp" "$out"
 trap - EXIT
