@@ -192,8 +192,8 @@ func statementConversion(r *http.Request, from string) (*settlement.ExchangeRate
 }
 
 // statementDirection reads direction: "sell" (what the counterparty owes
-// us), "buy" (what we owe it) or "" (both summed, for a counterparty that
-// only originates or only terminates).
+// us), "buy" (what we owe it) or "" (whichever the counterparty has; a
+// counterparty with traffic both ways must name one).
 func statementDirection(r *http.Request) (settlement.Direction, error) {
 	switch d := settlement.Direction(r.URL.Query().Get("direction")); d {
 	case "", settlement.Sell, settlement.Buy:
@@ -232,13 +232,22 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 			return nil, "", err
 		}
 		var cdrs []settlement.CDR
+		seen := map[settlement.Direction]bool{}
 		err = n.settleCDRsEach(account, period, func(d settlement.Direction, c settlement.CDR) {
 			if dir == "" || d == dir {
 				cdrs = append(cdrs, c)
+				if c.Rated() {
+					seen[d] = true
+				}
 			}
 		})
 		if err != nil {
 			return nil, "", err
+		}
+		// Summing what a counterparty owes us with what we owe it would be a
+		// number nobody owes: with traffic both ways a direction is required.
+		if dir == "" && seen[settlement.Sell] && seen[settlement.Buy] {
+			return nil, "", badRequest("counterparty %s has traffic both ways in %s: give direction=sell (what it owes us) or direction=buy (what we owe it), or see /v1/netting", account, period)
 		}
 		if cur == "" {
 			cur = n.defaultCurrency(cdrs)
