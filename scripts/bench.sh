@@ -32,7 +32,7 @@ run() {
     echo "### $title"
     echo
     echo '```'
-    echo "\$ $*"
+    echo "\$ $(printf '%q ' "$@")"
     "$@" 2>&1 | grep -E '^(Benchmark|    |goos|cpu|ok|FAIL|---)|calls/s|confirmed' | grep -vE '^(goos|goarch|pkg|cpu):' || true
     echo '```'
   } >> "$tmp"
