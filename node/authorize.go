@@ -129,11 +129,12 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	if len(choices) == 0 {
 		return rq.authRefusal(c.ID, codeNoRoute, "no usable route")
 	}
-	limit, why := rq.timeLimit(m, sell, sellOK)
+	limit, why, hold := rq.timeLimit(m, called, sell, sellOK)
 	if limit <= 0 {
 		return rq.authRefusal(c.ID, codeConcurrent, why)
 	}
 	if !n.fraud.reserve(m.ID, m.ConcurrentLimit) {
+		n.fraud.holds.cancel(hold)
 		return rq.authRefusal(c.ID, codeConcurrent, "concurrent call limit reached")
 	}
 
@@ -153,7 +154,15 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 			lastErr = err
 			continue
 		}
-		return rq.authorizeForwarded(ctx, c.ID, m, req, callID, called, ch, fr, limit, want)
+		ans := rq.authorizeForwarded(ctx, c.ID, m, req, callID, called, ch, fr, limit, want)
+		// The hold stays at what limit costs: the chained limit of the
+		// answer is at most limit, so it errs on the safe side.
+		if ar := ans.AuthorizationResponse; ar != nil && ar.Status.OK() && ar.TransactionID != 0 {
+			n.fraud.holds.commit(hold, ar.TransactionID, rq.holdUntil(limit))
+		} else {
+			n.fraud.holds.cancel(hold)
+		}
+		return ans
 	}
 	var dests []ledger.Destination
 	for _, ch := range choices {
@@ -163,6 +172,7 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	}
 	if len(dests) == 0 {
 		n.fraud.cancel(m.ID, m.ConcurrentLimit)
+		n.fraud.holds.cancel(hold)
 		if lastErr != nil {
 			return rq.authRefusal(c.ID, forwardStatus(lastErr), "no usable route: upstream failed")
 		}
@@ -182,11 +192,13 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	res, err := n.Propose(ctx, cmd)
 	if err != nil {
 		n.fraud.cancel(m.ID, m.ConcurrentLimit)
+		n.fraud.holds.cancel(hold)
 		n.log.Warn("osp: authorize not committed", "member", m.ID, "err", err)
 		return rq.authRefusal(c.ID, StatusFor(err), "")
 	}
 	if err := res.Err(); err != nil || res.Transaction == nil {
 		n.fraud.cancel(m.ID, m.ConcurrentLimit)
+		n.fraud.holds.cancel(hold)
 		code := osp.StatusBadRequest
 		if errors.Is(err, ledger.ErrRejected) {
 			code = codeSuspended
@@ -195,6 +207,9 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	}
 	t := res.Transaction
 	n.fraud.commit(m.ID, m.ConcurrentLimit, t.ID, rq.now.Add(n.cfg.TokenValidity).Add(secondsDur(int(t.TimeLimit))))
+	// A concurrent duplicate gets the first attempt's transaction back:
+	// commit keeps that one's hold and drops this one.
+	n.fraud.holds.commit(hold, t.ID, rq.holdUntil(int(t.TimeLimit)))
 	return rq.authAnswer(c.ID, req, t)
 }
 
@@ -333,28 +348,48 @@ func (rq *request) minuteCost(deckID, number string) (money.Amount, bool) {
 
 // timeLimit returns the authorised duration in seconds: MaxTimeLimit,
 // reduced to what the member's remaining credit buys at the sell rate of
-// one minute. 0 and a reason when the credit is exhausted.
-func (rq *request) timeLimit(m *ledger.Member, sell money.Amount, sellOK bool) (int, string) {
-	limit := rq.n.cfg.MaxTimeLimit
+// one minute, and the credit hold it takes for the call (nil: none). The
+// remaining credit is CreditLimit − posted balance − the holds of the
+// member's calls in flight on this node (credit.go). 0 and a reason when
+// the credit is exhausted (no hold is taken then). A member without a
+// credit limit is not checked and holds nothing.
+func (rq *request) timeLimit(m *ledger.Member, called string, sell money.Amount, sellOK bool) (int, string, *creditHold) {
+	n := rq.n
+	limit, why := n.cfg.MaxTimeLimit, ""
 	cl := m.CreditLimit
 	if cl.Currency() == "" || cl.IsZero() {
-		return limit, ""
+		return limit, "", nil
 	}
-	bal, err := rq.n.store.Balance(ledger.MemberAccount(m.ID), cl.Currency())
-	if err != nil {
-		bal = money.Zero(cl.Currency())
+	unheld := func() (money.Amount, error) {
+		bal, err := n.store.Balance(ledger.MemberAccount(m.ID), cl.Currency())
+		if err != nil {
+			bal = money.Zero(cl.Currency())
+		}
+		return cl.Sub(bal)
 	}
-	rem, err := cl.Sub(bal)
-	if err != nil {
-		return limit, ""
-	}
+	h := n.fraud.holds.take(m.ID, unheld, func(rem money.Amount, err error) (money.Amount, time.Time) {
+		if err != nil {
+			return money.Amount{}, time.Time{} // unreadable: as before, the full limit
+		}
+		limit, why = secondsFor(rem, sell, sellOK, limit)
+		if limit <= 0 || !sellOK || sell.Currency() != cl.Currency() || sell.Sign() <= 0 {
+			return money.Amount{}, time.Time{} // refused, or no rate to hold at
+		}
+		return rq.holdAmount(m.SellDeckID, called, sell, limit), rq.holdUntil(limit)
+	})
+	return limit, why, h
+}
+
+// secondsFor returns limit reduced to what rem buys at sell, the cost of
+// one minute: floor(rem × 60 / sell). 0 and a reason when rem is not
+// positive or buys less than a second.
+func secondsFor(rem, sell money.Amount, sellOK bool, limit int) (int, string) {
 	if rem.Sign() <= 0 {
 		return 0, "credit limit reached"
 	}
-	if !sellOK || sell.Currency() != cl.Currency() || sell.Sign() <= 0 {
+	if !sellOK || sell.Currency() != rem.Currency() || sell.Sign() <= 0 {
 		return limit, ""
 	}
-	// seconds = floor(remaining × 60 / cost of one minute)
 	var num, q apd.Decimal
 	ctx := apd.BaseContext.WithPrecision(34)
 	if _, err := ctx.Mul(&num, rem.Decimal(), apd.New(60, 0)); err != nil {
@@ -371,6 +406,31 @@ func (rq *request) timeLimit(m *ledger.Member, sell money.Amount, sellOK bool) (
 		return 0, "credit limit reached"
 	}
 	return int(s), ""
+}
+
+// holdAmount is the credit a call of limit seconds to called holds: the
+// member's sell deck rating of that call (connect fee and increments
+// included, exact decimals). Should the deck not rate it (it rated the
+// one-minute cost sell a moment ago, so only if the deck changed in
+// between), the whole minutes started × sell: exact, and never less.
+func (rq *request) holdAmount(deckID, called string, sell money.Amount, limit int) money.Amount {
+	if r, err := rq.v.decks.rater(deckID); err == nil {
+		if rt, err := r.Rate(called, rq.now, int64(limit)*1000); err == nil && rt.Amount.Currency() == sell.Currency() {
+			return rt.Amount
+		}
+	}
+	a, err := sell.Mul(apd.New(int64((limit+59)/60), 0))
+	if err != nil {
+		return sell
+	}
+	return a
+}
+
+// holdUntil is when a call authorised now for limit seconds can no longer
+// be in progress: its token's validity plus the limit (the concurrent-call
+// slot's lifetime too).
+func (rq *request) holdUntil(limit int) time.Time {
+	return rq.now.Add(rq.n.cfg.TokenValidity).Add(secondsDur(limit))
 }
 
 // translate applies a candidate's number translation: strip leading

@@ -18,6 +18,9 @@ type fraud struct {
 	cps map[string]*bucket
 	act map[string]*active // member → its calls in progress
 	own map[uint64]string  // transaction → member, to release on usage
+	// holds is the credit held by calls in flight (credit.go): same
+	// lifetime as a concurrent-call slot, released by end too.
+	holds *creditHolds
 }
 
 type bucket struct {
@@ -31,7 +34,8 @@ type active struct {
 }
 
 func newFraud(now func() time.Time) *fraud {
-	return &fraud{now: now, cps: map[string]*bucket{}, act: map[string]*active{}, own: map[uint64]string{}}
+	return &fraud{now: now, cps: map[string]*bucket{}, act: map[string]*active{}, own: map[uint64]string{},
+		holds: newCreditHolds(now)}
 }
 
 // allowCall takes one token from member's bucket; false when limit (calls
@@ -116,8 +120,10 @@ func (f *fraud) cancel(member string, limit int) {
 	}
 }
 
-// end releases the slot of transaction tx (usage was reported).
+// end releases the slot and the credit hold of transaction tx (usage was
+// reported).
 func (f *fraud) end(tx uint64) {
+	f.holds.release(tx)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m, ok := f.own[tx]
