@@ -205,3 +205,27 @@ func TestCreditHoldsCommit(t *testing.T) {
 		t.Fatalf("left behind: %v %v", c.byTx, c.byMem)
 	}
 }
+
+// TestCreditHoldNotFreedByDestinationReport: only the caller's own
+// source-role report ends its hold; a destination-role report on the
+// caller's transaction (which posts nothing to the caller) must not free
+// the caller's credit or concurrency slot.
+func TestCreditHoldNotFreedByDestinationReport(t *testing.T) {
+	n := openCredit(t, nil, "6.00")
+	const a = "127.0.0.1"
+	st, tx, lim := authLimit(t, n, a, "1", "call-1@a")
+	if st.Code != osp.StatusOK || lim != 7200 {
+		t.Fatalf("call: %+v limit %d", st, lim)
+	}
+	wantHeld(t, n, DemoCarrierA, "3.60", 1)
+	u := exchange(t, client(a), n.OSPURL(), usageIndication("10", "1", osp.RoleDestination, tx, "call-1@a", called, "30.000"))
+	if c := usageStatus(t, u); c != osp.StatusOK {
+		t.Fatalf("destination usage from the caller: %d", c)
+	}
+	wantHeld(t, n, DemoCarrierA, "3.60", 1)
+	u = exchange(t, client(a), n.OSPURL(), usageIndication("11", "1", osp.RoleSource, tx, "call-1@a", called, "30.000"))
+	if c := usageStatus(t, u); c != osp.StatusOK {
+		t.Fatalf("source usage: %d", c)
+	}
+	wantHeld(t, n, DemoCarrierA, "0", 0)
+}

@@ -72,10 +72,16 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 		DurationMillis:   durMs,
 		TerminationCause: cause,
 	}
+	// releases: this report ends the call's hold on the originating
+	// member's concurrency slot and credit. Only the source side's own
+	// report does: a destination-role report (or one from a party that is
+	// not the caller) must not free the caller's credit without posting.
+	releases := false
 	if ui.TransactionID == 0 {
 		// No transaction: key the record by what the reporter sent.
 		cmd.ReporterKey = rq.msg.MessageID + "/" + c.ID
 	} else if t := rq.transaction(ctx, ui.TransactionID); t != nil {
+		releases = role == ledger.RoleSource && t.SourceMember == m.ID
 		// Rate at most the authorised time (billableMillis); the call
 		// still starts where the reported duration says.
 		billMs, over := billableMillis(t, durMs)
@@ -98,7 +104,7 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 	if err := res.Err(); err != nil {
 		return rq.usageAnswer(c.ID, osp.StatusBadRequest, res.Message)
 	}
-	if ui.TransactionID != 0 {
+	if releases {
 		n.fraud.end(ui.TransactionID)
 	}
 	if res.OutboxID != 0 {
