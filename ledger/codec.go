@@ -197,7 +197,7 @@ func encodeAuthorize(c *Authorize) []byte {
 }
 
 func decodeAuthorize(p []byte, version byte) (Command, error) {
-	r := rbuf{b: p}
+	r := sharedRbuf(p)
 	var c Authorize
 	c.legacyV1 = version == 1
 	c.At = r.time()
@@ -281,7 +281,7 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 }
 
 func decodeRecordUsage(p []byte, version byte) (Command, error) {
-	r := rbuf{b: p}
+	r := sharedRbuf(p)
 	var c RecordUsage
 	c.legacyV1 = version == 1
 	c.At = r.time()

@@ -62,7 +62,18 @@ func (w *wbuf) amount(a money.Amount) {
 type rbuf struct {
 	b   []byte
 	err error
+
+	// src, when set, is a string copy of the whole input (n bytes), and
+	// str returns substrings of it: one allocation per decoded message
+	// instead of one per field (see sharedRbuf).
+	src string
+	n   int
 }
+
+// sharedRbuf reads p with every string field sharing one copy of p. Use
+// it for short messages whose fields are all kept (commands), not for
+// records of which most strings are skipped.
+func sharedRbuf(p []byte) rbuf { return rbuf{b: p, src: string(p), n: len(p)} }
 
 func (r *rbuf) fail() {
 	if r.err == nil {
@@ -121,7 +132,14 @@ func (r *rbuf) raw() []byte {
 	return p
 }
 
-func (r *rbuf) str() string { return string(r.raw()) }
+func (r *rbuf) str() string {
+	p := r.raw()
+	if r.src == "" || len(p) == 0 {
+		return string(p)
+	}
+	end := r.n - len(r.b)
+	return r.src[end-len(p) : end]
+}
 
 func (r *rbuf) bool() bool {
 	switch r.byte1() {
