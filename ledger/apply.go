@@ -43,6 +43,7 @@ type applier struct {
 	balances map[string]money.Amount
 
 	scratch wbuf
+	applyScratch
 }
 
 func newApplier(tx *bolt.Tx, index uint64, log *slog.Logger) *applier {

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -58,13 +57,13 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 		// bounded): bbolt would refuse the key, which used to panic.
 		return invalid("authorize: idempotency key of %d bytes is over the store's limit", len(key))
 	}
-	idem := a.bucket(bTxIdem)
-	if v := idem.Get(key); v != nil {
+	if v := a.get(bTxIdem, key); v != nil {
 		t, err := getTransaction(a.tx, beU64(v))
 		must(err)
 		return &Result{Code: Duplicate, Message: "already authorised", TransactionID: t.ID, Transaction: t}
 	}
-	mraw := a.bucket(bMembers).Get([]byte(c.SourceMember))
+	a.kbuf = append(a.kbuf[:0], c.SourceMember...)
+	mraw := a.get(bMembers, a.kbuf)
 	if mraw == nil {
 		return rejected("authorize: member %q does not exist", c.SourceMember)
 	}
@@ -91,16 +90,16 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 		UpstreamPeer:          c.UpstreamPeer,
 		UpstreamTransactionID: c.UpstreamTransactionID,
 	}
-	txb := a.bucket(bTx)
-	if txb.Get(u64key(id)) != nil {
+	a.kbuf = appendU64(a.kbuf[:0], id)
+	if a.get(bTx, a.kbuf) != nil {
 		// Only possible if the epoch was lowered again: refuse rather than
 		// overwrite a transaction someone holds a token for.
 		return rejected("authorize: transaction id %d already used (epoch reused?)", id)
 	}
 	a.scratch.b = a.scratch.b[:0]
 	encodeTransaction(&a.scratch, t)
-	must(txb.Put(u64key(id), bytes.Clone(a.scratch.b)))
-	must(idem.Put(key, u64key(id)))
+	must(a.bucket(bTx).Put(a.kbuf, a.keep(a.scratch.b)))
+	must(a.bucket(bTxIdem).Put(key, a.keepU64(id)))
 	return &Result{Code: OK, TransactionID: id, Transaction: t}
 }
 
@@ -164,9 +163,9 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 			return invalid("usage: buy amount without counterparty")
 		}
 	}
-	idem := a.bucket(bUsageIdem)
-	key := usageIdemKey(c)
-	if v := idem.Get(key); v != nil {
+	a.ikey = appendUsageIdemKey(a.ikey[:0], c)
+	key := a.ikey
+	if v := a.get(bUsageIdem, key); v != nil {
 		res, err := DecodeResult(v)
 		must(err)
 		res.Code = Duplicate
@@ -195,7 +194,8 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	}
 	var t *Transaction
 	if c.TransactionID != 0 {
-		if raw := a.bucket(bTx).Get(u64key(c.TransactionID)); raw != nil {
+		a.kbuf = appendU64(a.kbuf[:0], c.TransactionID)
+		if raw := a.get(bTx, a.kbuf); raw != nil {
 			r := rbuf{b: raw}
 			t = decodeTransactionForUsage(&r)
 			must(r.done())
@@ -209,13 +209,16 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 		u.SourceMember = t.SourceMember
 	}
 
+	a.pkey = appendPostedKey(a.pkey[:0], c.TransactionID, c.Role, c.ComponentID, c.legacyV1)
+	posted := a.pkey
+
 	// Build the posting (validated before any write).
 	var p *Posting
 	msg := ""
 	if rt := c.Rating; rt != nil && (!rt.Sell.IsZero() || !rt.Buy.IsZero()) {
 		already := false
 		if c.TransactionID != 0 {
-			if v := a.bucket(bPosted).Get(postedKey(c.TransactionID, c.Role, c.ComponentID, c.legacyV1)); v != nil {
+			if v := a.get(bPosted, posted); v != nil {
 				already = true
 				msg = "rating not posted: transaction already posted by usage " + itoa(beU64(v))
 			}
@@ -242,19 +245,20 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 
 	// Every key this command writes must fit bbolt: a refused Put inside
 	// Apply would panic on every replay of the entry.
-	keys := [][]byte{key, postedKey(c.TransactionID, c.Role, c.ComponentID, c.legacyV1)}
+	// (Lengths of key, postedKey, memberUsageKey, outboxKey, balanceKey.)
+	fits := keyLenFits(len(key)) && keyLenFits(len(posted))
 	if id, ok := cutPrefix(u.Reporter, "member:"); ok && id != "" {
-		keys = append(keys, memberUsageKey(id, 0))
+		fits = fits && keyLenFits(len(id)+9)
 	}
 	if t != nil && t.UpstreamPeer != "" {
-		keys = append(keys, outboxKey(t.UpstreamPeer, 0))
+		fits = fits && keyLenFits(len(t.UpstreamPeer)+9)
 	}
 	if p != nil {
 		for _, l := range p.Lines {
-			keys = append(keys, balanceKey(l.Account, l.Amount.Currency()))
+			fits = fits && keyLenFits(len(l.Account)+1+len(l.Amount.Currency()))
 		}
 	}
-	if !keyFits(keys...) {
+	if !fits {
 		return invalid("usage: a field is too long for the store's keys")
 	}
 
@@ -266,7 +270,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 		u.PostingID = p.ID
 		u.LateAdjustment = p.LateAdjustment
 		if c.TransactionID != 0 {
-			must(a.bucket(bPosted).Put(postedKey(c.TransactionID, c.Role, c.ComponentID, c.legacyV1), u64key(u.ID)))
+			must(a.bucket(bPosted).Put(posted, a.keepU64(u.ID)))
 		}
 	}
 	// Only the source side's usage is cascaded: we are the source towards
@@ -281,27 +285,33 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	}
 	a.scratch.b = a.scratch.b[:0]
 	encodeUsage(&a.scratch, u)
-	must(a.bucket(bUsage).Put(u64key(u.ID), bytes.Clone(a.scratch.b)))
+	a.kbuf = appendU64(a.kbuf[:0], u.ID)
+	must(a.bucket(bUsage).Put(a.kbuf, a.keep(a.scratch.b)))
 	if o != nil {
 		o.Usage = *u
 		a.scratch.b = a.scratch.b[:0]
 		encodeOutbox(&a.scratch, o)
-		must(a.bucket(bOutbox).Put(outboxKey(o.Peer, o.ID), bytes.Clone(a.scratch.b)))
-		must(a.bucket(bOutboxIDs).Put(u64key(o.ID), []byte(o.Peer)))
+		a.kbuf = appendSepU64(a.kbuf[:0], o.Peer, o.ID)
+		must(a.bucket(bOutbox).Put(a.kbuf, a.keep(a.scratch.b)))
+		a.kbuf = appendU64(a.kbuf[:0], o.ID)
+		must(a.bucket(bOutboxIDs).Put(a.kbuf, []byte(o.Peer)))
 	}
 	if u.Unmatched {
-		must(a.bucket(bUsageUnmatch).Put(u64key(u.ID), []byte{}))
+		a.kbuf = appendU64(a.kbuf[:0], u.ID)
+		must(a.bucket(bUsageUnmatch).Put(a.kbuf, []byte{}))
 	}
 	byMember := a.bucket(bUsageByMember)
 	if u.SourceMember != "" {
-		must(byMember.Put(memberUsageKey(u.SourceMember, u.ID), []byte{}))
+		a.kbuf = appendSepU64(a.kbuf[:0], u.SourceMember, u.ID)
+		must(byMember.Put(a.kbuf, []byte{}))
 	}
 	if id, ok := cutPrefix(u.Reporter, "member:"); ok && id != u.SourceMember && id != "" {
-		must(byMember.Put(memberUsageKey(id, u.ID), []byte{}))
+		a.kbuf = appendSepU64(a.kbuf[:0], id, u.ID)
+		must(byMember.Put(a.kbuf, []byte{}))
 	}
 	res := &Result{Code: OK, Message: msg, TransactionID: u.TransactionID, UsageID: u.ID,
 		PostingID: u.PostingID, OutboxID: u.OutboxID, Unmatched: u.Unmatched, LateAdjustment: u.LateAdjustment}
-	must(idem.Put(key, EncodeResult(res)))
+	must(a.bucket(bUsageIdem).Put(key, EncodeResult(res)))
 	return res
 }
 

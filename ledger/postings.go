@@ -47,18 +47,21 @@ func (a *applier) post(p *Posting) {
 	a.scratch.b = a.scratch.b[:0]
 	encodePostingBody(&a.scratch, p)
 	p.Hash = chainHash(p.PrevHash, a.scratch.b)
-	val := make([]byte, 0, len(a.scratch.b)+32)
-	val = append(append(val, a.scratch.b...), p.Hash[:]...)
-	must(a.bucket(bPostings).Put(u64key(p.ID), val))
+	a.scratch.b = append(a.scratch.b, p.Hash[:]...)
+	a.kbuf = appendU64(a.kbuf[:0], p.ID)
+	must(a.bucket(bPostings).Put(a.kbuf, a.keep(a.scratch.b)))
 	a.chainHead = p.Hash
 
 	for _, l := range p.Lines {
-		k := string(balanceKey(l.Account, l.Amount.Currency()))
-		cur, ok := a.balances[k]
+		// The map is indexed with string(k) in place, which does not
+		// allocate; only a key new to the batch is copied.
+		a.kbuf = appendBalanceKey(a.kbuf[:0], l.Account, l.Amount.Currency())
+		k := a.kbuf
+		cur, ok := a.balances[string(k)]
 		if !ok {
 			cur = money.Zero(l.Amount.Currency())
-			if v := a.bucket(bBalances).Get([]byte(k)); v != nil {
-				b, err := decodeBalance([]byte(k), v)
+			if v := a.get(bBalances, k); v != nil {
+				b, err := decodeBalance(k, v)
 				must(err)
 				cur = b.Amount
 			}
@@ -68,7 +71,7 @@ func (a *applier) post(p *Posting) {
 		if a.balances == nil {
 			a.balances = map[string]money.Amount{}
 		}
-		a.balances[k] = next
+		a.balances[string(k)] = next
 	}
 }
 
