@@ -40,7 +40,7 @@ type applier struct {
 
 	// balances are the running balances this batch touched, written once
 	// by flush (balanceKey → amount).
-	balances map[string]money.Amount
+	balances map[string]*money.Amount
 
 	scratch wbuf
 	applyScratch

@@ -27,6 +27,13 @@ type applyScratch struct {
 	// not copy) until the transaction commits. A full chunk is replaced,
 	// never grown, so earlier values stay where bbolt points to them.
 	arena []byte
+
+	// memberCache is memberForAuthorize's cache, valid while
+	// gens.Members equals memberCacheGen.
+	memberCache    map[string]memberIDStatus
+	memberCacheGen uint64
+	// hbuf holds prev ‖ body while post hashes a posting.
+	hbuf []byte
 }
 
 const arenaChunk = 32 << 10

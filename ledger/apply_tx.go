@@ -62,13 +62,10 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 		must(err)
 		return &Result{Code: Duplicate, Message: "already authorised", TransactionID: t.ID, Transaction: t}
 	}
-	a.kbuf = append(a.kbuf[:0], c.SourceMember...)
-	mraw := a.get(bMembers, a.kbuf)
-	if mraw == nil {
+	m, exists := a.memberForAuthorize(c.SourceMember)
+	if !exists {
 		return rejected("authorize: member %q does not exist", c.SourceMember)
 	}
-	var m Member
-	must(json.Unmarshal(mraw, &m))
 	if m.Status != MemberActive {
 		return rejected("authorize: member %q is %s", m.ID, m.Status)
 	}
@@ -101,6 +98,39 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 	must(a.bucket(bTx).Put(a.kbuf, a.keep(a.scratch.b)))
 	must(a.bucket(bTxIdem).Put(key, a.keepU64(id)))
 	return &Result{Code: OK, TransactionID: id, Transaction: t}
+}
+
+// memberForAuthorize returns the ID and Status of member id as stored
+// (the only fields authorize reads) and whether it exists. The decoded
+// JSON is cached for the batch until a command changes a member (every
+// write to bMembers bumps gens.Members), so a batch of one member's
+// authorisations decodes it once.
+func (a *applier) memberForAuthorize(id string) (memberIDStatus, bool) {
+	if a.memberCacheGen != a.gens.Members {
+		clear(a.memberCache)
+	}
+	if m, ok := a.memberCache[id]; ok {
+		return m, true
+	}
+	a.kbuf = append(a.kbuf[:0], id...)
+	mraw := a.get(bMembers, a.kbuf)
+	if mraw == nil {
+		return memberIDStatus{}, false // not cached: rare, and a later PutMember must be seen
+	}
+	var m Member
+	must(json.Unmarshal(mraw, &m))
+	if a.memberCache == nil {
+		a.memberCache = make(map[string]memberIDStatus, 4)
+	}
+	a.memberCacheGen = a.gens.Members
+	e := memberIDStatus{ID: m.ID, Status: m.Status}
+	a.memberCache[id] = e
+	return e, true
+}
+
+type memberIDStatus struct {
+	ID     string
+	Status MemberStatus
 }
 
 // usageIdemKey: 't' id role component, or 'r' reporter key.
@@ -224,7 +254,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 			}
 		}
 		if !already {
-			p = &Posting{At: c.At, TransactionID: c.TransactionID, Memo: "usage"}
+			p = &Posting{At: c.At, TransactionID: c.TransactionID, Memo: "usage", Lines: make([]PostingLine, 0, 4)}
 			if !rt.Sell.IsZero() {
 				p.Lines = append(p.Lines,
 					PostingLine{Account: rt.SellCounterparty, Amount: rt.Sell},

@@ -46,7 +46,9 @@ func (a *applier) post(p *Posting) {
 	p.PrevHash = a.chainHead
 	a.scratch.b = a.scratch.b[:0]
 	encodePostingBody(&a.scratch, p)
-	p.Hash = chainHash(p.PrevHash, a.scratch.b)
+	// chainHash without its allocations: SHA-256 of the same bytes.
+	a.hbuf = append(append(a.hbuf[:0], p.PrevHash[:]...), a.scratch.b...)
+	p.Hash = sha256.Sum256(a.hbuf)
 	a.scratch.b = append(a.scratch.b, p.Hash[:]...)
 	a.kbuf = appendU64(a.kbuf[:0], p.ID)
 	must(a.bucket(bPostings).Put(a.kbuf, a.keep(a.scratch.b)))
@@ -57,21 +59,24 @@ func (a *applier) post(p *Posting) {
 		// allocate; only a key new to the batch is copied.
 		a.kbuf = appendBalanceKey(a.kbuf[:0], l.Account, l.Amount.Currency())
 		k := a.kbuf
-		cur, ok := a.balances[string(k)]
-		if !ok {
-			cur = money.Zero(l.Amount.Currency())
-			if v := a.get(bBalances, k); v != nil {
-				b, err := decodeBalance(k, v)
-				must(err)
-				cur = b.Amount
-			}
+		if cur, ok := a.balances[string(k)]; ok {
+			next, err := cur.Add(l.Amount)
+			must(err)
+			*cur = next
+			continue
+		}
+		cur := money.Zero(l.Amount.Currency())
+		if v := a.get(bBalances, k); v != nil {
+			b, err := decodeBalance(k, v)
+			must(err)
+			cur = b.Amount
 		}
 		next, err := cur.Add(l.Amount)
 		must(err)
 		if a.balances == nil {
-			a.balances = map[string]money.Amount{}
+			a.balances = map[string]*money.Amount{}
 		}
-		a.balances[string(k)] = next
+		a.balances[string(k)] = &next
 	}
 }
 
@@ -88,7 +93,7 @@ func (a *applier) flushBalances() {
 	sort.Strings(keys)
 	b := a.bucket(bBalances)
 	for _, k := range keys {
-		v := a.balances[k]
+		v := *a.balances[k]
 		must(b.Put([]byte(k), []byte(v.Text())))
 	}
 }
