@@ -83,6 +83,27 @@ func testnetCommand() *cli.Command {
 				Action: testnetRestart,
 			},
 			{
+				Name:      "partition",
+				Usage:     "cut one node's cluster links, both ways, until `testnet heal` (fault injection)",
+				ArgsUsage: "NODE-ID",
+				Flags:     []cli.Flag{dirFlag},
+				Action:    testnetFault(testnet.FaultPartition),
+			},
+			{
+				Name:      "heal",
+				Usage:     "end one node's partition and delay",
+				ArgsUsage: "NODE-ID",
+				Flags:     []cli.Flag{dirFlag},
+				Action:    testnetFault(testnet.FaultHeal),
+			},
+			{
+				Name:      "slow",
+				Usage:     "delay every cluster connection dialled to one node (0 ends it)",
+				ArgsUsage: "NODE-ID DELAY",
+				Flags:     []cli.Flag{dirFlag},
+				Action:    testnetFault(testnet.FaultSlow),
+			},
+			{
 				Name:   "node",
 				Usage:  "run one planned node (started by `testnet up`)",
 				Hidden: true,
@@ -191,6 +212,32 @@ func testnetRestart(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "restarted %s (pid %d)\n", id, pid)
 	return nil
+}
+
+// testnetFault is `testnet partition|heal|slow`: it asks the `up`
+// process, which runs the cluster proxies, to change a node's fault.
+func testnetFault(action string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		id := c.Args().First()
+		if id == "" {
+			return cli.Exit("testnet "+action+": give a node id (see `ospnode testnet status`)", 2)
+		}
+		var delay time.Duration
+		if action == testnet.FaultSlow {
+			var err error
+			if delay, err = time.ParseDuration(c.Args().Get(1)); err != nil || delay < 0 {
+				return cli.Exit(fmt.Sprintf("testnet slow: delay %q: want a duration such as 50ms", c.Args().Get(1)), 2)
+			}
+		}
+		ctx, cancel := context.WithTimeout(c.Context, 15*time.Second)
+		defer cancel()
+		f, err := testnet.FaultProcessNode(ctx, c.String("dir"), id, action, delay)
+		if err != nil {
+			return cli.Exit("testnet "+action+": "+err.Error(), 1)
+		}
+		fmt.Fprintf(c.App.Writer, "%s: fault %s\n", id, f)
+		return nil
+	}
 }
 
 // testnetNode runs one node process. It keeps its signal handler for the

@@ -3,6 +3,9 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,6 +157,8 @@ func TestTestnetUpQueryDown(t *testing.T) {
 		t.Fatalf("restarted %s: %v", victim.ID, err)
 	}
 
+	testnetPartitionHealSlow(t, ctx, dir, st2)
+
 	code, out, errOut := run(t, "testnet", "status", "--dir", dir)
 	if code != 0 || !strings.Contains(out, st.Nodes[0].OSPURL) || !strings.Contains(out, st.Nodes[2].AdminToken) {
 		t.Fatalf("status: code %d\n%s%s", code, out, errOut)
@@ -178,6 +183,123 @@ func TestTestnetUpQueryDown(t *testing.T) {
 	if !strings.Contains(stdout.String(), "testnet ready") {
 		t.Fatalf("up output:\n%s", stdout.String())
 	}
+}
+
+// testnetPartitionHealSlow partitions a follower of the running process
+// testnet in dir through the CLI: it answers writes with 503 while the
+// others keep committing; after heal it catches up with the leader; a slow
+// link to it still commits. Every wait polls with ctx's deadline.
+func testnetPartitionHealSlow(t *testing.T, ctx context.Context, dir string, st *testnet.ProcState) {
+	t.Helper()
+	poll := func(what string, ok func() (bool, error)) {
+		t.Helper()
+		var last error
+		for {
+			done, err := ok()
+			if done {
+				return
+			}
+			last = err
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: %v (last error: %v)", what, ctx.Err(), last)
+			case <-time.After(50 * time.Millisecond): // polling interval
+			}
+		}
+	}
+	status := func(n testnet.ProcNode) (nodeStatus, error) {
+		var s nodeStatus
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.AdminURL+"/v1/status", nil)
+		if err != nil {
+			return s, err
+		}
+		req.Header.Set("Authorization", "Bearer "+n.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return s, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return s, fmt.Errorf("status %s", resp.Status)
+		}
+		return s, json.NewDecoder(resp.Body).Decode(&s)
+	}
+	authorize := func(n testnet.ProcNode) error {
+		_, err := testnet.Authorize(ctx, n.OSPURL, testnet.CarrierAParty(), "14048724799", "16785551234")
+		return err
+	}
+	var leader string
+	poll("a leader", func() (bool, error) {
+		s, err := status(st.Nodes[0])
+		leader = s.LeaderID
+		return err == nil && leader != "", err
+	})
+	var fol testnet.ProcNode
+	var others []testnet.ProcNode
+	for _, n := range st.Nodes {
+		if n.ID != leader && fol.ID == "" {
+			fol = n
+		} else {
+			others = append(others, n)
+		}
+	}
+
+	if code, out, errOut := run(t, "testnet", "partition", "--dir", dir, fol.ID); code != 0 || !strings.Contains(out, "partitioned") {
+		t.Fatalf("partition: code %d\n%s%s", code, out, errOut)
+	}
+	poll(fol.ID+" refuses writes while partitioned", func() (bool, error) {
+		err := authorize(fol)
+		return err != nil && strings.Contains(err.Error(), "503"), err
+	})
+	for _, n := range others {
+		poll(n.ID+" commits while "+fol.ID+" is partitioned", func() (bool, error) {
+			err := authorize(n)
+			return err == nil, err
+		})
+	}
+	if code, out, _ := run(t, "testnet", "status", "--dir", dir); code != 0 || !strings.Contains(out, "fault partitioned") {
+		t.Fatalf("status does not show the partition:\n%s", out)
+	}
+
+	if code, out, errOut := run(t, "testnet", "heal", "--dir", dir, fol.ID); code != 0 || !strings.Contains(out, "fault none") {
+		t.Fatalf("heal: code %d\n%s%s", code, out, errOut)
+	}
+	var target uint64
+	poll("the leader's commit index", func() (bool, error) {
+		s, err := status(others[0])
+		target = s.CommitIndex
+		return err == nil && target > 0, err
+	})
+	poll(fol.ID+" catches up after heal", func() (bool, error) {
+		s, err := status(fol)
+		return err == nil && s.AppliedIndex >= target, fmt.Errorf("applied %d < %d (%v)", s.AppliedIndex, target, err)
+	})
+
+	if code, out, errOut := run(t, "testnet", "slow", "--dir", dir, fol.ID, "50ms"); code != 0 || !strings.Contains(out, "delay 50ms") {
+		t.Fatalf("slow: code %d\n%s%s", code, out, errOut)
+	}
+	poll(fol.ID+" commits over a slow link", func() (bool, error) {
+		err := authorize(fol)
+		return err == nil, err
+	})
+	if code, out, _ := run(t, "testnet", "status", "--dir", dir); code != 0 || !strings.Contains(out, "fault delay 50ms") {
+		t.Fatalf("status does not show the delay:\n%s", out)
+	}
+	for _, bad := range [][]string{{"slow", fol.ID, "soon"}, {"partition", "nosuch-9"}, {"heal"}} {
+		if code, _, _ := run(t, append([]string{"testnet", bad[0], "--dir", dir}, bad[1:]...)...); code == 0 {
+			t.Fatalf("testnet %v succeeded", bad)
+		}
+	}
+	if code, out, errOut := run(t, "testnet", "heal", "--dir", dir, fol.ID); code != 0 {
+		t.Fatalf("heal: code %d\n%s%s", code, out, errOut)
+	}
+}
+
+// nodeStatus is the part of GET /v1/status the fault test reads.
+type nodeStatus struct {
+	LeaderID     string
+	CommitIndex  uint64
+	AppliedIndex uint64
 }
 
 // deadPID reports whether pid is gone (or a zombie: /proc shows no

@@ -43,6 +43,16 @@ type ProcNode struct {
 	TokenKind   string   `json:"token_kind,omitempty"`
 	PID         int      `json:"pid,omitempty"`
 	Log         string   `json:"log"`
+	// ClusterAdvertise is the faultnet proxy in front of ClusterAddr that
+	// the `up` process runs and the node advertises; Links maps each
+	// peer's advertised address to the proxy of the directed link from
+	// this node to it (see procfault.go). Empty: the node is dialled
+	// directly.
+	ClusterAdvertise string            `json:"cluster_advertise,omitempty"`
+	Links            map[string]string `json:"links,omitempty"`
+	// Fault is the node's injected fault, as last set through the
+	// control endpoint.
+	Fault ProcFault `json:"fault,omitzero"`
 }
 
 // ProcState is the state file (dir/testnet.json) of a process testnet:
@@ -55,6 +65,8 @@ type ProcState struct {
 	Ready    bool         `json:"ready"`
 	Topology TopologySpec `json:"topology"`
 	Nodes    []ProcNode   `json:"nodes"`
+	// Control is the fault control endpoint of the `up` process (nil: none).
+	Control *ProcControl `json:"control,omitempty"`
 }
 
 // ErrRunning: the directory already holds a testnet whose processes run.
@@ -227,8 +239,11 @@ func RunProcessNode(ctx context.Context, dir, id string, log *slog.Logger) error
 	_ = os.Remove(st.readyPath(id))
 	cfg := node.Config{
 		NodeID: pn.ID, DataDir: pn.DataDir, OSPAddr: pn.OSPAddr, AdminAddr: pn.AdminAddr,
-		ClusterAddr: pn.ClusterAddr, AdminToken: pn.AdminToken, Bootstrap: pn.Bootstrap, Join: pn.Join,
-		PKIDir: pn.PKIDir, TokenKind: ns.tokenKind(), Logger: log,
+		ClusterAddr: pn.ClusterAddr, ClusterAdvertise: pn.ClusterAdvertise, AdminToken: pn.AdminToken,
+		Bootstrap: pn.Bootstrap, Join: pn.Join, PKIDir: pn.PKIDir, TokenKind: ns.tokenKind(), Logger: log,
+	}
+	if len(pn.Links) > 0 {
+		cfg.ClusterDial = linkDialer(pn.Links)
 	}
 	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	n, err := node.Open(openCtx, cfg)
@@ -310,6 +325,9 @@ type Processes struct {
 	args  func(dir, id string) []string
 	cmds  map[string]*exec.Cmd
 	exits chan string
+	// faults runs the cluster proxies and the control endpoint (only in
+	// the process that ran Up).
+	faults *procFaults
 }
 
 // DefaultNodeArgs are the arguments of a node process.
@@ -350,6 +368,9 @@ func Up(ctx context.Context, o UpOptions) (_ *Processes, err error) {
 			_ = p.Stop(10 * time.Second)
 		}
 	}()
+	if p.faults, err = startProcFaults(st); err != nil {
+		return nil, err
+	}
 	if err := st.Write(); err != nil {
 		return nil, err
 	}
@@ -470,8 +491,13 @@ func (p *Processes) Restart(ctx context.Context, id string) error {
 
 // Stop interrupts every node process, waits up to timeout for them to
 // exit and kills those that did not.
+// The fault proxies and the control endpoint close after the nodes.
 func (p *Processes) Stop(timeout time.Duration) error {
-	return stopPIDs(p.State.pids(), timeout)
+	err := stopPIDs(p.State.pids(), timeout)
+	if p.faults != nil {
+		p.faults.close()
+	}
+	return err
 }
 
 func (st *ProcState) pids() []int {
@@ -567,12 +593,19 @@ func (st *ProcState) WriteEndpoints(w io.Writer) error {
 	for _, ns := range st.Topology.Networks {
 		fmt.Fprintf(&b, "network %s (%d node(s), %s)\n", ns.Name, ns.Nodes, ns.Currency)
 		for _, n := range st.NetworkNodes(ns.Name) {
-			fmt.Fprintf(&b, "  %-10s osp %s  admin %s (token %s)  cluster %s  pid %d\n             log %s\n",
-				n.ID, n.OSPURL, n.AdminURL, n.AdminToken, n.ClusterAddr, n.PID, n.Log)
+			cluster := n.ClusterAddr
+			if n.ClusterAdvertise != "" {
+				cluster += " (via " + n.ClusterAdvertise + ")"
+			}
+			fmt.Fprintf(&b, "  %-10s osp %s  admin %s (token %s)  cluster %s  pid %d  fault %s\n             log %s\n",
+				n.ID, n.OSPURL, n.AdminURL, n.AdminToken, cluster, n.PID, n.Fault, n.Log)
 		}
 	}
 	for _, l := range st.Topology.Links {
 		fmt.Fprintf(&b, "link %s → %s for %s\n", l.From, l.To, strings.Join(l.Prefixes, ","))
+	}
+	if st.Control != nil {
+		fmt.Fprintf(&b, "fault control: %s (ospnode testnet partition|heal|slow)\n", st.Control.URL)
 	}
 	fmt.Fprintf(&b, "state: %s\n", filepath.Join(st.Dir, StateFile))
 	_, err := io.WriteString(w, b.String())
