@@ -15,6 +15,14 @@ import (
 // checkBalanced returns "" when the lines sum to zero in every currency,
 // else a message naming the first unbalanced currency.
 func checkBalanced(lines []PostingLine) string {
+	if len(lines) <= 4 {
+		return checkBalancedSmall(lines)
+	}
+	return checkBalancedMap(lines)
+}
+
+// checkBalancedMap is checkBalanced for any number of lines.
+func checkBalancedMap(lines []PostingLine) string {
 	sums := map[string]money.Amount{}
 	for _, l := range lines {
 		cur := l.Amount.Currency()
@@ -32,6 +40,45 @@ func checkBalanced(lines []PostingLine) string {
 	for _, c := range curs {
 		if s := sums[c]; !s.IsZero() {
 			return fmt.Sprintf("postings do not balance in %s (off by %s)", c, s.Text())
+		}
+	}
+	return ""
+}
+
+// checkBalancedSmall is checkBalanced for a few lines (every usage
+// posting) without its map and sort: the same sums in the same order, the
+// same first error, the same message for the alphabetically first
+// unbalanced currency.
+func checkBalancedSmall(lines []PostingLine) string {
+	type curSum struct {
+		cur string
+		sum money.Amount
+	}
+	var arr [4]curSum
+	sums := arr[:0]
+	for _, l := range lines {
+		cur := l.Amount.Currency()
+		i := 0
+		for i < len(sums) && sums[i].cur != cur {
+			i++
+		}
+		if i == len(sums) {
+			sums = append(sums, curSum{cur: cur})
+		}
+		s, err := sums[i].sum.Add(l.Amount)
+		if err != nil {
+			return err.Error()
+		}
+		sums[i].sum = s
+	}
+	for i := 1; i < len(sums); i++ { // insertion sort by currency
+		for j := i; j > 0 && sums[j].cur < sums[j-1].cur; j-- {
+			sums[j], sums[j-1] = sums[j-1], sums[j]
+		}
+	}
+	for _, c := range sums {
+		if !c.sum.IsZero() {
+			return fmt.Sprintf("postings do not balance in %s (off by %s)", c.cur, c.sum.Text())
 		}
 	}
 	return ""
