@@ -152,6 +152,25 @@ func (a *applier) apply(pos int, c []byte) *Result {
 			return &Result{Code: Ignored, Message: fmt.Sprintf("unknown ignorable command type %d skipped", uint8(t))}
 		}
 	}
+	// The two hot types skip Decode's interface boxing; the envelope was
+	// checked above (checkEnvelope), so the outcome and any error message
+	// are Decode's.
+	if len(c) >= 2 {
+		switch t := CommandType(c[0]); t {
+		case TypeAuthorize:
+			cmd, err := decodeAuthorizeValue(c[2:], c[1])
+			if err != nil {
+				return invalid("%v", fmt.Errorf("%w: %s: %v", ErrInvalid, t, err))
+			}
+			return a.authorize(pos, &cmd)
+		case TypeRecordUsage:
+			cmd, err := decodeRecordUsageValue(c[2:], c[1])
+			if err != nil {
+				return invalid("%v", fmt.Errorf("%w: %s: %v", ErrInvalid, t, err))
+			}
+			return a.recordUsage(&cmd)
+		}
+	}
 	cmd, err := Decode(c)
 	if err != nil {
 		return invalid("%v", err)

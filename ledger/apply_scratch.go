@@ -32,6 +32,12 @@ type applyScratch struct {
 	// gens.Members equals memberCacheGen.
 	memberCache    map[string]memberIDStatus
 	memberCacheGen uint64
+	// encoded is EncodeResult(encodedFor), already built for the
+	// idempotency record: ApplyBatch returns it instead of encoding again.
+	// Sharing is safe: bbolt only reads the value, and the caller gets it
+	// after the commit.
+	encodedFor *Result
+	encoded    []byte
 	// hbuf holds prev ‖ body while post hashes a posting.
 	hbuf []byte
 }

@@ -341,7 +341,9 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	}
 	res := &Result{Code: OK, Message: msg, TransactionID: u.TransactionID, UsageID: u.ID,
 		PostingID: u.PostingID, OutboxID: u.OutboxID, Unmatched: u.Unmatched, LateAdjustment: u.LateAdjustment}
-	must(a.bucket(bUsageIdem).Put(key, EncodeResult(res)))
+	enc := EncodeResult(res)
+	must(a.bucket(bUsageIdem).Put(key, enc))
+	a.encodedFor, a.encoded = res, enc // ApplyBatch returns the same bytes
 	return res
 }
 

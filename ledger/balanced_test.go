@@ -29,3 +29,22 @@ func TestCheckBalancedSmallMatchesMap(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyHotDecodeMatchesDecode: Apply decodes Authorize and RecordUsage
+// without Decode, but a malformed payload still gets Decode's message.
+func TestApplyHotDecodeMatchesDecode(t *testing.T) {
+	s := openTest(t)
+	auth := enc(t, benchAuthorize(1))
+	use := enc(t, benchUsage(1, 1))
+	cmds := [][]byte{auth[:len(auth)-3], use[:len(use)-5], append(append([]byte{}, use...), 0), auth[:2]}
+	for i, r := range s.ApplyBatch(1, cmds) {
+		res, err := DecodeResult(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, derr := Decode(cmds[i])
+		if derr == nil || res.Code != Invalid || res.Message != derr.Error() {
+			t.Errorf("cmd %d: %s %q, Decode error %v", i, res.Code, res.Message, derr)
+		}
+	}
+}

@@ -197,6 +197,16 @@ func encodeAuthorize(c *Authorize) []byte {
 }
 
 func decodeAuthorize(p []byte, version byte) (Command, error) {
+	c, err := decodeAuthorizeValue(p, version)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeAuthorizeValue is decodeAuthorize without boxing the command in
+// an interface (Apply's hot path).
+func decodeAuthorizeValue(p []byte, version byte) (Authorize, error) {
 	r := sharedRbuf(p)
 	var c Authorize
 	c.legacyV1 = version == 1
@@ -216,7 +226,7 @@ func decodeAuthorize(p []byte, version byte) (Command, error) {
 	c.UpstreamPeer = r.str()
 	c.UpstreamTransactionID = r.u()
 	if err := r.done(); err != nil {
-		return nil, err
+		return Authorize{}, err
 	}
 	return c, nil
 }
@@ -281,6 +291,16 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 }
 
 func decodeRecordUsage(p []byte, version byte) (Command, error) {
+	c, err := decodeRecordUsageValue(p, version)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeRecordUsageValue is decodeRecordUsage without boxing the command
+// in an interface (Apply's hot path).
+func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 	r := sharedRbuf(p)
 	var c RecordUsage
 	c.legacyV1 = version == 1
@@ -307,7 +327,7 @@ func decodeRecordUsage(p []byte, version byte) (Command, error) {
 		c.OverLimit = r.bool()
 	}
 	if err := r.done(); err != nil {
-		return nil, err
+		return RecordUsage{}, err
 	}
 	return c, nil
 }

@@ -293,7 +293,11 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 		a := newApplier(tx, index, s.log)
 		for i, c := range cmds {
 			res := a.apply(i, c)
-			results[i] = EncodeResult(res)
+			if res == a.encodedFor {
+				results[i] = a.encoded
+			} else {
+				results[i] = EncodeResult(res)
+			}
 		}
 		putU64(tx.Bucket(bMeta), kApplied, index)
 		if a.gensDirty {
