@@ -1,6 +1,7 @@
 package node
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/ospnode/ospnode/settlement"
@@ -58,20 +59,9 @@ func (n *Node) handleNetting(w http.ResponseWriter, r *http.Request) {
 		n.adminFail(w, r, err)
 		return
 	}
-	switch format {
-	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		err = nt.WriteCSV(w)
-	case "text":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		err = nt.WriteText(w)
-	default:
-		w.Header().Set("Content-Type", "application/json")
-		err = nt.WriteJSON(w)
-	}
-	if err != nil {
-		n.log.Warn("admin: write netting", "err", err)
-	}
+	n.renderAs(w, "netting", format, map[string]func(io.Writer) error{
+		"json": nt.WriteJSON, "csv": nt.WriteCSV, "text": nt.WriteText,
+	})
 }
 
 // networkName is this network's id as a party of a netting ("us" before

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"io"
 
 	"net/http"
 	"strconv"
@@ -279,20 +280,9 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		n.adminFail(w, r, err)
 		return
 	}
-	switch format {
-	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		err = st.WriteCSV(w)
-	case "html":
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		err = st.WriteHTML(w)
-	default:
-		w.Header().Set("Content-Type", "application/json")
-		err = st.WriteJSON(w)
-	}
-	if err != nil {
-		n.log.Warn("admin: write statement", "err", err)
-	}
+	n.renderAs(w, "statement", format, map[string]func(io.Writer) error{
+		"json": st.WriteJSON, "csv": st.WriteCSV, "html": st.WriteHTML,
+	})
 }
 
 // reconcileOptions reads tolerance, skew, volume_ratio and volume_minimum.
@@ -344,25 +334,14 @@ func reconcileOptions(r *http.Request, period, currency string) (settlement.Reco
 func (n *Node) writeReport(w http.ResponseWriter, r *http.Request, rep *settlement.Report) {
 	format := r.URL.Query().Get("format")
 	w.Header().Set("X-Ospnode-Dispute", strconv.FormatBool(rep.Decision.Disputed()))
-	var err error
-	switch format {
-	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		err = rep.WriteCSV(w)
-	case "text":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		maxRec, _ := strconv.Atoi(r.URL.Query().Get("max_records"))
-		if !r.URL.Query().Has("max_records") {
-			maxRec = 20
-		}
-		err = rep.WriteText(w, maxRec)
-	default:
-		w.Header().Set("Content-Type", "application/json")
-		err = rep.WriteJSON(w)
+	maxRec, _ := strconv.Atoi(r.URL.Query().Get("max_records"))
+	if !r.URL.Query().Has("max_records") {
+		maxRec = 20
 	}
-	if err != nil {
-		n.log.Warn("admin: write report", "err", err)
-	}
+	n.renderAs(w, "report", format, map[string]func(io.Writer) error{
+		"json": rep.WriteJSON, "csv": rep.WriteCSV,
+		"text": func(w io.Writer) error { return rep.WriteText(w, maxRec) },
+	})
 }
 
 func reportFormatOK(r *http.Request) error {
