@@ -48,13 +48,19 @@ func TestSnapshotForcesCompactionAndInstallSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.converged(30 * time.Second)
-	bi, err := b.n.LogInfo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bi.SnapshotIndex < li.SnapshotIndex || b.sm.restores.Load() == 0 {
-		t.Fatalf("joiner did not install the snapshot: %+v (leader %+v)", bi, li)
-	}
+	// raft records the installed snapshot's index just after the state
+	// machine's Restore returns, so the digests can converge a moment
+	// before LogInfo shows it: poll.
+	c.eventually(10*time.Second, "joiner installs the snapshot", func() error {
+		bi, err := b.n.LogInfo()
+		if err != nil {
+			return err
+		}
+		if bi.SnapshotIndex < li.SnapshotIndex || b.sm.restores.Load() == 0 {
+			return fmt.Errorf("joiner did not install the snapshot: %+v, %d restores (leader %+v)", bi, b.sm.restores.Load(), li)
+		}
+		return nil
+	})
 	c.closeAll()
 	if err := a.n.Snapshot(); err == nil {
 		t.Fatal("Snapshot after Close succeeded")
