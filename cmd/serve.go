@@ -15,6 +15,7 @@ import (
 
 	"github.com/ospnode/ospnode/consensus"
 	"github.com/ospnode/ospnode/internal/linefile"
+	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/node"
 	"github.com/ospnode/ospnode/osp"
 	"github.com/urfave/cli/v2"
@@ -73,7 +74,8 @@ func serveFlags() []cli.Flag {
 		dur("request-timeout", 5*time.Second, "bound on answering one OSP request"),
 		boolean("demo", "seed a demo network into an empty ledger and print how to try it"),
 		&cli.BoolFlag{Name: "ledger-fsync", Value: true, EnvVars: env("ledger-fsync"),
-			Usage: "fsync ledger.db per Raft entry; false: the Raft log (fsynced by a quorum) is the durable source, and after a crash ledger.db is rebuilt from the Raft snapshot and log (--ledger-fsync=false)"},
+			Usage: "fsync ledger.db at each of its commits; false: the Raft log (fsynced by a quorum) is the only durable source, and after a crash ledger.db is rebuilt from the Raft snapshot and log (--ledger-fsync=false)"},
+		dur("ledger-commit-interval", ledger.DefaultCommitInterval, "how long applied Raft entries may wait before ledger.db commits them (the Raft log already holds them; a restart replays what was not committed); negative: commit every entry"),
 		str("log-level", "info", "debug, info, warn or error"),
 	}, trustFlags()...)
 }
@@ -200,33 +202,34 @@ func serveConfig(c *cli.Context) (node.Config, error) {
 		return node.Config{}, err
 	}
 	cfg := node.Config{
-		NodeID:           s.str("node-id"),
-		DataDir:          s.str("data-dir"),
-		OSPAddr:          s.str("osp-addr"),
-		OSPTLSAddr:       s.str("osp-tls-addr"),
-		OSPTLSCert:       s.str("osp-tls-cert"),
-		OSPTLSKey:        s.str("osp-tls-key"),
-		OSPClientCA:      s.str("osp-client-ca"),
-		AdminAddr:        s.str("admin-addr"),
-		AdminTLSCert:     s.str("admin-tls-cert"),
-		AdminTLSKey:      s.str("admin-tls-key"),
-		AdminToken:       s.str("admin-token"),
-		ClusterAddr:      s.str("cluster-addr"),
-		ClusterAdvertise: s.str("cluster-advertise"),
-		Batch:            consensus.BatchConfig{MaxCommands: s.int("batch-max-commands"), MaxWait: s.dur("batch-max-wait")},
-		TokenKind:        kind,
-		TokenValidity:    s.dur("token-validity"),
-		TokenCert:        s.str("token-cert"),
-		TokenKey:         s.str("token-key"),
-		TokenCA:          s.str("token-ca"),
-		PKIDir:           s.str("pki-dir"),
-		Limits:           osp.Limits{MaxBodyBytes: int64(s.int("max-body-bytes"))},
-		MaxTimeLimit:     s.int("max-time-limit"),
-		UsageGrace:       s.dur("usage-grace"),
-		MinMargin:        s.str("min-margin"),
-		RouteSeed:        uint64(s.int("route-seed")),
-		RequestTimeout:   s.dur("request-timeout"),
-		Logger:           slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
+		NodeID:               s.str("node-id"),
+		DataDir:              s.str("data-dir"),
+		OSPAddr:              s.str("osp-addr"),
+		OSPTLSAddr:           s.str("osp-tls-addr"),
+		OSPTLSCert:           s.str("osp-tls-cert"),
+		OSPTLSKey:            s.str("osp-tls-key"),
+		OSPClientCA:          s.str("osp-client-ca"),
+		AdminAddr:            s.str("admin-addr"),
+		AdminTLSCert:         s.str("admin-tls-cert"),
+		AdminTLSKey:          s.str("admin-tls-key"),
+		AdminToken:           s.str("admin-token"),
+		ClusterAddr:          s.str("cluster-addr"),
+		ClusterAdvertise:     s.str("cluster-advertise"),
+		Batch:                consensus.BatchConfig{MaxCommands: s.int("batch-max-commands"), MaxWait: s.dur("batch-max-wait")},
+		TokenKind:            kind,
+		TokenValidity:        s.dur("token-validity"),
+		TokenCert:            s.str("token-cert"),
+		TokenKey:             s.str("token-key"),
+		TokenCA:              s.str("token-ca"),
+		PKIDir:               s.str("pki-dir"),
+		Limits:               osp.Limits{MaxBodyBytes: int64(s.int("max-body-bytes"))},
+		MaxTimeLimit:         s.int("max-time-limit"),
+		UsageGrace:           s.dur("usage-grace"),
+		MinMargin:            s.str("min-margin"),
+		RouteSeed:            uint64(s.int("route-seed")),
+		RequestTimeout:       s.dur("request-timeout"),
+		LedgerCommitInterval: s.dur("ledger-commit-interval"),
+		Logger:               slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
 	}
 	if j := s.str("join"); j != "" {
 		for _, a := range strings.Split(j, ",") {

@@ -52,7 +52,7 @@ func openKVSync(path string, noSync bool) (*kvSM, error) {
 }
 
 func (s *kvSM) open() error {
-	db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{NoSync: s.noSync})
+	db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{NoSync: s.noSync, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		return err
 	}

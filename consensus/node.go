@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 )
 
 // Node is one member of a Raft cluster replicating a StateMachine. All methods
@@ -137,7 +138,15 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 		return nil, err
 	}
 
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(cfg.Dir, "raft.db"),
+		// The log store deletes old entries after every snapshot, so its
+		// freelist is large; by default bbolt rewrites the whole freelist on
+		// every commit (every StoreLogs). Not persisting it (rebuilt by a
+		// scan at open) and keeping it in a hashmap is what etcd does and
+		// what Consul offers as raft_boltdb.NoFreelistSync.
+		BoltOptions: &bbolt.Options{NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
+	})
 	if err != nil {
 		return fail(fmt.Errorf("consensus: open raft log: %w", err))
 	}

@@ -170,9 +170,16 @@ func (s *Store) LookupDeckRow(deckID string, t time.Time, number string) (DeckVe
 }
 
 // Transaction returns one transaction by ID.
+//
+// It does not force a commit (see commit.go): transactions never change once
+// written, so one still in the open write transaction is served from memory
+// and any other from the committed file.
 func (s *Store) Transaction(id uint64) (*Transaction, error) {
+	if t := s.pendingTx(id); t != nil {
+		return t, nil
+	}
 	var t *Transaction
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewCommitted(func(tx *bolt.Tx) error {
 		var err error
 		t, err = getTransaction(tx, id)
 		return err
@@ -181,10 +188,19 @@ func (s *Store) Transaction(id uint64) (*Transaction, error) {
 }
 
 // TransactionByKey returns the transaction authorised for (member,
-// messageID, callID), the Authorize idempotency key.
+// messageID, callID), the Authorize idempotency key. Like Transaction, it
+// does not force a commit: it is checked on every authorisation (a retry
+// gets its transaction back, whatever the limits say now).
 func (s *Store) TransactionByKey(member, messageID, callID string) (*Transaction, error) {
+	if t := s.pendingTxByKey(member, messageID, callID); t != nil {
+		return t, nil
+	}
+	return s.transactionByKey(s.viewCommitted, member, messageID, callID)
+}
+
+func (s *Store) transactionByKey(view func(func(*bolt.Tx) error) error, member, messageID, callID string) (*Transaction, error) {
 	var t *Transaction
-	err := s.view(func(tx *bolt.Tx) error {
+	err := view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bTxIdem)
 		v := b.Get(txIdemKey(member, messageID, callID))
 		if len(v) != 8 {
@@ -353,8 +369,12 @@ func (s *Store) Balances() ([]Balance, error) {
 
 // Balance returns one account's balance in currency (zero if it has none).
 func (s *Store) Balance(account, currency string) (money.Amount, error) {
+	return s.balance(s.view, account, currency)
+}
+
+func (s *Store) balance(view func(func(*bolt.Tx) error) error, account, currency string) (money.Amount, error) {
 	a := money.Zero(currency)
-	err := s.view(func(tx *bolt.Tx) error {
+	err := view(func(tx *bolt.Tx) error {
 		k := balanceKey(account, currency)
 		v := tx.Bucket(bBalances).Get(k)
 		if v == nil {
@@ -365,6 +385,14 @@ func (s *Store) Balance(account, currency string) (money.Amount, error) {
 		return err
 	})
 	return a, err
+}
+
+// CommittedBalance is Balance on the committed file only (see commit.go): it
+// may miss the postings of the last CommitInterval, and never forces a
+// commit. For the credit check on every authorisation, which is an
+// estimate already (holds of calls in flight are per node).
+func (s *Store) CommittedBalance(account, currency string) (money.Amount, error) {
+	return s.balance(s.viewCommitted, account, currency)
 }
 
 // PostingFilter selects postings. Zero fields match all.

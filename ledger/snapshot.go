@@ -47,6 +47,11 @@ func (s *Store) Snapshot() (Snapshot, error) {
 	if s.db == nil {
 		return nil, ErrClosed
 	}
+	// The snapshot must hold exactly AppliedIndex (raft records it as the
+	// snapshot's index and may compact the log up to it).
+	if err := s.flushLocked(); err != nil {
+		return nil, fmt.Errorf("ledger: snapshot: %w", err)
+	}
 	tx, err := s.db.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: snapshot: %w", err)
@@ -88,6 +93,11 @@ func (s *Store) Restore(r io.Reader) error {
 	defer s.mu.Unlock()
 	if s.db == nil {
 		return ErrClosed
+	}
+	// Commit what is pending so the current file matches AppliedIndex
+	// should the swap fail and the old file be reopened.
+	if err := s.flushLocked(); err != nil {
+		return fmt.Errorf("ledger: restore: %w", err)
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("ledger: restore: close current: %w", err)

@@ -43,6 +43,14 @@ type Options struct {
 	// empty, so that consensus rebuilds it from its latest snapshot and
 	// log. See unsynced.go and DESIGN.md "Unsynced mode".
 	Unsynced bool
+	// CommitInterval bounds how long applied entries may wait in the open
+	// write transaction before it commits (see commit.go): the Raft log,
+	// not this file, makes them durable. Default DefaultCommitInterval;
+	// negative commits (and fsyncs) after every entry.
+	CommitInterval time.Duration
+	// CommitEntries commits after this many applied entries at the latest.
+	// Default DefaultCommitEntries.
+	CommitEntries int
 }
 
 // Store is the ledger state machine on one bbolt file. All methods are safe
@@ -58,8 +66,13 @@ type Store struct {
 	mu sync.RWMutex
 	db *bolt.DB
 
+	// applied is the index of the last applied entry, committed to the
+	// file or still in the open write transaction (p).
 	applied atomic.Uint64
 	gens    atomic.Pointer[Generations]
+
+	// p is the open write transaction of deferred commit (commit.go).
+	p pendingWrites
 
 	// discarded is where Open moved an untrusted file ("" if none).
 	discarded string
@@ -90,6 +103,12 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = 5 * time.Second
+	}
+	if opts.CommitInterval == 0 {
+		opts.CommitInterval = DefaultCommitInterval
+	}
+	if opts.CommitEntries <= 0 {
+		opts.CommitEntries = DefaultCommitEntries
 	}
 	s := &Store{path: path, opts: opts, log: opts.Logger}
 	if opts.ReadOnly {
@@ -212,6 +231,14 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return ErrClosed
 	}
+	// Commit what is pending: with fsync this makes it durable; either way
+	// a restart then replays nothing it already holds.
+	if err := s.flushLocked(); err != nil {
+		return fmt.Errorf("ledger: close: %w", err)
+	}
+	if s.p.timer != nil {
+		s.p.timer.Stop()
+	}
 	unsynced := s.opts.Unsynced && !s.opts.ReadOnly
 	var syncErr error
 	if unsynced {
@@ -250,12 +277,17 @@ func (s *Store) Generations() Generations {
 	return Generations{}
 }
 
-// view runs fn in a read transaction on the current file.
+// view runs fn in a read transaction on the current file, after committing
+// the entries applied so far (commit.go), so that every read sees every
+// entry applied before it.
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
 		return ErrClosed
+	}
+	if err := s.flushLocked(); err != nil {
+		return err
 	}
 	return s.db.View(fn)
 }
@@ -288,29 +320,49 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	for _, c := range cmds {
 		checkEnvelope(c)
 	}
-	var gens Generations
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		a := newApplier(tx, index, s.log)
-		for i, c := range cmds {
-			res := a.apply(i, c)
-			if res == a.encodedFor {
-				results[i] = a.encoded
-			} else {
-				results[i] = EncodeResult(res)
-			}
-		}
-		putU64(tx.Bucket(bMeta), kApplied, index)
-		if a.gensDirty {
-			writeGenerations(tx.Bucket(bMeta), &a.gens)
-		}
-		gens = a.gens
-		return a.flush()
-	})
+	s.p.wmu.Lock()
+	defer s.p.wmu.Unlock()
+	if s.p.broken != nil {
+		panic(fmt.Sprintf("ledger: apply index %d: %v", index, s.p.broken))
+	}
+	tx, err := s.writeTxLocked()
 	if err != nil {
+		panic(fmt.Sprintf("ledger: apply index %d: begin: %v", index, err))
+	}
+	// A panic below (a storage failure) leaves the transaction half
+	// written: drop everything pending, so the store matches its file
+	// again, and let the panic stop the node.
+	defer func() {
+		if r := recover(); r != nil {
+			s.rollbackLocked()
+			panic(r)
+		}
+	}()
+	a := newApplier(tx, index, s.log)
+	for i, c := range cmds {
+		res := a.apply(i, c)
+		if res == a.encodedFor {
+			results[i] = a.encoded
+		} else {
+			results[i] = EncodeResult(res)
+		}
+		if res != nil && res.Code == OK && res.Transaction != nil && res.TransactionID != 0 {
+			s.rememberTx(res.TransactionID, res.Transaction)
+		}
+	}
+	putU64(tx.Bucket(bMeta), kApplied, index)
+	if a.gensDirty {
+		writeGenerations(tx.Bucket(bMeta), &a.gens)
+	}
+	gens := a.gens
+	if err := a.flush(); err != nil {
 		panic(fmt.Sprintf("ledger: apply index %d: %v", index, err))
 	}
 	s.applied.Store(index)
 	s.gens.Store(&gens)
+	if err := s.entryAppliedLocked(); err != nil {
+		panic(fmt.Sprintf("ledger: apply index %d: %v", index, err))
+	}
 	return results
 }
 

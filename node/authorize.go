@@ -361,7 +361,7 @@ func (rq *request) timeLimit(m *ledger.Member, called string, sell money.Amount,
 		return limit, "", nil
 	}
 	unheld := func() (money.Amount, error) {
-		bal, err := n.store.Balance(ledger.MemberAccount(m.ID), cl.Currency())
+		bal, err := n.store.CommittedBalance(ledger.MemberAccount(m.ID), cl.Currency())
 		if err != nil {
 			bal = money.Zero(cl.Currency())
 		}

@@ -180,18 +180,29 @@ func TestLedgerNoFsyncTornFileRebuilt(t *testing.T) {
 	}
 }
 
-const crashChildEnv = "OSPNODE_NODE_CRASH_CHILD"
+const (
+	crashChildEnv     = "OSPNODE_NODE_CRASH_CHILD"
+	crashChildSyncEnv = "OSPNODE_NODE_CRASH_CHILD_FSYNC" // "1": the default, fsynced ledger
+)
 
-// TestLedgerNoFsyncCrashChild is the child process of
-// TestLedgerNoFsyncSIGKILL; it does nothing in a normal run.
-func TestLedgerNoFsyncCrashChild(t *testing.T) {
+// crashMode is the ledger mode of a SIGKILL test's child.
+func crashMode(fsync bool) LedgerSync {
+	if fsync {
+		return LedgerFsync
+	}
+	return LedgerNoFsync
+}
+
+// TestLedgerCrashChild is the child process of
+// TestLedgerSIGKILL; it does nothing in a normal run.
+func TestLedgerCrashChild(t *testing.T) {
 	dir := os.Getenv(crashChildEnv)
 	if dir == "" {
-		t.Skip("child process of TestLedgerNoFsyncSIGKILL")
+		t.Skip("child process of TestLedgerSIGKILL")
 	}
 	cfg := testConfig(t, "n1")
 	cfg.DataDir = dir
-	cfg.Bootstrap, cfg.Demo, cfg.LedgerSync = true, true, LedgerNoFsync
+	cfg.Bootstrap, cfg.Demo, cfg.LedgerSync = true, true, crashMode(os.Getenv(crashChildSyncEnv) == "1")
 	n, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -217,19 +228,30 @@ func TestLedgerNoFsyncCrashChild(t *testing.T) {
 	}
 }
 
-// TestLedgerNoFsyncSIGKILL: a node process with LedgerNoFsync killed with
-// SIGKILL while it writes restarts by rebuilding its ledger from the Raft
-// snapshot and log; every usage it confirmed before the kill is there
-// once and the books audit clean.
-func TestLedgerNoFsyncSIGKILL(t *testing.T) {
+// TestLedgerSIGKILL: a node process killed with SIGKILL while it
+// writes restarts with every usage it confirmed before the kill there once
+// and the books audit clean. With the default fsynced ledger the file is
+// trusted and the Raft log entries after its last (deferred) commit are
+// replayed; with LedgerNoFsync the file is rebuilt from the Raft snapshot
+// and log.
+func TestLedgerSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
+	for _, fsync := range []bool{true, false} {
+		t.Run(map[bool]string{true: "fsync", false: "nofsync"}[fsync], func(t *testing.T) { testLedgerSIGKILL(t, fsync) })
+	}
+}
+
+func testLedgerSIGKILL(t *testing.T, fsync bool) {
 	dir := filepath.Join(t.TempDir(), "n1")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLedgerNoFsyncCrashChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLedgerCrashChild$", "-test.count=1")
 	// The killed child cannot remove its own temporary directories: make
 	// them inside ours.
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, "TMPDIR="+t.TempDir())
+	if fsync {
+		cmd.Env = append(cmd.Env, crashChildSyncEnv+"=1")
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -266,17 +288,22 @@ func TestLedgerNoFsyncSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "ledger.db"+ledger.UnsyncedMarkerSuffix)); err != nil {
+	_, err = os.Stat(filepath.Join(dir, "ledger.db"+ledger.UnsyncedMarkerSuffix))
+	if !fsync && err != nil {
 		t.Fatalf("no marker after SIGKILL: %v", err)
+	}
+	if fsync && err == nil {
+		t.Fatal("an fsynced ledger left the unsynced marker")
 	}
 
 	cfg := testConfig(t, "n1")
 	cfg.DataDir = dir
-	cfg.Bootstrap, cfg.LedgerSync = true, LedgerNoFsync
+	cfg.Bootstrap, cfg.LedgerSync = true, crashMode(fsync)
 	n := openNode(t, cfg)
-	if n.Store().Discarded() == "" {
-		t.Fatal("ledger.db trusted after SIGKILL")
+	if discarded := n.Store().Discarded() != ""; discarded == fsync {
+		t.Fatalf("fsync=%v: ledger.db discarded=%v after SIGKILL", fsync, discarded)
 	}
+	t.Logf("ledger.db opened at applied index %d", n.Store().AppliedIndex())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := n.cons.Barrier(ctx); err != nil { // everything committed is applied

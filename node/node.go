@@ -73,8 +73,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}()
 
 	n.store, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{
-		Logger:   cfg.Logger.With("component", "ledger"),
-		Unsynced: cfg.LedgerSync == LedgerNoFsync,
+		Logger:         cfg.Logger.With("component", "ledger"),
+		Unsynced:       cfg.LedgerSync == LedgerNoFsync,
+		CommitInterval: cfg.LedgerCommitInterval,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
