@@ -31,6 +31,9 @@ type testCluster struct {
 	direct bool // dial peers directly, without faultnet (benchmarks)
 	mem    bool // use memSM instead of the bbolt kvSM (benchmarks)
 	noSync bool // kvSM commits without fsync (benchmarks)
+	// everyEntry makes the kvSM commit every entry instead of deferring
+	// commits by kvCommitInterval as ledger does (benchmarks compare both).
+	everyEntry bool
 	base   string
 	opts   func(*Config)
 
@@ -97,6 +100,9 @@ func (c *testCluster) start(id string, bootstrap bool) *testNode {
 		var err error
 		if sm, err = openKVSync(filepath.Join(tn.dir, "state.db"), c.noSync); err != nil {
 			c.t.Fatal(err)
+		}
+		if !c.everyEntry {
+			sm.interval = kvCommitInterval
 		}
 		machine = sm
 	}

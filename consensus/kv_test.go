@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -29,6 +30,14 @@ type kvSM struct {
 	calls    atomic.Uint64 // ApplyBatch calls that applied something
 	restores atomic.Uint64
 	noSync   bool
+
+	// Deferred commit, as ledger does (ledger/commit.go): with interval > 0
+	// applied entries wait in one open write transaction until interval
+	// passes or something reads; the Raft log already holds them.
+	interval time.Duration
+	wmu      sync.Mutex
+	wtx      *bbolt.Tx
+	timer    *time.Timer
 }
 
 var (
@@ -40,6 +49,10 @@ var (
 )
 
 func openKV(path string) (*kvSM, error) { return openKVSync(path, false) }
+
+// kvCommitInterval is the test clusters' deferred commit interval: the
+// ledger's default, so restarts and kills replay uncommitted entries.
+const kvCommitInterval = 20 * time.Millisecond
 
 // openKVSync opens a kvSM whose commits skip fsync when noSync (the
 // unsynced-ledger comparison in BenchmarkCommit).
@@ -77,6 +90,48 @@ func (s *kvSM) open() error {
 	return nil
 }
 
+// writeTx returns the open write transaction or begins one. Caller holds
+// s.mu (shared) and s.wmu.
+func (s *kvSM) writeTx() (*bbolt.Tx, error) {
+	if s.wtx != nil {
+		return s.wtx, nil
+	}
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return nil, err
+	}
+	s.wtx = tx
+	if s.timer == nil {
+		s.timer = time.AfterFunc(s.interval, s.commitAged)
+	} else {
+		s.timer.Reset(s.interval)
+	}
+	return tx, nil
+}
+
+// flush commits the open write transaction. Caller holds s.mu.
+func (s *kvSM) flush() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.wtx == nil {
+		return
+	}
+	s.timer.Stop()
+	err := s.wtx.Commit()
+	s.wtx = nil
+	if err != nil {
+		panic(fmt.Sprintf("kvSM commit: %v", err))
+	}
+}
+
+func (s *kvSM) commitAged() {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db != nil {
+		s.flush()
+	}
+}
+
 func (s *kvSM) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	if index <= s.applied.Load() {
 		return nil
@@ -84,7 +139,19 @@ func (s *kvSM) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	res := make([][]byte, len(cmds))
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	update := s.db.Update
+	if s.interval > 0 {
+		update = func(fn func(*bbolt.Tx) error) error {
+			s.wmu.Lock()
+			defer s.wmu.Unlock()
+			tx, err := s.writeTx()
+			if err != nil {
+				return err
+			}
+			return fn(tx)
+		}
+	}
+	err := update(func(tx *bbolt.Tx) error {
 		kv, meta := tx.Bucket(bktKV), tx.Bucket(bktMeta)
 		h := sha256.New()
 		h.Write(meta.Get(keyDig))
@@ -132,6 +199,7 @@ type kvSnap struct {
 
 func (s *kvSM) Snapshot() (Snapshot, error) {
 	s.mu.RLock()
+	s.flush()
 	tx, err := s.db.Begin(false)
 	if err != nil {
 		s.mu.RUnlock()
@@ -169,6 +237,7 @@ func (s *kvSM) Restore(r io.Reader) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.flush()
 	if err := s.db.Close(); err != nil {
 		return err
 	}
@@ -182,6 +251,7 @@ func (s *kvSM) Restore(r io.Reader) error {
 func (s *kvSM) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.flush()
 	return s.db.Close()
 }
 
@@ -196,6 +266,7 @@ type kvView struct {
 func (s *kvSM) view() kvView {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	s.flush()
 	var v kvView
 	_ = s.db.View(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bktMeta)
@@ -212,6 +283,7 @@ func (s *kvSM) view() kvView {
 func (s *kvSM) missing(want [][]byte) [][]byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	s.flush()
 	var out [][]byte
 	_ = s.db.View(func(tx *bbolt.Tx) error {
 		kv := tx.Bucket(bktKV)
