@@ -161,6 +161,8 @@ func benchTLS(c *cli.Context) (*tls.Config, error) {
 }
 
 func benchRun(c *cli.Context) error {
+	// The generator decodes every answer with etree too: same trade as serve.
+	setGCPercent(DefaultGCPercent)
 	o, err := benchOptions(c)
 	if err != nil {
 		return err

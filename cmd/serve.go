@@ -71,6 +71,7 @@ func serveFlags() []cli.Flag {
 		dur("usage-grace", 24*time.Hour, "how long after a token expires its usage still matches"),
 		str("min-margin", "0", "minimum margin over cost, as a fraction of the sell rate (e.g. 0.05)"),
 		num("route-seed", 0, "seed of weighted load sharing"),
+		num("gc-percent", DefaultGCPercent, "Go garbage collector target (GOGC) for this process; the GOGC environment variable, when set, wins; 0 keeps Go's default of 100"),
 		dur("request-timeout", 5*time.Second, "bound on answering one OSP request"),
 		boolean("demo", "seed a demo network into an empty ledger and print how to try it"),
 		&cli.BoolFlag{Name: "ledger-fsync", Value: true, EnvVars: env("ledger-fsync"),
@@ -93,6 +94,7 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit("serve: "+err.Error(), 2)
 			}
+			setGCPercent(c.Int("gc-percent"))
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runServe(ctx, cfg, c.App.Writer)

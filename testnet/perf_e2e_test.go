@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,12 +69,22 @@ func perfEnvInt(name string, def int) int {
 // (the Raft log as the durable source; ledger.db not fsynced per entry).
 // OSPNODE_E2E_SHARED_TOKEN=1 sets ledger.Member.SharedToken on every
 // member (one token per call instead of five).
+// perfGCPercent mirrors cmd.DefaultGCPercent (testnet cannot import cmd).
+const perfGCPercent = 400
+
 func TestE2EThroughput(t *testing.T) {
 	if os.Getenv("OSPNODE_E2E_BENCH") != "1" {
 		t.Skip("set OSPNODE_E2E_BENCH=1 to run the end-to-end throughput measurement")
 	}
 	if raceEnabled {
 		t.Skip("a throughput measurement under -race means nothing")
+	}
+	// The nodes and the generator share this process: give them the
+	// collector target that `ospnode serve` and `ospnode bench` set
+	// (cmd.DefaultGCPercent), unless GOGC says otherwise.
+	if os.Getenv("GOGC") == "" {
+		old := debug.SetGCPercent(perfGCPercent)
+		t.Cleanup(func() { debug.SetGCPercent(old) })
 	}
 	secs := perfEnvInt("OSPNODE_E2E_SECONDS", 5)
 	conc := perfEnvInt("OSPNODE_E2E_CONCURRENCY", 128)
