@@ -752,6 +752,35 @@ func (n *Node) runBarriers() {
 	}
 }
 
+// WaitApplied waits until this node has applied the log entry at index, for
+// a read that needs the effects of one known entry (the authorisation of a
+// call whose usage reached another node) without a full Barrier: no leader
+// round trip and no barrier entry, only the local apply of what the leader
+// already committed. It returns at once when index is already applied.
+// An index this node's log cannot reach soon (more than MaxWaitAhead past
+// its commit index: not an entry of this cluster) fails at once with
+// ErrNotApplied; otherwise it waits until ctx ends (ErrTimeout) or the node
+// closes (ErrClosed).
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	if n.raft.AppliedIndex() >= index {
+		return nil
+	}
+	if index > n.raft.CommitIndex()+MaxWaitAhead {
+		return fmt.Errorf("%w: index %d is past commit index %d", ErrNotApplied, index, n.raft.CommitIndex())
+	}
+	if err := n.waitApplied(ctx, index); err != nil {
+		return fmt.Errorf("consensus: waiting for index %d: %w", index, err)
+	}
+	return nil
+}
+
+// MaxWaitAhead bounds how far past its commit index WaitApplied waits for.
+const MaxWaitAhead = 1 << 16
+
+// ErrNotApplied: WaitApplied was asked for an index that is not an entry
+// this node will apply soon.
+var ErrNotApplied = errors.New("consensus: index not applied")
+
 // waitApplied polls raft's applied index until it reaches idx.
 func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
 	backoff := 100 * time.Microsecond

@@ -28,6 +28,13 @@ func TransactionIDFor(epoch uint8, index uint64, pos int) (uint64, bool) {
 	return uint64(epoch)<<(posBits+indexBits) | index<<posBits | uint64(pos), true
 }
 
+// TransactionIndex returns the log index encoded in a transaction id made by
+// TransactionIDFor: the entry whose apply created it. A replica that has
+// applied that index holds the transaction, if it exists.
+func TransactionIndex(id uint64) uint64 {
+	return (id >> posBits) & maxTxIndex
+}
+
 func (a *applier) authorize(pos int, c *Authorize) *Result {
 	if c.At.IsZero() {
 		return invalid("authorize: At is required")

@@ -115,9 +115,11 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 	return rq.usageAnswer(c.ID, osp.StatusOK, "")
 }
 
-// transaction reads a transaction, waiting once for this replica to catch
-// up (a read barrier) when it is not there yet: a follower may answer the
-// usage of a call authorised a moment ago by another node.
+// transaction reads a transaction, waiting for this replica to catch up
+// when it is not there yet: a follower may answer the usage of a call
+// authorised a moment ago through another node. The id names the log entry
+// that created it (ledger.TransactionIndex), so the wait is for that one
+// entry to be applied here, not a Barrier's round trip to the leader.
 func (rq *request) transaction(ctx context.Context, id uint64) *ledger.Transaction {
 	t, err := rq.n.store.Transaction(id)
 	if err == nil {
@@ -126,9 +128,13 @@ func (rq *request) transaction(ctx context.Context, id uint64) *ledger.Transacti
 	if !errors.Is(err, ledger.ErrNotFound) {
 		return nil
 	}
-	bctx, cancel := context.WithTimeout(ctx, time.Second)
+	idx := ledger.TransactionIndex(id)
+	if idx == 0 || rq.n.store.AppliedIndex() >= idx {
+		return nil // applied here already: no such transaction
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if rq.n.cons.Barrier(bctx) != nil {
+	if rq.n.cons.WaitApplied(wctx, idx) != nil {
 		return nil
 	}
 	t, _ = rq.n.store.Transaction(id)
