@@ -69,6 +69,9 @@ func perfEnvInt(name string, def int) int {
 // (the Raft log as the durable source; ledger.db not fsynced per entry).
 // OSPNODE_E2E_SHARED_TOKEN=1 sets ledger.Member.SharedToken on every
 // member (one token per call instead of five).
+// OSPNODE_E2E_LEADER_ONLY=1 sends every message to the leader (callers whose
+// primary service point is the leader) instead of spreading them over all
+// nodes, which makes two thirds of them forwarded by a follower.
 // perfGCPercent mirrors cmd.DefaultGCPercent (testnet cannot import cmd).
 const perfGCPercent = 400
 
@@ -109,6 +112,9 @@ func TestE2EThroughput(t *testing.T) {
 					AcceptUnsigned: kind != ledger.TokenSigned}
 				lo := nw.LoadOptions(base)
 				lo.Failover = false // count every answer as given
+				if os.Getenv("OSPNODE_E2E_LEADER_ONLY") == "1" {
+					lo.URLs = []string{nw.Leader().OSPURL()}
+				}
 				closed := &LoadResult{CallsPerSecond: float64(perfEnvInt("OSPNODE_E2E_RATE", 0)) / 0.7, Types: make([]MessageResult, 3)}
 				if closed.CallsPerSecond == 0 {
 					var err error
