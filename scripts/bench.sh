@@ -42,15 +42,19 @@ run "OSP codec (one core)" go test -run '^$' -bench 'Decode|Encode|RequestRespon
 run "Tokens: 5 per authorisation, and verification" go test -run '^$' -bench 'Token' -benchmem -benchtime "$benchtime" -cpu 1 ./osp/
 run "Ledger apply (256 commands per Raft entry)" go test -run '^$' -bench 'Apply|Encode' -benchmem -benchtime "$benchtime" ./ledger/
 run "Consensus: 3-node loopback cluster, fsync on, 200-byte commands" go test -run '^$' -bench 'Commit' -benchtime 2s ./consensus/
+run "Replicated ledger: 3 nodes, real RecordUsage commands, fsync on" go test -run '^$' -bench 'LedgerCommit' -benchtime 2s ./testnet/
 run "Rating and reconciliation" go test -run '^$' -bench 'Rate|Reconcile' -benchmem -benchtime "$benchtime" ./settlement/
 run "Routing index (500,000 prefixes) and node authorisation over HTTP + Raft" go test -run '^$' -bench 'PrefixIndex|Authorize5|ForwardedAuthorization|LocalAuthorizationSameSetup' -benchmem -benchtime "$benchtime" ./settlement/ ./node/
 run "Federation forwarding" go test -run '^$' -bench 'Forward|Merge|CheckLoop' -benchmem -benchtime "$benchtime" ./federation/
 run "Load generator overhead" go test -run '^$' -bench 'CallMessages|LoadLoopback' -benchmem -benchtime "$benchtime" ./testnet/
 if [ "${SKIP_E2E:-}" != 1 ]; then
-  run "End to end: 1- and 3-node networks, 1 auth (5 destinations) + 2 usages per call" \
-    env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" go test -run TestE2EThroughput -v -count=1 -timeout 30m ./testnet/
-  run "End to end, 3 nodes, ledger fsync off (Raft log durable) and one shared token per call" \
-    env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" OSPNODE_E2E_CASES=3n OSPNODE_E2E_CONCURRENCY=256 OSPNODE_E2E_LEDGER_FSYNC=false OSPNODE_E2E_SHARED_TOKEN=1 \
+  run "End to end: 1- and 3-node networks, 1 auth (5 destinations) + 2 usages per call, callers spread over every node" \
+    env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" OSPNODE_E2E_CONCURRENCY=256 go test -run TestE2EThroughput -v -count=1 -timeout 30m ./testnet/
+  run "End to end, 3 nodes, callers whose primary service point is the leader" \
+    env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" OSPNODE_E2E_CASES=3n OSPNODE_E2E_CONCURRENCY=256 OSPNODE_E2E_LEADER_ONLY=1 \
+    go test -run TestE2EThroughput -v -count=1 -timeout 30m ./testnet/
+  run "End to end, 3 nodes, signed tokens, one shared token per call" \
+    env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" OSPNODE_E2E_CASES=3n-signed OSPNODE_E2E_CONCURRENCY=256 OSPNODE_E2E_SHARED_TOKEN=1 \
     go test -run TestE2EThroughput -v -count=1 -timeout 30m ./testnet/
 fi
 mv "$tmp" "$out"
