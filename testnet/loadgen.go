@@ -314,6 +314,9 @@ func (r *loadRun) transport(bind string) (http.RoundTripper, func(), error) {
 		DialContext:         d.DialContext,
 		TLSClientConfig:     o.TLSConfig,
 		MaxIdleConnsPerHost: min(o.Concurrency, 1024),
+		// A caller has one request in flight: never more connections than
+		// callers (a node caps connections per source address).
+		MaxConnsPerHost: min(o.Concurrency, 1024),
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: o.Timeout,
 		DisableKeepAlives:   o.NewConnections,
