@@ -201,7 +201,7 @@ func (s *Store) rememberTx(id uint64, t *Transaction) {
 		s.p.newTxKey = make(map[string]uint64)
 	}
 	s.p.newTx[id] = t
-	// Both spellings of the key, as transactionByKey looks up both.
+	// Both spellings of the key, as TransactionByKey looks up both.
 	s.p.newTxKey[string(txIdemKey(t.SourceMember, t.MessageID, t.CallID))] = id
 	s.p.newTxKey[string(txIdemKeyV1(t.SourceMember, t.MessageID, t.CallID))] = id
 	s.p.txmu.Unlock()

@@ -195,12 +195,8 @@ func (s *Store) TransactionByKey(member, messageID, callID string) (*Transaction
 	if t := s.pendingTxByKey(member, messageID, callID); t != nil {
 		return t, nil
 	}
-	return s.transactionByKey(s.viewCommitted, member, messageID, callID)
-}
-
-func (s *Store) transactionByKey(view func(func(*bolt.Tx) error) error, member, messageID, callID string) (*Transaction, error) {
 	var t *Transaction
-	err := view(func(tx *bolt.Tx) error {
+	err := s.viewCommitted(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bTxIdem)
 		v := b.Get(txIdemKey(member, messageID, callID))
 		if len(v) != 8 {
