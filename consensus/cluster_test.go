@@ -34,8 +34,8 @@ type testCluster struct {
 	// everyEntry makes the kvSM commit every entry instead of deferring
 	// commits by kvCommitInterval as ledger does (benchmarks compare both).
 	everyEntry bool
-	base   string
-	opts   func(*Config)
+	base       string
+	opts       func(*Config)
 
 	mu       sync.Mutex
 	nodes    map[string]*testNode

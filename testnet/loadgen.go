@@ -316,7 +316,7 @@ func (r *loadRun) transport(bind string) (http.RoundTripper, func(), error) {
 		MaxIdleConnsPerHost: min(o.Concurrency, 1024),
 		// A caller has one request in flight: never more connections than
 		// callers (a node caps connections per source address).
-		MaxConnsPerHost: min(o.Concurrency, 1024),
+		MaxConnsPerHost:     min(o.Concurrency, 1024),
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: o.Timeout,
 		DisableKeepAlives:   o.NewConnections,
