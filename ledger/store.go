@@ -292,9 +292,11 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
-// ApplyBatch applies the commands of log entry index in one bbolt write
-// transaction, which also stores index as the applied index, and returns
-// one encoded Result per command (read with DecodeResult). An index at or
+// ApplyBatch applies the commands of log entry index into the open bbolt
+// write transaction (which also stores index as the applied index, and
+// commits as commit.go says: every CommitInterval, every CommitEntries
+// entries, or before a read), and returns one encoded Result per command
+// (read with DecodeResult). An index at or
 // below AppliedIndex returns nil results and changes nothing, so replaying
 // the log after a restart is harmless.
 //
