@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -178,11 +181,29 @@ func ensureCA(dir, name string) ([]byte, error) {
 	return ca.CertPEM(), nil
 }
 
-// freePort reserves an ephemeral port on 127.0.0.1 and releases it for the
-// node to bind. The proxy in front of a node must know the node's address
-// before the node advertises the proxy, hence the reservation; the window
-// in which another process could take the port is a few microseconds.
+// freePort reserves a port on 127.0.0.1 and releases it for the node to
+// bind. The proxy in front of a node must know the node's address before
+// the node advertises the proxy, hence the reservation; the window in which
+// another process could take the port is a few microseconds.
+//
+// The port comes from below the kernel's ephemeral range when there is room
+// (stablePorts): a node restarted on its old ports must find them free, and
+// while it was down any outgoing connection (the other nodes' Raft links,
+// the load generator) could have been given a freed ephemeral port as its
+// local port for as long as it lives.
 func freePort() (string, error) {
+	lo, hi := stablePorts()
+	for range 64 {
+		if hi <= lo {
+			break
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(lo+rand.IntN(hi-lo)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken: try another
+		}
+		return addr, ln.Close()
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("testnet: reserve port: %w", err)
@@ -190,6 +211,25 @@ func freePort() (string, error) {
 	addr := ln.Addr().String()
 	return addr, ln.Close()
 }
+
+// stablePorts returns [lo, hi): ports below the ephemeral range
+// (/proc/sys/net/ipv4/ip_local_port_range) and above 10000, or an empty
+// range where that cannot be read or leaves no room.
+var stablePorts = sync.OnceValues(func() (int, int) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, 0
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low <= 11000 {
+		return 0, 0
+	}
+	return 10000, low
+})
 
 // startFresh opens a node with an empty data directory: bootstrapping, or
 // joining the running members.
@@ -267,8 +307,12 @@ func (nw *Network) liveClusterAddrs(skip int) []string {
 
 // open opens s's node on its fixed addresses.
 func (nw *Network) open(ctx context.Context, s *server, bootstrap bool, join []string) error {
+	// OSP and admin ports too must survive a Restart (see freePort).
 	bind := func(a string) string {
 		if a == "" {
+			if p, err := freePort(); err == nil {
+				return p
+			}
 			return "127.0.0.1:0"
 		}
 		return a
