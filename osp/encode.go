@@ -177,7 +177,14 @@ func appendMessage(dst []byte, m *Message) ([]byte, error) {
 	}
 	e := enc{b: dst}
 	e.raw(`<?xml version="1.0"?>`)
-	e.openAttrs("Message", "messageId", m.MessageID, "random", m.Random)
+	// messageId is written even when empty: the toolkit's parser refuses
+	// a <Message> without the attribute, and a request that came without
+	// one is still answered (its empty id echoed back).
+	e.b = append(e.b, `<Message messageId="`...)
+	e.escape(m.MessageID, true)
+	e.b = append(e.b, '"')
+	e.attrs([]string{"random", m.Random})
+	e.b = append(e.b, '>')
 	for i := range m.Components {
 		e.component(&m.Components[i])
 	}
