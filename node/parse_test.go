@@ -24,6 +24,8 @@ func TestDurationMillis(t *testing.T) {
 		{".25", 1, 250, false},
 		{"-1", 1, 0, true},
 		{"1e3", 1, 0, true},
+		{".0001E2", 1, 0, true}, // an exponent after a digit that rounds up (fuzz)
+		{"1.00009x", 1, 0, true},
 		{"abc", 1, 0, true},
 		{"99999999999", 1, 0, true},
 		{"30", 0, 30000, false}, // no Increment element

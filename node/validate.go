@@ -73,18 +73,22 @@ func durationMillis(amount string, increment int) (int64, error) {
 		return 0, fmt.Errorf("usage of %s s × %d is over %d s", amount, increment, maxUsageSeconds)
 	}
 	var ms int64
+	roundUp := false // a non-zero digit below the millisecond
 	for i := 0; i < len(frac); i++ {
+		// Every digit is checked, also past the millisecond: stopping at
+		// the first one that rounds up let ".0001E2" through as 1 ms.
 		ch := frac[i]
 		if ch < '0' || ch > '9' {
 			return 0, fmt.Errorf("usage amount %q is not a duration in seconds", amount)
 		}
-		switch {
-		case i < 3:
+		if i < 3 {
 			ms = ms*10 + int64(ch-'0')
-		case ch != '0':
-			ms++ // a non-zero digit below the millisecond rounds up
-			i = len(frac)
+		} else if ch != '0' {
+			roundUp = true
 		}
+	}
+	if roundUp {
+		ms++
 	}
 	for i := len(frac); i < 3; i++ {
 		ms *= 10
