@@ -72,6 +72,7 @@ func serveFlags() []cli.Flag {
 		str("min-margin", "0", "minimum margin over cost, as a fraction of the sell rate (e.g. 0.05)"),
 		num("route-seed", 0, "seed of weighted load sharing"),
 		num("gc-percent", DefaultGCPercent, "Go garbage collector target (GOGC) for this process; the GOGC environment variable, when set, wins; 0 keeps Go's default of 100"),
+		num("gomaxprocs", 0, "Go scheduler Ps for this process (0: 2 per CPU available, so that Ps blocked in fsync do not leave runnable work waiting; negative: Go's default of 1 per CPU); the GOMAXPROCS environment variable, when set, wins"),
 		dur("request-timeout", 5*time.Second, "bound on answering one OSP request"),
 		boolean("demo", "seed a demo network into an empty ledger and print how to try it"),
 		&cli.BoolFlag{Name: "ledger-fsync", Value: true, EnvVars: env("ledger-fsync"),
@@ -95,6 +96,7 @@ func serveCommand() *cli.Command {
 				return cli.Exit("serve: "+err.Error(), 2)
 			}
 			setGCPercent(c.Int("gc-percent"))
+			setProcs(c.Int("gomaxprocs"))
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runServe(ctx, cfg, c.App.Writer)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -72,8 +73,12 @@ func perfEnvInt(name string, def int) int {
 // OSPNODE_E2E_LEADER_ONLY=1 sends every message to the leader (callers whose
 // primary service point is the leader) instead of spreading them over all
 // nodes, which makes two thirds of them forwarded by a follower.
-// perfGCPercent mirrors cmd.DefaultGCPercent (testnet cannot import cmd).
-const perfGCPercent = 400
+// perfGCPercent and perfProcsPerCPU mirror cmd.DefaultGCPercent and
+// cmd.DefaultProcsPerCPU (testnet cannot import cmd).
+const (
+	perfGCPercent   = 400
+	perfProcsPerCPU = 2
+)
 
 func TestE2EThroughput(t *testing.T) {
 	if os.Getenv("OSPNODE_E2E_BENCH") != "1" {
@@ -88,6 +93,12 @@ func TestE2EThroughput(t *testing.T) {
 	if os.Getenv("GOGC") == "" {
 		old := debug.SetGCPercent(perfGCPercent)
 		t.Cleanup(func() { debug.SetGCPercent(old) })
+	}
+	// The same for the scheduler: `ospnode serve` runs two Ps per CPU so
+	// that Ps blocked in fsync do not stall runnable work (cmd/procs.go).
+	if os.Getenv("GOMAXPROCS") == "" {
+		old := runtime.GOMAXPROCS(perfProcsPerCPU * runtime.GOMAXPROCS(0))
+		t.Cleanup(func() { runtime.GOMAXPROCS(old) })
 	}
 	secs := perfEnvInt("OSPNODE_E2E_SECONDS", 5)
 	conc := perfEnvInt("OSPNODE_E2E_CONCURRENCY", 128)
