@@ -239,10 +239,17 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 
 	n.leaderB = newBatcher(cfg.Batch, n.submitEntry)
 	fwd := cfg.Batch
+	fwd.MaxInFlight = cfg.Batch.ForwardMaxInFlight
+	if fwd.MaxInFlight <= 0 {
+		fwd.MaxInFlight = defaultForwardInFlight
+	}
 	n.forwardB = newBatcher(fwd, n.submitForward)
 	n.log.Info("consensus: node started", "addr", n.advert, "dir", cfg.Dir, "applied", sm.AppliedIndex())
 	return n, nil
 }
+
+// defaultForwardInFlight is BatchConfig.ForwardMaxInFlight's default.
+const defaultForwardInFlight = 8
 
 // catchUpFromSnapshot restores the latest local snapshot into sm when sm is
 // behind it (for example its files were lost): with NoSnapshotRestoreOnStart
