@@ -145,7 +145,14 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 		// every commit (every StoreLogs). Not persisting it (rebuilt by a
 		// scan at open) and keeping it in a hashmap is what etcd does and
 		// what Consul offers as raft_boltdb.NoFreelistSync.
-		BoltOptions: &bbolt.Options{NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
+		//
+		// InitialMmapSize: bbolt remaps the file each time it outgrows the
+		// mapping (doubling from 32 KiB), and a remap waits for every read
+		// transaction and blocks every write, here StoreLogs on the commit
+		// path. Reserving the address space up front (etcd reserves 10 GiB)
+		// removes a dozen such stalls from a new node's first minutes.
+		BoltOptions: &bbolt.Options{NoFreelistSync: true, FreelistType: bbolt.FreelistMapType,
+			InitialMmapSize: raftLogMmapSize},
 	})
 	if err != nil {
 		return fail(fmt.Errorf("consensus: open raft log: %w", err))
@@ -247,6 +254,10 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	n.log.Info("consensus: node started", "addr", n.advert, "dir", cfg.Dir, "applied", sm.AppliedIndex())
 	return n, nil
 }
+
+// raftLogMmapSize is the address space reserved for raft.db; it grows by
+// remapping past it.
+const raftLogMmapSize = 256 << 20
 
 // defaultForwardInFlight is BatchConfig.ForwardMaxInFlight's default.
 const defaultForwardInFlight = 8

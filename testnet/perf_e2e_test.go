@@ -62,8 +62,11 @@ func perfEnvInt(name string, def int) int {
 //
 //	OSPNODE_E2E_BENCH=1 go test -run TestE2EThroughput -v -count=1 ./testnet/
 //
-// OSPNODE_E2E_RATE skips the closed loop and runs the open loop at that
-// many calls/s. OSPNODE_E2E_CASES filters cases by substring ("3n-text", "1n", …);
+// After the closed loop come open loops at 70% of the rate it sustained
+// and, for 3 nodes, at 70% of issue #7's target rate.
+// OSPNODE_E2E_RATE skips the closed loop and runs one open loop at that
+// many calls/s (on a cold cluster). OSPNODE_E2E_PROGRESS=1 prints the
+// open loops' progress every 500 ms. OSPNODE_E2E_CASES filters cases by substring ("3n-text", "1n", …);
 // OSPNODE_E2E_INFLIGHT and OSPNODE_E2E_MAXWAIT_US override group commit's
 // MaxInFlight and MaxWait (consensus defaults otherwise).
 // OSPNODE_E2E_LEDGER_FSYNC=false runs the nodes with node.LedgerNoFsync
@@ -145,21 +148,35 @@ func TestE2EThroughput(t *testing.T) {
 				// (MaxConnsPerSource): cap calls in flight below that
 				// per node (round robin spreads them evenly).
 				lo.Concurrency = 200 * nodes
-				lo.Rate = 0.7 * closed.CallsPerSecond
-				lo.Seed = 2
-				open, err := RunLoad(ctx, lo)
-				if err != nil {
-					t.Fatal(err)
+				if os.Getenv("OSPNODE_E2E_PROGRESS") == "1" {
+					lo.Progress = os.Stderr
+					lo.ProgressInterval = 500 * time.Millisecond
 				}
-				perfReport(t, fmt.Sprintf("open@%.0f/s", lo.Rate), open)
-				if open.CallErrors != 0 {
-					t.Errorf("open loop: %d call errors", open.CallErrors)
+				all := append([]ConfirmedUsage(nil), closed.Confirmed...)
+				openAt := func(rate float64, seed uint64) {
+					t.Helper()
+					lo.Rate, lo.Seed = rate, seed
+					open, err := RunLoad(ctx, lo)
+					if err != nil {
+						t.Fatal(err)
+					}
+					perfReport(t, fmt.Sprintf("open@%.0f/s", lo.Rate), open)
+					if open.CallErrors != 0 {
+						t.Errorf("open loop: %d call errors", open.CallErrors)
+					}
+					all = append(all, open.Confirmed...)
+				}
+				// 70% of what this run sustained, the stricter reading of
+				// the target; then, for the cluster, 70% of the target rate
+				// itself (issue #7: 2,000 calls/s unsigned, 1,000 signed).
+				openAt(0.7*closed.CallsPerSecond, 2)
+				if target := perfTargetRate(nodes, kind); target > 0 && os.Getenv("OSPNODE_E2E_RATE") == "" {
+					openAt(0.7*target, 3)
 				}
 
 				if _, err := nw.WaitConverged(ctx); err != nil {
 					t.Fatal(err)
 				}
-				all := append(append([]ConfirmedUsage(nil), closed.Confirmed...), open.Confirmed...)
 				if err := nw.VerifyExactlyOnce(all); err != nil {
 					t.Fatal(err)
 				}
@@ -169,6 +186,19 @@ func TestE2EThroughput(t *testing.T) {
 				t.Logf("%s: %d confirmed usages on every node exactly once, books balance", name, len(all))
 			})
 		}
+	}
+}
+
+// perfTargetRate is issue #7's completed calls/s for a 3-node cluster (0:
+// no target for this case).
+func perfTargetRate(nodes int, kind string) float64 {
+	switch {
+	case nodes != 3:
+		return 0
+	case kind == ledger.TokenSigned:
+		return 1000
+	default:
+		return 2000
 	}
 }
 
