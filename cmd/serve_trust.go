@@ -71,7 +71,7 @@ func trustBanner(out io.Writer, n *node.Node, cfg node.Config) {
 	if cfg.Trust.ClusterCert != "" {
 		cluster = "mutual TLS"
 	}
-	fmt.Fprintf(out, "  cluster links: %s; token bundle: %s/v1/ca/bundle; SIGHUP reloads the token key and CA revocations\n", cluster, n.AdminURL())
+	fmt.Fprintf(out, "  cluster links: %s; token bundle: %s/v1/ca/bundle; SIGHUP reloads the token key, CA revocations and listener certificates\n", cluster, n.AdminURL())
 	if strings.HasPrefix(n.OSPURL(), "http:") || strings.HasPrefix(n.AdminURL(), "http:") || cfg.Trust.ClusterCert == "" {
 		fmt.Fprintln(out, "  note: some listeners are plain HTTP/TCP — fine on loopback for the demo; for a network set\n"+
 			"        --osp-tls-addr/--osp-tls-cert, --admin-tls-cert and --cluster-cert (see node/DESIGN.md, Trust)")
@@ -90,7 +90,7 @@ func watchReload(n *node.Node, log *slog.Logger) (stop func()) {
 				if err := n.Reload(); err != nil {
 					log.Error("reload failed; the previous keys stay in force", "err", err)
 				} else {
-					log.Info("reloaded token key and CA revocations")
+					log.Info("reloaded token key, CA revocations and listener certificates")
 				}
 			case <-done:
 				return

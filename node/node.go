@@ -209,10 +209,10 @@ func (n *Node) listen() error {
 		n.adminSrv = n.newServer(mux)
 		scheme := "http"
 		if n.cfg.AdminTLSCert != "" {
-			cert, err := tls.LoadX509KeyPair(n.cfg.AdminTLSCert, n.cfg.AdminTLSKey)
+			cert, err := newListenerCert("admin", n.cfg.AdminTLSCert, n.cfg.AdminTLSKey, nil)
 			if err != nil {
 				ln.Close()
-				return fmt.Errorf("node: admin tls: %w", err)
+				return err
 			}
 			ln = tls.NewListener(ln, n.trust.adminTLS(cert))
 			scheme = "https"
@@ -224,11 +224,11 @@ func (n *Node) listen() error {
 }
 
 func (n *Node) ospTLSConfig() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(n.cfg.OSPTLSCert, n.cfg.OSPTLSKey)
+	cert, err := newListenerCert("osp", n.cfg.OSPTLSCert, n.cfg.OSPTLSKey, nil)
 	if err != nil {
-		return nil, fmt.Errorf("node: osp tls: %w", err)
+		return nil, err
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if n.cfg.OSPClientCA != "" {
 		pem, err := os.ReadFile(n.cfg.OSPClientCA)
 		if err != nil {
@@ -243,7 +243,7 @@ func (n *Node) ospTLSConfig() (*tls.Config, error) {
 		// certificate, verify it when given.
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
 	}
-	return n.trust.ospTLS(tc), nil
+	return n.trust.ospTLS(tc, cert), nil
 }
 
 func (n *Node) newServer(h http.Handler) *http.Server {

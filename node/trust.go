@@ -76,6 +76,8 @@ type trust struct {
 	admins   map[string]bool
 	enroll   *enrollment // nil: /tep not mounted
 	pkiCADir string      // PKIDir when it holds a CA, else ""
+	// certs are the listeners' certificates that Reload rereads.
+	certs []*listenerCert
 }
 
 // newTrust loads the network CA, the cluster certificate and the
@@ -152,10 +154,12 @@ func (t *trust) clusterTLS() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: cluster TLS: %w", ErrConfig, err)
 	}
-	leaf := srv.Certificates[0].Leaf
-	if !hasEKU(leaf, x509.ExtKeyUsageServerAuth) || !hasEKU(leaf, x509.ExtKeyUsageClientAuth) {
-		return nil, fmt.Errorf("%w: cluster certificate %s is not a node certificate (needs server and client auth)", ErrConfig, cfg.ClusterCert)
+	lc, err := newListenerCert("cluster", cfg.ClusterCert, cfg.ClusterKey, t.checkClusterCert)
+	if err != nil {
+		return nil, err
 	}
+	t.certs = append(t.certs, lc)
+	lc.serve(srv)
 	srv.RootCAs = cli.RootCAs
 	revoked := srv.VerifyConnection
 	names := slices.Clone(cfg.ClusterNames)
@@ -166,6 +170,31 @@ func (t *trust) clusterTLS() (*tls.Config, error) {
 		return verifyClusterPeer(cs, names)
 	}
 	return srv, nil
+}
+
+// checkClusterCert vets this node's cluster certificate, at start and on
+// every reload: a node certificate (server and client auth) that chains to
+// the network CA. A reloaded certificate the other nodes would refuse must
+// not replace one they accept.
+func (t *trust) checkClusterCert(c *tls.Certificate) error {
+	leaf := c.Leaf
+	if !hasEKU(leaf, x509.ExtKeyUsageServerAuth) || !hasEKU(leaf, x509.ExtKeyUsageClientAuth) {
+		return fmt.Errorf("cluster certificate %s is not a node certificate (needs server and client auth)", t.n.cfg.Trust.ClusterCert)
+	}
+	inter := x509.NewCertPool()
+	for _, raw := range c.Certificate[1:] {
+		if ic, err := x509.ParseCertificate(raw); err == nil {
+			inter.AddCert(ic)
+		}
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: t.caPool, Intermediates: inter,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return fmt.Errorf("cluster certificate %s does not chain to the network CA: %w", t.n.cfg.Trust.ClusterCert, err)
+	}
+	if t.rev.revoked(leaf.SerialNumber) {
+		return fmt.Errorf("cluster certificate %s (serial %s) is revoked", t.n.cfg.Trust.ClusterCert, leaf.SerialNumber)
+	}
+	return nil
 }
 
 // verifyClusterPeer admits only node-like certificates: a verified chain,
@@ -192,7 +221,9 @@ func hasEKU(c *x509.Certificate, u x509.ExtKeyUsage) bool {
 // ospTLS completes the OSP HTTPS listener's configuration: revoked client
 // certificates (checked on every handshake, resumed ones included) are
 // refused.
-func (t *trust) ospTLS(tc *tls.Config) *tls.Config {
+func (t *trust) ospTLS(tc *tls.Config, cert *listenerCert) *tls.Config {
+	t.certs = append(t.certs, cert)
+	cert.serve(tc)
 	tc.VerifyConnection = pki.CheckRevoked(t.rev.checker())
 	return tc
 }
@@ -201,9 +232,10 @@ func (t *trust) ospTLS(tc *tls.Config) *tls.Config {
 // client certificates are configured, client certificates verified
 // against the network CA (optional: the bearer token still works) and
 // checked for revocation.
-func (t *trust) adminTLS(cert tls.Certificate) *tls.Config {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
-		VerifyConnection: pki.CheckRevoked(t.rev.checker())}
+func (t *trust) adminTLS(cert *listenerCert) *tls.Config {
+	t.certs = append(t.certs, cert)
+	tc := cert.serve(&tls.Config{MinVersion: tls.VersionTLS12,
+		VerifyConnection: pki.CheckRevoked(t.rev.checker())})
 	if len(t.admins) > 0 {
 		tc.ClientCAs = t.caPool
 		tc.ClientAuth = tls.VerifyClientCertIfGiven

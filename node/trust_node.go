@@ -3,14 +3,19 @@ package node
 import (
 	"errors"
 	"net/http"
+	"time"
 )
 
 // Reload rereads what an operator may change on disk while the node runs
 // (`ospnode serve` calls it on SIGHUP): the token-signing certificate and
 // key (a rotated key becomes the signing key; the old one stays trusted
-// for the longest token life) and the CA directory's revocations. TLS
-// certificates of the listeners are not reloaded (restart the node). Safe
-// for concurrent use; on error the previous state stays in force.
+// for the longest token life), the CA directory's revocations, and the
+// certificates and keys of the HTTPS OSP listener, the HTTPS admin listener
+// and the cluster's mutual TLS (new handshakes present the new one; open
+// connections keep theirs). Safe for concurrent use; on error the previous
+// state of what failed stays in force: a certificate that does not load,
+// does not match its key, is outside its validity period or, for the
+// cluster, is not a node certificate of the network CA is not taken.
 func (n *Node) Reload() error {
 	var errs []error
 	rotated, err := n.tokens.reload()
@@ -20,6 +25,9 @@ func (n *Node) Reload() error {
 		n.log.Info("token signing key rotated", "serial", n.tokens.keyring.Current().Cert.SerialNumber.String())
 	}
 	if err := n.trust.rev.reloadLocal(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := n.trust.reloadCerts(time.Now()); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -32,9 +32,9 @@ func LoadCertPool(pemFiles ...string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// loadKeyPair loads a certificate (chain) and its key, with this package's
+// LoadKeyPair loads a certificate (chain) and its key, with this package's
 // typed errors (tls.LoadX509KeyPair's are untyped).
-func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	cb, err := os.ReadFile(certFile)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("load certificate: %w", err)
@@ -119,7 +119,7 @@ func VerifyPeerNotRevoked(revoked RevocationChecker) func(rawCerts [][]byte, cha
 // peers); revoked, if non-nil, refuses revoked client certificates.
 func ServerTLSConfig(certFile, keyFile string, clientCAs *x509.CertPool, clientAuth tls.ClientAuthType,
 	revoked RevocationChecker) (*tls.Config, error) {
-	cert, err := loadKeyPair(certFile, keyFile)
+	cert, err := LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func ClientTLSConfig(certFile, keyFile string, rootCAs *x509.CertPool, serverNam
 		VerifyConnection: CheckRevoked(revoked),
 	}
 	if certFile != "" || keyFile != "" {
-		cert, err := loadKeyPair(certFile, keyFile)
+		cert, err := LoadKeyPair(certFile, keyFile)
 		if err != nil {
 			return nil, err
 		}

@@ -23,7 +23,7 @@ type TokenKey struct {
 // Errors: ErrCorruptPEM, ErrKeyType (mismatch or unsupported key), and
 // ErrBadKind when the certificate lacks the digital-signature usage.
 func LoadTokenKey(certFile, keyFile string) (TokenKey, error) {
-	tc, err := loadKeyPair(certFile, keyFile)
+	tc, err := LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		return TokenKey{}, err
 	}
