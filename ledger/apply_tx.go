@@ -76,6 +76,13 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 	if m.Status != MemberActive {
 		return rejected("authorize: member %q is %s", m.ID, m.Status)
 	}
+	var ad *admission
+	if !c.ActiveUntil.IsZero() {
+		var refused *Result
+		if ad, refused = a.admit(c); refused != nil {
+			return refused
+		}
+	}
 	id, ok := TransactionIDFor(a.network().TxIDEpoch, a.index, pos)
 	if !ok {
 		return rejected("authorize: transaction id space of epoch %d exhausted at index %d position %d; raise the network's txid epoch", a.network().TxIDEpoch, a.index, pos)
@@ -104,6 +111,9 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 	encodeTransaction(&a.scratch, t)
 	must(a.bucket(bTx).Put(a.kbuf, a.keep(a.scratch.b)))
 	must(a.bucket(bTxIdem).Put(key, a.keepU64(id)))
+	if ad != nil {
+		a.commitAdmission(ad, id)
+	}
 	return &Result{Code: OK, TransactionID: id, Transaction: t}
 }
 
@@ -345,6 +355,9 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	if id, ok := cutPrefix(u.Reporter, "member:"); ok && id != u.SourceMember && id != "" {
 		a.kbuf = appendSepU64(a.kbuf[:0], id, u.ID)
 		must(byMember.Put(a.kbuf, []byte{}))
+	}
+	if c.Role == RoleSource && c.TransactionID != 0 {
+		a.releaseCall(c.TransactionID, c.Reporter) // the call has ended
 	}
 	res := &Result{Code: OK, Message: msg, TransactionID: u.TransactionID, UsageID: u.ID,
 		PostingID: u.PostingID, OutboxID: u.OutboxID, Unmatched: u.Unmatched, LateAdjustment: u.LateAdjustment}

@@ -34,13 +34,19 @@ const RecordUsageVersionOverLimit = 3
 // key bbolt refuses is now Invalid instead of a panic.
 const AuthorizeVersion = 2
 
+// AuthorizeVersionAdmission adds ActiveUntil and Hold (cluster-wide
+// admission). It is written only for a command that asks for admission,
+// so a log without it replays byte for byte on older builds, as with
+// RecordUsageVersionOverLimit.
+const AuthorizeVersionAdmission = 3
+
 // versionSupported reports whether this build applies version v of type t.
 func versionSupported(t CommandType, v byte) bool {
 	switch t {
 	case TypeRecordUsage:
 		return v == 1 || v == RecordUsageVersion || v == RecordUsageVersionOverLimit
 	case TypeAuthorize:
-		return v == 1 || v == AuthorizeVersion
+		return v == 1 || v == AuthorizeVersion || v == AuthorizeVersionAdmission
 	}
 	return v == CommandVersion
 }
@@ -181,7 +187,12 @@ func decodeDestinations(r *rbuf) []Destination {
 func encodeAuthorize(c *Authorize) []byte {
 	w := wbuf{b: make([]byte, 0, 128)}
 	w.byte1(byte(TypeAuthorize))
-	w.byte1(AuthorizeVersion)
+	admission := !c.ActiveUntil.IsZero()
+	if admission {
+		w.byte1(AuthorizeVersionAdmission)
+	} else {
+		w.byte1(AuthorizeVersion)
+	}
 	w.time(c.At)
 	w.str(c.SourceMember)
 	w.str(c.MessageID)
@@ -193,6 +204,10 @@ func encodeAuthorize(c *Authorize) []byte {
 	w.time(c.UsageDeadline)
 	w.str(c.UpstreamPeer)
 	w.u(c.UpstreamTransactionID)
+	if admission {
+		w.time(c.ActiveUntil)
+		w.amount(c.Hold)
+	}
 	return w.b
 }
 
@@ -225,6 +240,13 @@ func decodeAuthorizeValue(p []byte, version byte) (Authorize, error) {
 	c.UsageDeadline = r.time()
 	c.UpstreamPeer = r.str()
 	c.UpstreamTransactionID = r.u()
+	if version == AuthorizeVersionAdmission {
+		c.ActiveUntil = r.time()
+		c.Hold = r.amount()
+		if c.ActiveUntil.IsZero() {
+			r.fail() // version 3 exists only to carry admission
+		}
+	}
 	if err := r.done(); err != nil {
 		return Authorize{}, err
 	}

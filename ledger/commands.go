@@ -1,6 +1,10 @@
 package ledger
 
-import "time"
+import (
+	"time"
+
+	"github.com/ospnode/ospnode/ledger/money"
+)
 
 // CommandType is byte 0 of an encoded command. Values are never renumbered
 // or reused. A type with the Ignorable bit set that this version does not
@@ -128,6 +132,18 @@ type Authorize struct {
 	// UpstreamPeer / UpstreamTransactionID: the call was forwarded.
 	UpstreamPeer          string
 	UpstreamTransactionID uint64
+
+	// ActiveUntil, when set, asks for cluster-wide admission (admission.go):
+	// the source member's calls-per-second, concurrent-call and credit
+	// limits are checked against every node's authorisations, and the
+	// call counts as in progress, holding Hold of credit, until its source
+	// usage is recorded or ActiveUntil passes. A refusal is one of the
+	// Refused* result codes. Zero: no admission (version 2 behaviour).
+	ActiveUntil time.Time
+	// Hold is the credit the call holds: what its whole time limit costs
+	// at the member's sell rate (zero: none). Only a hold in the currency
+	// of the member's credit limit counts.
+	Hold money.Amount
 
 	// legacyV1 is set when the command was decoded from a version 1
 	// envelope: it is applied with the version 1 rules (no field bounds,

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -156,17 +155,8 @@ func TestPendingTransactionReads(t *testing.T) {
 func TestSnapshotCommitsPending(t *testing.T) {
 	s := openDeferred(t, time.Hour, 1_000_000)
 	buildFull(t, s)
-	snap, err := s.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := snap.Persist(&buf); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
 	r := openDeferred(t, time.Hour, 1_000_000)
-	if err := r.Restore(&buf); err != nil {
+	if err := r.Restore(persisted(t, s)); err != nil {
 		t.Fatal(err)
 	}
 	eq(t, "restored applied index", r.AppliedIndex(), s.AppliedIndex())

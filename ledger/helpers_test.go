@@ -83,6 +83,21 @@ func digest(t testing.TB, s *Store) [32]byte {
 	return d
 }
 
+// persisted takes a snapshot of s and returns what it persists.
+func persisted(t testing.TB, s *Store) *bytes.Buffer {
+	t.Helper()
+	snap, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+	var buf bytes.Buffer
+	if err := snap.Persist(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
 func usd(v string) money.Amount { return money.MustNew(v, "USD") }
 
 // fullLog returns a log that uses every command type at least once.

@@ -23,6 +23,12 @@ const (
 	Invalid ResultCode = 4
 	// Ignored: an unknown ignorable command type was skipped.
 	Ignored ResultCode = 5
+	// RefusedCPS, RefusedConcurrent, RefusedCredit: cluster-wide admission
+	// (Authorize.ActiveUntil) refused an authorisation: the member's calls
+	// per second, concurrent calls or credit limit. Nothing was written.
+	RefusedCPS        ResultCode = 6
+	RefusedConcurrent ResultCode = 7
+	RefusedCredit     ResultCode = 8
 )
 
 // String names the code.
@@ -40,6 +46,12 @@ func (c ResultCode) String() string {
 		return "invalid"
 	case Ignored:
 		return "ignored"
+	case RefusedCPS:
+		return "refused-cps"
+	case RefusedConcurrent:
+		return "refused-concurrent"
+	case RefusedCredit:
+		return "refused-credit"
 	}
 	return fmt.Sprintf("code(%d)", uint8(c))
 }
@@ -79,6 +91,8 @@ func (r *Result) Err() error {
 		s = ErrInvalid
 	case Ignored:
 		s = ErrIgnored
+	case RefusedCPS, RefusedConcurrent, RefusedCredit:
+		s = ErrRefused
 	default:
 		s = ErrRejected
 	}
@@ -91,6 +105,9 @@ var (
 	ErrRejected = errors.New("ledger: rejected")
 	ErrInvalid  = errors.New("ledger: invalid command")
 	ErrIgnored  = errors.New("ledger: ignored command")
+	// ErrRefused: an admission limit refused an authorisation (the
+	// Result's code says which).
+	ErrRefused = errors.New("ledger: refused by an admission limit")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("ledger: store closed")
 	// ErrReadOnly is returned (or, from ApplyBatch, panicked with) by every

@@ -30,18 +30,9 @@ func TestEveryCommandRoundTrip(t *testing.T) {
 	want := digest(t, a)
 
 	// Snapshot → restore into a store that already holds different state.
-	snap, err := a.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := snap.Persist(&buf); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
 	b := openTest(t)
 	apply1(t, b, PutMember{Member{ID: "other"}})
-	if err := b.Restore(&buf); err != nil {
+	if err := b.Restore(persisted(t, a)); err != nil {
 		t.Fatal(err)
 	}
 	eq(t, "restored digest", digest(t, b), want)

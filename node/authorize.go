@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
@@ -154,7 +153,7 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 			lastErr = err
 			continue
 		}
-		ans := rq.authorizeForwarded(ctx, c.ID, m, req, callID, called, ch, fr, limit, want)
+		ans := rq.authorizeForwarded(ctx, c.ID, m, req, callID, called, ch, fr, limit, want, hold)
 		// The hold stays at what limit costs: the chained limit of the
 		// answer is at most limit, so it errs on the safe side.
 		if ar := ans.AuthorizationResponse; ar != nil && ar.Status.OK() && ar.TransactionID != 0 {
@@ -189,6 +188,7 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 		TimeLimit:     uint32(limit),
 		UsageDeadline: rq.now.Add(n.cfg.TokenValidity + n.cfg.UsageGrace).Add(secondsDur(limit)),
 	}
+	rq.askAdmission(cmd, m, limit, hold)
 	res, err := n.Propose(ctx, cmd)
 	if err != nil {
 		n.fraud.cancel(m.ID, m.ConcurrentLimit)
@@ -199,11 +199,8 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	if err := res.Err(); err != nil || res.Transaction == nil {
 		n.fraud.cancel(m.ID, m.ConcurrentLimit)
 		n.fraud.holds.cancel(hold)
-		code := osp.StatusBadRequest
-		if errors.Is(err, ledger.ErrRejected) {
-			code = codeSuspended
-		}
-		return rq.authRefusal(c.ID, code, res.Message)
+		code, desc := refusalStatus(res)
+		return rq.authRefusal(c.ID, code, desc)
 	}
 	t := res.Transaction
 	n.fraud.commit(m.ID, m.ConcurrentLimit, t.ID, rq.now.Add(n.cfg.TokenValidity).Add(secondsDur(int(t.TimeLimit))))
@@ -211,6 +208,38 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	// commit keeps that one's hold and drops this one.
 	n.fraud.holds.commit(hold, t.ID, rq.holdUntil(int(t.TimeLimit)))
 	return rq.authAnswer(c.ID, req, t)
+}
+
+// askAdmission makes cmd count against member m's limits on every node
+// (ledger/admission.go) when m has any: the call is in progress until it
+// can no longer be (its token's validity plus limit, as fraud counts it
+// here) and holds h's credit. The ledger refuses it with a Refused* code
+// when another node's calls have used up the limit.
+func (rq *request) askAdmission(cmd *ledger.Authorize, m *ledger.Member, limit int, h *creditHold) {
+	hasCredit := m.CreditLimit.Currency() != "" && !m.CreditLimit.IsZero()
+	if m.CPSLimit <= 0 && m.ConcurrentLimit <= 0 && !hasCredit {
+		return
+	}
+	cmd.ActiveUntil = rq.now.Add(rq.n.cfg.TokenValidity).Add(secondsDur(limit))
+	if h != nil {
+		cmd.Hold = h.amount
+	}
+}
+
+// refusalStatus maps a refused or rejected Authorize result to the OSP
+// status and description of the answer.
+func refusalStatus(res *ledger.Result) (int, string) {
+	switch res.Code {
+	case ledger.RefusedCPS:
+		return codeCPS, ""
+	case ledger.RefusedConcurrent:
+		return codeConcurrent, "concurrent call limit reached"
+	case ledger.RefusedCredit:
+		return codeConcurrent, "credit limit reached"
+	case ledger.Rejected:
+		return codeSuspended, res.Message
+	}
+	return osp.StatusBadRequest, res.Message
 }
 
 // candidates returns the destinations of route for a call from m, ranked
@@ -350,7 +379,7 @@ func (rq *request) minuteCost(deckID, number string) (money.Amount, bool) {
 // reduced to what the member's remaining credit buys at the sell rate of
 // one minute, and the credit hold it takes for the call (nil: none). The
 // remaining credit is CreditLimit − posted balance − the holds of the
-// member's calls in flight on this node (credit.go). 0 and a reason when
+// member's calls in progress on every node (credit.go). 0 and a reason when
 // the credit is exhausted (no hold is taken then). A member without a
 // credit limit is not checked and holds nothing.
 func (rq *request) timeLimit(m *ledger.Member, called string, sell money.Amount, sellOK bool) (int, string, *creditHold) {
@@ -360,12 +389,16 @@ func (rq *request) timeLimit(m *ledger.Member, called string, sell money.Amount,
 	if cl.Currency() == "" || cl.IsZero() {
 		return limit, "", nil
 	}
-	unheld := func() (money.Amount, error) {
-		bal, err := n.store.CommittedBalance(ledger.MemberAccount(m.ID), cl.Currency())
+	unheld := func() (money.Amount, uint64, error) {
+		ad, err := n.store.Admission(m.ID, cl.Currency(), rq.now)
 		if err != nil {
-			bal = money.Zero(cl.Currency())
+			return money.Amount{}, 0, err
 		}
-		return cl.Sub(bal)
+		rem, err := cl.Sub(ad.Balance)
+		if err == nil && ad.Held.Currency() == cl.Currency() {
+			rem, err = rem.Sub(ad.Held)
+		}
+		return rem, ad.Index, err
 	}
 	h := n.fraud.holds.take(m.ID, unheld, func(rem money.Amount, err error) (money.Amount, time.Time) {
 		if err != nil {

@@ -4,19 +4,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/ledger/money"
 )
 
 // creditHolds holds, per member, the credit of its calls in flight on this
 // node: what each authorised call may cost at most (its time limit at the
-// member's sell rate, connect fee and increments included). The member's
-// remaining credit is its credit limit − posted balance − these holds, so
-// N concurrent authorisations share the credit instead of each getting all
-// of it. A hold lives as long as the call's concurrent-call slot in fraud:
+// member's sell rate, connect fee and increments included). The ledger
+// keeps the cluster-wide holds (ledger/admission.go: every node's admitted
+// calls, released by their source usage), but a node reads them from the
+// committed file, which lags the log by up to one commit interval, and an
+// authorisation in flight is in no file yet. So the member's remaining
+// credit is its credit limit − posted balance − the ledger's holds − the
+// holds here that the file read does not have yet: pending ones, and
+// committed ones whose log index is past the file's. N concurrent
+// authorisations on one node therefore share the credit instead of each
+// getting all of it, and the ledger refuses what would overcommit across
+// nodes. A hold lives as long as the call's concurrent-call slot in fraud:
 // taken at authorisation, released when usage for the transaction is
-// recorded or when the longest possible call has ended. Per node and in
-// memory, like the CPS and concurrency limits (DESIGN.md, "Fraud-control
-// scope"). Safe for concurrent use.
+// recorded or when the longest possible call has ended. Safe for
+// concurrent use.
 type creditHolds struct {
 	now   func() time.Time
 	mu    sync.Mutex
@@ -37,20 +44,21 @@ func newCreditHolds(now func() time.Time) *creditHolds {
 	return &creditHolds{now: now, byMem: map[string]map[*creditHold]struct{}{}, byTx: map[uint64]*creditHold{}}
 }
 
-// take computes member's remaining credit — unheld (credit limit −
-// posted balance) minus the member's live holds in its currency — hands it
-// to size, and records the hold size returns (none when its amount is zero
-// or has no currency). All of it runs under one lock, so two concurrent
+// take computes member's remaining credit — unheld (credit limit − posted
+// balance − the ledger's holds, as of the file version at index) minus
+// this node's live holds that version does not count — hands it to size,
+// and records the hold size returns (none when its amount is zero or has
+// no currency). All of it runs under one lock, so two concurrent
 // authorisations of a member on this node cannot spend the same credit;
 // unheld is read under the lock too, so a usage that posts and releases
 // its hold meanwhile is counted once or twice (the safe side), never
 // missed. A hold returned must be passed to commit or cancel; nil: none.
-func (c *creditHolds) take(member string, unheld func() (money.Amount, error), size func(remaining money.Amount, err error) (money.Amount, time.Time)) *creditHold {
+func (c *creditHolds) take(member string, unheld func() (money.Amount, uint64, error), size func(remaining money.Amount, err error) (money.Amount, time.Time)) *creditHold {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rem, err := unheld()
+	rem, index, err := unheld()
 	if err == nil {
-		rem, err = c.subHeldLocked(member, rem)
+		rem, err = c.subHeldLocked(member, rem, index)
 	}
 	amount, until := size(rem, err)
 	if amount.Currency() == "" || amount.Sign() <= 0 {
@@ -66,16 +74,17 @@ func (c *creditHolds) take(member string, unheld func() (money.Amount, error), s
 	return h
 }
 
-// subHeldLocked returns rem minus member's live holds in rem's currency,
-// dropping the holds that have expired.
-func (c *creditHolds) subHeldLocked(member string, rem money.Amount) (money.Amount, error) {
+// subHeldLocked returns rem minus member's live holds in rem's currency
+// that the ledger's file version at index does not count (pending, or
+// committed at a later index), dropping the holds that have expired.
+func (c *creditHolds) subHeldLocked(member string, rem money.Amount, index uint64) (money.Amount, error) {
 	now := c.now()
 	for h := range c.byMem[member] {
 		if now.After(h.until) {
 			c.dropLocked(h)
 			continue
 		}
-		if h.amount.Currency() != rem.Currency() {
+		if h.amount.Currency() != rem.Currency() || (h.tx != 0 && ledger.TransactionIndex(h.tx) <= index) {
 			continue
 		}
 		r, err := rem.Sub(h.amount)

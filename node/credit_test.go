@@ -176,7 +176,7 @@ func TestCreditHoldsCommit(t *testing.T) {
 	usd := func(s string) money.Amount { return money.MustNew(s, "USD") }
 	var seen []string
 	take := func(amount string) *creditHold {
-		return c.take("m", func() (money.Amount, error) { return usd("10"), nil }, func(rem money.Amount, err error) (money.Amount, time.Time) {
+		return c.take("m", func() (money.Amount, uint64, error) { return usd("10"), 0, nil }, func(rem money.Amount, err error) (money.Amount, time.Time) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,15 +184,17 @@ func TestCreditHoldsCommit(t *testing.T) {
 			return usd(amount), clk.now().Add(time.Minute)
 		})
 	}
+	tx7, _ := ledger.TransactionIDFor(0, 7, 0)
+	tx8, _ := ledger.TransactionIDFor(0, 8, 0)
 	h1, h2 := take("1"), take("2")
-	c.commit(h1, 7, clk.now().Add(time.Minute))
-	c.commit(h2, 7, clk.now().Add(time.Minute)) // same transaction: dropped
+	c.commit(h1, tx7, clk.now().Add(time.Minute))
+	c.commit(h2, tx7, clk.now().Add(time.Minute)) // same transaction: dropped
 	h3 := take("3")
 	c.cancel(h3)
 	h4 := take("4")
 	clk.add(2 * time.Minute)
-	c.commit(h4, 8, clk.now().Add(time.Minute)) // expired while pending: dropped
-	take("0")                                   // zero: no hold
+	c.commit(h4, tx8, clk.now().Add(time.Minute)) // expired while pending: dropped
+	take("0")                                     // zero: no hold
 	want := []string{"10", "9", "9", "9", "10"}
 	if fmt.Sprint(seen) != fmt.Sprint(want) {
 		t.Fatalf("remaining seen %v, want %v", seen, want)
@@ -200,7 +202,7 @@ func TestCreditHoldsCommit(t *testing.T) {
 	if sum, n := c.held("m", "USD"); !sum.IsZero() || n != 0 {
 		t.Fatalf("held %s in %d", sum, n)
 	}
-	c.release(7)
+	c.release(tx7)
 	if len(c.byTx) != 0 || len(c.byMem) != 0 {
 		t.Fatalf("left behind: %v %v", c.byTx, c.byMem)
 	}

@@ -399,7 +399,7 @@ func (rq *request) forwardedAnswer(id string, txID uint64, fr *federation.Forwar
 
 // authorizeForwarded records a forwarded authorisation (ours ↔ upstream
 // TransactionId) and answers with the upstream's destinations.
-func (rq *request) authorizeForwarded(ctx context.Context, id string, m *ledger.Member, req *osp.AuthorizationRequest, callID, called string, ch choice, fr *federation.ForwardResult, limit, max int) osp.Component {
+func (rq *request) authorizeForwarded(ctx context.Context, id string, m *ledger.Member, req *osp.AuthorizationRequest, callID, called string, ch choice, fr *federation.ForwardResult, limit, max int, hold *creditHold) osp.Component {
 	n := rq.n
 	chain := federation.ChainLimit(limit, fr.TimeLimit)
 	cands := federation.Merge(nil, []*federation.ForwardResult{fr}, nil, max, chain)
@@ -423,6 +423,7 @@ func (rq *request) authorizeForwarded(ctx context.Context, id string, m *ledger.
 		UpstreamPeer:          fr.Peer,
 		UpstreamTransactionID: fr.TransactionID,
 	}
+	rq.askAdmission(cmd, m, limit, hold)
 	res, err := n.Propose(ctx, cmd)
 	if err != nil {
 		n.fraud.cancel(m.ID, m.ConcurrentLimit)
@@ -431,11 +432,8 @@ func (rq *request) authorizeForwarded(ctx context.Context, id string, m *ledger.
 	}
 	if err := res.Err(); err != nil || res.Transaction == nil {
 		n.fraud.cancel(m.ID, m.ConcurrentLimit)
-		code := osp.StatusBadRequest
-		if errors.Is(err, ledger.ErrRejected) {
-			code = codeSuspended
-		}
-		return rq.authRefusal(id, code, res.Message)
+		code, desc := refusalStatus(res)
+		return rq.authRefusal(id, code, desc)
 	}
 	t := res.Transaction
 	n.fraud.commit(m.ID, m.ConcurrentLimit, t.ID, rq.now.Add(n.cfg.TokenValidity).Add(secondsDur(int(t.TimeLimit))))
