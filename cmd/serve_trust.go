@@ -71,7 +71,7 @@ func trustBanner(out io.Writer, n *node.Node, cfg node.Config) {
 	if cfg.Trust.ClusterCert != "" {
 		cluster = "mutual TLS"
 	}
-	fmt.Fprintf(out, "  cluster links: %s; token bundle: %s/v1/ca/bundle; SIGHUP reloads the token key, CA revocations and listener certificates\n", cluster, n.AdminURL())
+	fmt.Fprintf(out, "  cluster links: %s; token bundle: %s/v1/ca/bundle; SIGHUP reloads the token key, CA revocations, listener certificates and the OSP client CA file\n", cluster, n.AdminURL())
 	if strings.HasPrefix(n.OSPURL(), "http:") || strings.HasPrefix(n.AdminURL(), "http:") || cfg.Trust.ClusterCert == "" {
 		fmt.Fprintln(out, "  note: some listeners are plain HTTP/TCP — fine on loopback for the demo; for a network set\n"+
 			"        --osp-tls-addr/--osp-tls-cert, --admin-tls-cert and --cluster-cert (see node/DESIGN.md, Trust)")

@@ -230,18 +230,15 @@ func (n *Node) ospTLSConfig() (*tls.Config, error) {
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if n.cfg.OSPClientCA != "" {
-		pem, err := os.ReadFile(n.cfg.OSPClientCA)
+		cas, err := newClientCAs(n.cfg.OSPClientCA)
 		if err != nil {
-			return nil, fmt.Errorf("node: osp client ca: %w", err)
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrConfig, n.cfg.OSPClientCA)
-		}
-		tc.ClientCAs = pool
+		n.trust.clientCAs = cas
 		// A member may still be identified by its address: ask for a
 		// certificate, verify it when given.
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
+		cas.serve(tc)
 	}
 	return n.trust.ospTLS(tc, cert), nil
 }

@@ -76,8 +76,10 @@ type trust struct {
 	admins   map[string]bool
 	enroll   *enrollment // nil: /tep not mounted
 	pkiCADir string      // PKIDir when it holds a CA, else ""
-	// certs are the listeners' certificates that Reload rereads.
-	certs []*listenerCert
+	// certs are the listeners' certificates that Reload rereads, and
+	// clientCAs the OSP listener's client CA file (nil: none).
+	certs     []*listenerCert
+	clientCAs *clientCAs
 }
 
 // newTrust loads the network CA, the cluster certificate and the

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,9 +96,67 @@ func (lc *listenerCert) serve(tc *tls.Config) *tls.Config {
 	return tc
 }
 
-// reloadCerts rereads every listener certificate; see listenerCert.reload.
+// clientCAs is the OSP listener's client CA file (members' certificate
+// issuers), reread by Reload: the listener's configuration is cloned per
+// handshake with the pool in force (GetConfigForClient).
+type clientCAs struct {
+	path string
+	mu   sync.Mutex // serialises reload
+	pool atomic.Pointer[x509.CertPool]
+	raw  []byte // the file's bytes in force, to report a change
+}
+
+func newClientCAs(path string) (*clientCAs, error) {
+	c := &clientCAs{path: path}
+	if _, err := c.reload(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return c, nil
+}
+
+// reload rereads the file; one without a certificate leaves the pool in
+// force. It reports whether the file changed.
+func (c *clientCAs) reload() (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, err := os.ReadFile(c.path)
+	if err != nil {
+		return false, fmt.Errorf("node: osp client ca: %w", err)
+	}
+	if c.raw != nil && bytes.Equal(b, c.raw) {
+		return false, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return false, fmt.Errorf("node: osp client ca: %s holds no PEM certificate", c.path)
+	}
+	c.pool.Store(pool)
+	c.raw = b
+	return true, nil
+}
+
+// serve makes tc verify client certificates against the pool in force.
+func (c *clientCAs) serve(tc *tls.Config) {
+	tc.ClientCAs = c.pool.Load()
+	tc.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		cfg := tc.Clone()
+		cfg.GetConfigForClient = nil
+		cfg.ClientCAs = c.pool.Load()
+		return cfg, nil
+	}
+}
+
+// reloadCerts rereads every listener certificate (see listenerCert.reload)
+// and the OSP listener's client CA file.
 func (t *trust) reloadCerts(now time.Time) error {
 	var errs []error
+	if t.clientCAs != nil {
+		if changed, err := t.clientCAs.reload(); err != nil {
+			errs = append(errs, err)
+		} else if changed {
+			t.n.log.Info("OSP client CA file reloaded", "path", t.clientCAs.path)
+		}
+	}
 	for _, lc := range t.certs {
 		changed, err := lc.reload(now)
 		switch {

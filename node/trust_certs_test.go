@@ -159,3 +159,50 @@ func TestReloadListenerCertificates(t *testing.T) {
 		t.Errorf("after a failed reload the admin listener presents %s, want %s", got, want)
 	}
 }
+
+// TestReloadOSPClientCA: Node.Reload rereads the OSP listener's client CA
+// file. A member certificate from a CA added to the file is refused in
+// the handshake before the reload and accepted after it; a file without a
+// certificate leaves the pool in force.
+func TestReloadOSPClientCA(t *testing.T) {
+	ca := newTestCA(t)
+	newCA := newTestCA(t)
+	cfg := tlsNodeConfig(t, ca, "n1", hexSerial(ca.issue(pki.KindMember, "admin")))
+	cfg.Bootstrap = true
+	caFile := filepath.Join(t.TempDir(), "members-ca.pem")
+	if err := os.WriteFile(caFile, mustRead(t, cfg.OSPClientCA), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.OSPClientCA = caFile
+	n := openNode(t, cfg)
+	member := newCA.issue(pki.KindMember, "carrier-new")
+	get := func() error {
+		resp, err := tlsClient(ca.pool(), member).Get(strings.TrimSuffix(n.OSPTLSURL(), "/osp") + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(); err == nil {
+		t.Fatal("a certificate of a CA not in the client CA file was accepted")
+	}
+	both := append(mustRead(t, cfg.OSPClientCA), newCA.ca.CertPEM()...)
+	if err := os.WriteFile(caFile, both, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(); err != nil {
+		t.Fatalf("after adding its CA and reloading: %v", err)
+	}
+	if err := os.WriteFile(caFile, []byte("no certificate here"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reload(); err == nil {
+		t.Fatal("Reload accepted a client CA file without a certificate")
+	}
+	if err := get(); err != nil {
+		t.Fatalf("after a failed reload the pool in force changed: %v", err)
+	}
+}
