@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -92,11 +91,10 @@ type admission struct {
 	held    bool // hold counts against the credit limit
 }
 
-// admit checks c against member m's limits at c.At. It writes nothing:
+// admit checks c against its source member's limits lim at c.At. It writes nothing:
 // a refused command leaves the store untouched, and commit does the
 // writes of an admitted one.
-func (a *applier) admit(c *Authorize) (*admission, *Result) {
-	lim := a.memberLimits(c.SourceMember)
+func (a *applier) admit(c *Authorize, lim memberLimits) (*admission, *Result) {
 	ad := &admission{member: c.SourceMember, until: c.ActiveUntil, hold: c.Hold}
 	b := a.tx.Bucket(bAdmission)
 	if b != nil {
@@ -238,18 +236,6 @@ func decodeHold(v []byte) money.Amount {
 	h := r.amount()
 	must(r.done())
 	return h
-}
-
-// memberLimits reads member id's admission limits (zero when it does not
-// exist; authorize has checked that it does).
-func (a *applier) memberLimits(id string) memberLimits {
-	raw := a.tx.Bucket(bMembers).Get([]byte(id))
-	if raw == nil {
-		return memberLimits{}
-	}
-	var m Member
-	must(json.Unmarshal(raw, &m))
-	return memberLimits{CreditLimit: m.CreditLimit, CPSLimit: m.CPSLimit, ConcurrentLimit: m.ConcurrentLimit}
 }
 
 // balance is account's balance in currency as of this command: the

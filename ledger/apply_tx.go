@@ -79,7 +79,7 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 	var ad *admission
 	if !c.ActiveUntil.IsZero() {
 		var refused *Result
-		if ad, refused = a.admit(c); refused != nil {
+		if ad, refused = a.admit(c, m.limits); refused != nil {
 			return refused
 		}
 	}
@@ -117,8 +117,9 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 	return &Result{Code: OK, TransactionID: id, Transaction: t}
 }
 
-// memberForAuthorize returns the ID and Status of member id as stored
-// (the only fields authorize reads) and whether it exists. The decoded
+// memberForAuthorize returns the ID, Status and admission limits of
+// member id as stored (the only fields authorize reads) and whether it
+// exists. The decoded
 // JSON is cached for the batch until a command changes a member (every
 // write to bMembers bumps gens.Members), so a batch of one member's
 // authorisations decodes it once.
@@ -140,7 +141,8 @@ func (a *applier) memberForAuthorize(id string) (memberIDStatus, bool) {
 		a.memberCache = make(map[string]memberIDStatus, 4)
 	}
 	a.memberCacheGen = a.gens.Members
-	e := memberIDStatus{ID: m.ID, Status: m.Status}
+	e := memberIDStatus{ID: m.ID, Status: m.Status,
+		limits: memberLimits{CreditLimit: m.CreditLimit, CPSLimit: m.CPSLimit, ConcurrentLimit: m.ConcurrentLimit}}
 	a.memberCache[id] = e
 	return e, true
 }
@@ -148,6 +150,7 @@ func (a *applier) memberForAuthorize(id string) (memberIDStatus, bool) {
 type memberIDStatus struct {
 	ID     string
 	Status MemberStatus
+	limits memberLimits // for admission
 }
 
 // usageIdemKey: 't' id role component, or 'r' reporter key.
