@@ -28,6 +28,7 @@ type Node struct {
 	log    *slog.Logger
 
 	raft      *raft.Raft
+	sm        StateMachine
 	transport *raft.NetworkTransport
 	store     *raftboltdb.BoltStore
 	mux       *mux
@@ -233,6 +234,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 		}
 	}
 
+	n.sm = sm
 	r, err := raft.NewRaft(rc, &fsm{sm: sm}, store, store, snaps, n.transport)
 	if err != nil {
 		return fail(fmt.Errorf("consensus: start raft: %w", err))
@@ -726,8 +728,8 @@ type barrierRound struct {
 	err   error
 }
 
-// leaderBarrier runs (or joins) a raft.Barrier and returns the applied index
-// after it.
+// leaderBarrier runs (or joins) a raft.Barrier and returns the state
+// machine's applied index after it.
 func (n *Node) leaderBarrier(ctx context.Context) (uint64, error) {
 	n.barrierMu.Lock()
 	r := n.barrierNext
@@ -764,23 +766,37 @@ func (n *Node) runBarriers() {
 		if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
 			r.err = mapRaftErr(err)
 		} else {
-			r.index = n.raft.AppliedIndex()
+			// The state machine's index, not raft's: after the barrier
+			// it holds every command before it, and it is the index a
+			// follower's state machine reaches (raft's also counts
+			// barrier and configuration entries, which the state machine
+			// never sees).
+			r.index = n.sm.AppliedIndex()
 		}
 		close(r.done)
 	}
 }
 
-// WaitApplied waits until this node has applied the log entry at index, for
-// a read that needs the effects of one known entry (the authorisation of a
-// call whose usage reached another node) without a full Barrier: no leader
-// round trip and no barrier entry, only the local apply of what the leader
-// already committed. It returns at once when index is already applied.
+// WaitApplied waits until this node's state machine has applied the
+// command entry at index, for a read that needs the effects of one known
+// entry (the authorisation of a call whose usage reached another node)
+// without a full Barrier: no leader round trip and no barrier entry, only
+// the local apply of what the leader already committed. It returns at once
+// when index is already applied.
+//
+// It watches the StateMachine's AppliedIndex, not raft's: raft v1.7.3
+// advances its applied index when it hands entries to the FSM goroutine,
+// before the FSM has applied them, so a read right after raft's index
+// reached the entry could still miss its effects (a usage recorded unrated
+// because its call's authorisation was not found yet). The state machine
+// counts command entries only, so index must be one.
+//
 // An index this node's log cannot reach soon (more than MaxWaitAhead past
 // its commit index: not an entry of this cluster) fails at once with
 // ErrNotApplied; otherwise it waits until ctx ends (ErrTimeout) or the node
 // closes (ErrClosed).
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
-	if n.raft.AppliedIndex() >= index {
+	if n.sm.AppliedIndex() >= index {
 		return nil
 	}
 	if index > n.raft.CommitIndex()+MaxWaitAhead {
@@ -799,10 +815,10 @@ const MaxWaitAhead = 1 << 16
 // this node will apply soon.
 var ErrNotApplied = errors.New("consensus: index not applied")
 
-// waitApplied polls raft's applied index until it reaches idx.
+// waitApplied polls the state machine's applied index until it reaches idx.
 func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
 	backoff := 100 * time.Microsecond
-	for n.raft.AppliedIndex() < idx {
+	for n.sm.AppliedIndex() < idx {
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
