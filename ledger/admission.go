@@ -267,7 +267,7 @@ type Admission struct {
 	Index uint64
 }
 
-// Admission returns member's posted balance in currency, its calls in
+// Admission returns member's posted balance in currency (none for ""), its calls in
 // progress at time at and the credit they hold, all from one committed
 // version of the file (read without forcing a commit, like
 // CommittedBalance: at most one commit interval stale), and that version's
@@ -279,13 +279,15 @@ func (s *Store) Admission(member, currency string, at time.Time) (Admission, err
 	out := Admission{Balance: money.Zero(currency)}
 	err := s.viewCommitted(func(tx *bolt.Tx) error {
 		out.Index = getU64(tx.Bucket(bMeta), kApplied)
-		k := balanceKey(MemberAccount(member), currency)
-		if v := tx.Bucket(bBalances).Get(k); v != nil {
-			b, err := decodeBalance(k, v)
-			if err != nil {
-				return err
+		if currency != "" {
+			k := balanceKey(MemberAccount(member), currency)
+			if v := tx.Bucket(bBalances).Get(k); v != nil {
+				b, err := decodeBalance(k, v)
+				if err != nil {
+					return err
+				}
+				out.Balance = b.Amount
 			}
-			out.Balance = b.Amount
 		}
 		b := tx.Bucket(bAdmission)
 		if b == nil {

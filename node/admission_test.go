@@ -42,6 +42,28 @@ func waitAdmitted(t *testing.T, n *Node, calls int) {
 	})
 }
 
+// waitFile waits until n's committed ledger file holds the log up to
+// index. A node's own admission check reads that file (up to a commit
+// interval behind the log): until it holds a released call, the node
+// still counts the call, on the safe side.
+func waitFile(t *testing.T, n *Node, index uint64) {
+	t.Helper()
+	waitFor(t, "the ledger file to catch up", 10*time.Second, func() bool {
+		ad, err := n.Store().Admission(DemoCarrierA, "USD", time.Now())
+		return err == nil && ad.Index >= index
+	})
+}
+
+// applied is the highest index the nodes have applied: at least that of
+// every command they have answered (the leader applies before answering).
+func applied(ns ...*Node) uint64 {
+	var m uint64
+	for _, n := range ns {
+		m = max(m, n.Store().AppliedIndex())
+	}
+	return m
+}
+
 // TestAdmissionClusterWideConcurrency: a member's concurrent-call limit
 // holds across nodes. With a limit of one, a call in progress through
 // one node makes the other refuse, until its source usage (reported to
@@ -61,13 +83,26 @@ func TestAdmissionClusterWideConcurrency(t *testing.T) {
 	if c := usageStatus(t, u); c != osp.StatusOK {
 		t.Fatalf("source usage on n2: %d", c)
 	}
-	st, _, _ = authLimit(t, n2, a, "4", "call-4@a")
+	waitFile(t, n2, applied(n1, n2)) // the leader applied the usage before n2 answered
+	st, tx4, _ := authLimit(t, n2, a, "4", "call-4@a")
 	if st.Code != osp.StatusOK {
 		t.Fatalf("a call on n2 after the first ended: %+v", st)
 	}
 	st, _, _ = authLimit(t, n1, a, "5", "call-5@a")
 	if st.Code != codeConcurrent {
 		t.Fatalf("a call on n1 while n2's is in progress: %+v", st)
+	}
+	// Both calls ended through n2: n1, which authorised the first, must
+	// not keep counting it (its own slot for it is dropped once its
+	// ledger file has the call).
+	u = exchange(t, client(a), n2.OSPURL(), usageIndication("6", "1", osp.RoleSource, tx4, "call-4@a", called, "30.000"))
+	if c := usageStatus(t, u); c != osp.StatusOK {
+		t.Fatalf("source usage of the second call on n2: %d", c)
+	}
+	waitFile(t, n1, applied(n1, n2))
+	st, _, _ = authLimit(t, n1, a, "7", "call-7@a")
+	if st.Code != osp.StatusOK {
+		t.Fatalf("a call on n1 after every call ended on n2: %+v", st)
 	}
 }
 

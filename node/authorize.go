@@ -132,7 +132,10 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	if limit <= 0 {
 		return rq.authRefusal(c.ID, codeConcurrent, why)
 	}
-	if !n.fraud.reserve(m.ID, m.ConcurrentLimit) {
+	if !n.fraud.reserve(m.ID, m.ConcurrentLimit, func() (int, uint64, error) {
+		ad, err := n.store.Admission(m.ID, "", rq.now)
+		return ad.Calls, ad.Index, err
+	}) {
 		n.fraud.holds.cancel(hold)
 		return rq.authRefusal(c.ID, codeConcurrent, "concurrent call limit reached")
 	}

@@ -84,7 +84,15 @@ func (c *creditHolds) subHeldLocked(member string, rem money.Amount, index uint6
 			c.dropLocked(h)
 			continue
 		}
-		if h.amount.Currency() != rem.Currency() || (h.tx != 0 && ledger.TransactionIndex(h.tx) <= index) {
+		if h.tx != 0 && ledger.TransactionIndex(h.tx) <= index {
+			// The ledger's file has this call: it counts the hold, and
+			// releases it when the call's usage reaches any node. Keeping it
+			// here would count a call whose usage went to another node
+			// until it expired.
+			c.dropLocked(h)
+			continue
+		}
+		if h.amount.Currency() != rem.Currency() {
 			continue
 		}
 		r, err := rem.Sub(h.amount)
@@ -139,22 +147,31 @@ func (c *creditHolds) release(tx uint64) {
 	}
 }
 
-// held returns the sum of member's live holds in currency and how many
-// there are (for tests and operators).
-func (c *creditHolds) held(member, currency string) (money.Amount, int) {
+// held returns the credit member's calls in progress hold in currency on
+// every node, as this node sees it: the ledger's holds (from view, one
+// committed file version and its index) plus this node's holds that
+// version does not have; and how many calls that is. For tests and
+// operators.
+func (c *creditHolds) held(member, currency string, view func() (money.Amount, int, uint64, error)) (money.Amount, int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sum, n := money.Zero(currency), 0
+	sum, calls, index, err := view()
+	if err != nil {
+		return money.Amount{}, 0, err
+	}
+	if sum.Currency() == "" {
+		sum = money.Zero(currency)
+	}
 	now := c.now()
 	for h := range c.byMem[member] {
-		if now.After(h.until) || h.amount.Currency() != currency {
+		if now.After(h.until) || h.amount.Currency() != currency || (h.tx != 0 && ledger.TransactionIndex(h.tx) <= index) {
 			continue
 		}
 		if s, err := sum.Add(h.amount); err == nil {
-			sum, n = s, n+1
+			sum, calls = s, calls+1
 		}
 	}
-	return sum, n
+	return sum, calls, nil
 }
 
 func (c *creditHolds) dropLocked(h *creditHold) {

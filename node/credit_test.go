@@ -56,7 +56,13 @@ func authLimit(t *testing.T, n *Node, src, msgID, callID string) (osp.Status, ui
 
 func wantHeld(t *testing.T, n *Node, member, sum string, count int) {
 	t.Helper()
-	got, c := n.fraud.holds.held(member, "USD")
+	got, c, err := n.fraud.holds.held(member, "USD", func() (money.Amount, int, uint64, error) {
+		ad, err := n.Store().Admission(member, "USD", n.cfg.Clock())
+		return ad.Held, ad.Calls, ad.Index, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !got.Equal(money.MustNew(sum, "USD")) || c != count {
 		t.Fatalf("%s holds %s in %d calls, want %s in %d", member, got, c, sum, count)
 	}
@@ -199,12 +205,47 @@ func TestCreditHoldsCommit(t *testing.T) {
 	if fmt.Sprint(seen) != fmt.Sprint(want) {
 		t.Fatalf("remaining seen %v, want %v", seen, want)
 	}
-	if sum, n := c.held("m", "USD"); !sum.IsZero() || n != 0 {
+	none := func() (money.Amount, int, uint64, error) { return money.Amount{}, 0, 0, nil }
+	if sum, n, _ := c.held("m", "USD", none); !sum.IsZero() || n != 0 {
 		t.Fatalf("held %s in %d", sum, n)
 	}
 	c.release(tx7)
 	if len(c.byTx) != 0 || len(c.byMem) != 0 {
 		t.Fatalf("left behind: %v %v", c.byTx, c.byMem)
+	}
+}
+
+// TestCreditHoldsLedgerTakesOver: once the ledger file a node reads has a
+// call (its transaction's log index is at or below the file's), the
+// node's own hold for it is dropped and only the ledger's counts, so a
+// call whose usage went to another node does not stay held here until it
+// expires; a hold the file does not have yet still counts.
+func TestCreditHoldsLedgerTakesOver(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	c := newCreditHolds(clk.now)
+	usd := func(s string) money.Amount { return money.MustNew(s, "USD") }
+	var fileIndex uint64
+	var seen []string
+	take := func(amount string) *creditHold {
+		return c.take("m", func() (money.Amount, uint64, error) { return usd("10"), fileIndex, nil },
+			func(rem money.Amount, err error) (money.Amount, time.Time) {
+				seen = append(seen, rem.Text())
+				return usd(amount), clk.now().Add(time.Hour)
+			})
+	}
+	tx5, _ := ledger.TransactionIDFor(0, 5, 0)
+	c.commit(take("2"), tx5, clk.now().Add(time.Hour))
+	take("1") // pending: counts
+	fileIndex = 4
+	take("0") // the file is at 4: tx5 (index 5) still counts
+	fileIndex = 5
+	take("0") // the file has tx5: its local hold is dropped
+	want := []string{"10", "8", "7", "9"}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("remaining seen %v, want %v", seen, want)
+	}
+	if c.byTx[tx5] != nil {
+		t.Fatal("the hold of a call the ledger has is still kept here")
 	}
 }
 

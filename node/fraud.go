@@ -3,15 +3,17 @@ package node
 import (
 	"sync"
 	"time"
+
+	"github.com/ospnode/ospnode/ledger"
 )
 
-// fraud enforces the per-member call admission limits of one node: calls
-// per second (a token bucket of CPSLimit tokens refilled at CPSLimit per
-// second) and concurrent calls (authorisations whose usage has not been
-// reported and whose longest possible call has not ended). Both are
-// per-node: a cluster of N nodes admits up to N times a member's CPS when
-// the member spreads its requests (DESIGN.md says why that is acceptable).
-// Safe for concurrent use.
+// fraud is a node's first line of call admission: calls per second (a
+// token bucket of CPSLimit tokens refilled at CPSLimit per second, this
+// node's requests only) and concurrent calls (the ledger's count of calls
+// in progress on every node, plus this node's calls it does not show
+// yet). It refuses without a Raft round trip; the ledger's admission
+// (ledger/admission.go) is what holds the limits cluster-wide. Safe for
+// concurrent use.
 type fraud struct {
 	now func() time.Time
 	mu  sync.Mutex
@@ -64,9 +66,14 @@ func (f *fraud) allowCall(member string, limit int) bool {
 }
 
 // reserve claims a concurrent-call slot for member (limit > 0); false when
-// the member already has limit calls in progress. A successful reserve
+// the member already has limit calls in progress. view, when not nil,
+// reads the ledger's count of the member's calls in progress on every
+// node (one committed file version and its log index, Store.Admission):
+// the calls here that version has are dropped (the ledger releases them
+// when their usage reaches any node) and the rest are added to its count.
+// A view error falls back to this node's own count. A successful reserve
 // must be followed by commit or cancel.
-func (f *fraud) reserve(member string, limit int) bool {
+func (f *fraud) reserve(member string, limit int, view func() (int, uint64, error)) bool {
 	if limit <= 0 {
 		return true
 	}
@@ -84,7 +91,19 @@ func (f *fraud) reserve(member string, limit int) bool {
 			delete(f.own, tx)
 		}
 	}
-	if a.pending+len(a.calls) >= limit {
+	elsewhere := 0
+	if view != nil {
+		if calls, index, err := view(); err == nil {
+			elsewhere = calls
+			for tx := range a.calls {
+				if ledger.TransactionIndex(tx) <= index {
+					delete(a.calls, tx)
+					delete(f.own, tx)
+				}
+			}
+		}
+	}
+	if elsewhere+a.pending+len(a.calls) >= limit {
 		return false
 	}
 	a.pending++

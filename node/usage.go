@@ -121,6 +121,13 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 // that created it (ledger.TransactionIndex), so the wait is for that one
 // entry to be applied here, not a Barrier's round trip to the leader.
 func (rq *request) transaction(ctx context.Context, id uint64) *ledger.Transaction {
+	// The applied index is read before the lookup: an entry applied by
+	// then is found by it (Store.Transaction reads the pending
+	// transactions, then the file). Read after, it could count an entry
+	// applied during a lookup that had missed it, and a call authorised a
+	// moment ago would be recorded as unknown and never rated (a cascaded
+	// usage at a network whose leader had just changed hit this).
+	applied := rq.n.store.AppliedIndex()
 	t, err := rq.n.store.Transaction(id)
 	if err == nil {
 		return t
@@ -129,8 +136,8 @@ func (rq *request) transaction(ctx context.Context, id uint64) *ledger.Transacti
 		return nil
 	}
 	idx := ledger.TransactionIndex(id)
-	if idx == 0 || rq.n.store.AppliedIndex() >= idx {
-		return nil // applied here already: no such transaction
+	if idx == 0 || applied >= idx {
+		return nil // applied here before the lookup: no such transaction
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
