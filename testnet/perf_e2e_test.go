@@ -3,6 +3,7 @@ package testnet
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ospnode/ospnode/ledger/money"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -20,9 +21,18 @@ import (
 // destinations (five tokens), every one of the given token kind.
 func perfSpec(name string, nodes int, tokenKind string) NetworkSpec {
 	members, trunks, routes, decks := DefaultSeed("USD")
+	limits := os.Getenv("OSPNODE_E2E_LIMITS") == "1"
 	for i := range members {
 		members[i].TokenKind = tokenKind
 		members[i].SharedToken = os.Getenv("OSPNODE_E2E_SHARED_TOKEN") == "1"
+		if limits {
+			// Limits no run reaches: every authorisation goes through
+			// cluster-wide admission (a credit hold, a concurrent-call
+			// slot, a CPS token) without being refused.
+			members[i].CreditLimit = money.MustNew("100000000", "USD")
+			members[i].ConcurrentLimit = 1_000_000
+			members[i].CPSLimit = 1_000_000
+		}
 	}
 	var cands []ledger.RouteCandidate
 	for _, tr := range trunks {
@@ -73,6 +83,8 @@ func perfEnvInt(name string, def int) int {
 // (the Raft log as the durable source; ledger.db not fsynced per entry).
 // OSPNODE_E2E_SHARED_TOKEN=1 sets ledger.Member.SharedToken on every
 // member (one token per call instead of five).
+// OSPNODE_E2E_LIMITS=1 gives every member credit, concurrent-call and CPS
+// limits that no run reaches, to measure cluster-wide admission's cost.
 // OSPNODE_E2E_LEADER_ONLY=1 sends every message to the leader (callers whose
 // primary service point is the leader) instead of spreading them over all
 // nodes, which makes two thirds of them forwarded by a follower.
