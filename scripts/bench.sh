@@ -69,6 +69,9 @@ if [ "${SKIP_E2E:-}" != 1 ]; then
   run "End to end, 3 nodes, callers whose primary service point is the leader" \
     env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" OSPNODE_E2E_CASES=3n OSPNODE_E2E_CONCURRENCY=128 OSPNODE_E2E_LEADER_ONLY=1 \
     go test -run TestE2EThroughput -v -count=1 -timeout 30m ./testnet/
+  run "End to end, 3 nodes, members with credit, concurrent-call and CPS limits (cluster-wide admission on every call)" \
+    env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" OSPNODE_E2E_CASES=3n-text OSPNODE_E2E_CONCURRENCY=256 OSPNODE_E2E_LIMITS=1 \
+    go test -run TestE2EThroughput -v -count=1 -timeout 30m ./testnet/
   run "End to end, 3 nodes, signed tokens, one shared token per call" \
     env OSPNODE_E2E_BENCH=1 OSPNODE_E2E_SECONDS="${E2E_SECONDS:-5}" OSPNODE_E2E_CASES=3n-signed OSPNODE_E2E_CONCURRENCY=256 OSPNODE_E2E_SHARED_TOKEN=1 \
     go test -run TestE2EThroughput -v -count=1 -timeout 30m ./testnet/
