@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 )
 
 // TestEncodeDecodeRoundTrip: every command of the full log decodes back to
@@ -79,20 +80,27 @@ func FuzzApplyKnownType(f *testing.F) {
 	for _, b := range append(fullLog(f), fullLogTail(f, 1, 2)...) {
 		for _, raw := range b.cmds {
 			if CommandType(raw[0])&Ignorable == 0 {
-				f.Add(raw[0], raw[2:])
+				f.Add(raw[0], raw[1], raw[2:])
 			}
 		}
 	}
-	f.Add(byte(TypeRecordUsage), []byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
-	f.Add(byte(TypeAuthorize), []byte{0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(byte(TypeRecordUsage), byte(1), []byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add(byte(TypeAuthorize), byte(1), []byte{0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	adm := enc(f, Authorize{At: t0, SourceMember: "a", MessageID: "m", CallID: "c", Called: "1",
+		ActiveUntil: t0.Add(time.Minute), Hold: usd("0.5")})
+	f.Add(adm[0], adm[1], adm[2:])
 	s := openTest(f)
 	setupMembers(f, s)
-	f.Fuzz(func(t *testing.T, typ byte, payload []byte) {
+	mustOK(f, apply1(f, s, PutMember{Member{ID: "a", CreditLimit: usd("3"), CPSLimit: 5, ConcurrentLimit: 4}}))
+	f.Fuzz(func(t *testing.T, typ, version byte, payload []byte) {
 		ct := CommandType(typ)
 		if _, ok := typeNames[ct]; !ok {
 			ct = TypeRecordUsage
 		}
-		raw := append([]byte{byte(ct), CommandVersion}, payload...)
+		if !versionSupported(ct, version) {
+			version = CommandVersion // an unsupported version stops the node by design
+		}
+		raw := append([]byte{byte(ct), version}, payload...)
 		_, decErr := Decode(raw)
 		out := s.ApplyBatch(s.AppliedIndex()+1, [][]byte{raw})
 		res, err := DecodeResult(out[0])
