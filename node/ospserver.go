@@ -71,6 +71,13 @@ func (n *Node) handleOSP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusServiceUnavailable, "state unavailable\n")
 		return
 	}
+	if v.network.ID == "" {
+		// No network in this replica's ledger yet: a node that has just
+		// started or joined and not caught up. 503 makes the toolkit try
+		// its next service point; 403 would refuse the call for good.
+		plain(w, http.StatusServiceUnavailable, "node not ready: no network configured in its ledger yet\n")
+		return
+	}
 	c := callerOf(r)
 	if !v.mayBeMember(c) {
 		// Cheap refusal: nothing could identify this sender, so its body is

@@ -205,3 +205,22 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestNotReadyIsUnavailable: a node whose ledger holds no network yet (it
+// has not caught up, here because it never had a leader) answers OSP
+// requests 503, which makes the toolkit try its next service point, not
+// 403, which would refuse the call for good.
+func TestNotReadyIsUnavailable(t *testing.T) {
+	n := openNode(t, testConfig(t, "lonely")) // neither bootstrapped nor joined
+	body := mustEncode(t, authRequest("1", "call-1@a", called, 5))
+	resp, err := client("127.0.0.1").Post(n.OSPURL(), "text/plain", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := make([]byte, 200)
+	k, _ := resp.Body.Read(b)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b[:k]), "not ready") {
+		t.Fatalf("HTTP %d %q, want 503 not ready", resp.StatusCode, b[:k])
+	}
+}
