@@ -78,6 +78,53 @@ func (r *Registry) Sync(recs []ledger.Peer) error {
 	return nil
 }
 
+// ReloadClientCertificates rereads the client certificate files of every
+// peer that has one (an operator renewed them; the peer record did not
+// change, so Sync would keep the old runtime). A peer whose certificate
+// changed is rebuilt, and new connections present the new certificate;
+// one whose files no longer load keeps its current runtime and is
+// reported in the joined error. It returns the ids of the rebuilt peers.
+func (r *Registry) ReloadClientCertificates() ([]string, error) {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	r.mu.RLock()
+	var todo []*entry
+	for _, e := range r.peers {
+		if e.rec.ClientCertRef != "" || e.rec.ClientKeyRef != "" {
+			todo = append(todo, e)
+		}
+	}
+	r.mu.RUnlock()
+	sort.Slice(todo, func(i, j int) bool { return todo[i].rec.ID < todo[j].rec.ID })
+	var errs []error
+	var rebuilt []string
+	for _, e := range todo {
+		cfg, err := ConfigFromLedger(e.rec, r.lo)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if cur := e.peer.cfg.ClientCertificate; cur != nil && cfg.ClientCertificate != nil &&
+			slices.EqualFunc(cur.Certificate, cfg.ClientCertificate.Certificate, func(a, b []byte) bool { return string(a) == string(b) }) {
+			continue // unchanged
+		}
+		p, err := NewPeer(cfg, r.po)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.mu.Lock()
+		r.peers[e.rec.ID] = &entry{rec: e.rec, peer: p}
+		r.mu.Unlock()
+		e.peer.Close()
+		rebuilt = append(rebuilt, e.rec.ID)
+	}
+	if len(errs) > 0 {
+		return rebuilt, fmt.Errorf("federation: reload client certificates: %w", errors.Join(errs...))
+	}
+	return rebuilt, nil
+}
+
 // Put adds or replaces one live peer (for callers that build PeerConfig
 // themselves).
 func (r *Registry) Put(p *Peer) {

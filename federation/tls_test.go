@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -212,5 +213,46 @@ func TestConfigFromLedgerErrors(t *testing.T) {
 	}
 	if ids := reg.IDs(); len(ids) != 1 || ids[0] != "good" {
 		t.Fatalf("ids %v", ids)
+	}
+}
+
+// TestReloadClientCertificates: renewed client certificate files are
+// picked up without a change of the peer record; unchanged files, or files
+// that no longer load, leave the peer as it is.
+func TestReloadClientCertificates(t *testing.T) {
+	ca := newTestCA(t, "purple CA")
+	_, _, first := ca.issue(t, "purple at yellow", x509.ExtKeyUsageClientAuth)
+	dir := t.TempDir()
+	certPath, keyPath := writeKeyPair(t, dir, first)
+	rec := ledger.Peer{ID: "yellow", Status: ledger.PeerActive, ServicePoints: []ledger.ServicePoint{{URL: "https://127.0.0.1:1/osp", Weight: 1}},
+		ClientCertRef: certPath, ClientKeyRef: keyPath, OurMemberID: "purple"}
+	reg := NewRegistry(LedgerOptions{NetworkID: "purple"}, PeerOptions{})
+	if err := reg.Sync([]ledger.Peer{rec}); err != nil {
+		t.Fatal(err)
+	}
+	presented := func() []byte {
+		p, _ := reg.Peer("yellow")
+		return p.TLSConfig().Certificates[0].Certificate[0]
+	}
+	if ids, err := reg.ReloadClientCertificates(); err != nil || len(ids) != 0 {
+		t.Fatalf("unchanged files: rebuilt %v, %v", ids, err)
+	}
+	_, _, renewed := ca.issue(t, "purple at yellow", x509.ExtKeyUsageClientAuth)
+	writeKeyPair(t, dir, renewed)
+	ids, err := reg.ReloadClientCertificates()
+	if err != nil || len(ids) != 1 || ids[0] != "yellow" {
+		t.Fatalf("renewed files: rebuilt %v, %v", ids, err)
+	}
+	if !bytes.Equal(presented(), renewed.Certificate[0]) {
+		t.Fatal("the peer still presents the old certificate")
+	}
+	if err := os.WriteFile(keyPath, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.ReloadClientCertificates(); err == nil {
+		t.Fatal("a broken key file reloaded without an error")
+	}
+	if !bytes.Equal(presented(), renewed.Certificate[0]) {
+		t.Fatal("a failed reload changed the certificate presented")
 	}
 }

@@ -12,7 +12,8 @@ import (
 // for the longest token life), the CA directory's revocations, and the
 // certificates and keys of the HTTPS OSP listener, the HTTPS admin listener
 // and the cluster's mutual TLS (new handshakes present the new one; open
-// connections keep theirs). Safe for concurrent use; on error the previous
+// connections keep theirs), and the client certificates presented to
+// federation peers. Safe for concurrent use; on error the previous
 // state of what failed stays in force: a certificate that does not load,
 // does not match its key, is outside its validity period or, for the
 // cluster, is not a node certificate of the network CA is not taken.
@@ -29,6 +30,15 @@ func (n *Node) Reload() error {
 	}
 	if err := n.trust.reloadCerts(time.Now()); err != nil {
 		errs = append(errs, err)
+	}
+	if rt := n.fed.runtime(); rt != nil && rt.reg != nil {
+		ids, err := rt.reg.ReloadClientCertificates()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if len(ids) > 0 {
+			n.log.Info("peer client certificates reloaded", "peers", ids)
+		}
 	}
 	return errors.Join(errs...)
 }
