@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/node"
 )
 
@@ -53,8 +54,18 @@ func scenarioCtx(t *testing.T, scale int) context.Context {
 // its data directory and catches up before the next kill.
 func runLeaderKilled(t *testing.T, scale int) {
 	ctx := scenarioCtx(t, scale)
-	nw := NewTestNetwork(t, NetworkSpec{Name: "KILL", Nodes: 3}, testOpts())
-	sc := newScenario(t, ctx, nw, "leader-killed", "leader killed repeatedly (restarted from its data directory each time)", scale)
+	// Every member is under credit, concurrent-call and CPS limits (none of
+	// which the load reaches), so each authorisation goes through the
+	// ledger's cluster-wide admission and each source usage releases its
+	// call, across every leader change; finish checks the replicas'
+	// digests, admission state included, converge.
+	members, trunks, routes, decks := DefaultSeed("USD")
+	for i := range members {
+		members[i].CreditLimit = money.MustNew("1000000", "USD")
+		members[i].ConcurrentLimit, members[i].CPSLimit = 10_000, 10_000
+	}
+	nw := NewTestNetwork(t, NetworkSpec{Name: "KILL", Nodes: 3, Members: members, Trunks: trunks, Routes: routes, Decks: decks}, testOpts())
+	sc := newScenario(t, ctx, nw, "leader-killed", "leader killed repeatedly (restarted from its data directory each time); members under cluster-wide limits", scale)
 	lr := sc.startLoad(loadOpts(nw, 11))
 	for range 3 * scale {
 		sc.waitProgress(20)
