@@ -10,6 +10,7 @@ import (
 
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/node"
 )
 
 // memberCommand is `ospnode member add|list|show|suspend|activate`.
@@ -65,6 +66,7 @@ func memberCommand() *cli.Command {
 				})
 			}},
 			{Name: "show", Usage: "show one member", ArgsUsage: "ID", Flags: withAdmin(true), Action: idAction("")},
+			{Name: "usage-now", Usage: "calls in progress and credit held against the member's limits, cluster-wide", ArgsUsage: "ID", Flags: withAdmin(true), Action: memberUsageNow},
 			{Name: "suspend", Usage: "refuse the member's authorisations from now on", ArgsUsage: "ID", Flags: withAdmin(true), Action: idAction("suspend")},
 			{Name: "activate", Usage: "accept the member's authorisations again", ArgsUsage: "ID", Flags: withAdmin(true), Action: idAction("activate")},
 		},
@@ -109,6 +111,31 @@ func printMembers(c *cli.Context, v any, ms []ledger.Member) error {
 			orDash(m.BuyDeckID), amountText(m.CreditLimit), strconv.Itoa(m.CPSLimit), strconv.Itoa(m.ConcurrentLimit))
 	}
 	return printResult(c, v, t)
+}
+
+// memberUsageNow prints GET /v1/members/{id}/admission.
+func memberUsageNow(c *cli.Context) error {
+	id, err := oneArg(c, "member ID")
+	if err != nil {
+		return err
+	}
+	return adminRun(c, func(ctx context.Context, a *adminClient) error {
+		var ad node.MemberAdmission
+		if err := a.do(ctx, http.MethodGet, "/v1/members/"+pathEscape(id)+"/admission", nil, nil, &ad); err != nil {
+			return err
+		}
+		limit := func(n int) string {
+			if n <= 0 {
+				return "unlimited"
+			}
+			return strconv.Itoa(n)
+		}
+		t := &table{head: []string{"MEMBER", "CALLS IN PROGRESS", "CONCURRENT LIMIT", "CPS LIMIT", "CREDIT LIMIT", "BALANCE", "HELD", "REMAINING", "AS OF INDEX"}}
+		t.add(ad.Member, strconv.Itoa(ad.CallsInProgress), limit(ad.ConcurrentLimit), limit(ad.CPSLimit),
+			amountText(ad.CreditLimit), amountText(ad.Balance), amountText(ad.Held), amountText(ad.Remaining),
+			strconv.FormatUint(ad.Index, 10))
+		return printResult(c, ad, t)
+	})
 }
 
 func amountText(a money.Amount) string {

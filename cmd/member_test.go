@@ -1,12 +1,16 @@
 package cmd
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/node"
 	"github.com/ospnode/ospnode/osp"
 )
 
@@ -56,5 +60,44 @@ func TestMemberCLI(t *testing.T) {
 	}
 	if out := mustCLI(t, n, []string{"member", "show"}, "carrier-a"); !strings.Contains(out, "active") {
 		t.Fatalf("show: %s", out)
+	}
+}
+
+// TestMemberUsageNow: `member usage-now` shows a member's calls in progress
+// and the credit they hold against its limits, as the ledger counts them
+// cluster-wide; an unknown member is an error.
+func TestMemberUsageNow(t *testing.T) {
+	n := openTestNode(t)
+	m, err := n.Store().Member("carrier-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.CreditLimit, m.ConcurrentLimit = money.MustNew("6", "USD"), 3
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if res, err := n.Propose(ctx, ledger.PutMember{Member: m}); err != nil || res.Err() != nil {
+		t.Fatalf("put member: %v %v", res, err)
+	}
+	if r := authorise(t, n, "1", "m-1"); r.Status.Code != osp.StatusOK {
+		t.Fatalf("call refused: %+v", r.Status)
+	}
+	var ad node.MemberAdmission
+	out := mustCLI(t, n, []string{"member", "usage-now"}, "--output", "json", "carrier-a")
+	if err := json.Unmarshal([]byte(out), &ad); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if ad.CallsInProgress != 1 || ad.ConcurrentLimit != 3 || ad.CreditLimit.String() != "6 USD" || ad.Held.Sign() <= 0 {
+		t.Fatalf("usage-now: %+v", ad)
+	}
+	want, _ := ad.CreditLimit.Sub(ad.Balance)
+	want, _ = want.Sub(ad.Held)
+	if !ad.Remaining.Equal(want) {
+		t.Fatalf("remaining %s, want limit − balance − held = %s", ad.Remaining, want)
+	}
+	if out := mustCLI(t, n, []string{"member", "usage-now"}, "carrier-a"); !strings.Contains(out, "CALLS IN PROGRESS") || !strings.Contains(out, "6 USD") {
+		t.Fatalf("usage-now table: %s", out)
+	}
+	if code, _, errb := adminCLI(t, n, []string{"member", "usage-now"}, "nobody"); code == 0 || !strings.Contains(errb, "not found") {
+		t.Fatalf("unknown member: %d %s", code, errb)
 	}
 }

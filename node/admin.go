@@ -57,6 +57,7 @@ func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	n.adminClusterRoutes(mux)
 	n.adminConfigRoutes(mux)
+	n.adminAdmissionRoutes(mux)
 	n.adminRouteRoutes(mux)
 	n.adminDeckRoutes(mux)
 	n.adminUsageRoutes(mux)
