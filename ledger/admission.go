@@ -51,11 +51,10 @@ func encodeAdmissionState(s *admissionState) []byte {
 	return w.b
 }
 
-func decodeAdmissionState(v []byte) admissionState {
+func decodeAdmissionState(v []byte) (admissionState, error) {
 	r := rbuf{b: v}
 	s := admissionState{Calls: r.i(), Held: r.amount(), TokensMilli: r.i(), Refilled: r.time()}
-	must(r.done())
-	return s
+	return s, r.done()
 }
 
 func admissionMemberKey(member string) []byte { return append([]byte{'m'}, member...) }
@@ -99,7 +98,9 @@ func (a *applier) admit(c *Authorize, lim memberLimits) (*admission, *Result) {
 	b := a.tx.Bucket(bAdmission)
 	if b != nil {
 		if v := b.Get(admissionMemberKey(c.SourceMember)); v != nil {
-			ad.state = decodeAdmissionState(v)
+			var err error
+			ad.state, err = decodeAdmissionState(v)
+			must(err)
 		}
 		// Calls whose end has passed, oldest first: they stop counting.
 		pre := admissionEndPrefix(c.SourceMember)
@@ -218,7 +219,9 @@ func (a *applier) releaseCall(id uint64, reporter string) {
 	}
 	st := admissionState{}
 	if sv := b.Get(admissionMemberKey(member)); sv != nil {
-		st = decodeAdmissionState(sv)
+		var err error
+		st, err = decodeAdmissionState(sv)
+		must(err)
 	}
 	st.Calls = max(st.Calls-1, 0)
 	if !hold.IsZero() && hold.Currency() == st.Held.Currency() {
@@ -231,11 +234,18 @@ func (a *applier) releaseCall(id uint64, reporter string) {
 	must(b.Put(admissionMemberKey(member), encodeAdmissionState(&st)))
 }
 
+// decodeHold reads a call's hold as the apply path needs it (a corrupt
+// value stops the node); parseHold is the error-returning form.
 func decodeHold(v []byte) money.Amount {
+	h, err := parseHold(v)
+	must(err)
+	return h
+}
+
+func parseHold(v []byte) (money.Amount, error) {
 	r := rbuf{b: v}
 	h := r.amount()
-	must(r.done())
-	return h
+	return h, r.done()
 }
 
 // balance is account's balance in currency as of this command: the
@@ -297,9 +307,8 @@ func (s *Store) Admission(member, currency string, at time.Time) (Admission, err
 		if v == nil {
 			return nil
 		}
-		r := rbuf{b: v}
-		st := admissionState{Calls: r.i(), Held: r.amount(), TokensMilli: r.i(), Refilled: r.time()}
-		if err := r.done(); err != nil {
+		st, err := decodeAdmissionState(v)
+		if err != nil {
 			return err
 		}
 		pre := admissionEndPrefix(member)
@@ -309,9 +318,7 @@ func (s *Store) Admission(member, currency string, at time.Time) (Admission, err
 				break
 			}
 			st.Calls--
-			hr := rbuf{b: v}
-			h := hr.amount()
-			if hr.done() == nil && !h.IsZero() && h.Currency() == st.Held.Currency() {
+			if h, err := parseHold(v); err == nil && !h.IsZero() && h.Currency() == st.Held.Currency() {
 				held, err := st.Held.Sub(h)
 				if err != nil {
 					return err
