@@ -67,6 +67,11 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 	if v := a.get(bTxIdem, key); v != nil {
 		t, err := getTransaction(a.tx, beU64(v))
 		must(err)
+		if why := AuthorizeKeyReuse(t, c.Called, c.Calling); why != "" && !c.legacyV1 {
+			// Nothing is written either way, so logs that answered such a
+			// retry Duplicate replay to the same state.
+			return invalid("authorize: %s", why)
+		}
 		return &Result{Code: Duplicate, Message: "already authorised", TransactionID: t.ID, Transaction: t}
 	}
 	m, exists := a.memberForAuthorize(c.SourceMember)
@@ -115,6 +120,22 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 		a.commitAdmission(ad, id)
 	}
 	return &Result{Code: OK, TransactionID: id, Transaction: t}
+}
+
+// AuthorizeKeyReuse says why an authorisation that repeats transaction
+// t's idempotency key (member, messageId, Call-ID) is not a retry of it:
+// it asks for another called or calling number. "" for a true retry. A
+// reused key with other content is refused, as a payment API refuses an
+// idempotency key reused for another payment: answering it with t's
+// tokens would authorise a number nobody asked for.
+func AuthorizeKeyReuse(t *Transaction, called, calling string) string {
+	if digitsOf(called) != digitsOf(t.Called) {
+		return "messageId and Call-ID already used for a call to another number"
+	}
+	if digitsOf(calling) != digitsOf(t.Calling) {
+		return "messageId and Call-ID already used for a call from another number"
+	}
+	return ""
 }
 
 // memberForAuthorize returns the ID, Status and admission limits of
@@ -183,7 +204,8 @@ func postedKey(txID uint64, role Role, component string, legacy bool) []byte {
 	return append(k, component...)
 }
 
-func (a *applier) recordUsage(c *RecordUsage) *Result {
+// checkUsage validates what every version of RecordUsage must hold.
+func checkUsage(c *RecordUsage) *Result {
 	if c.At.IsZero() {
 		return invalid("usage: At is required")
 	}
@@ -213,6 +235,16 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 			return invalid("usage: buy amount without counterparty")
 		}
 	}
+	return nil
+}
+
+func (a *applier) recordUsage(c *RecordUsage) *Result {
+	if r := checkUsage(c); r != nil {
+		return r
+	}
+	if c.Phase != PhaseNone {
+		return a.recordCallUsage(c)
+	}
 	a.ikey = appendUsageIdemKey(a.ikey[:0], c)
 	key := a.ikey
 	if v := a.get(bUsageIdem, key); v != nil {
@@ -224,24 +256,7 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 	}
 
 	a.loadCounters()
-	u := &Usage{
-		TransactionID:    c.TransactionID,
-		Role:             c.Role,
-		ComponentID:      c.ComponentID,
-		Reporter:         c.Reporter,
-		ReporterKey:      c.ReporterKey,
-		Calling:          c.Calling,
-		Called:           c.Called,
-		CallID:           c.CallID,
-		Start:            c.Start,
-		Connect:          c.Connect,
-		End:              c.End,
-		DurationMillis:   c.DurationMillis,
-		TerminationCause: c.TerminationCause,
-		Rating:           c.Rating,
-		RecordedAt:       c.At,
-		OverLimit:        c.OverLimit,
-	}
+	u := newUsage(c)
 	var t *Transaction
 	if c.TransactionID != 0 {
 		a.kbuf = appendU64(a.kbuf[:0], c.TransactionID)
@@ -261,46 +276,225 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 
 	a.pkey = appendPostedKey(a.pkey[:0], c.TransactionID, c.Role, c.ComponentID, c.legacyV1)
 	posted := a.pkey
+	p, msg, refused := a.usagePosting(c, c.Rating, posted)
+	if refused != nil {
+		return refused
+	}
+	// Only the source side's usage is cascaded: we are the source towards
+	// the upstream peer. A destination-role report for a forwarded
+	// transaction (a mixed answer's local trunk) never went through the
+	// peer. Version 1 commands cascaded either role (kept on replay).
+	cascade := t != nil && t.UpstreamPeer != "" && (c.Role == RoleSource || c.legacyV1)
+	if !a.usageKeysFit(key, posted, u, t, p, cascade) {
+		return invalid("usage: a field is too long for the store's keys")
+	}
+	res := a.writeUsage(u, t, p, posted, cascade, msg)
+	if c.Role == RoleSource && c.TransactionID != 0 {
+		a.releaseCall(c.TransactionID, c.Reporter) // the call has ended
+	}
+	a.storeUsageResult(key, res)
+	return res
+}
 
-	// Build the posting (validated before any write).
-	var p *Posting
-	msg := ""
-	if rt := c.Rating; rt != nil && (!rt.Sell.IsZero() || !rt.Buy.IsZero()) {
-		already := false
-		if c.TransactionID != 0 {
-			if v := a.get(bPosted, posted); v != nil {
-				already = true
-				msg = "rating not posted: transaction already posted by usage " + itoa(beU64(v))
-			}
-		}
-		if !already {
-			p = &Posting{At: c.At, TransactionID: c.TransactionID, Memo: "usage", Lines: make([]PostingLine, 0, 4)}
-			if !rt.Sell.IsZero() {
-				p.Lines = append(p.Lines,
-					PostingLine{Account: rt.SellCounterparty, Amount: rt.Sell},
-					PostingLine{Account: AccountRevenue, Amount: rt.Sell.Neg()})
-			}
-			if !rt.Buy.IsZero() {
-				p.Lines = append(p.Lines,
-					PostingLine{Account: AccountCost, Amount: rt.Buy},
-					PostingLine{Account: rt.BuyCounterparty, Amount: rt.Buy.Neg()})
-			}
-			eff := firstNonZero(c.Connect, c.End, c.Start, c.At)
-			p.EffectiveAt, p.LateAdjustment = a.dateInto(eff)
-			if err := checkBalanced(p.Lines); err != "" {
-				return rejected("usage: %s", err)
+// recordCallUsage applies a usage with a Phase (version 4): the call's
+// lifecycle per transaction and role (lifecycle.go, DESIGN.md "Usage
+// lifecycle"). Exactly one final record per transaction and role is paid,
+// at most the authorised time (the proposer rated the capped duration); a
+// later final that says something else is a conflict, kept and flagged;
+// a setup or interim record pays and releases nothing; usage that does not
+// belong to its transaction is unmatched.
+func (a *applier) recordCallUsage(c *RecordUsage) *Result {
+	if !nanoSafe(c.At, c.Start, c.Connect, c.End) {
+		return invalid("usage: time out of range")
+	}
+	if c.Phase > PhaseFailed {
+		return invalid("usage: phase %d", c.Phase)
+	}
+	h := contentHash(c)
+	a.ikey = lifeIdemKey(a.ikey[:0], c, h)
+	key := a.ikey
+	if v := a.get(bUsageIdem, key); v != nil {
+		res, err := DecodeResult(v)
+		must(err)
+		res.Code = Duplicate
+		res.Message = "usage already recorded"
+		return res
+	}
+	var t *Transaction
+	if c.TransactionID != 0 {
+		a.kbuf = appendU64(a.kbuf[:0], c.TransactionID)
+		if raw := a.get(bTx, a.kbuf); raw != nil {
+			r := rbuf{b: raw}
+			t = decodeTransaction(&r)
+			must(r.done())
+			if !t.UsageDeadline.IsZero() && c.At.After(t.UsageDeadline) {
+				t = nil // expired: recorded, but unmatched
 			}
 		}
 	}
+	if t != nil && !c.Matched {
+		return &Result{Code: Stale, Message: "usage names transaction " + itoa(t.ID) + ", which the proposing node had not applied yet", TransactionID: t.ID}
+	}
+	a.loadCounters()
+	u := newUsage(c)
+	if t != nil {
+		if why := a.usageMismatch(t, c); why != "" {
+			u.Mismatch = why
+			t = nil
+		}
+	}
+	u.Unmatched = t == nil
+	if t != nil {
+		u.SourceMember = t.SourceMember
+	}
 
-	// Every key this command writes must fit bbolt: a refused Put inside
-	// Apply would panic on every replay of the entry.
-	// (Lengths of key, postedKey, memberUsageKey, outboxKey, balanceKey.)
+	var life callLife
+	pays, ends := false, false
+	if t != nil {
+		life = a.loadCallLife(t.ID, c.Role)
+		switch c.Phase {
+		case PhaseFinal:
+			switch {
+			case life.FinalID == 0:
+				pays, ends = true, true
+			case life.FinalHash == h:
+				// The same final again under other ids: answered as the first.
+				return a.finalAgain(life.FinalID)
+			default:
+				u.Conflict = true
+			}
+		case PhaseFailed:
+			if life.FinalID != 0 {
+				u.Conflict = true // a failure after the call's paid final
+			} else {
+				ends = true
+			}
+		}
+	}
+	rating := c.Rating
+	if !pays {
+		u.Rating = nil // a setup, interim, conflicting or unmatched record is never paid
+		rating = nil
+	} else if rating == nil {
+		rating = &Rating{} // matched and rated at zero: no rate applied
+		u.Rating = rating
+	}
+	a.pkey = appendPostedKey(a.pkey[:0], c.TransactionID, c.Role, c.ComponentID, false)
+	posted := a.pkey
+	p, msg, refused := a.usagePosting(c, rating, posted)
+	if refused != nil {
+		return refused
+	}
+	cascade := t != nil && t.UpstreamPeer != "" && c.Role == RoleSource && ends
+	if !a.usageKeysFit(key, posted, u, t, p, cascade) {
+		return invalid("usage: a field is too long for the store's keys")
+	}
+	res := a.writeUsage(u, t, p, posted, cascade, msg)
+	res.Conflict = u.Conflict
+	if t != nil {
+		switch {
+		case c.Phase == PhaseSetup:
+			life.Connected = true
+			if life.SetupID == 0 {
+				life.SetupID = u.ID
+			}
+		case pays:
+			life.FinalID, life.FinalHash = u.ID, h
+		case u.Conflict:
+			life.Conflicts++
+			a.kbuf = append(a.kbuf[:0], lifeConflictKey)
+			a.kbuf = appendU64(a.kbuf, u.ID)
+			must(a.lifeBucket().Put(a.kbuf, []byte{}))
+		}
+		if c.Phase != PhaseInterim {
+			must(a.lifeBucket().Put(lifeKey(t.ID, c.Role), encodeCallLife(&life)))
+		}
+		if ends && c.Role == RoleSource {
+			a.releaseCall(c.TransactionID, c.Reporter) // the call has ended
+		}
+	}
+	a.storeUsageResult(key, res)
+	return res
+}
+
+// finalAgain answers a final record that repeats the call's paid final
+// (same content, other ids) with the paid final's result.
+func (a *applier) finalAgain(id uint64) *Result {
+	a.kbuf = appendU64(a.kbuf[:0], id)
+	raw := a.get(bUsage, a.kbuf)
+	if raw == nil {
+		panic("ledger: call lifecycle names usage " + itoa(id) + ", which is not stored")
+	}
+	r := rbuf{b: raw}
+	u := decodeUsage(&r)
+	must(r.done())
+	return &Result{Code: Duplicate, Message: "usage already recorded (same final record)", TransactionID: u.TransactionID,
+		UsageID: u.ID, PostingID: u.PostingID, OutboxID: u.OutboxID, Unmatched: u.Unmatched, LateAdjustment: u.LateAdjustment}
+}
+
+func newUsage(c *RecordUsage) *Usage {
+	return &Usage{
+		TransactionID:    c.TransactionID,
+		Role:             c.Role,
+		ComponentID:      c.ComponentID,
+		Reporter:         c.Reporter,
+		ReporterKey:      c.ReporterKey,
+		Calling:          c.Calling,
+		Called:           c.Called,
+		CallID:           c.CallID,
+		Start:            c.Start,
+		Connect:          c.Connect,
+		End:              c.End,
+		DurationMillis:   c.DurationMillis,
+		TerminationCause: c.TerminationCause,
+		Rating:           c.Rating,
+		RecordedAt:       c.At,
+		OverLimit:        c.OverLimit,
+		Phase:            c.Phase,
+	}
+}
+
+// usagePosting builds (and checks, before any write) the journal entry of
+// rating, unless the (transaction, role, component) already posted; msg
+// says so then. A non-nil Result refuses the command.
+func (a *applier) usagePosting(c *RecordUsage, rt *Rating, posted []byte) (p *Posting, msg string, refused *Result) {
+	if rt == nil || (rt.Sell.IsZero() && rt.Buy.IsZero()) {
+		return nil, "", nil
+	}
+	if c.TransactionID != 0 {
+		if v := a.get(bPosted, posted); v != nil {
+			return nil, "rating not posted: transaction already posted by usage " + itoa(beU64(v)), nil
+		}
+	}
+	p = &Posting{At: c.At, TransactionID: c.TransactionID, Memo: "usage", Lines: make([]PostingLine, 0, 4)}
+	if !rt.Sell.IsZero() {
+		p.Lines = append(p.Lines,
+			PostingLine{Account: rt.SellCounterparty, Amount: rt.Sell},
+			PostingLine{Account: AccountRevenue, Amount: rt.Sell.Neg()})
+	}
+	if !rt.Buy.IsZero() {
+		p.Lines = append(p.Lines,
+			PostingLine{Account: AccountCost, Amount: rt.Buy},
+			PostingLine{Account: rt.BuyCounterparty, Amount: rt.Buy.Neg()})
+	}
+	eff := firstNonZero(c.Connect, c.End, c.Start, c.At)
+	p.EffectiveAt, p.LateAdjustment = a.dateInto(eff)
+	if err := checkBalanced(p.Lines); err != "" {
+		return nil, "", rejected("usage: %s", err)
+	}
+	return p, "", nil
+}
+
+// usageKeysFit reports whether every key a usage writes fits bbolt: a
+// refused Put inside Apply would panic on every replay of the entry.
+// (Lengths of the idempotency key, postedKey, memberUsageKey, outboxKey,
+// balanceKey.)
+func (a *applier) usageKeysFit(key, posted []byte, u *Usage, t *Transaction, p *Posting, cascade bool) bool {
 	fits := keyLenFits(len(key)) && keyLenFits(len(posted))
 	if id, ok := cutPrefix(u.Reporter, "member:"); ok && id != "" {
 		fits = fits && keyLenFits(len(id)+9)
 	}
-	if t != nil && t.UpstreamPeer != "" {
+	if cascade {
 		fits = fits && keyLenFits(len(t.UpstreamPeer)+9)
 	}
 	if p != nil {
@@ -308,10 +502,12 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 			fits = fits && keyLenFits(len(l.Account)+1+len(l.Amount.Currency()))
 		}
 	}
-	if !fits {
-		return invalid("usage: a field is too long for the store's keys")
-	}
+	return fits
+}
 
+// writeUsage assigns u its id and writes it with its posting p (nil:
+// none), post-once mark, outbox item (cascade) and indexes.
+func (a *applier) writeUsage(u *Usage, t *Transaction, p *Posting, posted []byte, cascade bool, msg string) *Result {
 	a.seqUsage++
 	u.ID = a.seqUsage
 	if p != nil {
@@ -319,18 +515,14 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 		a.post(p)
 		u.PostingID = p.ID
 		u.LateAdjustment = p.LateAdjustment
-		if c.TransactionID != 0 {
+		if u.TransactionID != 0 {
 			must(a.bucket(bPosted).Put(posted, a.keepU64(u.ID)))
 		}
 	}
-	// Only the source side's usage is cascaded: we are the source towards
-	// the upstream peer. A destination-role report for a forwarded
-	// transaction (a mixed answer's local trunk) never went through the
-	// peer. Version 1 commands cascaded either role (kept on replay).
 	var o *OutboxItem
-	if t != nil && t.UpstreamPeer != "" && (c.Role == RoleSource || c.legacyV1) {
+	if cascade {
 		a.seqOutbox++
-		o = &OutboxItem{ID: a.seqOutbox, Peer: t.UpstreamPeer, UpstreamTransactionID: t.UpstreamTransactionID, CreatedAt: c.At}
+		o = &OutboxItem{ID: a.seqOutbox, Peer: t.UpstreamPeer, UpstreamTransactionID: t.UpstreamTransactionID, CreatedAt: u.RecordedAt}
 		u.OutboxID = o.ID
 	}
 	a.scratch.b = a.scratch.b[:0]
@@ -359,15 +551,16 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 		a.kbuf = appendSepU64(a.kbuf[:0], id, u.ID)
 		must(byMember.Put(a.kbuf, []byte{}))
 	}
-	if c.Role == RoleSource && c.TransactionID != 0 {
-		a.releaseCall(c.TransactionID, c.Reporter) // the call has ended
-	}
-	res := &Result{Code: OK, Message: msg, TransactionID: u.TransactionID, UsageID: u.ID,
+	return &Result{Code: OK, Message: msg, TransactionID: u.TransactionID, UsageID: u.ID,
 		PostingID: u.PostingID, OutboxID: u.OutboxID, Unmatched: u.Unmatched, LateAdjustment: u.LateAdjustment}
+}
+
+// storeUsageResult keeps res under the usage's idempotency key: a repeat
+// is answered with it.
+func (a *applier) storeUsageResult(key []byte, res *Result) {
 	enc := EncodeResult(res)
 	must(a.bucket(bUsageIdem).Put(key, enc))
 	a.encodedFor, a.encoded = res, enc // ApplyBatch returns the same bytes
-	return res
 }
 
 func cutPrefix(s, p string) (string, bool) {

@@ -27,6 +27,11 @@ const RecordUsageVersion = 2
 // digest does not change.
 const RecordUsageVersionOverLimit = 3
 
+// RecordUsageVersionLifecycle is the version written for a RecordUsage
+// with a Phase (ledger/lifecycle.go): version 3's payload with the
+// OverLimit flag always present, then the phase and the Matched flag.
+const RecordUsageVersionLifecycle = 4
+
 // AuthorizeVersion is the version this build writes for Authorize.
 // Version 2 has the payload of version 1 and adds field bounds (Invalid
 // over them, see limits.go) and an idempotency key whose long components
@@ -44,7 +49,7 @@ const AuthorizeVersionAdmission = 3
 func versionSupported(t CommandType, v byte) bool {
 	switch t {
 	case TypeRecordUsage:
-		return v == 1 || v == RecordUsageVersion || v == RecordUsageVersionOverLimit
+		return v == 1 || v == RecordUsageVersion || v == RecordUsageVersionOverLimit || v == RecordUsageVersionLifecycle
 	case TypeAuthorize:
 		return v == 1 || v == AuthorizeVersion || v == AuthorizeVersionAdmission
 	}
@@ -286,7 +291,9 @@ func decodeRating(r *rbuf) *Rating {
 func encodeRecordUsage(c *RecordUsage) []byte {
 	w := wbuf{b: make([]byte, 0, 160)}
 	w.byte1(byte(TypeRecordUsage))
-	if c.OverLimit {
+	if c.Phase != PhaseNone {
+		w.byte1(RecordUsageVersionLifecycle)
+	} else if c.OverLimit {
 		w.byte1(RecordUsageVersionOverLimit)
 	} else {
 		w.byte1(RecordUsageVersion)
@@ -306,7 +313,11 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 	w.i(c.DurationMillis)
 	w.u(uint64(c.TerminationCause))
 	encodeRating(&w, c.Rating)
-	if c.OverLimit {
+	if c.Phase != PhaseNone {
+		w.bool(c.OverLimit)
+		w.byte1(byte(c.Phase))
+		w.bool(c.Matched)
+	} else if c.OverLimit {
 		w.bool(true)
 	}
 	return w.b
@@ -345,8 +356,16 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 	}
 	c.TerminationCause = uint16(tc)
 	c.Rating = decodeRating(&r)
-	if version == RecordUsageVersionOverLimit {
+	switch version {
+	case RecordUsageVersionOverLimit:
 		c.OverLimit = r.bool()
+	case RecordUsageVersionLifecycle:
+		c.OverLimit = r.bool()
+		c.Phase = UsagePhase(r.byte1())
+		c.Matched = r.bool()
+		if c.Phase == PhaseNone || c.Phase > PhaseFailed {
+			r.fail()
+		}
 	}
 	if err := r.done(); err != nil {
 		return RecordUsage{}, err
@@ -362,6 +381,11 @@ const recordVersion = 1
 // set: version 1 plus a trailing flag. A usage without it keeps version 1,
 // so existing state and digests are unchanged.
 const usageRecordOverLimit = 2
+
+// usageRecordLifecycle is the version of a stored Usage with a Phase:
+// version 2's fields with OverLimit always present, then the phase, the
+// conflict flag and the mismatch reason.
+const usageRecordLifecycle = 3
 
 func encodeTransaction(w *wbuf, t *Transaction) {
 	w.byte1(recordVersion)
@@ -432,7 +456,9 @@ func decodeTransactionForUsage(r *rbuf) *Transaction {
 }
 
 func encodeUsage(w *wbuf, u *Usage) {
-	if u.OverLimit {
+	if u.Phase != PhaseNone {
+		w.byte1(usageRecordLifecycle)
+	} else if u.OverLimit {
 		w.byte1(usageRecordOverLimit)
 	} else {
 		w.byte1(recordVersion)
@@ -458,14 +484,19 @@ func encodeUsage(w *wbuf, u *Usage) {
 	w.bool(u.LateAdjustment)
 	w.u(u.PostingID)
 	w.u(u.OutboxID)
-	if u.OverLimit {
+	if u.Phase != PhaseNone {
+		w.bool(u.OverLimit)
+		w.byte1(byte(u.Phase))
+		w.bool(u.Conflict)
+		w.str(u.Mismatch)
+	} else if u.OverLimit {
 		w.bool(true)
 	}
 }
 
 func decodeUsage(r *rbuf) *Usage {
 	v := r.byte1()
-	if v != recordVersion && v != usageRecordOverLimit {
+	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle {
 		r.fail()
 		return nil
 	}
@@ -491,8 +522,14 @@ func decodeUsage(r *rbuf) *Usage {
 	u.LateAdjustment = r.bool()
 	u.PostingID = r.u()
 	u.OutboxID = r.u()
-	if v == usageRecordOverLimit {
+	switch v {
+	case usageRecordOverLimit:
 		u.OverLimit = r.bool()
+	case usageRecordLifecycle:
+		u.OverLimit = r.bool()
+		u.Phase = UsagePhase(r.byte1())
+		u.Conflict = r.bool()
+		u.Mismatch = r.str()
 	}
 	return u
 }

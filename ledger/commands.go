@@ -179,6 +179,18 @@ type RecordUsage struct {
 	// duration and DurationMillis is what was reported. Recorded on the
 	// Usage for operators to review.
 	OverLimit bool
+	// Phase is where in the call's life the report stands (lifecycle.go).
+	// Set, the command is written as version 4 and applied with the
+	// lifecycle rules: idempotency by content, one paid final per
+	// transaction and role, conflicts flagged, usage checked against its
+	// transaction. PhaseNone: the rules of versions 1–3 (replay only).
+	Phase UsagePhase
+	// Matched: the proposer found TransactionID in its replica (and rated
+	// the usage against it). A version 4 usage whose transaction exists
+	// but whose proposer did not see it is refused with Stale, nothing
+	// written, so a node that is behind can never record a matched call
+	// unrated.
+	Matched bool
 
 	// legacyV1 is set when the command was decoded from a version 1
 	// envelope: it is applied with the version 1 rules (post-once key

@@ -238,6 +238,30 @@ func (s *Store) UsageByKey(txid uint64, role Role, componentID string) (*Usage, 
 	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bUsageIdem).Get(key)
 		if v == nil {
+			// Recorded with a phase (version 4): keyed by ids and content,
+			// so the call's records under these ids follow one prefix. The
+			// paid final wins, then the latest record.
+			prefix := lifeIdemKey(nil, &RecordUsage{TransactionID: txid, Role: role, ComponentID: componentID}, [16]byte{})
+			prefix = prefix[:len(prefix)-16]
+			var best *Usage
+			c := tx.Bucket(bUsageIdem).Cursor()
+			for k, rv := c.Seek(prefix); k != nil && len(k) == len(prefix)+16 && string(k[:len(prefix)]) == string(prefix); k, rv = c.Next() {
+				res, err := DecodeResult(rv)
+				if err != nil {
+					return fmt.Errorf("ledger: usage index of transaction %d: %w", txid, err)
+				}
+				cu, err := getUsage(tx, res.UsageID)
+				if err != nil {
+					return err
+				}
+				if best == nil || usageOutranks(cu, best) {
+					best = cu
+				}
+			}
+			if best != nil {
+				u = best
+				return nil
+			}
 			return fmt.Errorf("%w: usage for transaction %d role %s component %q", ErrNotFound, txid, role, componentID)
 		}
 		res, err := DecodeResult(v)
@@ -248,6 +272,17 @@ func (s *Store) UsageByKey(txid uint64, role Role, componentID string) (*Usage, 
 		return err
 	})
 	return u, err
+}
+
+// usageOutranks reports whether a stands for its call before b: a paid
+// final before anything else, then the later record.
+func usageOutranks(a, b *Usage) bool {
+	ap := a.Phase == PhaseFinal && !a.Conflict && !a.Unmatched
+	bp := b.Phase == PhaseFinal && !b.Conflict && !b.Unmatched
+	if ap != bp {
+		return ap
+	}
+	return a.ID > b.ID
 }
 
 // UsageFilter selects usage records for ListUsage. Zero fields match all.

@@ -291,6 +291,16 @@ type Usage struct {
 	// limit; DurationMillis is as reported, the rating used the capped
 	// time. For review.
 	OverLimit bool `json:"over_limit,omitempty"`
+	// Phase: setup, interim, final or failed (lifecycle.go); empty for
+	// usage recorded before the lifecycle.
+	Phase UsagePhase `json:"phase,omitzero"`
+	// Conflict: a final record that disagrees with the call's paid final
+	// (another duration, another answer). Kept for review, never paid.
+	Conflict bool `json:"conflict,omitempty"`
+	// Mismatch says why a usage naming a known transaction was not
+	// matched to it (another Call-ID or number, or a reporter that is not
+	// a party of its side). Such usage is Unmatched and never rated.
+	Mismatch string `json:"mismatch,omitempty"`
 }
 
 // Well-known account names. Member and peer accounts are built with

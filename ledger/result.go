@@ -29,6 +29,12 @@ const (
 	RefusedCPS        ResultCode = 6
 	RefusedConcurrent ResultCode = 7
 	RefusedCredit     ResultCode = 8
+	// Stale: a usage (RecordUsage version 4) names a transaction that
+	// exists, but its proposer did not have it: the proposer's replica was
+	// behind, so it could not rate the usage. Nothing was written; the
+	// proposer waits for its replica and proposes again, or answers so
+	// that the client retries.
+	Stale ResultCode = 9
 )
 
 // String names the code.
@@ -52,6 +58,8 @@ func (c ResultCode) String() string {
 		return "refused-concurrent"
 	case RefusedCredit:
 		return "refused-credit"
+	case Stale:
+		return "stale"
 	}
 	return fmt.Sprintf("code(%d)", uint8(c))
 }
@@ -71,6 +79,9 @@ type Result struct {
 	OutboxID       uint64
 	Unmatched      bool
 	LateAdjustment bool
+	// Conflict: the usage is a final record that disagrees with its
+	// call's paid final: recorded, flagged, not paid.
+	Conflict bool
 	// Count: how many records a bulk command (PutRoutes, AckOutbox,
 	// PutDeckVersion rows) touched.
 	Count int
@@ -93,6 +104,8 @@ func (r *Result) Err() error {
 		s = ErrIgnored
 	case RefusedCPS, RefusedConcurrent, RefusedCredit:
 		s = ErrRefused
+	case Stale:
+		s = ErrStale
 	default:
 		s = ErrRejected
 	}
@@ -108,6 +121,9 @@ var (
 	// ErrRefused: an admission limit refused an authorisation (the
 	// Result's code says which).
 	ErrRefused = errors.New("ledger: refused by an admission limit")
+	// ErrStale: the proposer's replica was behind the transaction its
+	// usage names (Result code Stale); propose again once caught up.
+	ErrStale = errors.New("ledger: proposer's replica is behind")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("ledger: store closed")
 	// ErrReadOnly is returned (or, from ApplyBatch, panicked with) by every
@@ -138,6 +154,9 @@ func EncodeResult(r *Result) []byte {
 	if r.Transaction != nil {
 		flags |= 4
 	}
+	if r.Conflict {
+		flags |= 8
+	}
 	w.byte1(flags)
 	w.u(uint64(r.Count))
 	if r.Transaction != nil {
@@ -165,6 +184,7 @@ func DecodeResult(b []byte) (*Result, error) {
 	flags := r.byte1()
 	res.Unmatched = flags&1 != 0
 	res.LateAdjustment = flags&2 != 0
+	res.Conflict = flags&8 != 0
 	res.Count = int(r.u())
 	if flags&4 != 0 {
 		res.Transaction = decodeTransaction(&r)

@@ -132,6 +132,17 @@ func (r *rbuf) raw() []byte {
 	return p
 }
 
+// fixed reads n raw bytes (no length prefix).
+func (r *rbuf) fixed(n int) []byte {
+	if r.err != nil || len(r.b) < n {
+		r.fail()
+		return nil
+	}
+	p := r.b[:n:n]
+	r.b = r.b[n:]
+	return p
+}
+
 func (r *rbuf) str() string {
 	p := r.raw()
 	if r.src == "" || len(p) == 0 {

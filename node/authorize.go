@@ -84,6 +84,9 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	// the transaction it already has; the ledger enforces the same key on
 	// propose, this read just saves the round trip.
 	if tx, err := n.store.TransactionByKey(m.ID, rq.msg.MessageID, callID); err == nil {
+		if why := ledger.AuthorizeKeyReuse(tx, called, req.Calling()); why != "" {
+			return rq.authRefusal(c.ID, osp.StatusBadRequest, why)
+		}
 		if tx.UpstreamPeer != "" {
 			return rq.reforward(ctx, c.ID, m, req, tx)
 		}

@@ -29,6 +29,9 @@ type metrics struct {
 	panics   atomic.Uint64 // components whose answer panicked (answered 500)
 
 	connsRefused atomic.Uint64 // OSP connections closed over the per-source cap
+
+	usageConflicts atomic.Uint64 // final usage records that disagreed with their call's paid final
+	usageBehind    atomic.Uint64 // usage answered 503 because this replica was behind its transaction
 }
 
 type reqKey struct {
@@ -120,6 +123,12 @@ func (n *Node) writeMetrics(w io.Writer) {
 	fmt.Fprintln(w, "# HELP ospnode_osp_connections_refused_total OSP connections closed at once: the source IP already held HTTP.MaxConnsPerSource.")
 	fmt.Fprintln(w, "# TYPE ospnode_osp_connections_refused_total counter")
 	fmt.Fprintf(w, "ospnode_osp_connections_refused_total %d\n", m.connsRefused.Load())
+	fmt.Fprintln(w, "# HELP ospnode_usage_conflicts_total Final usage records that disagreed with their call's paid final record (kept, flagged, never paid), as answered by this node.")
+	fmt.Fprintln(w, "# TYPE ospnode_usage_conflicts_total counter")
+	fmt.Fprintf(w, "ospnode_usage_conflicts_total %d\n", m.usageConflicts.Load())
+	fmt.Fprintln(w, "# HELP ospnode_usage_behind_total Usage answered 503 because this node had not applied the transaction it names yet.")
+	fmt.Fprintln(w, "# TYPE ospnode_usage_behind_total counter")
+	fmt.Fprintf(w, "ospnode_usage_behind_total %d\n", m.usageBehind.Load())
 
 	fmt.Fprintln(w, "# HELP ospnode_osp_request_duration_seconds Time to answer an OSP request, by the type of its first component.")
 	fmt.Fprintln(w, "# TYPE ospnode_osp_request_duration_seconds histogram")

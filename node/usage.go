@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -20,8 +21,12 @@ func (rq *request) usageAnswer(id string, code int, desc string) osp.Component {
 
 // usage answers one UsageIndication component. It confirms (2xx) only
 // after the ledger committed the record: an unavailable cluster answers
-// 503 and the toolkit retries, which the ledger's idempotency key
-// (TransactionId, role, componentId) makes harmless.
+// 503 and the toolkit retries, which the ledger's idempotency by content
+// makes harmless. Each report carries its phase in the call's life
+// (usagePhase): a proxy's setup record and final record share their
+// messageId and componentId, and the ledger keeps both, pays the first
+// final (capped at the authorised time), and flags a different second
+// final as a conflict (ledger/lifecycle.go).
 func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 	n, v, ui := rq.n, rq.v, c.UsageIndication
 	m := v.identify(rq.c, ui.DeviceID, ui.CustomerID, ui.SourceDevice())
@@ -53,10 +58,14 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 			}
 		}
 	}
+	if !usageTimesSane(rq.now, start, connect, end) {
+		return rq.usageAnswer(c.ID, osp.StatusBadRequest, "usage time out of range (before 2000 or more than a day ahead)")
+	}
 	called := normalizeNumber(ui.Called())
 	if called == "" {
 		called = strings.TrimSpace(ui.Called())
 	}
+	phase := usagePhase(ui, durMs, connect, end, cause)
 	cmd := &ledger.RecordUsage{
 		At:               rq.now,
 		TransactionID:    ui.TransactionID,
@@ -71,80 +80,189 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 		End:              end,
 		DurationMillis:   durMs,
 		TerminationCause: cause,
+		Phase:            phase,
 	}
-	// releases: this report ends the call's hold on the originating
-	// member's concurrency slot and credit. Only the source side's own
-	// report does: a destination-role report (or one from a party that is
-	// not the caller) must not free the caller's credit without posting.
-	releases := false
 	if ui.TransactionID == 0 {
 		// No transaction: key the record by what the reporter sent.
 		cmd.ReporterKey = rq.msg.MessageID + "/" + c.ID
-	} else if t := rq.transaction(ctx, ui.TransactionID); t != nil {
-		releases = role == ledger.RoleSource && t.SourceMember == m.ID
-		// Rate at most the authorised time (billableMillis); the call
-		// still starts where the reported duration says.
-		billMs, over := billableMillis(t, durMs)
-		rateConnect := connect
-		if rateConnect.IsZero() && !end.IsZero() {
-			rateConnect = end.Add(-time.Duration(durMs) * time.Millisecond)
+	}
+	// releases: a final record of the caller's own ends the call's hold on
+	// its concurrency slot and credit. A setup record changes nothing but
+	// "connected", and a destination-role report (or one from a party
+	// that is not the caller) must not free the caller's credit.
+	releases := false
+	for attempt := 0; ; attempt++ {
+		if ui.TransactionID != 0 {
+			t, err := rq.usageTransaction(ctx, ui.TransactionID)
+			if err != nil {
+				// This replica is behind the transaction and could not catch
+				// up in time: it cannot rate the usage, so it must not record
+				// it. 503 sends the toolkit to its next service point.
+				n.met.usageBehind.Add(1)
+				n.log.Warn("osp: usage not recorded, replica behind its transaction", "member", m.ID, "tx", ui.TransactionID, "err", err)
+				return rq.usageAnswer(c.ID, osp.StatusUnavailable, "node catching up; try another service point")
+			}
+			cmd.Matched, cmd.Rating, cmd.OverLimit = false, nil, false
+			if t != nil {
+				cmd.Matched = true
+				releases = role == ledger.RoleSource && t.SourceMember == m.ID && (phase == ledger.PhaseFinal || phase == ledger.PhaseFailed)
+				if phase == ledger.PhaseFinal {
+					rq.rateFinal(cmd, t, m, durMs)
+				}
+			}
 		}
-		if over {
-			cmd.OverLimit = true
-			n.log.Warn("osp: usage over the authorised time limit, rated capped", "member", m.ID, "tx", t.ID,
-				"reported_ms", durMs, "limit_s", t.TimeLimit, "billed_ms", billMs)
+		res, err := n.Propose(ctx, cmd)
+		if err != nil {
+			n.log.Warn("osp: usage not committed", "member", m.ID, "tx", ui.TransactionID, "err", err)
+			return rq.usageAnswer(c.ID, StatusFor(err), "")
 		}
-		cmd.Rating = rq.rate(t, role, m, rateConnect, end, billMs)
+		if res.Code == ledger.Stale && attempt == 0 {
+			// The transaction was applied here between the lookup and the
+			// apply of this command (or the lookup missed it): read it again
+			// and rate it, once.
+			continue
+		}
+		if res.Code == ledger.Stale {
+			n.met.usageBehind.Add(1)
+			return rq.usageAnswer(c.ID, osp.StatusUnavailable, "node catching up; try another service point")
+		}
+		if err := res.Err(); err != nil {
+			return rq.usageAnswer(c.ID, osp.StatusBadRequest, res.Message)
+		}
+		if res.Conflict {
+			n.met.usageConflicts.Add(1)
+			n.log.Warn("osp: usage conflicts with the call's final record; kept, not paid", "member", m.ID, "tx", ui.TransactionID, "role", role, "usage", res.UsageID)
+		}
+		if releases && !res.Conflict {
+			n.fraud.end(ui.TransactionID)
+		}
+		if res.OutboxID != 0 {
+			// Committed with an outbox item: cascade it upstream now rather
+			// than at the cascader's next poll (only the leader drains).
+			n.fed.kick()
+		}
+		return rq.usageAnswer(c.ID, osp.StatusOK, "")
 	}
-	res, err := n.Propose(ctx, cmd)
-	if err != nil {
-		n.log.Warn("osp: usage not committed", "member", m.ID, "tx", ui.TransactionID, "err", err)
-		return rq.usageAnswer(c.ID, StatusFor(err), "")
-	}
-	if err := res.Err(); err != nil {
-		return rq.usageAnswer(c.ID, osp.StatusBadRequest, res.Message)
-	}
-	if releases {
-		n.fraud.end(ui.TransactionID)
-	}
-	if res.OutboxID != 0 {
-		// Committed with an outbox item: cascade it upstream now rather
-		// than at the cascader's next poll (only the leader drains).
-		n.fed.kick()
-	}
-	return rq.usageAnswer(c.ID, osp.StatusOK, "")
 }
 
-// transaction reads a transaction, waiting for this replica to catch up
-// when it is not there yet: a follower may answer the usage of a call
-// authorised a moment ago through another node. The id names the log entry
-// that created it (ledger.TransactionIndex), so the wait is for that one
-// entry to be applied here, not a Barrier's round trip to the leader.
-func (rq *request) transaction(ctx context.Context, id uint64) *ledger.Transaction {
+// usagePhase tells where in the call's life a report stands, from what it
+// carries (the toolkit's ids do not tell: Kamailio sends its setup and
+// final records under the same messageId and componentId):
+//   - RoleInfo State "interim…": interim;
+//   - a duration, or an end time on a connected call: final;
+//   - an end time on a call that never connected: failed (its attempt's
+//     final record, paying nothing);
+//   - connected (a connect time, or a 2xx termination code such as
+//     Kamailio's TCCode 200) and not ended: setup;
+//   - anything else (a failure code, no times): failed.
+func usagePhase(ui *osp.UsageIndication, durMs int64, connect, end time.Time, cause uint16) ledger.UsagePhase {
+	if ri := ui.RoleInfo; ri != nil && strings.HasPrefix(strings.ToLower(ri.State), "interim") {
+		return ledger.PhaseInterim
+	}
+	connected := !connect.IsZero() || (cause >= 200 && cause < 300)
+	switch {
+	case durMs > 0:
+		return ledger.PhaseFinal
+	case !end.IsZero() && !connect.IsZero():
+		return ledger.PhaseFinal
+	case !end.IsZero():
+		return ledger.PhaseFailed
+	case connected:
+		return ledger.PhaseSetup
+	}
+	return ledger.PhaseFailed
+}
+
+// rateFinal rates a final record of transaction t reported by m for at
+// most t's time limit (billableMillis), rating from the connect time (or
+// the end minus the duration), and always leaves cmd.Rating set: a
+// matched final is rated, at zero when no rate applies, never left for
+// later.
+func (rq *request) rateFinal(cmd *ledger.RecordUsage, t *ledger.Transaction, m *ledger.Member, durMs int64) {
+	billMs, over := billableMillis(t, durMs)
+	rateConnect := cmd.Connect
+	if rateConnect.IsZero() && !cmd.End.IsZero() {
+		rateConnect = cmd.End.Add(-time.Duration(durMs) * time.Millisecond)
+	}
+	if over {
+		cmd.OverLimit = true
+		rq.n.log.Warn("osp: usage over the authorised time limit, rated capped", "member", m.ID, "tx", t.ID,
+			"reported_ms", durMs, "limit_s", t.TimeLimit, "billed_ms", billMs)
+	}
+	cmd.Rating = rq.rate(t, cmd.Role, m, rateConnect, cmd.End, billMs)
+	if cmd.Rating == nil {
+		cmd.Rating = &ledger.Rating{}
+	}
+}
+
+// usageTransaction reads the transaction a usage names, waiting for this
+// replica to apply the entry that created it (the id names it,
+// ledger.TransactionIndex). nil, nil: no such transaction (or it is past
+// its usage deadline). An error: this replica is behind the transaction's
+// entry and did not catch up within the wait; the usage cannot be rated
+// here.
+func (rq *request) usageTransaction(ctx context.Context, id uint64) (*ledger.Transaction, error) {
 	// The applied index is read before the lookup: an entry applied by
 	// then is found by it (Store.Transaction reads the pending
 	// transactions, then the file). Read after, it could count an entry
-	// applied during a lookup that had missed it, and a call authorised a
-	// moment ago would be recorded as unknown and never rated (a cascaded
-	// usage at a network whose leader had just changed hit this).
+	// applied during a lookup that had missed it.
 	applied := rq.n.store.AppliedIndex()
 	t, err := rq.n.store.Transaction(id)
-	if err == nil {
-		return t
+	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+		return nil, err
 	}
-	if !errors.Is(err, ledger.ErrNotFound) {
+	if err != nil {
+		idx := ledger.TransactionIndex(id)
+		if idx == 0 || applied >= idx {
+			return nil, nil // applied here before the lookup: no such transaction
+		}
+		// Usually the entry is a moment away (authorised through another
+		// node just now): wait for it. When it does not come soon (this
+		// replica is far behind, or the id is no entry of ours), a read
+		// barrier settles it: after it this replica has applied everything
+		// the leader had committed, which includes every transaction a
+		// client can have been told of.
+		wctx, cancel := context.WithTimeout(ctx, usageCatchUpWait)
+		defer cancel()
+		sctx, scancel := context.WithTimeout(wctx, usageShortWait)
+		err := rq.n.cons.WaitApplied(sctx, idx)
+		scancel()
+		if err != nil {
+			if err := rq.n.cons.Barrier(wctx); err != nil {
+				return nil, fmt.Errorf("catching up to log index %d: %w", idx, err)
+			}
+		}
+		if t, err = rq.n.store.Transaction(id); err != nil {
+			if errors.Is(err, ledger.ErrNotFound) {
+				return nil, nil
+			}
+			return nil, err
+		}
+	}
+	if !t.UsageDeadline.IsZero() && rq.now.After(t.UsageDeadline) {
+		return nil, nil // expired: the ledger records it unmatched too
+	}
+	return t, nil
+}
+
+// usageCatchUpWait bounds how long a usage waits for this replica to apply
+// the transaction it names before answering 503: long enough for a
+// follower a few thousand entries behind (a restarted node), short of the
+// toolkit's own timeout.
+const usageCatchUpWait = 1500 * time.Millisecond
+
+// usageShortWait is how long a usage waits for its transaction's entry
+// before asking the leader (a read barrier) instead.
+const usageShortWait = 100 * time.Millisecond
+
+// transaction reads a transaction, waiting for this replica to catch up
+// when it is not there yet (usageTransaction); nil when it does not exist
+// or cannot be read.
+func (rq *request) transaction(ctx context.Context, id uint64) *ledger.Transaction {
+	t, err := rq.usageTransaction(ctx, id)
+	if err != nil {
 		return nil
 	}
-	idx := ledger.TransactionIndex(id)
-	if idx == 0 || applied >= idx {
-		return nil // applied here before the lookup: no such transaction
-	}
-	wctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if rq.n.cons.WaitApplied(wctx, idx) != nil {
-		return nil
-	}
-	t, _ = rq.n.store.Transaction(id)
 	return t
 }
 

@@ -63,6 +63,11 @@ func durationMillis(amount string, increment int) (int64, error) {
 	if whole == "" {
 		whole = "0"
 	}
+	if !allDigits(whole) {
+		// A sign of any spelling ("-0.5", "+3", "-0") is refused: ParseInt
+		// reads "-0" as 0, and "-0.5" used to be recorded as half a second.
+		return 0, fmt.Errorf("usage amount %q is not a duration in seconds", amount)
+	}
 	w, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil || w < 0 {
 		return 0, fmt.Errorf("usage amount %q is not a duration in seconds", amount)
@@ -143,24 +148,48 @@ func (rq *request) checkClaims(ctx context.Context, cl *osp.TokenClaims) (int, s
 	return osp.StatusOK, ""
 }
 
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// usageTimesSane bounds the times a usage report may carry: none before
+// 2000 (no OSP call of ours is older; year 0 used to be stored wrapped to
+// 1753) and none more than a day after now (a clock that far ahead is not
+// reporting a call that happened).
+func usageTimesSane(now time.Time, ts ...time.Time) bool {
+	lo, hi := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), now.Add(24*time.Hour)
+	for _, t := range ts {
+		if !t.IsZero() && (t.Before(lo) || t.After(hi)) {
+			return false
+		}
+	}
+	return true
+}
+
 // overLimitGrace is added to a transaction's time limit before usage
 // counts as over it: the proxy enforces the limit from its own connect
 // time, and signalling between the two sides takes a moment.
 const overLimitGrace = 60 * time.Second
 
 // billableMillis returns the duration to rate for usage of durMs reported
-// against transaction t: durMs, capped at t's time limit plus
-// overLimitGrace, and whether the cap applied. The reported duration is
-// recorded as reported, with the OverLimit flag, for review: the carrier
-// was authorised for the limit, not paid beyond it. No time limit (0):
-// no cap.
+// against transaction t: durMs, capped at t's time limit (paid never
+// exceeds what was authorised), and whether the report is over the limit
+// by more than overLimitGrace (flagged OverLimit for review: a proxy
+// enforcing the limit from its own connect time runs a little over, a
+// report far over it is suspect). The reported duration is recorded as
+// reported. No time limit (0): no cap.
 func billableMillis(t *ledger.Transaction, durMs int64) (int64, bool) {
 	if t == nil || t.TimeLimit == 0 {
 		return durMs, false
 	}
-	limit := int64(t.TimeLimit)*1000 + overLimitGrace.Milliseconds()
+	limit := int64(t.TimeLimit) * 1000
 	if durMs > limit {
-		return limit, true
+		return limit, durMs > limit+overLimitGrace.Milliseconds()
 	}
 	return durMs, false
 }

@@ -122,9 +122,11 @@ func TestBillableMillis(t *testing.T) {
 		over  bool
 	}{
 		{3600, 60_000, 60_000, false},
-		{3600, 3_600_000 + g, 3_600_000 + g, false},
-		{3600, 3_600_000 + g + 1, 3_600_000 + g, true},
-		{3600, 518_400_000, 3_600_000 + g, true},
+		{3600, 3_600_000, 3_600_000, false},
+		{3600, 3_600_001, 3_600_000, false},        // capped: paid never exceeds the limit
+		{3600, 3_600_000 + g, 3_600_000, false},    // within the grace: capped, not flagged
+		{3600, 3_600_000 + g + 1, 3_600_000, true}, // beyond it: capped and flagged
+		{3600, 518_400_000, 3_600_000, true},
 		{0, 518_400_000, 518_400_000, false}, // no limit: no cap
 	} {
 		got, over := billableMillis(&ledger.Transaction{TimeLimit: c.limit}, c.dur)

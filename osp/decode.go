@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -417,4 +418,32 @@ func declaredEncoding(b []byte) string {
 		return ""
 	}
 	return string(rest[1 : 1+j])
+}
+
+// onlyOnce refuses a component in which an element that holds one value
+// appears twice: two Timestamps, two called numbers of one type, two
+// TransactionIds. Silently taking the first or the last of them would let
+// a client show one value to a check and another to the ledger. The
+// elements of tags are told apart by tag and type attribute (the toolkit
+// sends DestinationInfo once per type); other elements may repeat (the
+// toolkit's full usage repeats Codec, SdpFingerprint and others).
+func onlyOnce(e *etree.Element, tags ...string) error {
+	var seen map[string]struct{}
+	for c := range elems(e) {
+		if c.Space != "" || !slices.Contains(tags, c.Tag) {
+			continue
+		}
+		k := c.Tag + "\x00" + c.SelectAttrValue("type", "")
+		if _, dup := seen[k]; dup {
+			if t := c.SelectAttrValue("type", ""); t != "" {
+				return bad(c, "appears twice with type %q inside <%s>", t, e.FullTag())
+			}
+			return bad(c, "appears twice inside <%s>", e.FullTag())
+		}
+		if seen == nil {
+			seen = make(map[string]struct{}, 8)
+		}
+		seen[k] = struct{}{}
+	}
+	return nil
 }

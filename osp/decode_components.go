@@ -85,6 +85,9 @@ func decodeComponent(kind Kind, e *etree.Element) (Component, error) {
 }
 
 func decodeAuthReq(e *etree.Element) (*AuthorizationRequest, error) {
+	if err := onlyOnce(e, "Timestamp", "SourceInfo", "DestinationInfo", "MaximumDestinations", elemHopLimit); err != nil {
+		return nil, err
+	}
 	r := &AuthorizationRequest{}
 	for c := range elems(e) {
 		var err error
@@ -202,6 +205,9 @@ func decodeDestination(e *etree.Element) (Destination, error) {
 }
 
 func decodeAuthInd(e *etree.Element) (*AuthorizationIndication, error) {
+	if err := onlyOnce(e, "Timestamp", "TransactionId", "SourceInfo", "DestinationInfo"); err != nil {
+		return nil, err
+	}
 	r := &AuthorizationIndication{}
 	for c := range elems(e) {
 		var err error
@@ -275,6 +281,9 @@ func decodeConfirmation(e *etree.Element) (ts time.Time, st Status, err error) {
 }
 
 func decodeUsageInd(e *etree.Element) (*UsageIndication, error) {
+	if err := onlyOnce(e, "Timestamp", "Role", "TransactionId", "CallId", "SourceInfo", "DestinationInfo", "UsageDetail", "SetupAttempt"); err != nil {
+		return nil, err
+	}
 	r := &UsageIndication{}
 	for c := range elems(e) {
 		var err error

@@ -7,6 +7,9 @@ import (
 )
 
 func decodeUsageDetail(e *etree.Element) (*UsageDetail, error) {
+	if err := onlyOnce(e, "Amount", "Increment", "Unit", "StartTime", "AlertTime", "ConnectTime", "EndTime", "TerminationCause"); err != nil {
+		return nil, err
+	}
 	u := &UsageDetail{}
 	for c := range elems(e) {
 		var err error

@@ -126,7 +126,7 @@ func (g gen) fixUsage(u *UsageDetail) {
 		u.PostDialDelay[i].Value = g.decimal()
 	}
 	for i := range u.TerminationCause {
-		u.TerminationCause[i].Type = g.word()
+		u.TerminationCause[i].Type = g.word() + strconv.Itoa(i) // one cause per type
 	}
 }
 
@@ -144,6 +144,16 @@ func (g gen) fixStatus(s *Status, ok bool) {
 func (g gen) fixTime(t *time.Time) {
 	if t.IsZero() {
 		*t = time.Unix(1_800_000_000, 0).UTC()
+	}
+}
+
+// distinctTypes gives every value of each list its own type: a number
+// element appears once per type (the decoder refuses a repeat).
+func distinctTypes(lists ...TypedValues) {
+	for _, l := range lists {
+		for i := range l {
+			l[i].Type += strconv.Itoa(i)
+		}
 	}
 }
 
@@ -183,6 +193,7 @@ func (g gen) component(k Kind) Component {
 	switch k {
 	case KindAuthorizationRequest:
 		r := c.AuthorizationRequest
+		distinctTypes(r.SourceInfo, r.DestinationInfo)
 		for i := range r.CallIDs {
 			if len(r.CallIDs[i]) == 0 {
 				r.CallIDs[i] = Binary("x")
@@ -202,6 +213,7 @@ func (g gen) component(k Kind) Component {
 		r.Destinations = nil
 	case KindAuthorizationIndication:
 		g.fixUsage(c.AuthorizationIndication.UsageDetail)
+		distinctTypes(c.AuthorizationIndication.SourceInfo, c.AuthorizationIndication.DestinationInfo)
 	case KindAuthorizationConfirmation:
 		r := c.AuthorizationConfirmation
 		g.fixTime(&r.Timestamp)
@@ -209,6 +221,7 @@ func (g gen) component(k Kind) Component {
 		g.fixUsage(r.UsageDetail)
 	case KindUsageIndication:
 		g.fixUsage(c.UsageIndication.UsageDetail)
+		distinctTypes(c.UsageIndication.SourceInfo, c.UsageIndication.DestinationInfo)
 	case KindReauthorizationRequest:
 		g.fixUsage(c.ReauthorizationRequest.UsageDetail)
 	case KindUsageConfirmation:

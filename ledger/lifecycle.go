@@ -1,0 +1,270 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// UsagePhase is where in a call's life a usage report stands. Real proxies
+// report twice per call and role under the same messageId and componentId
+// (Kamailio's osp module: a setup record at connect, a final record with
+// the duration at BYE), so the ledger must tell the two apart by content,
+// not by ids (DESIGN.md "Usage lifecycle").
+type UsagePhase uint8
+
+// Usage phases. Append only (stored in commands and records).
+const (
+	// PhaseNone: a command from before the lifecycle (RecordUsage
+	// versions 1–3), applied with the rules of its version.
+	PhaseNone UsagePhase = 0
+	// PhaseSetup: the call connected (or is being set up); no duration.
+	// Records "connected", pays nothing, releases nothing.
+	PhaseSetup UsagePhase = 1
+	// PhaseInterim: a progress report during the call. Recorded, never paid.
+	PhaseInterim UsagePhase = 2
+	// PhaseFinal: the call ended; the record carries its duration. The
+	// first final of a transaction and role is the one paid; a later
+	// final with other content is a conflict (kept, flagged, never paid).
+	PhaseFinal UsagePhase = 3
+	// PhaseFailed: a destination attempt that did not connect. Final for
+	// that attempt (it ends the call's admission when the source reports
+	// it) but pays nothing, so a later completed attempt is still paid.
+	PhaseFailed UsagePhase = 4
+)
+
+func (p UsagePhase) String() string {
+	switch p {
+	case PhaseNone:
+		return "none"
+	case PhaseSetup:
+		return "setup"
+	case PhaseInterim:
+		return "interim"
+	case PhaseFinal:
+		return "final"
+	case PhaseFailed:
+		return "failed"
+	}
+	return "phase(" + itoa(uint64(p)) + ")"
+}
+
+// MarshalText writes the phase's name.
+func (p UsagePhase) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads a name written by MarshalText.
+func (p *UsagePhase) UnmarshalText(b []byte) error {
+	for q := PhaseNone; q <= PhaseFailed; q++ {
+		if q.String() == string(b) {
+			*p = q
+			return nil
+		}
+	}
+	return errors.New("ledger: unknown usage phase " + string(b))
+}
+
+// ends reports whether a record of this phase ends the call for
+// admission (the caller's slot and credit hold are released).
+func (p UsagePhase) ends() bool { return p == PhaseFinal || p == PhaseFailed }
+
+// bUsageLife holds each call's lifecycle per (transaction, role), and the
+// index of conflicting records. Created by the first usage of a phase
+// (RecordUsage version 4), so a ledger without any keeps its digest.
+var bUsageLife = []byte("usage_life")
+
+// Keys of bUsageLife.
+const (
+	lifeCallKey     = 'c' // 'c' txid role → callLife
+	lifeConflictKey = 'x' // 'x' usage id → empty (conflicting finals, for operators)
+)
+
+func lifeKey(tx uint64, role Role) []byte {
+	k := make([]byte, 0, 10)
+	k = append(k, lifeCallKey)
+	k = binary.BigEndian.AppendUint64(k, tx)
+	return append(k, byte(role))
+}
+
+// callLife is the state of one transaction and role.
+type callLife struct {
+	Connected bool
+	SetupID   uint64   // first setup record
+	FinalID   uint64   // the paid final record (0: none yet)
+	FinalHash [16]byte // content of the paid final (contentHash)
+	Conflicts uint64   // finals that disagreed with FinalID
+}
+
+const callLifeVersion = 1
+
+func encodeCallLife(l *callLife) []byte {
+	w := wbuf{b: make([]byte, 0, 40)}
+	w.byte1(callLifeVersion)
+	w.bool(l.Connected)
+	w.u(l.SetupID)
+	w.u(l.FinalID)
+	w.b = append(w.b, l.FinalHash[:]...)
+	w.u(l.Conflicts)
+	return w.b
+}
+
+func decodeCallLife(v []byte) (callLife, error) {
+	r := rbuf{b: v}
+	var l callLife
+	if r.byte1() != callLifeVersion {
+		return l, errors.New("ledger: call lifecycle record of an unknown version")
+	}
+	l.Connected = r.bool()
+	l.SetupID = r.u()
+	l.FinalID = r.u()
+	if h := r.fixed(16); h != nil {
+		copy(l.FinalHash[:], h)
+	}
+	l.Conflicts = r.u()
+	if err := r.done(); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// contentHash identifies a usage report by what the reporter said, ids
+// excluded: two records with equal hashes are the same report (a retry),
+// whatever componentId they came under. Rating is the proposer's, not the
+// reporter's, so it is left out too.
+func contentHash(c *RecordUsage) [16]byte {
+	var w wbuf
+	w.b = make([]byte, 0, 128)
+	w.byte1(byte(c.Role))
+	w.byte1(byte(c.Phase))
+	w.str(c.Reporter)
+	w.str(c.Calling)
+	w.str(c.Called)
+	w.str(c.CallID)
+	w.time(c.Start)
+	w.time(c.Connect)
+	w.time(c.End)
+	w.i(c.DurationMillis)
+	w.u(uint64(c.TerminationCause))
+	sum := sha256.Sum256(w.b)
+	var h [16]byte
+	copy(h[:], sum[:16])
+	return h
+}
+
+// lifeIdemKey is the idempotency key of a version 4 usage: the report's
+// ids and its content, so a retry (same ids, same content) is answered as
+// the first was while the setup and final records of one call (same ids,
+// other content) are both recorded.
+func lifeIdemKey(dst []byte, c *RecordUsage, h [16]byte) []byte {
+	w := wbuf{b: dst}
+	if c.TransactionID != 0 {
+		w.byte1('T')
+		w.b = appendU64(w.b, c.TransactionID)
+		w.byte1(byte(c.Role))
+		w.str(c.ComponentID)
+	} else {
+		w.byte1('R')
+		w.str(c.Reporter)
+		w.str(c.ReporterKey)
+	}
+	w.b = append(w.b, h[:]...)
+	return w.b
+}
+
+// usageMismatch returns why usage c does not belong to transaction t (""
+// when it does): its Call-ID, called or calling number differs from what
+// was authorised (the called number before or after a candidate's
+// translation), or its reporter is not a party of that side of the call.
+// Usage that does not match is recorded as unmatched and never rated.
+func (a *applier) usageMismatch(t *Transaction, c *RecordUsage) string {
+	if t.CallID != "" && c.CallID != t.CallID {
+		return "call-id differs from the authorised call's"
+	}
+	if !calledMatches(t, c.Called) {
+		return "called number differs from the authorised call's"
+	}
+	if digitsOf(t.Calling) != "" && digitsOf(c.Calling) != digitsOf(t.Calling) {
+		return "calling number differs from the authorised call's"
+	}
+	switch c.Role {
+	case RoleSource:
+		if c.Reporter != MemberAccount(t.SourceMember) {
+			return "reporter is not the call's source"
+		}
+	case RoleDestination:
+		if !a.terminates(t, c.Reporter) {
+			return "reporter terminates none of the call's destinations"
+		}
+	}
+	return ""
+}
+
+func calledMatches(t *Transaction, called string) bool {
+	got := digitsOf(called)
+	if got == "" {
+		return false
+	}
+	if got == digitsOf(t.Called) {
+		return true
+	}
+	for _, d := range t.Destinations {
+		if d.Called != "" && got == digitsOf(d.Called) {
+			return true
+		}
+	}
+	return false
+}
+
+// digitsOf is s without a leading "+" and surrounding blanks: numbers are
+// compared as the proxies write them, E.164 with or without the plus.
+func digitsOf(s string) string {
+	return strings.TrimPrefix(strings.TrimSpace(s), "+")
+}
+
+// terminates reports whether reporter (an account) is the member behind
+// one of t's trunk destinations, or the peer of a peer destination.
+func (a *applier) terminates(t *Transaction, reporter string) bool {
+	for _, d := range t.Destinations {
+		switch d.Kind {
+		case DestPeer:
+			if reporter == PeerAccount(d.ID) {
+				return true
+			}
+		case DestTrunk:
+			raw := a.get(bTrunks, []byte(d.ID))
+			if raw == nil {
+				continue
+			}
+			var tr struct {
+				MemberID string `json:"member_id"`
+			}
+			if json.Unmarshal(raw, &tr) == nil && reporter == MemberAccount(tr.MemberID) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (a *applier) loadCallLife(tx uint64, role Role) callLife {
+	b := a.tx.Bucket(bUsageLife)
+	if b == nil {
+		return callLife{}
+	}
+	v := b.Get(lifeKey(tx, role))
+	if v == nil {
+		return callLife{}
+	}
+	l, err := decodeCallLife(v)
+	must(err)
+	return l
+}
+
+func (a *applier) lifeBucket() *bolt.Bucket {
+	b, err := a.tx.CreateBucketIfNotExists(bUsageLife)
+	must(err)
+	return b
+}
