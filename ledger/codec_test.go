@@ -89,6 +89,12 @@ func FuzzApplyKnownType(f *testing.F) {
 	adm := enc(f, Authorize{At: t0, SourceMember: "a", MessageID: "m", CallID: "c", Called: "1",
 		ActiveUntil: t0.Add(time.Minute), Hold: usd("0.5")})
 	f.Add(adm[0], adm[1], adm[2:])
+	for _, phase := range []UsagePhase{PhaseSetup, PhaseInterim, PhaseFinal, PhaseFailed} {
+		for _, role := range []Role{RoleSource, RoleDestination} {
+			u := enc(f, lifeUsage(1<<16, role, phase, "1", 2000))
+			f.Add(u[0], u[1], u[2:])
+		}
+	}
 	s := openTest(f)
 	setupMembers(f, s)
 	mustOK(f, apply1(f, s, PutMember{Member{ID: "a", CreditLimit: usd("3"), CPSLimit: 5, ConcurrentLimit: 4}}))

@@ -194,9 +194,71 @@ func decodePosting(v []byte) (*Posting, error) {
 type AuditReport struct {
 	OK       bool     `json:"ok"`
 	Postings uint64   `json:"postings"`
+	// Usage: usage records checked; PaidFinals: matched, paid final
+	// records among them (each rated and, when its rating is not zero,
+	// posted); Conflicts: finals kept as conflicts, never paid.
+	Usage      uint64 `json:"usage"`
+	PaidFinals uint64 `json:"paid_finals"`
+	Conflicts  uint64 `json:"conflicts"`
 	Accounts int      `json:"accounts"` // (account, currency) pairs
 	Head     [32]byte `json:"head"`     // hash of the last posting
 	Problems []string `json:"problems,omitempty"`
+}
+
+// auditUsage checks every usage record against the lifecycle rules: a
+// matched final that is not a conflict is rated (a matched-but-unrated
+// record must not exist) and posted when its rating is not zero; a
+// conflict, setup, interim or unmatched record posted nothing; and no
+// transaction and role has two paid finals.
+func auditUsage(tx *bolt.Tx, rep *AuditReport, problem func(string, ...any)) error {
+	life := tx.Bucket(bUsageLife) // nil until the first usage with a phase
+	return tx.Bucket(bUsage).ForEach(func(k, v []byte) error {
+		rep.Usage++
+		r := rbuf{b: v}
+		u := decodeUsage(&r)
+		if r.err != nil {
+			problem("usage %d: undecodable: %v", beU64(k), r.err)
+			return nil
+		}
+		if u.Phase == PhaseNone {
+			return nil // recorded before the lifecycle: its version's rules
+		}
+		if u.Conflict {
+			rep.Conflicts++
+		}
+		pays := u.Phase == PhaseFinal && !u.Conflict && !u.Unmatched
+		switch {
+		case pays && u.Rating == nil:
+			problem("usage %d: matched final of transaction %d not rated", u.ID, u.TransactionID)
+		case pays && u.PostingID == 0 && (!u.Rating.Sell.IsZero() || !u.Rating.Buy.IsZero()):
+			// Posted once per (transaction, role, component): a legacy
+			// record of the same key may have posted it already.
+			problem("usage %d: rated final of transaction %d not posted", u.ID, u.TransactionID)
+		case !pays && u.PostingID != 0:
+			problem("usage %d: %s record (conflict %v, unmatched %v) posted %d", u.ID, u.Phase, u.Conflict, u.Unmatched, u.PostingID)
+		}
+		if pays {
+			rep.PaidFinals++
+			// The call's lifecycle names the one paid final: any other is a
+			// second payment for the same call.
+			var l callLife
+			var err error
+			if lv := bucketGet(life, lifeKey(u.TransactionID, u.Role)); lv != nil {
+				l, err = decodeCallLife(lv)
+			}
+			if err != nil || l.FinalID != u.ID {
+				problem("transaction %d role %s: usage %d paid, but the call's paid final is usage %d (%v)", u.TransactionID, u.Role, u.ID, l.FinalID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func bucketGet(b *bolt.Bucket, k []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return b.Get(k)
 }
 
 // maxProblems caps the report so a corrupt store does not produce
@@ -301,7 +363,7 @@ func (s *Store) Audit() (AuditReport, error) {
 			sum := sums[k]
 			problem("balance %s missing (postings sum to %s)", strings.ReplaceAll(k, "\x00", " "), sum.Text())
 		}
-		return nil
+		return auditUsage(tx, &rep, problem)
 	})
 	rep.OK = len(rep.Problems) == 0
 	return rep, err

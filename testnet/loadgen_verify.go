@@ -1,7 +1,9 @@
 package testnet
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -122,6 +124,40 @@ func (a *AdminLedger) UsageURL(u ConfirmedUsage) string {
 	return strings.TrimRight(a.BaseURL, "/") + "/v1/usage/" + strconv.FormatUint(u.TransactionID, 10) + "?" + q.Encode()
 }
 
+// ErrUsageNotSettled is returned by AdminLedger.HasUsage for a usage the
+// ledger holds but will not settle as the call it belongs to: recorded
+// unmatched (its transaction unknown where it was sent, or another call's),
+// as a conflict, or, for a final record, without a rating.
+var ErrUsageNotSettled = errors.New("testnet: usage recorded but not settled")
+
+// checkUsageRecord checks the admin API's record of confirmed usage u: the
+// generator only reports calls the network authorised, so each must be
+// matched to its transaction, and its final record rated.
+func checkUsageRecord(u ConfirmedUsage, body []byte) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil // a ledger that only says "present"
+	}
+	var rec struct {
+		Unmatched bool            `json:"unmatched"`
+		Mismatch  string          `json:"mismatch"`
+		Conflict  bool            `json:"conflict"`
+		Phase     string          `json:"phase"`
+		Rating    json.RawMessage `json:"rating"`
+	}
+	if err := json.Unmarshal(body, &rec); err != nil {
+		return fmt.Errorf("testnet: usage record of transaction %d: %w", u.TransactionID, err)
+	}
+	switch {
+	case rec.Unmatched:
+		return fmt.Errorf("%w: transaction %d role %s recorded unmatched %s", ErrUsageNotSettled, u.TransactionID, u.Role, rec.Mismatch)
+	case rec.Conflict:
+		return fmt.Errorf("%w: transaction %d role %s recorded as a conflicting final", ErrUsageNotSettled, u.TransactionID, u.Role)
+	case rec.Phase == "final" && (len(rec.Rating) == 0 || string(rec.Rating) == "null"):
+		return fmt.Errorf("%w: transaction %d role %s matched but not rated", ErrUsageNotSettled, u.TransactionID, u.Role)
+	}
+	return nil
+}
+
 // ErrAdminUnauthorized is returned by AdminLedger.HasUsage on a 401 or 403.
 var ErrAdminUnauthorized = errors.New("testnet: admin API refused the token")
 
@@ -143,10 +179,10 @@ func (a *AdminLedger) HasUsage(ctx context.Context, u ConfirmedUsage) (bool, err
 		return false, err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return true, nil
+		return true, checkUsageRecord(u, body)
 	case http.StatusNotFound:
 		return false, nil
 	case http.StatusUnauthorized, http.StatusForbidden:
