@@ -192,17 +192,17 @@ func decodePosting(v []byte) (*Posting, error) {
 
 // AuditReport is the outcome of Audit. OK is true when Problems is empty.
 type AuditReport struct {
-	OK       bool     `json:"ok"`
-	Postings uint64   `json:"postings"`
+	OK       bool   `json:"ok"`
+	Postings uint64 `json:"postings"`
 	// Usage: usage records checked; PaidFinals: matched, paid final
 	// records among them (each rated and, when its rating is not zero,
 	// posted); Conflicts: finals kept as conflicts, never paid.
-	Usage      uint64 `json:"usage"`
-	PaidFinals uint64 `json:"paid_finals"`
-	Conflicts  uint64 `json:"conflicts"`
-	Accounts int      `json:"accounts"` // (account, currency) pairs
-	Head     [32]byte `json:"head"`     // hash of the last posting
-	Problems []string `json:"problems,omitempty"`
+	Usage      uint64   `json:"usage"`
+	PaidFinals uint64   `json:"paid_finals"`
+	Conflicts  uint64   `json:"conflicts"`
+	Accounts   int      `json:"accounts"` // (account, currency) pairs
+	Head       [32]byte `json:"head"`     // hash of the last posting
+	Problems   []string `json:"problems,omitempty"`
 }
 
 // auditUsage checks every usage record against the lifecycle rules: a
