@@ -23,6 +23,9 @@ func (a *applier) setNetwork(c *SetNetwork) *Result {
 	if n.TxIDEpoch > maxEpoch {
 		return invalid("txid epoch %d above %d", n.TxIDEpoch, maxEpoch)
 	}
+	if !n.BillingBasis.Valid() {
+		return invalid("billing basis %q: want own, source, destination or shorter", n.BillingBasis)
+	}
 	putJSON(a.meta, kNetwork, n)
 	a.net, a.netLoaded = n, true
 	a.bumpGen(&a.gens.Network)

@@ -3,6 +3,8 @@ package ledger
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/ospnode/ospnode/ledger/money"
 )
 
 // TransactionID layout (see DESIGN.md): bit 63 is 0 (ids fit an int64 and
@@ -371,6 +373,22 @@ func (a *applier) recordCallUsage(c *RecordUsage) *Result {
 			}
 		}
 	}
+	var adj *basisAdjustment
+	if pays && a.network().BillingBasis.Shared() {
+		// Both sides settle on one duration: this final was rated knowing
+		// the other role's paid final as c.OtherFinal. If the ledger has
+		// another by now, the rating is wrong: propose again.
+		other := a.loadCallLife(t.ID, otherRole(c.Role))
+		if other.FinalID != c.OtherFinal {
+			return &Result{Code: Stale, Message: "the other side's final record is not the one this usage was rated against", TransactionID: t.ID}
+		}
+		if other.FinalID != 0 && c.Adjust != nil {
+			var refused *Result
+			if adj, refused = a.basisAdjust(other.FinalID, c); refused != nil {
+				return refused
+			}
+		}
+	}
 	rating := c.Rating
 	if !pays {
 		u.Rating = nil // a setup, interim, conflicting or unmatched record is never paid
@@ -391,6 +409,9 @@ func (a *applier) recordCallUsage(c *RecordUsage) *Result {
 	}
 	res := a.writeUsage(u, t, p, posted, cascade, msg)
 	res.Conflict = u.Conflict
+	if adj != nil {
+		a.applyBasisAdjustment(adj, u.ID)
+	}
 	if t != nil {
 		switch {
 		case c.Phase == PhaseSetup:
@@ -415,6 +436,106 @@ func (a *applier) recordCallUsage(c *RecordUsage) *Result {
 	}
 	a.storeUsageResult(key, res)
 	return res
+}
+
+func otherRole(r Role) Role {
+	if r == RoleSource {
+		return RoleDestination
+	}
+	return RoleSource
+}
+
+// basisAdjustment re-rates the other side's paid final on the billing
+// basis duration: its record gets the new rating, and a posting moves the
+// difference (nil when there is none).
+type basisAdjustment struct {
+	usage   *Usage
+	rating  *Rating
+	posting *Posting
+}
+
+// basisAdjust builds (and checks, before any write) the adjustment of
+// usage id, the other side's paid final, to c.Adjust.
+func (a *applier) basisAdjust(id uint64, c *RecordUsage) (*basisAdjustment, *Result) {
+	a.kbuf = appendU64(a.kbuf[:0], id)
+	raw := a.get(bUsage, a.kbuf)
+	if raw == nil {
+		panic("ledger: call lifecycle names usage " + itoa(id) + ", which is not stored")
+	}
+	r := rbuf{b: raw}
+	ou := decodeUsage(&r)
+	must(r.done())
+	old, adjusted := ou.Rating, c.Adjust
+	if old == nil {
+		old = &Rating{}
+	}
+	p := &Posting{At: c.At, TransactionID: ou.TransactionID, Memo: "billing basis adjustment", Lines: make([]PostingLine, 0, 4)}
+	side := func(oldAmt, newAmt money.Amount, oldParty, newParty, contra string, debitParty bool) *Result {
+		if newAmt.Currency() == "" && oldAmt.Currency() == "" {
+			return nil
+		}
+		if oldAmt.Currency() == "" {
+			oldAmt = money.Zero(newAmt.Currency())
+		}
+		if newAmt.Currency() == "" {
+			newAmt = money.Zero(oldAmt.Currency())
+		}
+		if oldParty == "" {
+			oldParty = newParty
+		}
+		if newParty == "" {
+			newParty = oldParty
+		}
+		if oldParty != newParty {
+			return rejected("usage: billing basis adjustment of usage %d changes its counterparty", id)
+		}
+		d, err := newAmt.Sub(oldAmt)
+		if err != nil {
+			return rejected("usage: billing basis adjustment of usage %d: %v", id, err)
+		}
+		if d.IsZero() {
+			return nil
+		}
+		if !debitParty {
+			d = d.Neg()
+		}
+		p.Lines = append(p.Lines, PostingLine{Account: newParty, Amount: d}, PostingLine{Account: contra, Amount: d.Neg()})
+		return nil
+	}
+	if res := side(old.Sell, adjusted.Sell, old.SellCounterparty, adjusted.SellCounterparty, AccountRevenue, true); res != nil {
+		return nil, res
+	}
+	if res := side(old.Buy, adjusted.Buy, old.BuyCounterparty, adjusted.BuyCounterparty, AccountCost, false); res != nil {
+		return nil, res
+	}
+	adj := &basisAdjustment{usage: ou, rating: adjusted}
+	if len(p.Lines) > 0 {
+		p.EffectiveAt, p.LateAdjustment = a.dateInto(firstNonZero(ou.Connect, ou.End, ou.Start, c.At))
+		if msg := checkBalanced(p.Lines); msg != "" {
+			return nil, rejected("usage: billing basis adjustment: %s", msg)
+		}
+		for _, l := range p.Lines {
+			if !keyLenFits(len(l.Account) + 1 + len(l.Amount.Currency())) {
+				return nil, invalid("usage: a field is too long for the store's keys")
+			}
+		}
+		adj.posting = p
+	}
+	return adj, nil
+}
+
+// applyBasisAdjustment writes adj, made by usage id by.
+func (a *applier) applyBasisAdjustment(adj *basisAdjustment, by uint64) {
+	if adj.posting != nil {
+		adj.posting.UsageID = by
+		a.post(adj.posting)
+	}
+	ou := adj.usage
+	ou.Rating, ou.AdjustedBy = adj.rating, by
+	a.scratch.b = a.scratch.b[:0]
+	encodeUsage(&a.scratch, ou)
+	a.kbuf = appendU64(a.kbuf[:0], ou.ID)
+	must(a.bucket(bUsage).Put(a.kbuf, a.keep(a.scratch.b)))
 }
 
 // finalAgain answers a final record that repeats the call's paid final

@@ -317,6 +317,8 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 		w.bool(c.OverLimit)
 		w.byte1(byte(c.Phase))
 		w.bool(c.Matched)
+		w.u(c.OtherFinal)
+		encodeRating(&w, c.Adjust)
 	} else if c.OverLimit {
 		w.bool(true)
 	}
@@ -363,6 +365,8 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 		c.OverLimit = r.bool()
 		c.Phase = UsagePhase(r.byte1())
 		c.Matched = r.bool()
+		c.OtherFinal = r.u()
+		c.Adjust = decodeRating(&r)
 		if c.Phase == PhaseNone || c.Phase > PhaseFailed {
 			r.fail()
 		}
@@ -489,6 +493,7 @@ func encodeUsage(w *wbuf, u *Usage) {
 		w.byte1(byte(u.Phase))
 		w.bool(u.Conflict)
 		w.str(u.Mismatch)
+		w.u(u.AdjustedBy)
 	} else if u.OverLimit {
 		w.bool(true)
 	}
@@ -530,6 +535,7 @@ func decodeUsage(r *rbuf) *Usage {
 		u.Phase = UsagePhase(r.byte1())
 		u.Conflict = r.bool()
 		u.Mismatch = r.str()
+		u.AdjustedBy = r.u()
 	}
 	return u
 }

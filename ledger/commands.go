@@ -191,6 +191,14 @@ type RecordUsage struct {
 	// written, so a node that is behind can never record a matched call
 	// unrated.
 	Matched bool
+	// OtherFinal and Adjust serve a network with a shared billing basis
+	// (Network.BillingBasis): OtherFinal is the usage id of the other
+	// role's paid final the proposer saw (0: none), and Adjust the other
+	// side's rating on the basis duration. Apply refuses a paying final
+	// whose OtherFinal is not the ledger's (Stale), and posts the other
+	// side's difference to Adjust.
+	OtherFinal uint64
+	Adjust     *Rating
 
 	// legacyV1 is set when the command was decoded from a version 1
 	// envelope: it is applied with the version 1 rules (post-once key

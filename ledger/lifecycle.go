@@ -268,3 +268,33 @@ func (a *applier) lifeBucket() *bolt.Bucket {
 	must(err)
 	return b
 }
+
+// PaidFinal returns the paid final record of transaction tx's role (nil,
+// nil when there is none yet). fresh reads the current state (it commits
+// what is pending first, like every read API); otherwise the committed
+// file is read, up to one commit interval behind, which suits a guess the
+// state machine checks anyway (RecordUsage.OtherFinal).
+func (s *Store) PaidFinal(tx uint64, role Role, fresh bool) (*Usage, error) {
+	view := s.viewCommitted
+	if fresh {
+		view = s.view
+	}
+	var u *Usage
+	err := view(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bUsageLife)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(lifeKey(tx, role))
+		if v == nil {
+			return nil
+		}
+		l, err := decodeCallLife(v)
+		if err != nil || l.FinalID == 0 {
+			return err
+		}
+		u, err = getUsage(btx, l.FinalID)
+		return err
+	})
+	return u, err
+}

@@ -66,7 +66,7 @@ func TestLifecycleCodecRoundTrip(t *testing.T) {
 	}
 	// A version 4 payload without a phase is not a command of this build.
 	b := enc(t, lifeUsage(1, RoleSource, PhaseSetup, "1", 0))
-	b[len(b)-2] = byte(PhaseNone)
+	b[len(b)-4] = byte(PhaseNone) // phase, matched, other final (0), no adjustment
 	if _, err := Decode(b); err == nil {
 		t.Fatal("version 4 without a phase decoded")
 	}
@@ -263,4 +263,34 @@ func digestWithoutIndex(t *testing.T, s *Store) [32]byte {
 	}
 	copy(d[:], []byte{byte(len(us)), byte(len(ps))})
 	return d
+}
+
+// TestLifecycleSharedBasis: under a shared billing basis a final rated
+// without the other side's paid final is refused Stale; rated with it, it
+// re-rates the other side (record and an adjustment posting).
+func TestLifecycleSharedBasis(t *testing.T) {
+	s, tx := lifeSetup(t, false)
+	mustOK(t, apply1(t, s, SetNetwork{Network{ID: "purple", Currency: "USD", BillingBasis: BasisDestination}}))
+	src := apply1(t, s, lifeUsage(tx, RoleSource, PhaseFinal, "1", 2000))[0]
+	eq(t, "first final", src.Code, OK)
+	dst := lifeUsage(tx, RoleDestination, PhaseFinal, "1", 3000)
+	eq(t, "rated without the source's final", apply1(t, s, dst)[0].Code, Stale)
+	dst.OtherFinal = src.UsageID
+	dst.Adjust = &Rating{BillableSeconds: 3, Sell: usd("0.08"), SellCounterparty: MemberAccount("a")}
+	r := apply1(t, s, dst)[0]
+	eq(t, "rated with it", r.Code, OK)
+	u, err := s.Usage(src.UsageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "adjusted by", u.AdjustedBy, r.UsageID)
+	eq(t, "adjusted rating", u.Rating.Sell.Text(), "0.08")
+	bal, err := s.Balance(MemberAccount("a"), "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "a owes the adjusted amount", bal.Text(), "0.08")
+	if err := apply1(t, s, SetNetwork{Network{ID: "purple", Currency: "USD", BillingBasis: "longest"}})[0].Err(); err == nil {
+		t.Fatal("unknown billing basis accepted")
+	}
 }

@@ -15,6 +15,62 @@ type Network struct {
 	Name      string `json:"name"`
 	Currency  string `json:"currency"`
 	TxIDEpoch uint8  `json:"txid_epoch,omitempty"`
+	// BillingBasis decides which duration a call is settled on when its
+	// source and destination report different ones (lifecycle.go): "own"
+	// (or empty) rates each side on its own report; "source",
+	// "destination" and "shorter" rate both sides on that report's
+	// duration once both finals are in (the first side is adjusted when
+	// the second arrives).
+	BillingBasis BillingBasis `json:"billing_basis,omitempty"`
+}
+
+// BillingBasis is a network's rule for the settled duration of a call.
+type BillingBasis string
+
+// Billing bases.
+const (
+	BasisOwn         BillingBasis = "own"
+	BasisSource      BillingBasis = "source"
+	BasisDestination BillingBasis = "destination"
+	BasisShorter     BillingBasis = "shorter"
+)
+
+// Valid reports whether b is a known basis (empty is BasisOwn).
+func (b BillingBasis) Valid() bool {
+	switch b {
+	case "", BasisOwn, BasisSource, BasisDestination, BasisShorter:
+		return true
+	}
+	return false
+}
+
+// Shared reports whether b settles both sides on one duration, so a
+// side's final record depends on the other's.
+func (b BillingBasis) Shared() bool { return b != "" && b != BasisOwn }
+
+// Duration returns the duration a call is settled on under b, from the
+// source's and the destination's reported durations; have says which of
+// them are known. Until the one b needs is known, each side's own.
+func (b BillingBasis) Duration(own Role, srcMs, dstMs int64, haveSrc, haveDst bool) int64 {
+	mine := srcMs
+	if own == RoleDestination {
+		mine = dstMs
+	}
+	switch b {
+	case BasisSource:
+		if haveSrc {
+			return srcMs
+		}
+	case BasisDestination:
+		if haveDst {
+			return dstMs
+		}
+	case BasisShorter:
+		if haveSrc && haveDst {
+			return min(srcMs, dstMs)
+		}
+	}
+	return mine
 }
 
 // MemberStatus is the administrative state of a member.
@@ -301,6 +357,30 @@ type Usage struct {
 	// matched to it (another Call-ID or number, or a reporter that is not
 	// a party of its side). Such usage is Unmatched and never rated.
 	Mismatch string `json:"mismatch,omitempty"`
+	// AdjustedBy: the network settles on a shared billing basis and the
+	// other side's final (this usage id) changed the duration this record
+	// is settled on; Rating is the adjusted one, and an adjustment posting
+	// moved the difference.
+	AdjustedBy uint64 `json:"adjusted_by,omitempty"`
+}
+
+// Settled reports whether u is the record its call is settled on: a paid
+// final (or, from before the lifecycle, any record), matched to its
+// transaction and not a conflict. Setup, interim and failed-attempt records
+// describe the call; only this one says how long it lasted.
+func (u *Usage) Settled() bool {
+	if u.Unmatched || u.Conflict {
+		return false
+	}
+	return u.Phase == PhaseNone || u.Phase == PhaseFinal
+}
+
+// CallRecord reports whether u stands for a call attempt in CDR exports
+// and statements: a final or failed-attempt record (or one from before the
+// lifecycle), matched or not, that is not a conflict. A setup or interim
+// record is superseded by its call's final; a conflict is kept for review.
+func (u *Usage) CallRecord() bool {
+	return !u.Conflict && u.Phase != PhaseSetup && u.Phase != PhaseInterim
 }
 
 // Well-known account names. Member and peer accounts are built with

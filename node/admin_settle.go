@@ -70,6 +70,9 @@ func (n *Node) settleCDRsEach(account string, period settlement.Period, fn func(
 		f.Member = id
 	}
 	return n.forEachUsage(f, func(u *ledger.Usage) {
+		if !u.CallRecord() {
+			return // a setup, interim or conflicting record: not what the call is settled on
+		}
 		cdrs := n.usageCDRs(u, account)
 		if len(cdrs) == 0 {
 			return
@@ -419,9 +422,16 @@ func (n *Node) reconcileInternalReport(w http.ResponseWriter, r *http.Request) (
 		return nil, err
 	}
 	var cdrs []settlement.CDR
+	conflicts := 0
 	err = n.forEachUsage(ledger.UsageFilter{}, func(u *ledger.Usage) {
 		if u.TransactionID == 0 || !period.Contains(usageTime(u)) {
 			return
+		}
+		if u.Conflict {
+			conflicts++
+		}
+		if !u.Settled() {
+			return // a setup, interim, failed-attempt or conflicting record: not the call's
 		}
 		cdrs = append(cdrs, settlement.CDR{TransactionID: strconv.FormatUint(u.TransactionID, 10),
 			CallID: u.CallID, Calling: u.Calling, Called: u.Called, ConnectTime: usageTime(u),
@@ -435,5 +445,6 @@ func (n *Node) reconcileInternalReport(w http.ResponseWriter, r *http.Request) (
 	if err != nil {
 		return nil, badRequest("reconcile: %v", err)
 	}
+	rep.Conflicts = conflicts
 	return rep, nil
 }

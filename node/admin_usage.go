@@ -140,6 +140,9 @@ func (n *Node) handleCDRs(w http.ResponseWriter, r *http.Request) {
 			u := &page[i]
 			last = u.ID
 			if format == "csv" {
+				if !u.CallRecord() {
+					continue // CSV CDRs are one per call attempt: the final, not its setup record
+				}
 				buf.Reset()
 				cdrs := n.usageCDRs(u, "")
 				if err := settlement.WriteCDRs(&buf, cdrs); err != nil {

@@ -18,9 +18,14 @@ import (
 // calls to 1555 routed to B, rated per second (1/1) so the two sides'
 // durations show in the amounts: A buys at 0.0600/min, B is paid
 // 0.0300/min. carrier-a may have one call in progress.
-func kamailioNetwork(t *testing.T) *Node {
+func kamailioNetwork(t *testing.T, basis ledger.BillingBasis) *Node {
 	t.Helper()
 	n := openDemo(t)
+	nw, err := n.Store().Network()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw.BillingBasis = basis
 	usd := func(s string) money.Amount { return money.MustNew(s, "USD") }
 	deck := func(id, counterparty, dir, rate string) ledger.Command {
 		return ledger.PutDeckVersion{Version: ledger.DeckVersion{DeckID: id, Counterparty: counterparty, Direction: dir,
@@ -40,6 +45,7 @@ func kamailioNetwork(t *testing.T) *Node {
 	mb.Credentials = ledger.Credentials{SourceAddrs: []string{"127.0.0.13"}}
 	mb.BuyDeckID = "buy-kam"
 	mustPropose(t, n,
+		ledger.SetNetwork{Network: nw},
 		deck("sell-kam", ledger.MemberAccount(DemoCarrierA), ledger.DirectionSell, "0.0600"),
 		deck("buy-kam", ledger.MemberAccount(DemoCarrierB), ledger.DirectionBuy, "0.0300"),
 		ledger.PutMember{Member: ma}, ledger.PutMember{Member: mb},
@@ -98,11 +104,26 @@ func txUsage(t *testing.T, n *Node, member string, tx uint64) []ledger.Usage {
 // (captures 01–05, in the order they arrived, plus the retries a toolkit
 // makes): one authorisation, a setup record and a final record per role
 // under shared messageId/componentId. It must yield one paid source record
-// of 2 s and one paid destination record of 3 s, each rated on its own
-// side's deck, balanced postings, and the caller's concurrent-call slot
-// held from the authorisation until its final record.
+// (2 s reported) and one paid destination record (3 s reported), each
+// rated on its own side's deck for the duration the network's billing
+// basis settles on, balanced postings, and the caller's concurrent-call
+// slot held from the authorisation until its final record.
 func TestKamailioCallFlow(t *testing.T) {
-	n := kamailioNetwork(t)
+	for _, tc := range []struct {
+		basis    ledger.BillingBasis
+		src, dst string // settled amounts: A at 0.06/min, B at 0.03/min
+	}{
+		{ledger.BasisOwn, "0.0020 USD", "0.0015 USD"},         // 2 s and 3 s
+		{ledger.BasisShorter, "0.0020 USD", "0.0010 USD"},     // both 2 s
+		{ledger.BasisDestination, "0.0030 USD", "0.0015 USD"}, // both 3 s: A's record adjusted when B's arrives
+		{ledger.BasisSource, "0.0020 USD", "0.0010 USD"},      // both 2 s
+	} {
+		t.Run(string(tc.basis), func(t *testing.T) { kamailioCallFlow(t, tc.basis, tc.src, tc.dst) })
+	}
+}
+
+func kamailioCallFlow(t *testing.T, basis ledger.BillingBasis, srcAmount, dstAmount string) {
+	n := kamailioNetwork(t, basis)
 	url := n.OSPURL()
 	a, b := client("127.0.0.11"), client("127.0.0.13")
 
@@ -188,8 +209,8 @@ func TestKamailioCallFlow(t *testing.T) {
 		got[u.Role] = append(got[u.Role], w)
 	}
 	for role, ws := range map[ledger.Role][]want{
-		ledger.RoleSource:      {{ledger.PhaseSetup, 0, ""}, {ledger.PhaseFinal, 2000, "0.0020 USD"}},
-		ledger.RoleDestination: {{ledger.PhaseSetup, 0, ""}, {ledger.PhaseFinal, 3000, "0.0015 USD"}},
+		ledger.RoleSource:      {{ledger.PhaseSetup, 0, ""}, {ledger.PhaseFinal, 2000, srcAmount}},
+		ledger.RoleDestination: {{ledger.PhaseSetup, 0, ""}, {ledger.PhaseFinal, 3000, dstAmount}},
 	} {
 		if len(got[role]) != len(ws) {
 			t.Fatalf("%s records %+v, want %+v", role, got[role], ws)
@@ -203,5 +224,12 @@ func TestKamailioCallFlow(t *testing.T) {
 	rep, err := n.Store().Audit()
 	if err != nil || !rep.OK {
 		t.Fatalf("audit %+v: %v", rep, err)
+	}
+	// The postings, adjustments included, add up to the settled amounts.
+	if got := balance(t, n.Store(), ledger.MemberAccount(DemoCarrierA)); got+" USD" != srcAmount {
+		t.Fatalf("carrier-a owes %s, want %s", got, srcAmount)
+	}
+	if got := balance(t, n.Store(), ledger.MemberAccount(DemoCarrierB)); "-"+dstAmount != got+" USD" {
+		t.Fatalf("carrier-b is owed %s, want %s", got, dstAmount)
 	}
 }

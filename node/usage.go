@@ -107,7 +107,7 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 				cmd.Matched = true
 				releases = role == ledger.RoleSource && t.SourceMember == m.ID && (phase == ledger.PhaseFinal || phase == ledger.PhaseFailed)
 				if phase == ledger.PhaseFinal {
-					rq.rateFinal(cmd, t, m, durMs)
+					rq.rateFinal(cmd, t, m, durMs, attempt > 0)
 				}
 			}
 		}
@@ -117,10 +117,12 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 			return rq.usageAnswer(c.ID, StatusFor(err), "")
 		}
 		if res.Code == ledger.Stale && attempt == 0 {
-			// The transaction was applied here between the lookup and the
-			// apply of this command (or the lookup missed it): read it again
-			// and rate it, once.
-			continue
+			// The transaction, or the other side's final record under a
+			// shared billing basis, was applied after this replica read it:
+			// catch up with the leader, read again and rate again, once.
+			if err := n.cons.Barrier(ctx); err == nil {
+				continue
+			}
 		}
 		if res.Code == ledger.Stale {
 			n.met.usageBehind.Add(1)
@@ -178,8 +180,41 @@ func usagePhase(ui *osp.UsageIndication, durMs int64, connect, end time.Time, ca
 // the end minus the duration), and always leaves cmd.Rating set: a
 // matched final is rated, at zero when no rate applies, never left for
 // later.
-func (rq *request) rateFinal(cmd *ledger.RecordUsage, t *ledger.Transaction, m *ledger.Member, durMs int64) {
-	billMs, over := billableMillis(t, durMs)
+func (rq *request) rateFinal(cmd *ledger.RecordUsage, t *ledger.Transaction, m *ledger.Member, durMs int64, fresh bool) {
+	basisMs := durMs
+	var other *ledger.Usage
+	if basis := rq.v.network.BillingBasis; basis.Shared() {
+		// One duration for both sides: the other role's paid final, if
+		// it is in, decides it (with this report) and is re-rated on it.
+		// The ledger checks that other is still the one it holds.
+		if o, err := rq.n.store.PaidFinal(t.ID, otherUsageRole(cmd.Role), fresh); err == nil && o != nil {
+			other = o
+			cmd.OtherFinal = o.ID
+		}
+		src, dst, haveSrc, haveDst := durMs, int64(0), true, other != nil
+		if other != nil {
+			dst = other.DurationMillis
+		}
+		if cmd.Role == ledger.RoleDestination {
+			src, dst, haveSrc, haveDst = dst, durMs, other != nil, true
+		}
+		basisMs = basis.Duration(cmd.Role, src, dst, haveSrc, haveDst)
+	}
+	if other != nil {
+		if om := rq.v.members[strings.TrimPrefix(other.Reporter, "member:")]; om != nil {
+			oBill, _ := billableMillis(t, basisMs)
+			oConnect := other.Connect
+			if oConnect.IsZero() && !other.End.IsZero() {
+				oConnect = other.End.Add(-time.Duration(other.DurationMillis) * time.Millisecond)
+			}
+			cmd.Adjust = rq.rate(t, other.Role, om, oConnect, other.End, oBill)
+			if cmd.Adjust == nil {
+				cmd.Adjust = &ledger.Rating{}
+			}
+		}
+	}
+	billMs, _ := billableMillis(t, basisMs)
+	_, over := billableMillis(t, durMs)
 	rateConnect := cmd.Connect
 	if rateConnect.IsZero() && !cmd.End.IsZero() {
 		rateConnect = cmd.End.Add(-time.Duration(durMs) * time.Millisecond)
@@ -193,6 +228,13 @@ func (rq *request) rateFinal(cmd *ledger.RecordUsage, t *ledger.Transaction, m *
 	if cmd.Rating == nil {
 		cmd.Rating = &ledger.Rating{}
 	}
+}
+
+func otherUsageRole(r ledger.Role) ledger.Role {
+	if r == ledger.RoleSource {
+		return ledger.RoleDestination
+	}
+	return ledger.RoleSource
 }
 
 // usageTransaction reads the transaction a usage names, waiting for this

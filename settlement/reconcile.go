@@ -132,7 +132,11 @@ type Report struct {
 	Classes       []ClassSummary // one per Classes entry, in that order
 	AmountDiffs   int            // matched pairs whose amounts differ
 	AmountDiffSum money.Amount   // their sum (theirs − ours)
-	Decision      Decision
+	// Conflicts (internal mode): final usage records the ledger kept as
+	// conflicts with their call's paid final: never paid, so not paired,
+	// but counted here for review.
+	Conflicts int
+	Decision  Decision
 	// Matches lists every record behind the numbers, grouped by class in
 	// Classes order, each group by our line then their line.
 	Matches []Match

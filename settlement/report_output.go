@@ -18,7 +18,11 @@ func (r *Report) WriteText(w io.Writer, maxRecords int) error {
 	fmt.Fprintf(bw, "Reconciliation (%s) period %s, currency %s, tolerance %s, skew %s\n",
 		r.Mode, orDash(r.Period), orDash(r.Currency), r.Tolerance, r.Skew)
 	fmt.Fprintf(bw, "%-8s %d calls, %d billable s, amount %s (%d rated)\n", r.OursLabel+":", r.Ours.Calls, r.Ours.Seconds, r.Ours.Amount.Text(), r.Ours.Rated)
-	fmt.Fprintf(bw, "%-8s %d calls, %d billable s, amount %s (%d rated)\n\n", r.TheirsLabel+":", r.Theirs.Calls, r.Theirs.Seconds, r.Theirs.Amount.Text(), r.Theirs.Rated)
+	fmt.Fprintf(bw, "%-8s %d calls, %d billable s, amount %s (%d rated)\n", r.TheirsLabel+":", r.Theirs.Calls, r.Theirs.Seconds, r.Theirs.Amount.Text(), r.Theirs.Rated)
+	if r.Conflicts > 0 {
+		fmt.Fprintf(bw, "conflicts: %d final record(s) contradicted their call's paid final (kept, never paid, not paired)\n", r.Conflicts)
+	}
+	fmt.Fprintln(bw)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "class\tcount\t%s s\t%s s\tdiff s\t%s amount\t%s amount\tdiff amount\t\n", r.OursLabel, r.TheirsLabel, r.OursLabel, r.TheirsLabel)
 	for _, s := range r.Classes {

@@ -42,6 +42,19 @@ func TestUsageLifecycleRandomized(t *testing.T) {
 	ctx := ctxFor(t, 150*time.Second)
 	nw := NewTestNetwork(t, NetworkSpec{Name: "LIFE", Nodes: 3}, testOpts())
 	a, b := CarrierAParty(), Party{Bind: CarrierBSource}
+	// Half the runs settle both sides on one duration (a shared billing
+	// basis), where a final can be refused Stale and re-rated, and the
+	// first side's record is adjusted when the second arrives.
+	basis := []ledger.BillingBasis{ledger.BasisOwn, ledger.BasisShorter, ledger.BasisSource, ledger.BasisDestination}[rng.IntN(4)]
+	t.Logf("billing basis %s", basis)
+	netCfg, err := nw.Node(0).Store().Network()
+	if err != nil {
+		t.Fatal(err)
+	}
+	netCfg.BillingBasis = basis
+	if res, err := nw.Propose(ctx, ledger.SetNetwork{Network: netCfg}); err != nil || res.Err() != nil {
+		t.Fatalf("set billing basis: %v %v", err, res)
+	}
 
 	calls := 40
 	if testing.Short() {
