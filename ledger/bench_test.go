@@ -77,6 +77,33 @@ func BenchmarkApplyUsageBatch256(b *testing.B) {
 	}
 }
 
+// BenchmarkApplyUsageLifecycleBatch256 is BenchmarkApplyUsageBatch256 with
+// the commands node writes now (RecordUsage version 4): a matched final per
+// call, so each also reads the whole transaction, checks the usage against
+// it and writes the call's lifecycle record. (Past the pool's 32,768 calls
+// the finals become conflicts: run it with -benchtime=64x or less for the
+// paid path.)
+func BenchmarkApplyUsageLifecycleBatch256(b *testing.B) {
+	s, ids := benchStore(b, true, 32768)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		cmds := make([][]byte, 256)
+		for j := range cmds {
+			k := n % len(ids)
+			u := benchUsage(ids[k], n)
+			u.CallID, u.Phase, u.Matched = "call-"+strconv.Itoa(k)+"@192.0.2.7", PhaseFinal, true
+			cmds[j] = enc(b, u)
+			n++
+		}
+		b.StartTimer()
+		s.ApplyBatch(s.AppliedIndex()+1, cmds)
+	}
+	b.ReportMetric(float64(b.N*256)/b.Elapsed().Seconds(), "cmds/s")
+}
+
 // BenchmarkApplyAuthorizeBatch256: 256 new authorisations per ApplyBatch.
 func BenchmarkApplyAuthorizeBatch256(b *testing.B) {
 	for _, noSync := range []bool{false, true} {

@@ -135,7 +135,7 @@ type Report struct {
 	// Conflicts (internal mode): final usage records the ledger kept as
 	// conflicts with their call's paid final: never paid, so not paired,
 	// but counted here for review.
-	Conflicts int
+	Conflicts int `json:",omitempty"`
 	Decision  Decision
 	// Matches lists every record behind the numbers, grouped by class in
 	// Classes order, each group by our line then their line.
