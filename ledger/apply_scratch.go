@@ -38,7 +38,9 @@ type applyScratch struct {
 	// after the commit.
 	encodedFor *Result
 	encoded    []byte
-	// hbuf holds prev ‖ body while post hashes a posting.
+	// hbuf holds prev ‖ body while post hashes a posting, and what a
+	// usage's content hash is taken over (lifecycle.go); each use is done
+	// with it before the next begins.
 	hbuf []byte
 }
 

@@ -312,7 +312,7 @@ func (a *applier) recordCallUsage(c *RecordUsage) *Result {
 	if c.Phase > PhaseFailed {
 		return invalid("usage: phase %d", c.Phase)
 	}
-	h := contentHash(c)
+	h := a.contentHash(c)
 	a.ikey = lifeIdemKey(a.ikey[:0], c, h)
 	key := a.ikey
 	if v := a.get(bUsageIdem, key); v != nil {
@@ -326,7 +326,7 @@ func (a *applier) recordCallUsage(c *RecordUsage) *Result {
 	if c.TransactionID != 0 {
 		a.kbuf = appendU64(a.kbuf[:0], c.TransactionID)
 		if raw := a.get(bTx, a.kbuf); raw != nil {
-			r := rbuf{b: raw}
+			r := sharedRbuf(raw) // one string copy for all its fields
 			t = decodeTransaction(&r)
 			must(r.done())
 			if !t.UsageDeadline.IsZero() && c.At.After(t.UsageDeadline) {

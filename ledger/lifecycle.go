@@ -134,9 +134,9 @@ func decodeCallLife(v []byte) (callLife, error) {
 // excluded: two records with equal hashes are the same report (a retry),
 // whatever componentId they came under. Rating is the proposer's, not the
 // reporter's, so it is left out too.
-func contentHash(c *RecordUsage) [16]byte {
-	var w wbuf
-	w.b = make([]byte, 0, 128)
+func (a *applier) contentHash(c *RecordUsage) [16]byte {
+	w := wbuf{b: a.hbuf[:0]}
+	defer func() { a.hbuf = w.b }()
 	w.byte1(byte(c.Role))
 	w.byte1(byte(c.Phase))
 	w.str(c.Reporter)
