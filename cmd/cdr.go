@@ -40,6 +40,9 @@ func cdrCommand() *cli.Command {
 				&cli.StringFlag{Name: "format", Usage: "csv or json", Value: "csv", EnvVars: env("FORMAT")},
 				&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout", EnvVars: env("OUT")})...),
 				Action: cdrExport},
+			{Name: "unfinished", Usage: "calls that connected but whose source or destination sent no final record before the usage deadline (nothing is paid for that side)",
+				Flags: withAdmin(true, &cli.IntFlag{Name: "limit", Usage: "at most this many calls", Value: 1000, EnvVars: env("LIMIT")}),
+				Action: cdrUnfinished},
 		},
 	}
 }
@@ -97,6 +100,12 @@ func cdrList(c *cli.Context) error {
 				sell, buy = amountText(r.Sell), amountText(r.Buy)
 			}
 			flags := ""
+			if u.Phase != ledger.PhaseNone && u.Phase != ledger.PhaseFinal {
+				flags += u.Phase.String() + " "
+			}
+			if u.Conflict {
+				flags += "conflict "
+			}
 			if u.Unmatched {
 				flags += "unmatched "
 			}
@@ -147,5 +156,27 @@ func cdrExport(c *cli.Context) error {
 			return fmt.Errorf("export interrupted: %w", err)
 		}
 		return nil
+	})
+}
+
+func cdrUnfinished(c *cli.Context) error {
+	if c.Int("limit") <= 0 {
+		return usage("--limit must be positive")
+	}
+	q := url.Values{"limit": {strconv.Itoa(c.Int("limit"))}}
+	return adminRun(c, func(ctx context.Context, a *adminClient) error {
+		var p struct {
+			Calls []ledger.UnfinishedCall `json:"calls"`
+			Count int                     `json:"count"`
+		}
+		if err := a.do(ctx, http.MethodGet, "/v1/calls/unfinished", q, nil, &p); err != nil {
+			return err
+		}
+		t := &table{head: []string{"TX", "ROLE", "MEMBER", "CALLED", "SETUP RECORD", "DEADLINE"}}
+		for _, u := range p.Calls {
+			t.add(strconv.FormatUint(u.TransactionID, 10), u.Role.String(), u.SourceMember, u.Called,
+				strconv.FormatUint(u.SetupUsageID, 10), u.UsageDeadline.UTC().Format(time.RFC3339))
+		}
+		return printResult(c, p, t)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -297,4 +298,55 @@ func (s *Store) PaidFinal(tx uint64, role Role, fresh bool) (*Usage, error) {
 		return err
 	})
 	return u, err
+}
+
+// UnfinishedCall is a call that connected (a setup record came in) but
+// whose role never sent a final record before its usage deadline: nothing
+// is paid for that side. Operators look at these (a proxy that lost its
+// BYE, or a carrier withholding its records).
+type UnfinishedCall struct {
+	TransactionID uint64    `json:"transaction_id"`
+	Role          Role      `json:"role"`
+	SetupUsageID  uint64    `json:"setup_usage_id"`
+	SourceMember  string    `json:"source_member"`
+	Called        string    `json:"called"`
+	UsageDeadline time.Time `json:"usage_deadline"`
+}
+
+// UnfinishedCalls returns up to limit calls whose role connected but sent
+// no final record and whose usage deadline passed before at, oldest
+// transaction first (a scan of the lifecycle records; for operators).
+func (s *Store) UnfinishedCalls(at time.Time, limit int) ([]UnfinishedCall, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var out []UnfinishedCall
+	err := s.view(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bUsageLife)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek([]byte{lifeCallKey}); k != nil && k[0] == lifeCallKey && len(out) < limit; k, v = c.Next() {
+			l, err := decodeCallLife(v)
+			if err != nil {
+				return err
+			}
+			if !l.Connected || l.FinalID != 0 || len(k) != 10 {
+				continue
+			}
+			txid := binary.BigEndian.Uint64(k[1:9])
+			t, err := getTransaction(btx, txid)
+			if err != nil {
+				return err
+			}
+			if t.UsageDeadline.IsZero() || !t.UsageDeadline.Before(at) {
+				continue
+			}
+			out = append(out, UnfinishedCall{TransactionID: txid, Role: Role(k[9]), SetupUsageID: l.SetupID,
+				SourceMember: t.SourceMember, Called: t.Called, UsageDeadline: t.UsageDeadline})
+		}
+		return nil
+	})
+	return out, err
 }

@@ -294,3 +294,23 @@ func TestLifecycleSharedBasis(t *testing.T) {
 		t.Fatal("unknown billing basis accepted")
 	}
 }
+
+// TestUnfinishedCalls: a role that connected and sent no final record by
+// its transaction's usage deadline is listed; one that did is not.
+func TestUnfinishedCalls(t *testing.T) {
+	s := openTest(t)
+	setupMembers(t, s)
+	mustOK(t, apply1(t, s, PutTrunk{Trunk{ID: "b1", MemberID: "b", Address: "[192.0.2.9]:5060"}}))
+	auth := Authorize{At: t0, SourceMember: "a", MessageID: "uf", CallID: "call-lc", Calling: "15550001", Called: "12125550100",
+		Destinations: []Destination{{Kind: DestTrunk, ID: "b1"}}, TimeLimit: 3600, UsageDeadline: t0.Add(2 * time.Hour)}
+	tx := apply1(t, s, auth)[0].TransactionID
+	mustOK(t, apply1(t, s, lifeUsage(tx, RoleSource, PhaseSetup, "1", 0), lifeUsage(tx, RoleDestination, PhaseSetup, "1", 0),
+		lifeUsage(tx, RoleDestination, PhaseFinal, "1", 3000)))
+	if got, err := s.UnfinishedCalls(t0.Add(time.Hour), 10); err != nil || len(got) != 0 {
+		t.Fatalf("before the deadline: %+v %v", got, err)
+	}
+	got, err := s.UnfinishedCalls(t0.Add(3*time.Hour), 10)
+	if err != nil || len(got) != 1 || got[0].TransactionID != tx || got[0].Role != RoleSource || got[0].SetupUsageID == 0 {
+		t.Fatalf("after the deadline: %+v %v, want the source side of %d", got, err, tx)
+	}
+}

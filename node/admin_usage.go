@@ -20,6 +20,27 @@ const cdrPage = 2000
 
 func (n *Node) adminUsageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/cdrs", n.handleCDRs)
+	mux.HandleFunc("GET /v1/calls/unfinished", n.adminHandle(func(r *http.Request) (int, any, error) {
+		limit := 1000
+		if v := r.URL.Query().Get("limit"); v != "" {
+			l, err := strconv.Atoi(v)
+			if err != nil || l <= 0 || l > 100000 {
+				return 0, nil, badRequest("limit=%q: want 1 to 100000", v)
+			}
+			limit = l
+		}
+		if err := n.adminBarrier(r); err != nil {
+			return 0, nil, err
+		}
+		calls, err := n.store.UnfinishedCalls(n.now(), limit)
+		if err != nil {
+			return 0, nil, err
+		}
+		if calls == nil {
+			calls = []ledger.UnfinishedCall{}
+		}
+		return http.StatusOK, map[string]any{"calls": calls, "count": len(calls)}, nil
+	}))
 	mux.HandleFunc("GET /v1/usage/{txid}", n.adminHandle(func(r *http.Request) (int, any, error) {
 		tx, err := strconv.ParseUint(r.PathValue("txid"), 10, 64)
 		if err != nil || tx == 0 {

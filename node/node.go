@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ospnode/ospnode/consensus"
@@ -42,6 +43,10 @@ type Node struct {
 	ospSrv, ospTLSSrv, adminSrv *http.Server
 	ospURL, ospTLSURL, adminURL string
 	adminToken                  string
+
+	// caughtUp: a read barrier succeeded since Open (catchup.go); until
+	// then OSP requests are answered 503.
+	caughtUp atomic.Bool
 
 	serveWG   sync.WaitGroup
 	closeOnce sync.Once
@@ -136,6 +141,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.fed.start()
 	closers = append(closers, func() error { n.fed.stop(); return nil })
 
+	n.watchCatchUp()
 	if err := n.listen(); err != nil {
 		return nil, err
 	}

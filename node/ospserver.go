@@ -71,6 +71,14 @@ func (n *Node) handleOSP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusServiceUnavailable, "state unavailable\n")
 		return
 	}
+	if !n.caughtUp.Load() {
+		// Started from its own disk and not caught up with its cluster
+		// yet (catchup.go): its state may be far behind. 503 makes the
+		// toolkit try its next service point.
+		w.Header().Set("Retry-After", "1")
+		plain(w, http.StatusServiceUnavailable, "node not ready: catching up with its cluster\n")
+		return
+	}
 	if v.network.ID == "" {
 		// No network in this replica's ledger yet: a node that has just
 		// started or joined and not caught up. 503 makes the toolkit try
