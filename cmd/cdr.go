@@ -41,7 +41,7 @@ func cdrCommand() *cli.Command {
 				&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout", EnvVars: env("OUT")})...),
 				Action: cdrExport},
 			{Name: "unfinished", Usage: "calls that connected but whose source or destination sent no final record before the usage deadline (nothing is paid for that side)",
-				Flags: withAdmin(true, &cli.IntFlag{Name: "limit", Usage: "at most this many calls", Value: 1000, EnvVars: env("LIMIT")}),
+				Flags:  withAdmin(true, &cli.IntFlag{Name: "limit", Usage: "at most this many calls", Value: 1000, EnvVars: env("LIMIT")}),
 				Action: cdrUnfinished},
 		},
 	}
