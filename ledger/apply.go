@@ -129,7 +129,7 @@ func checkEnvelope(c []byte) {
 		return // Invalid result, deterministic everywhere
 	}
 	t := CommandType(c[0])
-	if _, ok := typeNames[t]; !ok {
+	if !knownType(t) {
 		if t&Ignorable != 0 {
 			return
 		}
@@ -146,72 +146,17 @@ func (a *applier) apply(pos int, c []byte) *Result {
 	if len(c) == 0 {
 		return invalid("empty command")
 	}
-	if t := CommandType(c[0]); t&Ignorable != 0 {
-		if _, ok := typeNames[t]; !ok {
-			a.log.Warn("ledger: skipped unknown ignorable command", "type", uint8(t), "index", a.index)
-			return &Result{Code: Ignored, Message: fmt.Sprintf("unknown ignorable command type %d skipped", uint8(t))}
-		}
+	t := CommandType(c[0])
+	spec := commands[t]
+	if spec == nil {
+		// checkEnvelope let it through: an unknown ignorable type.
+		a.log.Warn("ledger: skipped unknown ignorable command", "type", uint8(t), "index", a.index)
+		return &Result{Code: Ignored, Message: fmt.Sprintf("unknown ignorable command type %d skipped", uint8(t))}
 	}
-	// The two hot types skip Decode's interface boxing; the envelope was
-	// checked above (checkEnvelope), so the outcome and any error message
-	// are Decode's.
-	if len(c) >= 2 {
-		switch t := CommandType(c[0]); t {
-		case TypeAuthorize:
-			cmd, err := decodeAuthorizeValue(c[2:], c[1])
-			if err != nil {
-				return invalid("%v", fmt.Errorf("%w: %s: %v", ErrInvalid, t, err))
-			}
-			return a.authorize(pos, &cmd)
-		case TypeRecordUsage:
-			cmd, err := decodeRecordUsageValue(c[2:], c[1])
-			if err != nil {
-				return invalid("%v", fmt.Errorf("%w: %s: %v", ErrInvalid, t, err))
-			}
-			return a.recordUsage(&cmd)
-		}
+	if len(c) < 2 {
+		return invalid("%v", fmt.Errorf("%w: envelope of %d bytes", ErrInvalid, len(c)))
 	}
-	cmd, err := Decode(c)
-	if err != nil {
-		return invalid("%v", err)
-	}
-	switch cmd := cmd.(type) {
-	case Authorize:
-		return a.authorize(pos, &cmd)
-	case RecordUsage:
-		return a.recordUsage(&cmd)
-	case SetNetwork:
-		return a.setNetwork(&cmd)
-	case PutMember:
-		return a.putMember(&cmd)
-	case SetMemberStatus:
-		return a.setMemberStatus(&cmd)
-	case PutTrunk:
-		return a.putTrunk(&cmd)
-	case RemoveTrunk:
-		return a.remove(bTrunks, []byte(cmd.ID), "trunk", &a.gens.Trunks)
-	case PutPeer:
-		return a.putPeer(&cmd)
-	case RemovePeer:
-		return a.remove(bPeers, []byte(cmd.ID), "peer", &a.gens.Peers)
-	case PutRoutes:
-		return a.putRoutes(&cmd)
-	case RemoveRoute:
-		return a.remove(bRoutes, routeKey(cmd.Prefix), "route", &a.gens.Routes)
-	case PutDeckVersion:
-		return a.putDeckVersion(&cmd)
-	case ClosePeriod:
-		return a.closePeriod(&cmd)
-	case AckOutbox:
-		return a.ackOutbox(&cmd)
-	case RevokeCert:
-		return a.revokeCert(&cmd)
-	case PostEntry:
-		return a.postEntry(&cmd)
-	}
-	// Decode knows a type that apply does not: a programming error that
-	// would diverge replicas running different builds, so stop.
-	panic(fmt.Sprintf("ledger: no apply function for %s", cmd.Type()))
+	return spec.apply(a, pos, c[2:], c[1])
 }
 
 func putJSON(b *bolt.Bucket, k []byte, v any) {

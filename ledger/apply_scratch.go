@@ -15,6 +15,8 @@ import (
 
 // applyScratch holds the reusable buffers and cursors of one batch.
 type applyScratch struct {
+	// reference turns every trick below off (Options.reference).
+	reference bool
 	// cursors holds one cursor per bucket for Gets: Seek reuses the
 	// cursor's stack, where Bucket.Get builds a new cursor every time.
 	cursors map[string]*bolt.Cursor
@@ -50,6 +52,9 @@ const arenaChunk = 32 << 10
 // result (nil for a missing key or a nested bucket), valid like Get's
 // until the transaction ends.
 func (a *applier) get(bucket, key []byte) []byte {
+	if a.reference {
+		return a.bucket(bucket).Get(key)
+	}
 	c, ok := a.cursors[string(bucket)]
 	if !ok {
 		c = a.bucket(bucket).Cursor()
@@ -68,6 +73,9 @@ func (a *applier) get(bucket, key []byte) []byte {
 // keep copies p into the batch arena and returns the copy (capacity
 // capped, so an append to it cannot overwrite a neighbour).
 func (a *applier) keep(p []byte) []byte {
+	if a.reference {
+		return bytes.Clone(p)
+	}
 	if len(p) > cap(a.arena)-len(a.arena) {
 		if len(p) > arenaChunk/4 {
 			return bytes.Clone(p)

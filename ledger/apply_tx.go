@@ -147,6 +147,9 @@ func AuthorizeKeyReuse(t *Transaction, called, calling string) string {
 // write to bMembers bumps gens.Members), so a batch of one member's
 // authorisations decodes it once.
 func (a *applier) memberForAuthorize(id string) (memberIDStatus, bool) {
+	if a.reference {
+		clear(a.memberCache)
+	}
 	if a.memberCacheGen != a.gens.Members {
 		clear(a.memberCache)
 	}
@@ -264,7 +267,11 @@ func (a *applier) recordUsage(c *RecordUsage) *Result {
 		a.kbuf = appendU64(a.kbuf[:0], c.TransactionID)
 		if raw := a.get(bTx, a.kbuf); raw != nil {
 			r := rbuf{b: raw}
-			t = decodeTransactionForUsage(&r)
+			if a.reference {
+				t = decodeTransaction(&r)
+			} else {
+				t = decodeTransactionForUsage(&r)
+			}
 			must(r.done())
 			if !t.UsageDeadline.IsZero() && c.At.After(t.UsageDeadline) {
 				t = nil // expired: recorded, but unmatched
@@ -681,7 +688,9 @@ func (a *applier) writeUsage(u *Usage, t *Transaction, p *Posting, posted []byte
 func (a *applier) storeUsageResult(key []byte, res *Result) {
 	enc := EncodeResult(res)
 	must(a.bucket(bUsageIdem).Put(key, enc))
-	a.encodedFor, a.encoded = res, enc // ApplyBatch returns the same bytes
+	if !a.reference {
+		a.encodedFor, a.encoded = res, enc // ApplyBatch returns the same bytes
+	}
 }
 
 func cutPrefix(s, p string) (string, bool) {

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -45,17 +44,6 @@ const AuthorizeVersion = 2
 // RecordUsageVersionOverLimit.
 const AuthorizeVersionAdmission = 3
 
-// versionSupported reports whether this build applies version v of type t.
-func versionSupported(t CommandType, v byte) bool {
-	switch t {
-	case TypeRecordUsage:
-		return v == 1 || v == RecordUsageVersion || v == RecordUsageVersionOverLimit || v == RecordUsageVersionLifecycle
-	case TypeAuthorize:
-		return v == 1 || v == AuthorizeVersion || v == AuthorizeVersionAdmission
-	}
-	return v == CommandVersion
-}
-
 // Encode renders cmd as an envelope: byte 0 the type, byte 1 the version,
 // then the payload (compact binary for Authorize and RecordUsage, JSON for
 // the configuration commands). It fails only for an unencodable value.
@@ -73,7 +61,7 @@ func Encode(cmd Command) ([]byte, error) {
 		return nil, fmt.Errorf("ledger: encode nil command")
 	}
 	t := cmd.Type()
-	if _, ok := typeNames[t]; !ok {
+	if !knownType(t) {
 		return nil, fmt.Errorf("ledger: encode unknown command type %d", t)
 	}
 	p, err := json.Marshal(cmd)
@@ -93,68 +81,19 @@ func Decode(b []byte) (Command, error) {
 		return nil, fmt.Errorf("%w: envelope of %d bytes", ErrInvalid, len(b))
 	}
 	t, v, p := CommandType(b[0]), b[1], b[2:]
-	if _, ok := typeNames[t]; !ok {
+	if !knownType(t) {
 		return nil, fmt.Errorf("%w: unknown command type %d", ErrInvalid, b[0])
 	}
 	if !versionSupported(t, v) {
 		return nil, fmt.Errorf("%w: %s version %d not supported", ErrInvalid, t, v)
 	}
-	var (
-		cmd Command
-		err error
-	)
-	switch t {
-	case TypeAuthorize:
-		cmd, err = decodeAuthorize(p, v)
-	case TypeRecordUsage:
-		cmd, err = decodeRecordUsage(p, v)
-	case TypeSetNetwork:
-		cmd, err = decodeJSON[SetNetwork](p)
-	case TypePutMember:
-		cmd, err = decodeJSON[PutMember](p)
-	case TypeSetMemberStatus:
-		cmd, err = decodeJSON[SetMemberStatus](p)
-	case TypePutTrunk:
-		cmd, err = decodeJSON[PutTrunk](p)
-	case TypeRemoveTrunk:
-		cmd, err = decodeJSON[RemoveTrunk](p)
-	case TypePutPeer:
-		cmd, err = decodeJSON[PutPeer](p)
-	case TypeRemovePeer:
-		cmd, err = decodeJSON[RemovePeer](p)
-	case TypePutRoutes:
-		cmd, err = decodeJSON[PutRoutes](p)
-	case TypeRemoveRoute:
-		cmd, err = decodeJSON[RemoveRoute](p)
-	case TypePutDeckVersion:
-		cmd, err = decodeJSON[PutDeckVersion](p)
-	case TypeClosePeriod:
-		cmd, err = decodeJSON[ClosePeriod](p)
-	case TypeAckOutbox:
-		cmd, err = decodeJSON[AckOutbox](p)
-	case TypeRevokeCert:
-		cmd, err = decodeJSON[RevokeCert](p)
-	case TypePostEntry:
-		cmd, err = decodeJSON[PostEntry](p)
-	}
+	cmd, err := commands[t].decode(p, v)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, t, err)
 	}
 	return cmd, nil
 }
 
-func decodeJSON[T Command](p []byte) (Command, error) {
-	var v T
-	d := json.NewDecoder(bytes.NewReader(p))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	if d.More() {
-		return nil, fmt.Errorf("trailing data")
-	}
-	return v, nil
-}
 
 func encodeDestinations(w *wbuf, ds []Destination) {
 	w.u(uint64(len(ds)))

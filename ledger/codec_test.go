@@ -100,7 +100,7 @@ func FuzzApplyKnownType(f *testing.F) {
 	mustOK(f, apply1(f, s, PutMember{Member{ID: "a", CreditLimit: usd("3"), CPSLimit: 5, ConcurrentLimit: 4}}))
 	f.Fuzz(func(t *testing.T, typ, version byte, payload []byte) {
 		ct := CommandType(typ)
-		if _, ok := typeNames[ct]; !ok {
+		if !knownType(ct) {
 			ct = TypeRecordUsage
 		}
 		if !versionSupported(ct, version) {

@@ -36,20 +36,12 @@ const (
 
 // String names the type ("Authorize"), or "type(N)".
 func (t CommandType) String() string {
-	if n, ok := typeNames[t]; ok {
-		return n
+	if spec := commands[t]; spec != nil {
+		return spec.name
 	}
 	return "type(" + itoa(uint64(t)) + ")"
 }
 
-var typeNames = map[CommandType]string{
-	TypeSetNetwork: "SetNetwork", TypePutMember: "PutMember", TypeSetMemberStatus: "SetMemberStatus",
-	TypePutTrunk: "PutTrunk", TypeRemoveTrunk: "RemoveTrunk", TypePutPeer: "PutPeer",
-	TypeRemovePeer: "RemovePeer", TypePutRoutes: "PutRoutes", TypeRemoveRoute: "RemoveRoute",
-	TypePutDeckVersion: "PutDeckVersion", TypeAuthorize: "Authorize", TypeRecordUsage: "RecordUsage",
-	TypeClosePeriod: "ClosePeriod", TypeAckOutbox: "AckOutbox", TypeRevokeCert: "RevokeCert",
-	TypePostEntry: "PostEntry",
-}
 
 // Command is a state change. Encode turns it into log bytes; only the types
 // of this package implement it.

@@ -51,6 +51,12 @@ type Options struct {
 	// CommitEntries commits after this many applied entries at the latest.
 	// Default DefaultCommitEntries.
 	CommitEntries int
+
+	// reference applies with none of the apply path's speed tricks (no
+	// cursor cache, arena, member cache, partial decodes or reused result
+	// encodings): the plain applier the differential test compares the
+	// optimised one with (reference_test.go).
+	reference bool
 }
 
 // Store is the ledger state machine on one bbolt file. All methods are safe
@@ -341,6 +347,7 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 		}
 	}()
 	a := newApplier(tx, index, s.log)
+	a.reference = s.opts.reference
 	for i, c := range cmds {
 		res := a.apply(i, c)
 		if res == a.encodedFor {

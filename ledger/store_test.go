@@ -22,7 +22,7 @@ func TestEveryCommandRoundTrip(t *testing.T) {
 			used[CommandType(c[0])] = true
 		}
 	}
-	for typ := range typeNames {
+	for typ := range commands {
 		if !used[typ] {
 			t.Errorf("fullLog does not use %s", typ)
 		}
