@@ -94,7 +94,6 @@ func Decode(b []byte) (Command, error) {
 	return cmd, nil
 }
 
-
 func encodeDestinations(w *wbuf, ds []Destination) {
 	w.u(uint64(len(ds)))
 	for i := range ds {

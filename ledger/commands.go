@@ -42,7 +42,6 @@ func (t CommandType) String() string {
 	return "type(" + itoa(uint64(t)) + ")"
 }
 
-
 // Command is a state change. Encode turns it into log bytes; only the types
 // of this package implement it.
 type Command interface {
