@@ -325,7 +325,7 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 		m = mm
 	}
 	rq := &request{n: n, v: v, msg: &osp.Message{MessageID: "route-lookup"}, now: n.now().UTC()}
-	ex := &RouteExplanation{Number: called, Member: memberID, MinMargin: n.cfg.MinMargin,
+	ex := &RouteExplanation{Number: called, Member: memberID, MinMargin: n.cfg.policy.MinMargin(),
 		Offered: []CandidateVerdict{}, Excluded: []CandidateVerdict{}}
 	if memberID != "" && m.Status != ledger.MemberActive {
 		ex.Blocked = "member " + string(m.Status) + ": every authorisation is refused"
@@ -357,7 +357,7 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 	}
 	for _, rc := range route.Candidates {
 		cv := CandidateVerdict{Kind: rc.Kind, ID: rc.ID, Priority: rc.Priority * 1000, Weight: rc.Weight,
-			Called: translate(called, rc.Strip, rc.AddPrefix)}
+			Called: settlement.Translate(called, rc.Strip, rc.AddPrefix)}
 		var tm *ledger.Member
 		if rc.Kind == ledger.CandidateTrunk {
 			if tr := v.trunks[rc.ID]; tr != nil {
@@ -419,8 +419,8 @@ func exclusionReason(rc ledger.RouteCandidate, v *view, m, tm *ledger.Member, cv
 		return "trunk belongs to the calling member"
 	case tm.BuyDeckID != "" && cv.BuyRate == nil:
 		return "buy deck " + tm.BuyDeckID + " has no rate for " + cv.Called
-	case tm.BuyDeckID != "" && sellOK && cv.BuyRate != nil && !n.marginOK(sell, *cv.BuyRate):
-		return "below the minimum margin " + n.cfg.MinMargin + " of the sell rate"
+	case tm.BuyDeckID != "" && sellOK && cv.BuyRate != nil && !n.cfg.policy.MarginOK(sell, *cv.BuyRate):
+		return "below the minimum margin " + n.cfg.policy.MinMargin() + " of the sell rate"
 	}
 	return "not offered by the routing policy"
 }

@@ -2,13 +2,11 @@ package node
 
 import (
 	"context"
-	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/cockroachdb/apd/v3"
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/osp"
@@ -259,16 +257,21 @@ func (rq *request) candidates(m *ledger.Member, route *ledger.Route, called stri
 }
 
 // rankChoices returns the choices of route for a call from m, ranked by
-// policy (settlement.RankRoutes): trunks of other active members and, when
-// peers is not nil, active peer networks, each kept only when its buy rate
-// (the member's or the peer's buy deck, on the translated number) leaves
-// the configured minimum margin under m's sell rate.
+// the routing policy (settlement.Policy.Rank): trunks of other active
+// members and, when peers is not nil, active peer networks, each kept only
+// when its buy deck (the member's or the peer's, on the translated number)
+// rates the call and leaves the configured minimum margin under m's sell
+// rate. node only resolves the candidates; the policy decides.
 func (rq *request) rankChoices(m *ledger.Member, route *ledger.Route, called string, sell money.Amount, sellOK bool, callID string, peers *fedRuntime) []choice {
-	n, v := rq.n, rq.v
-	byKey := map[string]choice{}
-	var opts []settlement.RouteOption
+	v := rq.v
+	chs := make([]choice, 0, len(route.Candidates))
+	cands := make([]settlement.Candidate, 0, len(route.Candidates))
 	for _, rc := range route.Candidates {
-		if rc.Kind == ledger.CandidatePeer {
+		num := settlement.Translate(called, rc.Strip, rc.AddPrefix)
+		c := settlement.Candidate{ID: rc.ID, RoutePriority: rc.Priority, RouteWeight: rc.Weight}
+		var ch choice
+		switch rc.Kind {
+		case ledger.CandidatePeer:
 			if peers == nil || peers.reg == nil {
 				continue // federation off, or hop limit spent
 			}
@@ -276,106 +279,57 @@ func (rq *request) rankChoices(m *ledger.Member, route *ledger.Route, called str
 			if !ok || p.Config().Status != ledger.PeerActive {
 				continue
 			}
-			num := translate(called, rc.Strip, rc.AddPrefix)
-			var cost money.Amount
-			if deck := p.Config().BuyDeckID; deck != "" {
-				c, ok := rq.minuteCost(deck, num)
-				if !ok {
-					continue // the peer's deck has no rate for it: cannot settle
-				}
-				cost = c
-				if sellOK && !n.marginOK(sell, cost) {
-					continue
-				}
-			}
-			key := "peer\x00" + p.ID() + "\x00" + strconv.Itoa(len(opts))
-			byKey[key] = choice{peer: p, dest: ledger.Destination{Kind: ledger.DestPeer, ID: p.ID(), Called: num,
+			c.ID, c.Peer = p.ID(), true
+			ch = choice{peer: p, dest: ledger.Destination{Kind: ledger.DestPeer, ID: p.ID(), Called: num,
 				SellDeckID: m.SellDeckID, BuyDeckID: p.Config().BuyDeckID}}
-			opts = append(opts, settlement.RouteOption{Key: key, Priority: rc.Priority * 1000,
-				Weight: max(rc.Weight, 0), Cost: cost})
-			continue
-		}
-		if rc.Kind != ledger.CandidateTrunk {
-			continue
-		}
-		tr := v.trunks[rc.ID]
-		if tr == nil {
-			continue
-		}
-		tm := v.members[tr.MemberID]
-		if tm == nil || tm.Status != ledger.MemberActive || tm.ID == m.ID {
-			continue // unknown, suspended, or back to the caller
-		}
-		num := translate(called, rc.Strip, rc.AddPrefix)
-		var cost money.Amount
-		if tm.BuyDeckID != "" {
-			c, ok := rq.minuteCost(tm.BuyDeckID, num)
-			if !ok {
-				continue // the terminator has a deck but no rate for it: cannot settle
-			}
-			cost = c
-			if sellOK && !n.marginOK(sell, cost) {
+		case ledger.CandidateTrunk:
+			tr := v.trunks[rc.ID]
+			if tr == nil {
 				continue
 			}
+			tm := v.members[tr.MemberID]
+			if tm == nil || tm.Status != ledger.MemberActive || tm.ID == m.ID {
+				continue // unknown, suspended, or back to the caller
+			}
+			c.ID, c.TrunkPriority, c.TrunkWeight = tr.ID, tr.Priority, tr.Weight
+			ch = choice{dest: ledger.Destination{Kind: ledger.DestTrunk, ID: tr.ID, Address: tr.Address, Called: num,
+				SellDeckID: m.SellDeckID, BuyDeckID: tm.BuyDeckID}}
+		default:
+			continue
 		}
-		key := tr.ID + "\x00" + strconv.Itoa(len(opts))
-		byKey[key] = choice{dest: ledger.Destination{Kind: ledger.DestTrunk, ID: tr.ID, Address: tr.Address, Called: num,
-			SellDeckID: m.SellDeckID, BuyDeckID: tm.BuyDeckID}}
-		opts = append(opts, settlement.RouteOption{Key: key, Priority: rc.Priority*1000 + tr.Priority,
-			Weight: max(rc.Weight, 0) * max(tr.Weight, 1), Cost: cost})
+		if deck := ch.dest.BuyDeckID; deck != "" {
+			c.BuyDeck = true
+			c.Cost, c.Rated = rq.minuteCost(deck, num)
+		}
+		chs = append(chs, ch)
+		cands = append(cands, c)
 	}
-	h := fnv.New64a()
-	h.Write([]byte(m.ID))
-	h.Write([]byte{0})
-	h.Write([]byte(rq.msg.MessageID))
-	h.Write([]byte{0})
-	h.Write([]byte(callID))
-	settlement.RankRoutes(opts, n.cfg.RouteSeed^h.Sum64())
-	out := make([]choice, 0, len(opts))
-	for _, o := range opts {
-		out = append(out, byKey[o.Key])
+	pol := &rq.n.cfg.policy
+	order := pol.Rank(cands, sell, sellOK, pol.Seed(m.ID, rq.msg.MessageID, callID))
+	out := make([]choice, 0, len(order))
+	for _, i := range order {
+		out = append(out, chs[i])
 	}
 	return out
 }
 
-// marginOK reports whether buying at cost leaves at least MinMargin (a
-// fraction of sell) when selling at sell. Different currencies are not
-// compared (no exchange rate here): they pass.
-func (n *Node) marginOK(sell, cost money.Amount) bool {
-	if sell.Currency() != cost.Currency() {
-		return true
-	}
-	f, _, err := apd.NewFromString(n.cfg.MinMargin)
-	if err != nil {
-		return true
-	}
-	var keep apd.Decimal
-	if _, err := apd.BaseContext.WithPrecision(34).Sub(&keep, apd.New(1, 0), f); err != nil {
-		return true
-	}
-	limit, err := sell.Mul(&keep)
-	if err != nil {
-		return true
-	}
-	c, err := cost.Cmp(limit)
-	return err == nil && c <= 0
+// minuteCost rates a one-minute call to number on deck now: the figure
+// least-cost routing compares (settlement.MinuteCost).
+func (rq *request) minuteCost(deckID, number string) (money.Amount, bool) {
+	return settlement.MinuteCost(rq.rater(deckID), number, rq.now)
 }
 
-// minuteCost rates a one-minute call to number on deck now: the figure
-// least-cost routing compares (connect fee and increments included).
-func (rq *request) minuteCost(deckID, number string) (money.Amount, bool) {
+// rater returns deck's compiled rater, nil when there is no such deck or
+// it does not compile.
+func (rq *request) rater(deckID string) *settlement.Rater {
 	if deckID == "" {
-		return money.Amount{}, false
+		return nil
 	}
 	r, err := rq.v.decks.rater(deckID)
 	if err != nil {
-		return money.Amount{}, false
+		return nil
 	}
-	rt, err := r.Rate(number, rq.now, 60_000)
-	if err != nil {
-		return money.Amount{}, false
-	}
-	return rt.Amount, true
+	return r
 }
 
 // timeLimit returns the authorised duration in seconds: MaxTimeLimit,
@@ -387,7 +341,7 @@ func (rq *request) minuteCost(deckID, number string) (money.Amount, bool) {
 // credit limit is not checked and holds nothing.
 func (rq *request) timeLimit(m *ledger.Member, called string, sell money.Amount, sellOK bool) (int, string, *creditHold) {
 	n := rq.n
-	limit, why := n.cfg.MaxTimeLimit, ""
+	limit, why := n.cfg.policy.MaxTimeLimit(), ""
 	cl := m.CreditLimit
 	if cl.Currency() == "" || cl.IsZero() {
 		return limit, "", nil
@@ -407,59 +361,12 @@ func (rq *request) timeLimit(m *ledger.Member, called string, sell money.Amount,
 		if err != nil {
 			return money.Amount{}, time.Time{} // unreadable: as before, the full limit
 		}
-		limit, why = secondsFor(rem, sell, sellOK, limit)
-		if limit <= 0 || !sellOK || sell.Currency() != cl.Currency() || sell.Sign() <= 0 {
-			return money.Amount{}, time.Time{} // refused, or no rate to hold at
-		}
-		return rq.holdAmount(m.SellDeckID, called, sell, limit), rq.holdUntil(limit)
+		cc := settlement.CallCredit{Max: limit, Sell: sell, SellOK: sellOK, Deck: rq.rater(m.SellDeckID), Called: called, At: rq.now}
+		var hold money.Amount
+		limit, hold, why = cc.Grant(rem)
+		return hold, rq.holdUntil(limit)
 	})
 	return limit, why, h
-}
-
-// secondsFor returns limit reduced to what rem buys at sell, the cost of
-// one minute: floor(rem × 60 / sell). 0 and a reason when rem is not
-// positive or buys less than a second.
-func secondsFor(rem, sell money.Amount, sellOK bool, limit int) (int, string) {
-	if rem.Sign() <= 0 {
-		return 0, "credit limit reached"
-	}
-	if !sellOK || sell.Currency() != rem.Currency() || sell.Sign() <= 0 {
-		return limit, ""
-	}
-	var num, q apd.Decimal
-	ctx := apd.BaseContext.WithPrecision(34)
-	if _, err := ctx.Mul(&num, rem.Decimal(), apd.New(60, 0)); err != nil {
-		return limit, ""
-	}
-	if _, err := ctx.QuoInteger(&q, &num, sell.Decimal()); err != nil {
-		return limit, ""
-	}
-	s, err := q.Int64()
-	if err != nil || s > int64(limit) {
-		return limit, ""
-	}
-	if s <= 0 {
-		return 0, "credit limit reached"
-	}
-	return int(s), ""
-}
-
-// holdAmount is the credit a call of limit seconds to called holds: the
-// member's sell deck rating of that call (connect fee and increments
-// included, exact decimals). Should the deck not rate it (it rated the
-// one-minute cost sell a moment ago, so only if the deck changed in
-// between), the whole minutes started × sell: exact, and never less.
-func (rq *request) holdAmount(deckID, called string, sell money.Amount, limit int) money.Amount {
-	if r, err := rq.v.decks.rater(deckID); err == nil {
-		if rt, err := r.Rate(called, rq.now, int64(limit)*1000); err == nil && rt.Amount.Currency() == sell.Currency() {
-			return rt.Amount
-		}
-	}
-	a, err := sell.Mul(apd.New(int64((limit+59)/60), 0))
-	if err != nil {
-		return sell
-	}
-	return a
 }
 
 // holdUntil is when a call authorised now for limit seconds can no longer
@@ -467,19 +374,6 @@ func (rq *request) holdAmount(deckID, called string, sell money.Amount, limit in
 // slot's lifetime too).
 func (rq *request) holdUntil(limit int) time.Time {
 	return rq.now.Add(rq.n.cfg.TokenValidity).Add(secondsDur(limit))
-}
-
-// translate applies a candidate's number translation: strip leading
-// digits, then prepend a prefix.
-func translate(num string, strip int, add string) string {
-	if strip > 0 {
-		if strip >= len(num) {
-			num = ""
-		} else {
-			num = num[strip:]
-		}
-	}
-	return add + num
 }
 
 // authAnswer builds the AuthorizationResponse for transaction t: one
