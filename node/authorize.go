@@ -108,16 +108,12 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	if route.Blocked {
 		return rq.authRefusal(c.ID, codeBlocked, "destination "+route.Prefix+" blocked")
 	}
-	if !n.fraud.allowCall(m.ID, m.CPSLimit) {
-		return rq.authRefusal(c.ID, codeCPS, "")
-	}
-
-	sell, sellOK := rq.minuteCost(m.SellDeckID, called)
+	credit := n.cfg.policy.Credit(rq.rater(m.SellDeckID), called, rq.now)
 	var peers *fedRuntime
 	if peersOK {
 		peers = rt
 	}
-	choices := rq.rankChoices(m, route, called, sell, sellOK, callID, peers)
+	choices := rq.rankChoices(m, route, called, credit.Sell, credit.SellOK, callID, peers)
 	want := req.MaximumDestinations
 	if want <= 0 {
 		want = defaultMaxDestinations
@@ -126,17 +122,12 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	if len(choices) == 0 {
 		return rq.authRefusal(c.ID, codeNoRoute, "no usable route")
 	}
-	limit, why, hold := rq.timeLimit(m, called, sell, sellOK)
-	if limit <= 0 {
-		return rq.authRefusal(c.ID, codeConcurrent, why)
+	r, refused := n.adm.Reserve(rq.now, m, credit)
+	if refused != nil {
+		return rq.authRefusal(c.ID, refused.code, refused.desc)
 	}
-	if !n.fraud.reserve(m.ID, m.ConcurrentLimit, func() (int, uint64, error) {
-		ad, err := n.store.Admission(m.ID, "", rq.now)
-		return ad.Calls, ad.Index, err
-	}) {
-		n.fraud.holds.cancel(hold)
-		return rq.authRefusal(c.ID, codeConcurrent, "concurrent call limit reached")
-	}
+	defer r.Release()
+	limit := r.Limit()
 
 	// One source at a time (DESIGN.md, "Federation"): walk the ranked
 	// candidates; peers ranked before the first local trunk are tried in
@@ -154,15 +145,7 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 			lastErr = err
 			continue
 		}
-		ans := rq.authorizeForwarded(ctx, c.ID, m, req, callID, called, ch, fr, limit, want, hold)
-		// The hold stays at what limit costs: the chained limit of the
-		// answer is at most limit, so it errs on the safe side.
-		if ar := ans.AuthorizationResponse; ar != nil && ar.Status.OK() && ar.TransactionID != 0 {
-			n.fraud.holds.commit(hold, ar.TransactionID, rq.holdUntil(limit))
-		} else {
-			n.fraud.holds.cancel(hold)
-		}
-		return ans
+		return rq.authorizeForwarded(ctx, c.ID, m, req, callID, called, ch, fr, r, want)
 	}
 	var dests []ledger.Destination
 	for _, ch := range choices {
@@ -171,8 +154,6 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 		}
 	}
 	if len(dests) == 0 {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
-		n.fraud.holds.cancel(hold)
 		if lastErr != nil {
 			return rq.authRefusal(c.ID, forwardStatus(lastErr), "no usable route: upstream failed")
 		}
@@ -189,42 +170,21 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 		TimeLimit:     uint32(limit),
 		UsageDeadline: rq.now.Add(n.cfg.TokenValidity + n.cfg.UsageGrace).Add(secondsDur(limit)),
 	}
-	rq.askAdmission(cmd, m, limit, hold)
+	cmd.ActiveUntil, cmd.Hold = r.ActiveUntil(), r.Hold()
 	res, err := n.Propose(ctx, cmd)
 	if err != nil {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
-		n.fraud.holds.cancel(hold)
 		n.log.Warn("osp: authorize not committed", "member", m.ID, "err", err)
 		return rq.authRefusal(c.ID, StatusFor(err), "")
 	}
 	if err := res.Err(); err != nil || res.Transaction == nil {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
-		n.fraud.holds.cancel(hold)
 		code, desc := refusalStatus(res)
 		return rq.authRefusal(c.ID, code, desc)
 	}
 	t := res.Transaction
-	n.fraud.commit(m.ID, m.ConcurrentLimit, t.ID, rq.now.Add(n.cfg.TokenValidity).Add(secondsDur(int(t.TimeLimit))))
 	// A concurrent duplicate gets the first attempt's transaction back:
-	// commit keeps that one's hold and drops this one.
-	n.fraud.holds.commit(hold, t.ID, rq.holdUntil(int(t.TimeLimit)))
+	// Commit keeps that one's slot and hold and drops this one.
+	r.Commit(t.ID, rq.holdUntil(int(t.TimeLimit)))
 	return rq.authAnswer(c.ID, req, t)
-}
-
-// askAdmission makes cmd count against member m's limits on every node
-// (ledger/admission.go) when m has any: the call is in progress until it
-// can no longer be (its token's validity plus limit, as fraud counts it
-// here) and holds h's credit. The ledger refuses it with a Refused* code
-// when another node's calls have used up the limit.
-func (rq *request) askAdmission(cmd *ledger.Authorize, m *ledger.Member, limit int, h *creditHold) {
-	hasCredit := m.CreditLimit.Currency() != "" && !m.CreditLimit.IsZero()
-	if m.CPSLimit <= 0 && m.ConcurrentLimit <= 0 && !hasCredit {
-		return
-	}
-	cmd.ActiveUntil = rq.now.Add(rq.n.cfg.TokenValidity).Add(secondsDur(limit))
-	if h != nil {
-		cmd.Hold = h.amount
-	}
 }
 
 // refusalStatus maps a refused or rejected Authorize result to the OSP
@@ -330,43 +290,6 @@ func (rq *request) rater(deckID string) *settlement.Rater {
 		return nil
 	}
 	return r
-}
-
-// timeLimit returns the authorised duration in seconds: MaxTimeLimit,
-// reduced to what the member's remaining credit buys at the sell rate of
-// one minute, and the credit hold it takes for the call (nil: none). The
-// remaining credit is CreditLimit − posted balance − the holds of the
-// member's calls in progress on every node (credit.go). 0 and a reason when
-// the credit is exhausted (no hold is taken then). A member without a
-// credit limit is not checked and holds nothing.
-func (rq *request) timeLimit(m *ledger.Member, called string, sell money.Amount, sellOK bool) (int, string, *creditHold) {
-	n := rq.n
-	limit, why := n.cfg.policy.MaxTimeLimit(), ""
-	cl := m.CreditLimit
-	if cl.Currency() == "" || cl.IsZero() {
-		return limit, "", nil
-	}
-	unheld := func() (money.Amount, uint64, error) {
-		ad, err := n.store.Admission(m.ID, cl.Currency(), rq.now)
-		if err != nil {
-			return money.Amount{}, 0, err
-		}
-		rem, err := cl.Sub(ad.Balance)
-		if err == nil && ad.Held.Currency() == cl.Currency() {
-			rem, err = rem.Sub(ad.Held)
-		}
-		return rem, ad.Index, err
-	}
-	h := n.fraud.holds.take(m.ID, unheld, func(rem money.Amount, err error) (money.Amount, time.Time) {
-		if err != nil {
-			return money.Amount{}, time.Time{} // unreadable: as before, the full limit
-		}
-		cc := settlement.CallCredit{Max: limit, Sell: sell, SellOK: sellOK, Deck: rq.rater(m.SellDeckID), Called: called, At: rq.now}
-		var hold money.Amount
-		limit, hold, why = cc.Grant(rem)
-		return hold, rq.holdUntil(limit)
-	})
-	return limit, why, h
 }
 
 // holdUntil is when a call authorised now for limit seconds can no longer

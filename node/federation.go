@@ -399,8 +399,9 @@ func (rq *request) forwardedAnswer(id string, txID uint64, fr *federation.Forwar
 
 // authorizeForwarded records a forwarded authorisation (ours ↔ upstream
 // TransactionId) and answers with the upstream's destinations.
-func (rq *request) authorizeForwarded(ctx context.Context, id string, m *ledger.Member, req *osp.AuthorizationRequest, callID, called string, ch choice, fr *federation.ForwardResult, limit, max int, hold *creditHold) osp.Component {
+func (rq *request) authorizeForwarded(ctx context.Context, id string, m *ledger.Member, req *osp.AuthorizationRequest, callID, called string, ch choice, fr *federation.ForwardResult, r *reservation, max int) osp.Component {
 	n := rq.n
+	limit := r.Limit()
 	chain := federation.ChainLimit(limit, fr.TimeLimit)
 	cands := federation.Merge(nil, []*federation.ForwardResult{fr}, nil, max, chain)
 	dests := make([]ledger.Destination, 0, len(cands))
@@ -423,20 +424,20 @@ func (rq *request) authorizeForwarded(ctx context.Context, id string, m *ledger.
 		UpstreamPeer:          fr.Peer,
 		UpstreamTransactionID: fr.TransactionID,
 	}
-	rq.askAdmission(cmd, m, limit, hold)
+	// The hold stays at what limit costs: the chained limit is at most
+	// limit, so it errs on the safe side.
+	cmd.ActiveUntil, cmd.Hold = r.ActiveUntil(), r.Hold()
 	res, err := n.Propose(ctx, cmd)
 	if err != nil {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
 		n.log.Warn("osp: forwarded authorize not committed", "member", m.ID, "peer", fr.Peer, "err", err)
 		return rq.authRefusal(id, StatusFor(err), "")
 	}
 	if err := res.Err(); err != nil || res.Transaction == nil {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
 		code, desc := refusalStatus(res)
 		return rq.authRefusal(id, code, desc)
 	}
 	t := res.Transaction
-	n.fraud.commit(m.ID, m.ConcurrentLimit, t.ID, rq.now.Add(n.cfg.TokenValidity).Add(secondsDur(int(t.TimeLimit))))
+	r.Commit(t.ID, rq.holdUntil(int(t.TimeLimit)))
 	if t.UpstreamTransactionID != fr.TransactionID {
 		// A concurrent duplicate committed first with another upstream
 		// answer: answer from the recorded one.

@@ -35,7 +35,7 @@ type Node struct {
 	tokens *tokenIssuer
 	trust  *trust
 	state  *stateCache
-	fraud  *fraud
+	adm    *admission
 	met    *metrics
 	fed    *fedState
 
@@ -129,7 +129,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	closers = append(closers, n.cons.Close)
 
 	n.state = newStateCache(n.store, cfg.Logger)
-	n.fraud = newFraud(n.now)
+	n.adm = newAdmission(n.now, cfg.TokenValidity, n.store.Admission, n.store.AppliedIndex)
 	if n.fed, err = newFedState(n); err != nil {
 		return nil, err
 	}

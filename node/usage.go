@@ -105,7 +105,7 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 		return rq.usageAnswer(c.ID, osp.StatusBadRequest, res.Message)
 	}
 	if releases {
-		n.fraud.end(ui.TransactionID)
+		n.adm.End(ui.TransactionID)
 	}
 	if res.OutboxID != 0 {
 		// Committed with an outbox item: cascade it upstream now rather
