@@ -4,10 +4,11 @@ import (
 	"context"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/ospnode/ospnode/federation"
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/osp"
 	"github.com/ospnode/ospnode/settlement"
@@ -40,151 +41,215 @@ func (rq *request) authRefusal(id string, code int, desc string) osp.Component {
 	return osp.Component{ID: id, AuthorizationResponse: &osp.AuthorizationResponse{Timestamp: rq.now, Status: st}}
 }
 
-// normalizeNumber returns the E.164 digits of a called number ("+" and
-// the toolkit's surrounding whitespace removed), or "" when it is not one.
+// normalizeNumber returns the digits of an E.164 number (e164.Parse: "+"
+// and surrounding whitespace dropped), or "" when s is not one. For the
+// paths that keep numbers as strings; authorisation keeps an e164.Number.
 func normalizeNumber(s string) string {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "+")
-	if s == "" || len(s) > settlement.MaxPrefixDigits+5 {
+	n, err := e164.Parse(s)
+	if err != nil {
 		return ""
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return ""
-		}
-	}
-	return s
+	return string(n)
 }
 
-// authorize answers an AuthorizationRequest: identify, check policy and
-// limits, route, propose Authorize, sign a token per destination.
+// authorize answers an AuthorizationRequest. It is the pipeline of
+// ARCHITECTURE.md, top to bottom; each step either passes its result on or
+// refuses, with the OSP status of the answer:
+//
+//	identify, check input   authInput      401, 405, 489, 428, 400
+//	a retry?                TransactionByKey: answered from the ledger
+//	loop prevention         rq.upstream    404 for a loop (federation step)
+//	plan                    rq.plan        403, 404 (settlement's policy)
+//	admit                   adm.Reserve    441, 603 (admission.go)
+//	one federation step     up.try         peers ranked before the first trunk
+//	or local trunks         plan.local     404, or the last upstream failure
+//	one command, answer     rq.record, authAnswer
 func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Component {
-	n, v, req := rq.n, rq.v, c.AuthorizationRequest
-	m := v.identify(rq.c, req.DeviceID, req.CustomerID, req.SourceDevice())
+	in, no := rq.authInput(c)
+	if no != nil {
+		return rq.refuse(c.ID, no)
+	}
+	// A retry of the same request (same member, messageId, Call-ID) gets
+	// the transaction it already has and takes no limit; the ledger
+	// enforces the same key on propose, this read saves the round trip.
+	if t, err := rq.n.store.TransactionByKey(in.member.ID, rq.msg.MessageID, in.callID); err == nil {
+		return rq.answerRetry(ctx, in, t)
+	}
+	up, no := rq.upstream(in.req)
+	if no != nil {
+		return rq.refuse(in.id, no)
+	}
+	plan, no := rq.plan(in, up.peers())
+	if no != nil {
+		return rq.refuse(in.id, no)
+	}
+	r, no := rq.n.adm.Reserve(rq.now, in.member, plan.credit)
+	if no != nil {
+		return rq.refuse(in.id, no)
+	}
+	defer r.Release()
+	ans, answered, upErr := up.try(ctx, in, plan.choices, r)
+	if answered {
+		return ans
+	}
+	dests := plan.local(in.want)
+	if len(dests) == 0 {
+		if upErr != nil {
+			return rq.refuse(in.id, &refusal{forwardStatus(upErr), "no usable route: upstream failed"})
+		}
+		return rq.refuse(in.id, &refusal{codeNoRoute, "no usable route"})
+	}
+	t, no := rq.record(ctx, rq.authorizeCmd(in, dests, r.Limit(), r, nil), r)
+	if no != nil {
+		return rq.refuse(in.id, no)
+	}
+	return rq.authAnswer(in.id, in.req, t)
+}
+
+// authIn is an AuthorizationRequest past identification and the input
+// checks: who asks, for which number, under which Call-ID, for how many
+// destinations.
+type authIn struct {
+	id     string // componentId
+	req    *osp.AuthorizationRequest
+	member *ledger.Member
+	called e164.Number // parsed once, here
+	callID string      // the first Call-ID, "" when none
+	want   int         // destinations asked for (MaximumDestinations, defaulted and capped)
+}
+
+// authInput identifies the member (401 unknown, 405 not active) and checks
+// the input: the called number is E.164 digits (489), the calling number
+// and Call-IDs fit a token (checkAuthInput).
+func (rq *request) authInput(c *osp.Component) (*authIn, *refusal) {
+	req := c.AuthorizationRequest
+	m := rq.v.identify(rq.c, req.DeviceID, req.CustomerID, req.SourceDevice())
 	if m == nil {
-		return rq.authRefusal(c.ID, codeUnknownMember, "unknown member")
+		return nil, &refusal{codeUnknownMember, "unknown member"}
 	}
 	if m.Status != ledger.MemberActive {
-		return rq.authRefusal(c.ID, codeSuspended, "member "+string(m.Status))
+		return nil, &refusal{codeSuspended, "member " + string(m.Status)}
 	}
-	called := normalizeNumber(req.Called())
-	if called == "" {
-		return rq.authRefusal(c.ID, codeBadCalled, "called number missing or not E.164 digits")
+	called, err := e164.Parse(req.Called())
+	if err != nil {
+		return nil, &refusal{codeBadCalled, "called number missing or not E.164 digits"}
 	}
-	if refusal, ok := rq.checkAuthInput(c.ID, req); !ok {
-		return refusal
+	if no := checkAuthInput(req); no != nil {
+		return nil, no
 	}
-	callID := ""
+	in := &authIn{id: c.ID, req: req, member: m, called: called, want: req.MaximumDestinations}
 	if len(req.CallIDs) > 0 {
-		callID = string(req.CallIDs[0])
+		in.callID = string(req.CallIDs[0])
 	}
-
-	// A retry of the same request (same member, messageId, Call-ID) gets
-	// the transaction it already has; the ledger enforces the same key on
-	// propose, this read just saves the round trip.
-	if tx, err := n.store.TransactionByKey(m.ID, rq.msg.MessageID, callID); err == nil {
-		if tx.UpstreamPeer != "" {
-			return rq.reforward(ctx, c.ID, m, req, tx)
-		}
-		return rq.authAnswer(c.ID, req, tx)
+	if in.want <= 0 {
+		in.want = defaultMaxDestinations
 	}
+	in.want = min(in.want, maxDestinations)
+	return in, nil
+}
 
-	// Loop prevention first: a request that already went through our
-	// network is refused outright (federation.LoopStatus, 404); one whose
-	// hop limit is spent may still use local trunks.
-	rt, peersOK, loop := rq.fedCheck(req)
-	if loop != nil {
-		return rq.authRefusal(c.ID, loop.Code, loop.Description)
+// answerRetry answers a retried request from its recorded transaction t:
+// forwarded again upstream when it was forwarded (reforward), else fresh
+// tokens for the recorded destinations.
+func (rq *request) answerRetry(ctx context.Context, in *authIn, t *ledger.Transaction) osp.Component {
+	if t.UpstreamPeer != "" {
+		return rq.reforward(ctx, in, t)
 	}
+	return rq.authAnswer(in.id, in.req, t)
+}
 
+// authPlan is the routing and credit policy's plan for one call
+// (settlement.Policy): the ranked choices, peers and local trunks, and the
+// credit side that admission sizes the time limit and hold with.
+type authPlan struct {
+	choices []choice
+	credit  settlement.CallCredit
+}
+
+// plan finds the route of the call (403 for a prefix blocked for the
+// member or a blocked route, 404 for none) and asks the policy for the
+// ranked choices (404 when none is usable) and the credit side. peers is
+// the federation runtime whose peers may be ranked (nil: none).
+func (rq *request) plan(in *authIn, peers *fedRuntime) (*authPlan, *refusal) {
+	v, m, called := rq.v, in.member, string(in.called)
 	if bl := v.blocked[m.ID]; bl != nil {
 		if _, p, ok := bl.Lookup(called); ok {
-			return rq.authRefusal(c.ID, codeBlocked, "destination "+p+" blocked for this member")
+			return nil, &refusal{codeBlocked, "destination " + p + " blocked for this member"}
 		}
 	}
 	route, _, ok := v.routes.Lookup(called)
 	if !ok {
-		return rq.authRefusal(c.ID, codeNoRoute, "")
+		return nil, &refusal{codeNoRoute, ""}
 	}
 	if route.Blocked {
-		return rq.authRefusal(c.ID, codeBlocked, "destination "+route.Prefix+" blocked")
+		return nil, &refusal{codeBlocked, "destination " + route.Prefix + " blocked"}
 	}
-	credit := n.cfg.policy.Credit(rq.rater(m.SellDeckID), called, rq.now)
-	var peers *fedRuntime
-	if peersOK {
-		peers = rt
-	}
-	choices := rq.rankChoices(m, route, called, credit.Sell, credit.SellOK, callID, peers)
-	want := req.MaximumDestinations
-	if want <= 0 {
-		want = defaultMaxDestinations
-	}
-	want = min(want, maxDestinations)
+	credit := rq.n.cfg.policy.Credit(rq.rater(m.SellDeckID), called, rq.now)
+	choices := rq.rankChoices(m, route, called, credit.Sell, credit.SellOK, in.callID, peers)
 	if len(choices) == 0 {
-		return rq.authRefusal(c.ID, codeNoRoute, "no usable route")
+		return nil, &refusal{codeNoRoute, "no usable route"}
 	}
-	r, refused := n.adm.Reserve(rq.now, m, credit)
-	if refused != nil {
-		return rq.authRefusal(c.ID, refused.code, refused.desc)
-	}
-	defer r.Release()
-	limit := r.Limit()
+	return &authPlan{choices: choices, credit: credit}, nil
+}
 
-	// One source at a time (DESIGN.md, "Federation"): walk the ranked
-	// candidates; peers ranked before the first local trunk are tried in
-	// turn within the forwarding budget, and the first that answers makes
-	// the whole answer. Once a local trunk is reached (or every peer
-	// failed), the answer is the local trunks only.
-	var lastErr error
-	deadline := time.Now().Add(n.cfg.ForwardBudget)
-	for _, ch := range choices {
-		if ch.peer == nil {
-			break
-		}
-		fr, err := rq.forward(ctx, rt, m, req, called, ch, deadline)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		return rq.authorizeForwarded(ctx, c.ID, m, req, callID, called, ch, fr, r, want)
-	}
+// local returns the plan's local trunks in rank order, at most want.
+func (p *authPlan) local(want int) []ledger.Destination {
 	var dests []ledger.Destination
-	for _, ch := range choices {
+	for _, ch := range p.choices {
 		if ch.peer == nil && len(dests) < want {
 			dests = append(dests, ch.dest)
 		}
 	}
-	if len(dests) == 0 {
-		if lastErr != nil {
-			return rq.authRefusal(c.ID, forwardStatus(lastErr), "no usable route: upstream failed")
-		}
-		return rq.authRefusal(c.ID, codeNoRoute, "no usable route")
-	}
+	return dests
+}
+
+// authorizeCmd is the one place an Authorize is built: the call in, its
+// destinations and time limit (limit, seconds), what admission reserved
+// for it (r: ActiveUntil and the credit Hold, so the ledger admits it
+// cluster-wide) and, for a forwarded call, the upstream's answer fr.
+func (rq *request) authorizeCmd(in *authIn, dests []ledger.Destination, limit int, r *reservation, fr *federation.ForwardResult) *ledger.Authorize {
 	cmd := &ledger.Authorize{
 		At:            rq.now,
-		SourceMember:  m.ID,
+		SourceMember:  in.member.ID,
 		MessageID:     rq.msg.MessageID,
-		CallID:        callID,
-		Calling:       req.Calling(),
-		Called:        called,
+		CallID:        in.callID,
+		Calling:       in.req.Calling(),
+		Called:        string(in.called),
 		Destinations:  dests,
 		TimeLimit:     uint32(limit),
-		UsageDeadline: rq.now.Add(n.cfg.TokenValidity + n.cfg.UsageGrace).Add(secondsDur(limit)),
+		UsageDeadline: rq.now.Add(rq.n.cfg.TokenValidity + rq.n.cfg.UsageGrace).Add(secondsDur(limit)),
+		ActiveUntil:   r.ActiveUntil(),
+		Hold:          r.Hold(),
 	}
-	cmd.ActiveUntil, cmd.Hold = r.ActiveUntil(), r.Hold()
-	res, err := n.Propose(ctx, cmd)
+	if fr != nil {
+		cmd.UpstreamPeer, cmd.UpstreamTransactionID = fr.Peer, fr.TransactionID
+	}
+	return cmd
+}
+
+// record proposes cmd and commits the reservation r to the transaction the
+// ledger returns (for a concurrent duplicate: the first attempt's, which
+// keeps its own slot and hold). A consensus failure is answered with
+// StatusFor's code (503: another service point may commit it), a ledger
+// refusal with refusalStatus's.
+func (rq *request) record(ctx context.Context, cmd *ledger.Authorize, r *reservation) (*ledger.Transaction, *refusal) {
+	res, err := rq.n.Propose(ctx, cmd)
 	if err != nil {
-		n.log.Warn("osp: authorize not committed", "member", m.ID, "err", err)
-		return rq.authRefusal(c.ID, StatusFor(err), "")
+		rq.n.log.Warn("osp: authorize not committed", "member", cmd.SourceMember, "peer", cmd.UpstreamPeer, "err", err)
+		return nil, &refusal{StatusFor(err), ""}
 	}
 	if err := res.Err(); err != nil || res.Transaction == nil {
 		code, desc := refusalStatus(res)
-		return rq.authRefusal(c.ID, code, desc)
+		return nil, &refusal{code, desc}
 	}
 	t := res.Transaction
-	// A concurrent duplicate gets the first attempt's transaction back:
-	// Commit keeps that one's slot and hold and drops this one.
 	r.Commit(t.ID, rq.holdUntil(int(t.TimeLimit)))
-	return rq.authAnswer(c.ID, req, t)
+	return t, nil
+}
+
+// refuse answers with a refusal.
+func (rq *request) refuse(id string, no *refusal) osp.Component {
+	return rq.authRefusal(id, no.code, no.desc)
 }
 
 // refusalStatus maps a refused or rejected Authorize result to the OSP
