@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/osp"
 	"github.com/ospnode/ospnode/settlement"
@@ -173,7 +174,7 @@ func parseRouteCSV(body io.Reader) ([]ledger.Route, int, error) {
 			continue
 		}
 		prefix := strings.TrimPrefix(get(rec, routeColPrefix), "+")
-		if len(prefix) > settlement.MaxPrefixDigits || !isDigits(prefix) {
+		if len(prefix) > settlement.MaxPrefixDigits || !e164.IsDigits(prefix) {
 			bad(line, routeColPrefix, prefix, fmt.Sprintf("want 0 to %d digits", settlement.MaxPrefixDigits))
 			continue
 		}
@@ -203,7 +204,7 @@ func parseRouteCSV(body io.Reader) ([]ledger.Route, int, error) {
 		if c.Priority < 0 || c.Weight < 0 || c.Strip < 0 {
 			continue
 		}
-		if !isDigits(c.AddPrefix) {
+		if !e164.IsDigits(c.AddPrefix) {
 			bad(line, routeColAddPrefix, c.AddPrefix, "want digits")
 			continue
 		}
