@@ -400,9 +400,10 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 	return ex, nil
 }
 
-// exclusionReason says why the routing policy skipped a candidate. It
-// restates the checks of request.candidates for the explanation only: the
-// offered set itself always comes from candidates.
+// exclusionReason says why the routing policy skipped a candidate: node's
+// own resolution checks (exists, active, not the caller), then the policy's
+// (settlement.Policy.Keep). The offered set itself always comes from
+// candidates.
 func exclusionReason(rc ledger.RouteCandidate, v *view, m, tm *ledger.Member, cv CandidateVerdict, sellOK bool, n *Node, sell money.Amount) string {
 	switch {
 	case rc.Kind == ledger.CandidatePeer:
@@ -418,9 +419,15 @@ func exclusionReason(rc ledger.RouteCandidate, v *view, m, tm *ledger.Member, cv
 		return "terminating member " + tm.ID + " is " + string(tm.Status)
 	case m.ID != "" && tm.ID == m.ID:
 		return "trunk belongs to the calling member"
-	case tm.BuyDeckID != "" && cv.BuyRate == nil:
+	}
+	c := settlement.Candidate{ID: rc.ID, BuyDeck: tm.BuyDeckID != "", Rated: cv.BuyRate != nil}
+	if c.Rated {
+		c.Cost = *cv.BuyRate
+	}
+	switch _, why := n.cfg.policy.Keep(&c, sell, sellOK); why {
+	case "no rate":
 		return "buy deck " + tm.BuyDeckID + " has no rate for " + cv.Called
-	case tm.BuyDeckID != "" && sellOK && cv.BuyRate != nil && !n.cfg.policy.MarginOK(sell, *cv.BuyRate):
+	case "margin":
 		return "below the minimum margin " + n.cfg.policy.MinMargin() + " of the sell rate"
 	}
 	return "not offered by the routing policy"
