@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/ospnode/ospnode/osp"
 )
 
 // BenchmarkForward: one forwarded authorisation over loopback HTTP to an
@@ -40,24 +38,15 @@ func BenchmarkCheckLoop(b *testing.B) {
 	}
 }
 
-func BenchmarkMerge(b *testing.B) {
-	var local []osp.Destination
-	for i := range 5 {
-		local = append(local, dest(fmt.Sprintf("[192.0.2.%d]:5060", i), 3600))
+func BenchmarkOffer(b *testing.B) {
+	r := &ForwardResult{Peer: "peer", TransactionID: 1}
+	for i := range 10 {
+		r.Destinations = append(r.Destinations, dest(fmt.Sprintf("[203.0.113.%d]:5060", i), 3600))
 	}
-	var ups []*ForwardResult
-	for j := range 2 {
-		r := &ForwardResult{Peer: fmt.Sprint("peer", j), TransactionID: uint64(j + 1)}
-		for i := range 5 {
-			r.Destinations = append(r.Destinations, dest(fmt.Sprintf("[203.0.%d.%d]:5060", j, i), 600))
-		}
-		ups = append(ups, r)
-	}
-	pol := func(a, c *Candidate) int { return a.Destination.TimeLimit() - c.Destination.TimeLimit() }
 	b.ReportAllocs()
 	for b.Loop() {
-		if len(Merge(local, ups, pol, 10, 1800)) != 10 {
-			b.Fatal("merge")
+		if len(r.Offer(5, 1800)) != 5 {
+			b.Fatal("offer")
 		}
 	}
 }

@@ -18,8 +18,11 @@
 //     weighted failover across service points, typed errors (*ForwardError)
 //     that carry the OSP code to answer with.
 //   - CheckLoop: the forwarding path and hop limit (*LoopError, OSP 404).
-//   - Merge, ChainLimit, Upstream: combine local and upstream destinations
-//     under node's policy; the time limit is the minimum along the chain.
+//   - ForwardResult.Offer, ChainLimit: the upstream's destinations as we
+//     offer them (deduplicated, at most max); the time limit is the minimum
+//     along the chain. An answer comes from one source only, so there is
+//     nothing to merge across sources (DESIGN.md, "One upstream per
+//     transaction").
 //   - Cascader: the leader-only background worker that delivers the outbox
 //     (at-least-once, idempotent upstream) and proposes AckOutbox.
 //

@@ -141,10 +141,7 @@ func (n *network) authorize(ctx context.Context, msgID string, ar *osp.Authoriza
 			errors.As(err, &fe)
 			return refuse(osp.Status{Code: fe.Code, Description: fe.Error()})
 		}
-		var ds []osp.Destination
-		for _, c := range Merge(nil, []*ForwardResult{res}, nil, 0, 1800) {
-			ds = append(ds, c.Destination)
-		}
+		ds := res.Offer(0, 1800)
 		return &osp.AuthorizationResponse{Timestamp: now, Status: osp.NewStatus(osp.StatusOK), TransactionID: tx, Destinations: ds}
 	}
 	addr := fmt.Sprintf("[192.0.2.%d]:5060", len(n.id))

@@ -82,58 +82,49 @@ func dest(addr string, limit int) osp.Destination {
 	return d
 }
 
-func TestMerge(t *testing.T) {
-	local := []osp.Destination{dest("[192.0.2.1]:5060", 0), dest("[192.0.2.2]:5060", 7200)}
-	yellow := &ForwardResult{Peer: "yellow", TransactionID: 11, Destinations: []osp.Destination{dest("[203.0.113.1]:5060", 600), dest("[192.0.2.2]:5060", 60)}}
-	hub := &ForwardResult{Peer: "hub", TransactionID: 22, Destinations: []osp.Destination{dest("[203.0.113.9]:5060", 0)}}
-	peersFirst := func(a, b *Candidate) int {
-		return map[bool]int{true: 0, false: 1}[a.Peer != ""] - map[bool]int{true: 0, false: 1}[b.Peer != ""]
-	}
+func TestOffer(t *testing.T) {
+	yellow := &ForwardResult{Peer: "yellow", TransactionID: 11, Destinations: []osp.Destination{
+		dest("[203.0.113.1]:5060", 600), dest("[192.0.2.2]:5060", 60), dest("[203.0.113.1]:5060", 30), dest("[203.0.113.9]:5060", 0)}}
 	type want struct {
 		addr  string
-		peer  string
-		tx    uint64
 		limit int
 	}
 	cases := []struct {
-		name   string
-		policy Policy
-		max    int
-		ours   int
-		want   []want
+		name string
+		max  int
+		ours int
+		want []want
 	}{
-		{"input order, no limit of ours", nil, 0, 0, []want{
-			{"[192.0.2.1]:5060", "", 0, 0}, {"[192.0.2.2]:5060", "", 0, 7200},
-			{"[203.0.113.1]:5060", "yellow", 11, 600}, {"[203.0.113.9]:5060", "hub", 22, 0}}},
-		{"our credit limit caps everything", nil, 0, 900, []want{
-			{"[192.0.2.1]:5060", "", 0, 900}, {"[192.0.2.2]:5060", "", 0, 900},
-			{"[203.0.113.1]:5060", "yellow", 11, 600}, {"[203.0.113.9]:5060", "hub", 22, 900}}},
-		{"policy puts peers first; duplicate address keeps the first", peersFirst, 0, 0, []want{
-			{"[203.0.113.1]:5060", "yellow", 11, 600}, {"[192.0.2.2]:5060", "yellow", 11, 60},
-			{"[203.0.113.9]:5060", "hub", 22, 0}, {"[192.0.2.1]:5060", "", 0, 0}}},
-		{"max", peersFirst, 2, 3600, []want{
-			{"[203.0.113.1]:5060", "yellow", 11, 600}, {"[192.0.2.2]:5060", "yellow", 11, 60}}},
+		{"upstream order, no limit of ours; duplicate address keeps the first", 0, 0, []want{
+			{"[203.0.113.1]:5060", 600}, {"[192.0.2.2]:5060", 60}, {"[203.0.113.9]:5060", 0}}},
+		{"our credit limit caps everything", 0, 90, []want{
+			{"[203.0.113.1]:5060", 90}, {"[192.0.2.2]:5060", 60}, {"[203.0.113.9]:5060", 90}}},
+		{"max", 2, 3600, []want{{"[203.0.113.1]:5060", 600}, {"[192.0.2.2]:5060", 60}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Merge(local, []*ForwardResult{yellow, nil, hub}, tc.policy, tc.max, tc.ours)
+			got := yellow.Offer(tc.max, tc.ours)
 			if len(got) != len(tc.want) {
-				t.Fatalf("got %d candidates: %+v", len(got), got)
+				t.Fatalf("got %d destinations: %+v", len(got), got)
 			}
 			for i, w := range tc.want {
 				g := got[i]
-				if g.Destination.SignalAddress != w.addr || g.Peer != w.peer || g.UpstreamTransactionID != w.tx || g.Destination.TimeLimit() != w.limit {
-					t.Fatalf("%d: got %s %q %d limit %d, want %+v", i, g.Destination.SignalAddress, g.Peer, g.UpstreamTransactionID, g.Destination.TimeLimit(), w)
+				if g.SignalAddress != w.addr || g.TimeLimit() != w.limit {
+					t.Fatalf("%d: got %s limit %d, want %+v", i, g.SignalAddress, g.TimeLimit(), w)
 				}
-				if string(g.Destination.Token) != "tok-"+w.addr {
+				if string(g.Token) != "tok-"+w.addr {
 					t.Fatalf("%d: token changed", i)
 				}
 			}
 		})
 	}
-	// Inputs untouched.
-	if local[1].TimeLimit() != 7200 || yellow.Destinations[0].TimeLimit() != 600 {
-		t.Fatal("Merge modified its input")
+	// Input untouched.
+	if yellow.Destinations[0].TimeLimit() != 600 {
+		t.Fatal("Offer modified its input")
+	}
+	var none *ForwardResult
+	if none.Offer(0, 0) != nil {
+		t.Fatal("nil result offers something")
 	}
 }
 
@@ -141,32 +132,6 @@ func TestChainLimit(t *testing.T) {
 	for _, c := range [][3]int{{0, 0, 0}, {0, 60, 60}, {60, 0, 60}, {30, 60, 30}, {90, 60, 60}, {-1, 5, 5}} {
 		if got := ChainLimit(c[0], c[1]); got != c[2] {
 			t.Errorf("ChainLimit(%d, %d) = %d, want %d", c[0], c[1], got, c[2])
-		}
-	}
-}
-
-func TestUpstreamOfAnswer(t *testing.T) {
-	y := &ForwardResult{Peer: "yellow", TransactionID: 11, Destinations: []osp.Destination{dest("[203.0.113.1]:5060", 0), dest("[203.0.113.2]:5060", 0)}}
-	h := &ForwardResult{Peer: "hub", TransactionID: 22, Destinations: []osp.Destination{dest("[203.0.113.9]:5060", 0)}}
-	local := []osp.Destination{dest("[192.0.2.1]:5060", 0)}
-	cases := []struct {
-		name  string
-		local []osp.Destination
-		up    []*ForwardResult
-		peer  string
-		tx    uint64
-		ok    bool
-	}{
-		{"empty", nil, nil, "", 0, false},
-		{"local only", local, nil, "", 0, false},
-		{"one peer", nil, []*ForwardResult{y}, "yellow", 11, true},
-		{"two peers", nil, []*ForwardResult{y, h}, "", 0, false},
-		{"local and peer", local, []*ForwardResult{y}, "", 0, false},
-	}
-	for _, tc := range cases {
-		peer, tx, ok := Upstream(Merge(tc.local, tc.up, nil, 0, 0))
-		if peer != tc.peer || tx != tc.tx || ok != tc.ok {
-			t.Errorf("%s: got %q %d %v", tc.name, peer, tx, ok)
 		}
 	}
 }

@@ -219,15 +219,6 @@ var (
 	kDeckRows   = []byte("r")
 )
 
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // nanoSafe reports whether t can be stored as int64 UnixNano (years
 // 1678..2262): keys and the binary codec depend on it.
 func nanoSafe(ts ...time.Time) bool {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"reflect"
 
+	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 )
 
@@ -56,7 +57,7 @@ func (a *applier) putMember(c *PutMember) *Result {
 		return invalid("member %q: negative credit limit", m.ID)
 	}
 	for _, p := range m.BlockedPrefixes {
-		if !isDigits(p) || p == "" {
+		if !e164.IsDigits(p) || p == "" {
 			return invalid("member %q: blocked prefix %q is not digits", m.ID, p)
 		}
 	}
@@ -136,7 +137,7 @@ func (a *applier) putRoutes(c *PutRoutes) *Result {
 	seen := make(map[string]bool, len(c.Routes))
 	for i := range c.Routes {
 		r := &c.Routes[i]
-		if !isDigits(r.Prefix) || len(r.Prefix) > 32 {
+		if !e164.IsDigits(r.Prefix) || len(r.Prefix) > 32 {
 			return invalid("route %d: prefix %q is not E.164 digits", i, r.Prefix)
 		}
 		if seen[r.Prefix] {
@@ -147,7 +148,7 @@ func (a *applier) putRoutes(c *PutRoutes) *Result {
 			if cand.Kind != CandidateTrunk && cand.Kind != CandidatePeer {
 				return invalid("route %q: candidate kind %q (want trunk or peer)", r.Prefix, cand.Kind)
 			}
-			if cand.ID == "" || cand.Strip < 0 || cand.Weight < 0 || cand.Priority < 0 || !isDigits(cand.AddPrefix) {
+			if cand.ID == "" || cand.Strip < 0 || cand.Weight < 0 || cand.Priority < 0 || !e164.IsDigits(cand.AddPrefix) {
 				return invalid("route %q: candidate %q needs an id, non-negative strip/weight/priority and a digit add-prefix", r.Prefix, cand.ID)
 			}
 		}
@@ -198,7 +199,7 @@ func (a *applier) putDeckVersion(c *PutDeckVersion) *Result {
 	}
 	seen := make(map[string]bool, len(dv.Rows))
 	for i, row := range dv.Rows {
-		if row.Prefix == "" || !isDigits(row.Prefix) || len(row.Prefix) > 32 {
+		if row.Prefix == "" || !e164.IsDigits(row.Prefix) || len(row.Prefix) > 32 {
 			return invalid("deck %q row %d: prefix %q is not E.164 digits", dv.DeckID, i, row.Prefix)
 		}
 		if seen[row.Prefix] {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/e164"
 )
 
 // Members, trunks, peers, the federation outbox and certificate
@@ -46,7 +47,7 @@ func (n *Node) adminConfigRoutes(mux *http.ServeMux) {
 			}
 		}
 		for _, p := range m.BlockedPrefixes {
-			if !isDigits(p) {
+			if !e164.IsDigits(p) {
 				return 0, nil, badRequest("blocked prefix %q: want E.164 digits", p)
 			}
 		}
@@ -194,15 +195,6 @@ func (n *Node) adminConfigRoutes(mux *http.ServeMux) {
 		cs, err := n.store.RevokedCerts()
 		return http.StatusOK, emptyIfNil(cs), err
 	}))
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func isHex(s string) bool {

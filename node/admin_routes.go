@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/osp"
 	"github.com/ospnode/ospnode/settlement"
@@ -173,7 +174,7 @@ func parseRouteCSV(body io.Reader) ([]ledger.Route, int, error) {
 			continue
 		}
 		prefix := strings.TrimPrefix(get(rec, routeColPrefix), "+")
-		if len(prefix) > settlement.MaxPrefixDigits || !isDigits(prefix) {
+		if len(prefix) > settlement.MaxPrefixDigits || !e164.IsDigits(prefix) {
 			bad(line, routeColPrefix, prefix, fmt.Sprintf("want 0 to %d digits", settlement.MaxPrefixDigits))
 			continue
 		}
@@ -203,7 +204,7 @@ func parseRouteCSV(body io.Reader) ([]ledger.Route, int, error) {
 		if c.Priority < 0 || c.Weight < 0 || c.Strip < 0 {
 			continue
 		}
-		if !isDigits(c.AddPrefix) {
+		if !e164.IsDigits(c.AddPrefix) {
 			bad(line, routeColAddPrefix, c.AddPrefix, "want digits")
 			continue
 		}
@@ -325,7 +326,7 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 		m = mm
 	}
 	rq := &request{n: n, v: v, msg: &osp.Message{MessageID: "route-lookup"}, now: n.now().UTC()}
-	ex := &RouteExplanation{Number: called, Member: memberID, MinMargin: n.cfg.MinMargin,
+	ex := &RouteExplanation{Number: called, Member: memberID, MinMargin: n.cfg.policy.MinMargin(),
 		Offered: []CandidateVerdict{}, Excluded: []CandidateVerdict{}}
 	if memberID != "" && m.Status != ledger.MemberActive {
 		ex.Blocked = "member " + string(m.Status) + ": every authorisation is refused"
@@ -357,7 +358,7 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 	}
 	for _, rc := range route.Candidates {
 		cv := CandidateVerdict{Kind: rc.Kind, ID: rc.ID, Priority: rc.Priority * 1000, Weight: rc.Weight,
-			Called: translate(called, rc.Strip, rc.AddPrefix)}
+			Called: settlement.Translate(called, rc.Strip, rc.AddPrefix)}
 		var tm *ledger.Member
 		if rc.Kind == ledger.CandidateTrunk {
 			if tr := v.trunks[rc.ID]; tr != nil {
@@ -399,9 +400,10 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 	return ex, nil
 }
 
-// exclusionReason says why the routing policy skipped a candidate. It
-// restates the checks of request.candidates for the explanation only: the
-// offered set itself always comes from candidates.
+// exclusionReason says why the routing policy skipped a candidate: node's
+// own resolution checks (exists, active, not the caller), then the policy's
+// (settlement.Policy.Keep). The offered set itself always comes from
+// candidates.
 func exclusionReason(rc ledger.RouteCandidate, v *view, m, tm *ledger.Member, cv CandidateVerdict, sellOK bool, n *Node, sell money.Amount) string {
 	switch {
 	case rc.Kind == ledger.CandidatePeer:
@@ -417,10 +419,16 @@ func exclusionReason(rc ledger.RouteCandidate, v *view, m, tm *ledger.Member, cv
 		return "terminating member " + tm.ID + " is " + string(tm.Status)
 	case m.ID != "" && tm.ID == m.ID:
 		return "trunk belongs to the calling member"
-	case tm.BuyDeckID != "" && cv.BuyRate == nil:
+	}
+	c := settlement.Candidate{ID: rc.ID, BuyDeck: tm.BuyDeckID != "", Rated: cv.BuyRate != nil}
+	if c.Rated {
+		c.Cost = *cv.BuyRate
+	}
+	switch _, why := n.cfg.policy.Keep(&c, sell, sellOK); why {
+	case "no rate":
 		return "buy deck " + tm.BuyDeckID + " has no rate for " + cv.Called
-	case tm.BuyDeckID != "" && sellOK && cv.BuyRate != nil && !n.marginOK(sell, *cv.BuyRate):
-		return "below the minimum margin " + n.cfg.MinMargin + " of the sell rate"
+	case "margin":
+		return "below the minimum margin " + n.cfg.policy.MinMargin() + " of the sell rate"
 	}
 	return "not offered by the routing policy"
 }

@@ -2,14 +2,13 @@ package node
 
 import (
 	"context"
-	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/cockroachdb/apd/v3"
+	"github.com/ospnode/ospnode/federation"
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/osp"
 	"github.com/ospnode/ospnode/settlement"
@@ -42,194 +41,221 @@ func (rq *request) authRefusal(id string, code int, desc string) osp.Component {
 	return osp.Component{ID: id, AuthorizationResponse: &osp.AuthorizationResponse{Timestamp: rq.now, Status: st}}
 }
 
-// normalizeNumber returns the E.164 digits of a called number ("+" and
-// the toolkit's surrounding whitespace removed), or "" when it is not one.
+// normalizeNumber returns the digits of an E.164 number (e164.Parse: "+"
+// and surrounding whitespace dropped), or "" when s is not one. For the
+// paths that keep numbers as strings; authorisation keeps an e164.Number.
 func normalizeNumber(s string) string {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "+")
-	if s == "" || len(s) > settlement.MaxPrefixDigits+5 {
+	n, err := e164.Parse(s)
+	if err != nil {
 		return ""
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return ""
-		}
-	}
-	return s
+	return string(n)
 }
 
-// authorize answers an AuthorizationRequest: identify, check policy and
-// limits, route, propose Authorize, sign a token per destination.
+// authorize answers an AuthorizationRequest. It is the pipeline of
+// ARCHITECTURE.md, top to bottom; each step either passes its result on or
+// refuses, with the OSP status of the answer:
+//
+//	identify, check input   authInput      401, 405, 489, 428, 400
+//	a retry?                TransactionByKey: answered from the ledger
+//	loop prevention         rq.upstream    404 for a loop (federation step)
+//	plan                    rq.plan        403, 404 (settlement's policy)
+//	admit                   adm.Reserve    441, 603 (admission.go)
+//	one federation step     up.try         peers ranked before the first trunk
+//	or local trunks         plan.local     404, or the last upstream failure
+//	one command, answer     rq.record, authAnswer
 func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Component {
-	n, v, req := rq.n, rq.v, c.AuthorizationRequest
-	m := v.identify(rq.c, req.DeviceID, req.CustomerID, req.SourceDevice())
+	in, no := rq.authInput(c)
+	if no != nil {
+		return rq.refuse(c.ID, no)
+	}
+	// A retry of the same request (same member, messageId, Call-ID) gets
+	// the transaction it already has and takes no limit; the ledger
+	// enforces the same key on propose, this read saves the round trip.
+	if t, err := rq.n.store.TransactionByKey(in.member.ID, rq.msg.MessageID, in.callID); err == nil {
+		return rq.answerRetry(ctx, in, t)
+	}
+	up, no := rq.upstream(in.req)
+	if no != nil {
+		return rq.refuse(in.id, no)
+	}
+	plan, no := rq.plan(in, up.peers())
+	if no != nil {
+		return rq.refuse(in.id, no)
+	}
+	r, no := rq.n.adm.Reserve(rq.now, in.member, plan.credit)
+	if no != nil {
+		return rq.refuse(in.id, no)
+	}
+	defer r.Release()
+	ans, answered, upErr := up.try(ctx, in, plan.choices, r)
+	if answered {
+		return ans
+	}
+	dests := plan.local(in.want)
+	if len(dests) == 0 {
+		if upErr != nil {
+			return rq.refuse(in.id, &refusal{forwardStatus(upErr), "no usable route: upstream failed"})
+		}
+		return rq.refuse(in.id, &refusal{codeNoRoute, "no usable route"})
+	}
+	t, no := rq.record(ctx, rq.authorizeCmd(in, dests, r.Limit(), r, nil), r)
+	if no != nil {
+		return rq.refuse(in.id, no)
+	}
+	return rq.authAnswer(in.id, in.req, t)
+}
+
+// authIn is an AuthorizationRequest past identification and the input
+// checks: who asks, for which number, under which Call-ID, for how many
+// destinations.
+type authIn struct {
+	id     string // componentId
+	req    *osp.AuthorizationRequest
+	member *ledger.Member
+	called e164.Number // parsed once, here
+	callID string      // the first Call-ID, "" when none
+	want   int         // destinations asked for (MaximumDestinations, defaulted and capped)
+}
+
+// authInput identifies the member (401 unknown, 405 not active) and checks
+// the input: the called number is E.164 digits (489), the calling number
+// and Call-IDs fit a token (checkAuthInput).
+func (rq *request) authInput(c *osp.Component) (*authIn, *refusal) {
+	req := c.AuthorizationRequest
+	m := rq.v.identify(rq.c, req.DeviceID, req.CustomerID, req.SourceDevice())
 	if m == nil {
-		return rq.authRefusal(c.ID, codeUnknownMember, "unknown member")
+		return nil, &refusal{codeUnknownMember, "unknown member"}
 	}
 	if m.Status != ledger.MemberActive {
-		return rq.authRefusal(c.ID, codeSuspended, "member "+string(m.Status))
+		return nil, &refusal{codeSuspended, "member " + string(m.Status)}
 	}
-	called := normalizeNumber(req.Called())
-	if called == "" {
-		return rq.authRefusal(c.ID, codeBadCalled, "called number missing or not E.164 digits")
+	called, err := e164.Parse(req.Called())
+	if err != nil {
+		return nil, &refusal{codeBadCalled, "called number missing or not E.164 digits"}
 	}
-	if refusal, ok := rq.checkAuthInput(c.ID, req); !ok {
-		return refusal
+	if no := checkAuthInput(req); no != nil {
+		return nil, no
 	}
-	callID := ""
+	in := &authIn{id: c.ID, req: req, member: m, called: called, want: req.MaximumDestinations}
 	if len(req.CallIDs) > 0 {
-		callID = string(req.CallIDs[0])
+		in.callID = string(req.CallIDs[0])
 	}
-
-	// A retry of the same request (same member, messageId, Call-ID) gets
-	// the transaction it already has; the ledger enforces the same key on
-	// propose, this read just saves the round trip.
-	if tx, err := n.store.TransactionByKey(m.ID, rq.msg.MessageID, callID); err == nil {
-		if why := ledger.AuthorizeKeyReuse(tx, called, req.Calling()); why != "" {
-			return rq.authRefusal(c.ID, osp.StatusBadRequest, why)
-		}
-		if tx.UpstreamPeer != "" {
-			return rq.reforward(ctx, c.ID, m, req, tx)
-		}
-		return rq.authAnswer(c.ID, req, tx)
+	if in.want <= 0 {
+		in.want = defaultMaxDestinations
 	}
+	in.want = min(in.want, maxDestinations)
+	return in, nil
+}
 
-	// Loop prevention first: a request that already went through our
-	// network is refused outright (federation.LoopStatus, 404); one whose
-	// hop limit is spent may still use local trunks.
-	rt, peersOK, loop := rq.fedCheck(req)
-	if loop != nil {
-		return rq.authRefusal(c.ID, loop.Code, loop.Description)
+// answerRetry answers a retried request from its recorded transaction t:
+// forwarded again upstream when it was forwarded (reforward), else fresh
+// tokens for the recorded destinations.
+func (rq *request) answerRetry(ctx context.Context, in *authIn, t *ledger.Transaction) osp.Component {
+	if why := ledger.AuthorizeKeyReuse(t, string(in.called), in.req.Calling()); why != "" {
+		// The same messageId and Call-ID for another number is not a
+		// retry: answering it with t's tokens would authorise a number
+		// nobody asked for.
+		return rq.refuse(in.id, &refusal{osp.StatusBadRequest, why})
 	}
+	if t.UpstreamPeer != "" {
+		return rq.reforward(ctx, in, t)
+	}
+	return rq.authAnswer(in.id, in.req, t)
+}
 
+// authPlan is the routing and credit policy's plan for one call
+// (settlement.Policy): the ranked choices, peers and local trunks, and the
+// credit side that admission sizes the time limit and hold with.
+type authPlan struct {
+	choices []choice
+	credit  settlement.CallCredit
+}
+
+// plan finds the route of the call (403 for a prefix blocked for the
+// member or a blocked route, 404 for none) and asks the policy for the
+// ranked choices (404 when none is usable) and the credit side. peers is
+// the federation runtime whose peers may be ranked (nil: none).
+func (rq *request) plan(in *authIn, peers *fedRuntime) (*authPlan, *refusal) {
+	v, m, called := rq.v, in.member, string(in.called)
 	if bl := v.blocked[m.ID]; bl != nil {
 		if _, p, ok := bl.Lookup(called); ok {
-			return rq.authRefusal(c.ID, codeBlocked, "destination "+p+" blocked for this member")
+			return nil, &refusal{codeBlocked, "destination " + p + " blocked for this member"}
 		}
 	}
 	route, _, ok := v.routes.Lookup(called)
 	if !ok {
-		return rq.authRefusal(c.ID, codeNoRoute, "")
+		return nil, &refusal{codeNoRoute, ""}
 	}
 	if route.Blocked {
-		return rq.authRefusal(c.ID, codeBlocked, "destination "+route.Prefix+" blocked")
+		return nil, &refusal{codeBlocked, "destination " + route.Prefix + " blocked"}
 	}
-	if !n.fraud.allowCall(m.ID, m.CPSLimit) {
-		return rq.authRefusal(c.ID, codeCPS, "")
-	}
-
-	sell, sellOK := rq.minuteCost(m.SellDeckID, called)
-	var peers *fedRuntime
-	if peersOK {
-		peers = rt
-	}
-	choices := rq.rankChoices(m, route, called, sell, sellOK, callID, peers)
-	want := req.MaximumDestinations
-	if want <= 0 {
-		want = defaultMaxDestinations
-	}
-	want = min(want, maxDestinations)
+	credit := rq.n.cfg.policy.Credit(rq.rater(m.SellDeckID), called, rq.now)
+	choices := rq.rankChoices(m, route, called, credit.Sell, credit.SellOK, in.callID, peers)
 	if len(choices) == 0 {
-		return rq.authRefusal(c.ID, codeNoRoute, "no usable route")
+		return nil, &refusal{codeNoRoute, "no usable route"}
 	}
-	limit, why, hold := rq.timeLimit(m, called, sell, sellOK)
-	if limit <= 0 {
-		return rq.authRefusal(c.ID, codeConcurrent, why)
-	}
-	if !n.fraud.reserve(m.ID, m.ConcurrentLimit, func() (int, uint64, error) {
-		ad, err := n.store.Admission(m.ID, "", rq.now)
-		return ad.Calls, ad.Index, err
-	}) {
-		n.fraud.holds.cancel(hold)
-		return rq.authRefusal(c.ID, codeConcurrent, "concurrent call limit reached")
-	}
+	return &authPlan{choices: choices, credit: credit}, nil
+}
 
-	// One source at a time (DESIGN.md, "Federation"): walk the ranked
-	// candidates; peers ranked before the first local trunk are tried in
-	// turn within the forwarding budget, and the first that answers makes
-	// the whole answer. Once a local trunk is reached (or every peer
-	// failed), the answer is the local trunks only.
-	var lastErr error
-	deadline := time.Now().Add(n.cfg.ForwardBudget)
-	for _, ch := range choices {
-		if ch.peer == nil {
-			break
-		}
-		fr, err := rq.forward(ctx, rt, m, req, called, ch, deadline)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		ans := rq.authorizeForwarded(ctx, c.ID, m, req, callID, called, ch, fr, limit, want, hold)
-		// The hold stays at what limit costs: the chained limit of the
-		// answer is at most limit, so it errs on the safe side.
-		if ar := ans.AuthorizationResponse; ar != nil && ar.Status.OK() && ar.TransactionID != 0 {
-			n.fraud.holds.commit(hold, ar.TransactionID, rq.holdUntil(limit))
-		} else {
-			n.fraud.holds.cancel(hold)
-		}
-		return ans
-	}
+// local returns the plan's local trunks in rank order, at most want.
+func (p *authPlan) local(want int) []ledger.Destination {
 	var dests []ledger.Destination
-	for _, ch := range choices {
+	for _, ch := range p.choices {
 		if ch.peer == nil && len(dests) < want {
 			dests = append(dests, ch.dest)
 		}
 	}
-	if len(dests) == 0 {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
-		n.fraud.holds.cancel(hold)
-		if lastErr != nil {
-			return rq.authRefusal(c.ID, forwardStatus(lastErr), "no usable route: upstream failed")
-		}
-		return rq.authRefusal(c.ID, codeNoRoute, "no usable route")
-	}
-	cmd := &ledger.Authorize{
-		At:            rq.now,
-		SourceMember:  m.ID,
-		MessageID:     rq.msg.MessageID,
-		CallID:        callID,
-		Calling:       req.Calling(),
-		Called:        called,
-		Destinations:  dests,
-		TimeLimit:     uint32(limit),
-		UsageDeadline: rq.now.Add(n.cfg.TokenValidity + n.cfg.UsageGrace).Add(secondsDur(limit)),
-	}
-	rq.askAdmission(cmd, m, limit, hold)
-	res, err := n.Propose(ctx, cmd)
-	if err != nil {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
-		n.fraud.holds.cancel(hold)
-		n.log.Warn("osp: authorize not committed", "member", m.ID, "err", err)
-		return rq.authRefusal(c.ID, StatusFor(err), "")
-	}
-	if err := res.Err(); err != nil || res.Transaction == nil {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
-		n.fraud.holds.cancel(hold)
-		code, desc := refusalStatus(res)
-		return rq.authRefusal(c.ID, code, desc)
-	}
-	t := res.Transaction
-	n.fraud.commit(m.ID, m.ConcurrentLimit, t.ID, rq.now.Add(n.cfg.TokenValidity).Add(secondsDur(int(t.TimeLimit))))
-	// A concurrent duplicate gets the first attempt's transaction back:
-	// commit keeps that one's hold and drops this one.
-	n.fraud.holds.commit(hold, t.ID, rq.holdUntil(int(t.TimeLimit)))
-	return rq.authAnswer(c.ID, req, t)
+	return dests
 }
 
-// askAdmission makes cmd count against member m's limits on every node
-// (ledger/admission.go) when m has any: the call is in progress until it
-// can no longer be (its token's validity plus limit, as fraud counts it
-// here) and holds h's credit. The ledger refuses it with a Refused* code
-// when another node's calls have used up the limit.
-func (rq *request) askAdmission(cmd *ledger.Authorize, m *ledger.Member, limit int, h *creditHold) {
-	hasCredit := m.CreditLimit.Currency() != "" && !m.CreditLimit.IsZero()
-	if m.CPSLimit <= 0 && m.ConcurrentLimit <= 0 && !hasCredit {
-		return
+// authorizeCmd is the one place an Authorize is built: the call in, its
+// destinations and time limit (limit, seconds), what admission reserved
+// for it (r: ActiveUntil and the credit Hold, so the ledger admits it
+// cluster-wide) and, for a forwarded call, the upstream's answer fr.
+func (rq *request) authorizeCmd(in *authIn, dests []ledger.Destination, limit int, r *reservation, fr *federation.ForwardResult) *ledger.Authorize {
+	cmd := &ledger.Authorize{
+		At:            rq.now,
+		SourceMember:  in.member.ID,
+		MessageID:     rq.msg.MessageID,
+		CallID:        in.callID,
+		Calling:       in.req.Calling(),
+		Called:        string(in.called),
+		Destinations:  dests,
+		TimeLimit:     uint32(limit),
+		UsageDeadline: rq.now.Add(rq.n.cfg.TokenValidity + rq.n.cfg.UsageGrace).Add(secondsDur(limit)),
+		ActiveUntil:   r.ActiveUntil(),
+		Hold:          r.Hold(),
 	}
-	cmd.ActiveUntil = rq.now.Add(rq.n.cfg.TokenValidity).Add(secondsDur(limit))
-	if h != nil {
-		cmd.Hold = h.amount
+	if fr != nil {
+		cmd.UpstreamPeer, cmd.UpstreamTransactionID = fr.Peer, fr.TransactionID
 	}
+	return cmd
+}
+
+// record proposes cmd and commits the reservation r to the transaction the
+// ledger returns (for a concurrent duplicate: the first attempt's, which
+// keeps its own slot and hold). A consensus failure is answered with
+// StatusFor's code (503: another service point may commit it), a ledger
+// refusal with refusalStatus's.
+func (rq *request) record(ctx context.Context, cmd *ledger.Authorize, r *reservation) (*ledger.Transaction, *refusal) {
+	res, err := rq.n.Propose(ctx, cmd)
+	if err != nil {
+		rq.n.log.Warn("osp: authorize not committed", "member", cmd.SourceMember, "peer", cmd.UpstreamPeer, "err", err)
+		return nil, &refusal{StatusFor(err), ""}
+	}
+	if err := res.Err(); err != nil || res.Transaction == nil {
+		code, desc := refusalStatus(res)
+		return nil, &refusal{code, desc}
+	}
+	t := res.Transaction
+	r.Commit(t.ID, rq.holdUntil(int(t.TimeLimit)))
+	return t, nil
+}
+
+// refuse answers with a refusal.
+func (rq *request) refuse(id string, no *refusal) osp.Component {
+	return rq.authRefusal(id, no.code, no.desc)
 }
 
 // refusalStatus maps a refused or rejected Authorize result to the OSP
@@ -262,16 +288,21 @@ func (rq *request) candidates(m *ledger.Member, route *ledger.Route, called stri
 }
 
 // rankChoices returns the choices of route for a call from m, ranked by
-// policy (settlement.RankRoutes): trunks of other active members and, when
-// peers is not nil, active peer networks, each kept only when its buy rate
-// (the member's or the peer's buy deck, on the translated number) leaves
-// the configured minimum margin under m's sell rate.
+// the routing policy (settlement.Policy.Rank): trunks of other active
+// members and, when peers is not nil, active peer networks, each kept only
+// when its buy deck (the member's or the peer's, on the translated number)
+// rates the call and leaves the configured minimum margin under m's sell
+// rate. node only resolves the candidates; the policy decides.
 func (rq *request) rankChoices(m *ledger.Member, route *ledger.Route, called string, sell money.Amount, sellOK bool, callID string, peers *fedRuntime) []choice {
-	n, v := rq.n, rq.v
-	byKey := map[string]choice{}
-	var opts []settlement.RouteOption
+	v := rq.v
+	chs := make([]choice, 0, len(route.Candidates))
+	cands := make([]settlement.Candidate, 0, len(route.Candidates))
 	for _, rc := range route.Candidates {
-		if rc.Kind == ledger.CandidatePeer {
+		num := settlement.Translate(called, rc.Strip, rc.AddPrefix)
+		c := settlement.Candidate{ID: rc.ID, RoutePriority: rc.Priority, RouteWeight: rc.Weight}
+		var ch choice
+		switch rc.Kind {
+		case ledger.CandidatePeer:
 			if peers == nil || peers.reg == nil {
 				continue // federation off, or hop limit spent
 			}
@@ -279,190 +310,57 @@ func (rq *request) rankChoices(m *ledger.Member, route *ledger.Route, called str
 			if !ok || p.Config().Status != ledger.PeerActive {
 				continue
 			}
-			num := translate(called, rc.Strip, rc.AddPrefix)
-			var cost money.Amount
-			if deck := p.Config().BuyDeckID; deck != "" {
-				c, ok := rq.minuteCost(deck, num)
-				if !ok {
-					continue // the peer's deck has no rate for it: cannot settle
-				}
-				cost = c
-				if sellOK && !n.marginOK(sell, cost) {
-					continue
-				}
-			}
-			key := "peer\x00" + p.ID() + "\x00" + strconv.Itoa(len(opts))
-			byKey[key] = choice{peer: p, dest: ledger.Destination{Kind: ledger.DestPeer, ID: p.ID(), Called: num,
+			c.ID, c.Peer = p.ID(), true
+			ch = choice{peer: p, dest: ledger.Destination{Kind: ledger.DestPeer, ID: p.ID(), Called: num,
 				SellDeckID: m.SellDeckID, BuyDeckID: p.Config().BuyDeckID}}
-			opts = append(opts, settlement.RouteOption{Key: key, Priority: rc.Priority * 1000,
-				Weight: max(rc.Weight, 0), Cost: cost})
-			continue
-		}
-		if rc.Kind != ledger.CandidateTrunk {
-			continue
-		}
-		tr := v.trunks[rc.ID]
-		if tr == nil {
-			continue
-		}
-		tm := v.members[tr.MemberID]
-		if tm == nil || tm.Status != ledger.MemberActive || tm.ID == m.ID {
-			continue // unknown, suspended, or back to the caller
-		}
-		num := translate(called, rc.Strip, rc.AddPrefix)
-		var cost money.Amount
-		if tm.BuyDeckID != "" {
-			c, ok := rq.minuteCost(tm.BuyDeckID, num)
-			if !ok {
-				continue // the terminator has a deck but no rate for it: cannot settle
-			}
-			cost = c
-			if sellOK && !n.marginOK(sell, cost) {
+		case ledger.CandidateTrunk:
+			tr := v.trunks[rc.ID]
+			if tr == nil {
 				continue
 			}
+			tm := v.members[tr.MemberID]
+			if tm == nil || tm.Status != ledger.MemberActive || tm.ID == m.ID {
+				continue // unknown, suspended, or back to the caller
+			}
+			c.ID, c.TrunkPriority, c.TrunkWeight = tr.ID, tr.Priority, tr.Weight
+			ch = choice{dest: ledger.Destination{Kind: ledger.DestTrunk, ID: tr.ID, Address: tr.Address, Called: num,
+				SellDeckID: m.SellDeckID, BuyDeckID: tm.BuyDeckID}}
+		default:
+			continue
 		}
-		key := tr.ID + "\x00" + strconv.Itoa(len(opts))
-		byKey[key] = choice{dest: ledger.Destination{Kind: ledger.DestTrunk, ID: tr.ID, Address: tr.Address, Called: num,
-			SellDeckID: m.SellDeckID, BuyDeckID: tm.BuyDeckID}}
-		opts = append(opts, settlement.RouteOption{Key: key, Priority: rc.Priority*1000 + tr.Priority,
-			Weight: max(rc.Weight, 0) * max(tr.Weight, 1), Cost: cost})
+		if deck := ch.dest.BuyDeckID; deck != "" {
+			c.BuyDeck = true
+			c.Cost, c.Rated = rq.minuteCost(deck, num)
+		}
+		chs = append(chs, ch)
+		cands = append(cands, c)
 	}
-	h := fnv.New64a()
-	h.Write([]byte(m.ID))
-	h.Write([]byte{0})
-	h.Write([]byte(rq.msg.MessageID))
-	h.Write([]byte{0})
-	h.Write([]byte(callID))
-	settlement.RankRoutes(opts, n.cfg.RouteSeed^h.Sum64())
-	out := make([]choice, 0, len(opts))
-	for _, o := range opts {
-		out = append(out, byKey[o.Key])
+	pol := &rq.n.cfg.policy
+	order := pol.Rank(cands, sell, sellOK, pol.Seed(m.ID, rq.msg.MessageID, callID))
+	out := make([]choice, 0, len(order))
+	for _, i := range order {
+		out = append(out, chs[i])
 	}
 	return out
 }
 
-// marginOK reports whether buying at cost leaves at least MinMargin (a
-// fraction of sell) when selling at sell. Different currencies are not
-// compared (no exchange rate here): they pass.
-func (n *Node) marginOK(sell, cost money.Amount) bool {
-	if sell.Currency() != cost.Currency() {
-		return true
-	}
-	f, _, err := apd.NewFromString(n.cfg.MinMargin)
-	if err != nil {
-		return true
-	}
-	var keep apd.Decimal
-	if _, err := apd.BaseContext.WithPrecision(34).Sub(&keep, apd.New(1, 0), f); err != nil {
-		return true
-	}
-	limit, err := sell.Mul(&keep)
-	if err != nil {
-		return true
-	}
-	c, err := cost.Cmp(limit)
-	return err == nil && c <= 0
+// minuteCost rates a one-minute call to number on deck now: the figure
+// least-cost routing compares (settlement.MinuteCost).
+func (rq *request) minuteCost(deckID, number string) (money.Amount, bool) {
+	return settlement.MinuteCost(rq.rater(deckID), number, rq.now)
 }
 
-// minuteCost rates a one-minute call to number on deck now: the figure
-// least-cost routing compares (connect fee and increments included).
-func (rq *request) minuteCost(deckID, number string) (money.Amount, bool) {
+// rater returns deck's compiled rater, nil when there is no such deck or
+// it does not compile.
+func (rq *request) rater(deckID string) *settlement.Rater {
 	if deckID == "" {
-		return money.Amount{}, false
+		return nil
 	}
 	r, err := rq.v.decks.rater(deckID)
 	if err != nil {
-		return money.Amount{}, false
+		return nil
 	}
-	rt, err := r.Rate(number, rq.now, 60_000)
-	if err != nil {
-		return money.Amount{}, false
-	}
-	return rt.Amount, true
-}
-
-// timeLimit returns the authorised duration in seconds: MaxTimeLimit,
-// reduced to what the member's remaining credit buys at the sell rate of
-// one minute, and the credit hold it takes for the call (nil: none). The
-// remaining credit is CreditLimit − posted balance − the holds of the
-// member's calls in progress on every node (credit.go). 0 and a reason when
-// the credit is exhausted (no hold is taken then). A member without a
-// credit limit is not checked and holds nothing.
-func (rq *request) timeLimit(m *ledger.Member, called string, sell money.Amount, sellOK bool) (int, string, *creditHold) {
-	n := rq.n
-	limit, why := n.cfg.MaxTimeLimit, ""
-	cl := m.CreditLimit
-	if cl.Currency() == "" || cl.IsZero() {
-		return limit, "", nil
-	}
-	unheld := func() (money.Amount, uint64, error) {
-		ad, err := n.store.Admission(m.ID, cl.Currency(), rq.now)
-		if err != nil {
-			return money.Amount{}, 0, err
-		}
-		rem, err := cl.Sub(ad.Balance)
-		if err == nil && ad.Held.Currency() == cl.Currency() {
-			rem, err = rem.Sub(ad.Held)
-		}
-		return rem, ad.Index, err
-	}
-	h := n.fraud.holds.take(m.ID, unheld, func(rem money.Amount, err error) (money.Amount, time.Time) {
-		if err != nil {
-			return money.Amount{}, time.Time{} // unreadable: as before, the full limit
-		}
-		limit, why = secondsFor(rem, sell, sellOK, limit)
-		if limit <= 0 || !sellOK || sell.Currency() != cl.Currency() || sell.Sign() <= 0 {
-			return money.Amount{}, time.Time{} // refused, or no rate to hold at
-		}
-		return rq.holdAmount(m.SellDeckID, called, sell, limit), rq.holdUntil(limit)
-	})
-	return limit, why, h
-}
-
-// secondsFor returns limit reduced to what rem buys at sell, the cost of
-// one minute: floor(rem × 60 / sell). 0 and a reason when rem is not
-// positive or buys less than a second.
-func secondsFor(rem, sell money.Amount, sellOK bool, limit int) (int, string) {
-	if rem.Sign() <= 0 {
-		return 0, "credit limit reached"
-	}
-	if !sellOK || sell.Currency() != rem.Currency() || sell.Sign() <= 0 {
-		return limit, ""
-	}
-	var num, q apd.Decimal
-	ctx := apd.BaseContext.WithPrecision(34)
-	if _, err := ctx.Mul(&num, rem.Decimal(), apd.New(60, 0)); err != nil {
-		return limit, ""
-	}
-	if _, err := ctx.QuoInteger(&q, &num, sell.Decimal()); err != nil {
-		return limit, ""
-	}
-	s, err := q.Int64()
-	if err != nil || s > int64(limit) {
-		return limit, ""
-	}
-	if s <= 0 {
-		return 0, "credit limit reached"
-	}
-	return int(s), ""
-}
-
-// holdAmount is the credit a call of limit seconds to called holds: the
-// member's sell deck rating of that call (connect fee and increments
-// included, exact decimals). Should the deck not rate it (it rated the
-// one-minute cost sell a moment ago, so only if the deck changed in
-// between), the whole minutes started × sell: exact, and never less.
-func (rq *request) holdAmount(deckID, called string, sell money.Amount, limit int) money.Amount {
-	if r, err := rq.v.decks.rater(deckID); err == nil {
-		if rt, err := r.Rate(called, rq.now, int64(limit)*1000); err == nil && rt.Amount.Currency() == sell.Currency() {
-			return rt.Amount
-		}
-	}
-	a, err := sell.Mul(apd.New(int64((limit+59)/60), 0))
-	if err != nil {
-		return sell
-	}
-	return a
+	return r
 }
 
 // holdUntil is when a call authorised now for limit seconds can no longer
@@ -470,19 +368,6 @@ func (rq *request) holdAmount(deckID, called string, sell money.Amount, limit in
 // slot's lifetime too).
 func (rq *request) holdUntil(limit int) time.Time {
 	return rq.now.Add(rq.n.cfg.TokenValidity).Add(secondsDur(limit))
-}
-
-// translate applies a candidate's number translation: strip leading
-// digits, then prepend a prefix.
-func translate(num string, strip int, add string) string {
-	if strip > 0 {
-		if strip >= len(num) {
-			num = ""
-		} else {
-			num = num[strip:]
-		}
-	}
-	return add + num
 }
 
 // authAnswer builds the AuthorizationResponse for transaction t: one

@@ -53,3 +53,20 @@ func (n *Node) watchCatchUp() {
 // CaughtUp reports whether the node has caught up with its cluster since
 // it started (and so answers OSP requests).
 func (n *Node) CaughtUp() bool { return n.caughtUp.Load() }
+
+// waitCaughtUp waits until the node has caught up (watchCatchUp) or ctx
+// ends.
+func (n *Node) waitCaughtUp(ctx context.Context) error {
+	backoff := time.Millisecond
+	for !n.caughtUp.Load() {
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, 20*time.Millisecond)
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/ospnode/ospnode/consensus"
 	"github.com/ospnode/ospnode/federation"
 	"github.com/ospnode/ospnode/osp"
+	"github.com/ospnode/ospnode/settlement"
 )
 
 // Default listen addresses of `ospnode serve`. Tests always pass
@@ -118,12 +119,16 @@ type Config struct {
 	UsageGrace   time.Duration
 	// MinMargin is the minimum margin, as a fraction of the sell rate, a
 	// candidate must leave to be offered (e.g. "0.05"; default "0": never
-	// below cost).
+	// below cost). It is parsed once by Open, which refuses (ErrConfig) a
+	// value that is not a decimal number below 1.
 	MinMargin string
 	// RouteSeed seeds the weighted load-sharing choice. Each request mixes
 	// it with its Call-ID, so the order is deterministic for a request and
 	// spread across requests.
 	RouteSeed uint64
+	// policy is MinMargin, MaxTimeLimit and RouteSeed parsed and validated
+	// once (fill): the routing and credit policy of settlement.
+	policy settlement.Policy
 
 	// RequestTimeout bounds the handling of one OSP request, commit
 	// included (default 5s; a timed-out request is answered 503).
@@ -292,6 +297,11 @@ func (c *Config) fill() error {
 	if c.MinMargin == "" {
 		c.MinMargin = "0"
 	}
+	pol, err := settlement.NewPolicy(c.MinMargin, c.MaxTimeLimit, c.RouteSeed)
+	if err != nil {
+		return fmt.Errorf("%w: MinMargin (--min-margin): %w", ErrConfig, err)
+	}
+	c.policy = pol
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -56,10 +56,12 @@ func authLimit(t *testing.T, n *Node, src, msgID, callID string) (osp.Status, ui
 
 func wantHeld(t *testing.T, n *Node, member, sum string, count int) {
 	t.Helper()
-	got, c, err := n.fraud.holds.held(member, "USD", func() (money.Amount, int, uint64, error) {
-		ad, err := n.Store().Admission(member, "USD", n.cfg.Clock())
-		return ad.Held, ad.Calls, ad.Index, err
-	})
+	// Store.Admission reads the last committed file version (up to one
+	// commit interval behind the log): commit what was applied first.
+	if err := n.Store().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, c, err := n.adm.held(member, "USD")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,82 +173,6 @@ func TestCreditHoldsConcurrent(t *testing.T) {
 		t.Fatalf("granted %d s with %d refused, want 12000 s and %d refused", total, refused, calls-2)
 	}
 	wantHeld(t, n, DemoCarrierA, "6.00", 2)
-}
-
-// TestCreditHoldsCommit: a hold committed twice for one transaction (a
-// retry racing its first attempt) counts once; a cancelled or expired
-// pending hold counts nothing.
-func TestCreditHoldsCommit(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	c := newCreditHolds(clk.now)
-	usd := func(s string) money.Amount { return money.MustNew(s, "USD") }
-	var seen []string
-	take := func(amount string) *creditHold {
-		return c.take("m", func() (money.Amount, uint64, error) { return usd("10"), 0, nil }, func(rem money.Amount, err error) (money.Amount, time.Time) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen = append(seen, rem.Text())
-			return usd(amount), clk.now().Add(time.Minute)
-		})
-	}
-	tx7, _ := ledger.TransactionIDFor(0, 7, 0)
-	tx8, _ := ledger.TransactionIDFor(0, 8, 0)
-	h1, h2 := take("1"), take("2")
-	c.commit(h1, tx7, clk.now().Add(time.Minute))
-	c.commit(h2, tx7, clk.now().Add(time.Minute)) // same transaction: dropped
-	h3 := take("3")
-	c.cancel(h3)
-	h4 := take("4")
-	clk.add(2 * time.Minute)
-	c.commit(h4, tx8, clk.now().Add(time.Minute)) // expired while pending: dropped
-	take("0")                                     // zero: no hold
-	want := []string{"10", "9", "9", "9", "10"}
-	if fmt.Sprint(seen) != fmt.Sprint(want) {
-		t.Fatalf("remaining seen %v, want %v", seen, want)
-	}
-	none := func() (money.Amount, int, uint64, error) { return money.Amount{}, 0, 0, nil }
-	if sum, n, _ := c.held("m", "USD", none); !sum.IsZero() || n != 0 {
-		t.Fatalf("held %s in %d", sum, n)
-	}
-	c.release(tx7)
-	if len(c.byTx) != 0 || len(c.byMem) != 0 {
-		t.Fatalf("left behind: %v %v", c.byTx, c.byMem)
-	}
-}
-
-// TestCreditHoldsLedgerTakesOver: once the ledger file a node reads has a
-// call (its transaction's log index is at or below the file's), the
-// node's own hold for it is dropped and only the ledger's counts, so a
-// call whose usage went to another node does not stay held here until it
-// expires; a hold the file does not have yet still counts.
-func TestCreditHoldsLedgerTakesOver(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	c := newCreditHolds(clk.now)
-	usd := func(s string) money.Amount { return money.MustNew(s, "USD") }
-	var fileIndex uint64
-	var seen []string
-	take := func(amount string) *creditHold {
-		return c.take("m", func() (money.Amount, uint64, error) { return usd("10"), fileIndex, nil },
-			func(rem money.Amount, err error) (money.Amount, time.Time) {
-				seen = append(seen, rem.Text())
-				return usd(amount), clk.now().Add(time.Hour)
-			})
-	}
-	tx5, _ := ledger.TransactionIDFor(0, 5, 0)
-	c.commit(take("2"), tx5, clk.now().Add(time.Hour))
-	take("1") // pending: counts
-	fileIndex = 4
-	take("0") // the file is at 4: tx5 (index 5) still counts
-	fileIndex = 5
-	take("0") // the file has tx5: its local hold is dropped
-	want := []string{"10", "8", "7", "9"}
-	if fmt.Sprint(seen) != fmt.Sprint(want) {
-		t.Fatalf("remaining seen %v, want %v", seen, want)
-	}
-	if c.byTx[tx5] != nil {
-		t.Fatal("the hold of a call the ledger has is still kept here")
-	}
 }
 
 // TestCreditHoldNotFreedByDestinationReport: only the caller's own

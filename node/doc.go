@@ -9,7 +9,13 @@
 // CapabilitiesIndication and (always with a refusal) ReauthorizationRequest.
 // Cluster failures surface as ErrUnavailable and OSP status 503. See
 // DESIGN.md for the request flow, idempotency, quorum loss and the scope of
-// the fraud controls.
+// admission control.
+//
+// An authorisation is one pipeline (authorize.go): identify and check the
+// input, plan with settlement's policy, admit (admission.go: one component,
+// a cache in front of the ledger's replicated admission, handing out
+// reservations), then one federation step (federation.go) or local trunks,
+// one ledger command, the answer.
 //
 // Trust (Config.Trust, trust*.go, enroll.go): node wires node/pki into the
 // running node — cluster mutual TLS, admin client certificates, revocations

@@ -302,26 +302,73 @@ type choice struct {
 	peer *federation.Peer
 }
 
-// fedCheck applies loop prevention to an AuthorizationRequest: it returns
-// the runtime, whether peer candidates may be used, and a refusal (non-nil)
-// for a loop. A request from our own member without a hop limit starts
-// with Config.HopLimit.
-func (rq *request) fedCheck(req *osp.AuthorizationRequest) (*fedRuntime, bool, *osp.Status) {
-	rt := rq.n.fed.runtime()
-	if rt.reg == nil {
-		return rt, false, nil
+// upstream is one authorisation's federation step ("try upstream"). It
+// owns what crosses to other networks: loop prevention (rq.upstream, before
+// routing), which peers the policy may rank (peers), and forwarding to the
+// ranked peer candidates with failover within the forwarding budget,
+// capping the answer at our limit and recording it (try). node's pipeline
+// calls it at those two points and nowhere else.
+type upstream struct {
+	rq      *request
+	rt      *fedRuntime
+	peersOK bool // federation on and the hop limit not spent
+}
+
+// upstream applies loop prevention to req (federation.CheckLoop): a
+// request that already went through our network is refused outright (the
+// LoopError's status, 404, nothing recorded); one whose hop limit is spent
+// may still use local trunks. A request from our own member without a hop
+// limit starts with Config.HopLimit.
+func (rq *request) upstream(req *osp.AuthorizationRequest) (*upstream, *refusal) {
+	u := &upstream{rq: rq, rt: rq.n.fed.runtime()}
+	if u.rt.reg == nil {
+		return u, nil // federation off
 	}
-	err := federation.CheckLoop(rq.withHopLimit(req), rt.netID)
+	err := federation.CheckLoop(rq.withHopLimit(req), u.rt.netID)
 	var le *federation.LoopError
 	if errors.As(err, &le) {
 		if errors.Is(err, federation.ErrLoop) {
 			st := le.Status()
 			rq.n.fed.countForward("loop_refused")
-			return rt, false, &st
+			return nil, &refusal{st.Code, st.Description}
 		}
-		return rt, false, nil // hop limit: local trunks only
+		return u, nil // hop limit: local trunks only
 	}
-	return rt, true, nil
+	u.peersOK = true
+	return u, nil
+}
+
+// peers returns the runtime whose peers the routing policy may rank, nil
+// when none may be (federation off, or the hop limit spent).
+func (u *upstream) peers() *fedRuntime {
+	if !u.peersOK {
+		return nil
+	}
+	return u.rt
+}
+
+// try walks the ranked choices while they are peers (one source at a
+// time, see DESIGN.md "Federation": peers ranked before the first local
+// trunk are tried in turn, each within what is left of the forwarding
+// budget; a hung, dead, busy or refusing peer moves on to the next). The
+// first peer that answers makes the whole answer: try records it and
+// returns it with answered true. Otherwise answered is false and err is
+// the last forwarding failure (nil when no peer was tried): the caller
+// answers with its local trunks.
+func (u *upstream) try(ctx context.Context, in *authIn, choices []choice, r *reservation) (ans osp.Component, answered bool, err error) {
+	deadline := time.Now().Add(u.rq.n.cfg.ForwardBudget)
+	for _, ch := range choices {
+		if ch.peer == nil {
+			break
+		}
+		fr, ferr := u.rq.forward(ctx, u.rt, in, ch, deadline)
+		if ferr != nil {
+			err = ferr
+			continue
+		}
+		return u.rq.authorizeForwarded(ctx, in, ch, fr, r), true, nil
+	}
+	return osp.Component{}, false, err
 }
 
 // withHopLimit returns req, or a shallow copy carrying Config.HopLimit when
@@ -361,20 +408,20 @@ func (rq *request) forwardRequest(req *osp.AuthorizationRequest, called, num str
 	return &c
 }
 
-// forward sends the authorisation to one peer candidate within what is left
-// of the forwarding budget.
-func (rq *request) forward(ctx context.Context, rt *fedRuntime, m *ledger.Member, req *osp.AuthorizationRequest, called string, ch choice, deadline time.Time) (*federation.ForwardResult, error) {
+// forward sends the authorisation in to one peer candidate within what is
+// left of the forwarding budget.
+func (rq *request) forward(ctx context.Context, rt *fedRuntime, in *authIn, ch choice, deadline time.Time) (*federation.ForwardResult, error) {
 	left := time.Until(deadline)
 	if left <= 0 {
 		rq.n.fed.countForward("budget")
 		return nil, &federation.ForwardError{Peer: ch.peer.ID(), Code: osp.StatusTransientProblem, Err: federation.ErrBudgetExceeded}
 	}
 	fr, err := rt.fwd.Forward(ctx, ch.peer, federation.Request{
-		SourceMember: m.ID, MessageID: rq.msg.MessageID, Auth: rq.forwardRequest(req, called, ch.dest.Called),
+		SourceMember: in.member.ID, MessageID: rq.msg.MessageID, Auth: rq.forwardRequest(in.req, string(in.called), ch.dest.Called),
 	}, left)
 	rq.n.fed.countForward(forwardOutcome(err))
 	if err != nil {
-		rq.n.log.Info("federation: forward failed", "peer", ch.peer.ID(), "member", m.ID, "err", err)
+		rq.n.log.Info("federation: forward failed", "peer", ch.peer.ID(), "member", in.member.ID, "err", err)
 	}
 	return fr, err
 }
@@ -383,10 +430,8 @@ func (rq *request) forward(ctx context.Context, rt *fedRuntime, m *ledger.Member
 // TransactionId, the upstream's destinations (tokens untouched) with the
 // time limit capped at limit (the chain's minimum), at most max.
 func (rq *request) forwardedAnswer(id string, txID uint64, fr *federation.ForwardResult, num string, limit, max int) osp.Component {
-	cands := federation.Merge(nil, []*federation.ForwardResult{fr}, nil, max, limit)
 	resp := &osp.AuthorizationResponse{Timestamp: rq.now, Status: osp.NewStatus(osp.StatusOK), TransactionID: txID}
-	for _, c := range cands {
-		d := c.Destination
+	for _, d := range fr.Offer(max, limit) {
 		if d.TranslatedCalled == "" && num != "" {
 			// Our translation: the member's proxy must dial what the
 			// upstream signed the token for.
@@ -398,81 +443,58 @@ func (rq *request) forwardedAnswer(id string, txID uint64, fr *federation.Forwar
 }
 
 // authorizeForwarded records a forwarded authorisation (ours ↔ upstream
-// TransactionId) and answers with the upstream's destinations.
-func (rq *request) authorizeForwarded(ctx context.Context, id string, m *ledger.Member, req *osp.AuthorizationRequest, callID, called string, ch choice, fr *federation.ForwardResult, limit, max int, hold *creditHold) osp.Component {
-	n := rq.n
-	chain := federation.ChainLimit(limit, fr.TimeLimit)
-	cands := federation.Merge(nil, []*federation.ForwardResult{fr}, nil, max, chain)
-	dests := make([]ledger.Destination, 0, len(cands))
-	for _, c := range cands {
+// TransactionId, the chain's time limit) and answers with the upstream's
+// destinations. The hold stays at what our limit costs: the chained limit
+// is at most that, so it errs on the safe side.
+func (rq *request) authorizeForwarded(ctx context.Context, in *authIn, ch choice, fr *federation.ForwardResult, r *reservation) osp.Component {
+	chain := federation.ChainLimit(r.Limit(), fr.TimeLimit)
+	offered := fr.Offer(in.want, chain)
+	dests := make([]ledger.Destination, 0, len(offered))
+	for _, o := range offered {
 		d := ch.dest
-		d.Address = c.Destination.SignalAddress
+		d.Address = o.SignalAddress
 		d.PeerTransactionID = fr.TransactionID
 		dests = append(dests, d)
 	}
-	cmd := &ledger.Authorize{
-		At:                    rq.now,
-		SourceMember:          m.ID,
-		MessageID:             rq.msg.MessageID,
-		CallID:                callID,
-		Calling:               req.Calling(),
-		Called:                called,
-		Destinations:          dests,
-		TimeLimit:             uint32(chain),
-		UsageDeadline:         rq.now.Add(n.cfg.TokenValidity + n.cfg.UsageGrace).Add(secondsDur(chain)),
-		UpstreamPeer:          fr.Peer,
-		UpstreamTransactionID: fr.TransactionID,
+	t, no := rq.record(ctx, rq.authorizeCmd(in, dests, chain, r, fr), r)
+	if no != nil {
+		return rq.refuse(in.id, no)
 	}
-	rq.askAdmission(cmd, m, limit, hold)
-	res, err := n.Propose(ctx, cmd)
-	if err != nil {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
-		n.log.Warn("osp: forwarded authorize not committed", "member", m.ID, "peer", fr.Peer, "err", err)
-		return rq.authRefusal(id, StatusFor(err), "")
-	}
-	if err := res.Err(); err != nil || res.Transaction == nil {
-		n.fraud.cancel(m.ID, m.ConcurrentLimit)
-		code, desc := refusalStatus(res)
-		return rq.authRefusal(id, code, desc)
-	}
-	t := res.Transaction
-	n.fraud.commit(m.ID, m.ConcurrentLimit, t.ID, rq.now.Add(n.cfg.TokenValidity).Add(secondsDur(int(t.TimeLimit))))
 	if t.UpstreamTransactionID != fr.TransactionID {
 		// A concurrent duplicate committed first with another upstream
 		// answer: answer from the recorded one.
-		return rq.reforward(ctx, id, m, req, t)
+		return rq.reforward(ctx, in, t)
 	}
-	return rq.forwardedAnswer(id, t.ID, fr, ch.dest.Called, int(t.TimeLimit), max)
+	return rq.forwardedAnswer(in.id, t.ID, fr, ch.dest.Called, int(t.TimeLimit), in.want)
 }
 
-// reforward answers a retried request whose transaction was forwarded: the
-// same request goes upstream again (same upstream MessageId, so the peer
-// answers its own first TransactionId with fresh tokens) and the answer
-// carries our recorded TransactionId.
-func (rq *request) reforward(ctx context.Context, id string, m *ledger.Member, req *osp.AuthorizationRequest, t *ledger.Transaction) osp.Component {
+// reforward answers a retried request whose transaction t was forwarded:
+// the same request goes upstream again (same upstream MessageId, so the
+// peer answers its own first TransactionId with fresh tokens) and the
+// answer carries our recorded TransactionId.
+func (rq *request) reforward(ctx context.Context, in *authIn, t *ledger.Transaction) osp.Component {
 	rt := rq.n.fed.runtime()
 	var p *federation.Peer
 	if rt.reg != nil {
 		p, _ = rt.reg.Peer(t.UpstreamPeer)
 	}
 	if p == nil || rt.fwd == nil {
-		return rq.authRefusal(id, osp.StatusTransientProblem, "upstream peer "+t.UpstreamPeer+" not configured")
+		return rq.authRefusal(in.id, osp.StatusTransientProblem, "upstream peer "+t.UpstreamPeer+" not configured")
 	}
 	num := t.Called
 	if len(t.Destinations) > 0 && t.Destinations[0].Called != "" {
 		num = t.Destinations[0].Called
 	}
-	called := normalizeNumber(req.Called())
 	ch := choice{dest: ledger.Destination{Kind: ledger.DestPeer, ID: p.ID(), Called: num}, peer: p}
-	fr, err := rq.forward(ctx, rt, m, req, called, ch, time.Now().Add(rq.n.cfg.ForwardBudget))
+	fr, err := rq.forward(ctx, rt, in, ch, time.Now().Add(rq.n.cfg.ForwardBudget))
 	if err != nil {
-		return rq.authRefusal(id, forwardStatus(err), "")
+		return rq.authRefusal(in.id, forwardStatus(err), "")
 	}
 	if fr.TransactionID != t.UpstreamTransactionID {
 		rq.n.log.Warn("federation: upstream answered a retry with another transaction id",
 			"peer", p.ID(), "recorded", t.UpstreamTransactionID, "answered", fr.TransactionID)
 	}
-	return rq.forwardedAnswer(id, t.ID, fr, num, int(t.TimeLimit), max(len(t.Destinations), 1))
+	return rq.forwardedAnswer(in.id, t.ID, fr, num, int(t.TimeLimit), max(len(t.Destinations), 1))
 }
 
 // forwardStatus is the OSP code a failed forward is answered with when no

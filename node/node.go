@@ -36,7 +36,7 @@ type Node struct {
 	tokens *tokenIssuer
 	trust  *trust
 	state  *stateCache
-	fraud  *fraud
+	adm    *admission
 	met    *metrics
 	fed    *fedState
 
@@ -134,7 +134,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	closers = append(closers, n.cons.Close)
 
 	n.state = newStateCache(n.store, cfg.Logger)
-	n.fraud = newFraud(n.now)
+	n.adm = newAdmission(n.now, cfg.TokenValidity, n.store.Admission, n.store.AppliedIndex)
 	if n.fed, err = newFedState(n); err != nil {
 		return nil, err
 	}
@@ -155,6 +155,15 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Demo {
 		if err := SeedDemo(ctx, n); err != nil {
 			return nil, fmt.Errorf("node: seed demo: %w", err)
+		}
+	}
+	if cfg.Bootstrap || cfg.Demo || len(cfg.Join) > 0 {
+		// A node that creates or joins a cluster here is expected to serve
+		// when Open returns: wait (within ctx) for its first catch-up. A
+		// restart from disk does not wait: it may be cut off, and answers
+		// 503 until it has caught up (catchup.go).
+		if err := n.waitCaughtUp(ctx); err != nil {
+			return nil, fmt.Errorf("node: catching up with the cluster: %w", err)
 		}
 	}
 	n.log.Info("node started", "id", cfg.NodeID, "osp", n.OSPURL(), "admin", n.adminURL, "cluster", n.ClusterAddr())

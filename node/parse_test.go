@@ -95,10 +95,4 @@ func TestNormalizeAndTransport(t *testing.T) {
 	if _, ok := transportIP("host.example:5060"); ok {
 		t.Error("a host name parsed as an IP")
 	}
-	if got := translate("4930123", 2, "0049"); got != "004930123" {
-		t.Errorf("translate: %q", got)
-	}
-	if got := translate("49", 5, "x"); got != "x" {
-		t.Errorf("translate over-strip: %q", got)
-	}
 }

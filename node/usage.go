@@ -136,7 +136,7 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 			n.log.Warn("osp: usage conflicts with the call's final record; kept, not paid", "member", m.ID, "tx", ui.TransactionID, "role", role, "usage", res.UsageID)
 		}
 		if releases && !res.Conflict {
-			n.fraud.end(ui.TransactionID)
+			n.adm.End(ui.TransactionID)
 		}
 		if res.OutboxID != 0 {
 			// Committed with an outbox item: cascade it upstream now rather

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/osp"
 )
 
@@ -17,23 +18,23 @@ import (
 // retries on every service point, committing another transaction each time.
 
 // checkAuthInput returns a refusal when the request's calling number or
-// Call-ID cannot go into a token (osp's token-format limits), and ok=true
-// when it can. The called number is checked by normalizeNumber (489).
+// Call-ID cannot go into a token (osp's token-format limits), nil when it
+// can. The called number is checked by e164.Parse (489, authInput).
 //   - calling number empty, over osp.MaxTokenNumberBytes (197) or with
 //     whitespace or a control byte: 428, calling number invalid;
 //   - a Call-ID over osp.MaxTokenCallIDBytes (147, the most a token's i=
 //     line carries): 400, bad request. No OSP code names the Call-ID; 400
 //     is a client error the toolkit does not retry elsewhere.
-func (rq *request) checkAuthInput(id string, req *osp.AuthorizationRequest) (osp.Component, bool) {
+func checkAuthInput(req *osp.AuthorizationRequest) *refusal {
 	if err := osp.CheckTokenNumber(req.Calling()); err != nil {
-		return rq.authRefusal(id, osp.StatusCallingInvalid, "calling number: "+err.Error()), false
+		return &refusal{osp.StatusCallingInvalid, "calling number: " + err.Error()}
 	}
 	for _, cid := range req.CallIDs {
 		if err := osp.CheckTokenCallID(cid); err != nil {
-			return rq.authRefusal(id, osp.StatusBadRequest, fmt.Sprintf("call-id of %d bytes: at most %d", len(cid), osp.MaxTokenCallIDBytes)), false
+			return &refusal{osp.StatusBadRequest, fmt.Sprintf("call-id of %d bytes: at most %d", len(cid), osp.MaxTokenCallIDBytes)}
 		}
 	}
-	return osp.Component{}, true
+	return nil
 }
 
 // maxUsageSeconds bounds a reported call duration (Amount × Increment):
@@ -148,14 +149,7 @@ func (rq *request) checkClaims(ctx context.Context, cl *osp.TokenClaims) (int, s
 	return osp.StatusOK, ""
 }
 
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
+func allDigits(s string) bool { return s != "" && e164.IsDigits(s) }
 
 // usageTimesSane bounds the times a usage report may carry: none before
 // 2000 (no OSP call of ours is older; year 0 used to be stored wrapped to

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 )
 
@@ -34,12 +35,12 @@ const (
 
 // Bounds of a deck, enforced by ReadDeckCSV and NewRater.
 const (
-	MaxPrefixDigits  = 15      // E.164 numbers have at most 15 digits
-	MaxDecimals      = 12      // rounding places of a deck
-	MaxIncrement     = 86400   // seconds; a billing step longer than a day is a typo
-	DefaultMaxRows   = 2000000 // rows per deck file unless DeckOptions says otherwise
-	DefaultMaxLine   = 4096    // bytes per CSV line unless options say otherwise
-	maxDecimalDigits = 24      // significant digits of a rate or fee
+	MaxPrefixDigits  = e164.MaxDigits // E.164 numbers have at most 15 digits
+	MaxDecimals      = 12             // rounding places of a deck
+	MaxIncrement     = 86400          // seconds; a billing step longer than a day is a typo
+	DefaultMaxRows   = 2000000        // rows per deck file unless DeckOptions says otherwise
+	DefaultMaxLine   = 4096           // bytes per CSV line unless options say otherwise
+	maxDecimalDigits = 24             // significant digits of a rate or fee
 )
 
 // Deck is one counterparty's rate deck in one direction and currency. It is a
@@ -185,10 +186,8 @@ func checkPrefix(p string) error {
 	if p == "" || len(p) > MaxPrefixDigits {
 		return fmt.Errorf("%w: prefix %q must be 1..%d digits", ErrBadInput, p, MaxPrefixDigits)
 	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < '0' || p[i] > '9' {
-			return fmt.Errorf("%w: prefix %q must be digits only", ErrBadInput, p)
-		}
+	if !e164.IsDigits(p) {
+		return fmt.Errorf("%w: prefix %q must be digits only", ErrBadInput, p)
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 // Package settlement owns the money rules of design/SETTLEMENT.md: rating
 // (longest prefix, version in force at connect time, billing increments, one
-// rounding per CDR, exact apd decimals), least-cost ordering inputs, statements
+// rounding per CDR, exact apd decimals), routing and credit policy, statements
 // and invoices, netting, reconciliation against a counterparty's CDRs and
 // dispute decisions.
 //
@@ -19,6 +19,11 @@
 //   - Reconcile, ReconcileInternal, Report: matching and dispute decisions.
 //   - BuildStatement, Statement, Convert, Net: statements, invoices, netting.
 //   - MinorUnit: ISO 4217 minor units, embedded from datasets/country-codes.
+//   - Policy (NewPolicy, Rank, MarginOK, Seed), CallCredit.Grant,
+//     SecondsFor, HoldAmount, MinuteCost, Translate: the routing and credit
+//     policy of an authorisation (LCR order, margins, time limits, holds),
+//     as pure functions of decks, costs and credit; node resolves the
+//     candidates and asks.
 //
 // No float is used anywhere: every amount is a money.Amount (apd); the only
 // roundings are the one per CDR (deck decimals and mode) and the invoice

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 )
 
@@ -144,31 +145,16 @@ func (v *compiledVersion) lookup(number string) *compiledRow {
 	return &v.rows[best-1]
 }
 
-// normalizeNumber strips one leading '+' and checks the rest is 1..15 digits.
-func normalizeNumber(s string) (string, error) {
-	if len(s) > 0 && s[0] == '+' {
-		s = s[1:]
-	}
-	if s == "" || len(s) > MaxPrefixDigits+5 { // allow a few sub-address digits
-		return "", fmt.Errorf("%w: %q", ErrBadNumber, s)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return "", fmt.Errorf("%w: %q", ErrBadNumber, s)
-		}
-	}
-	return s, nil
-}
-
-// Rate rates a call to called (E.164 digits, optional '+') that connected at
+// Rate rates a call to called (an E.164 number as e164.Parse reads it: digits, optional '+', surrounding whitespace ignored) that connected at
 // connect and lasted durationMillis milliseconds. Errors: ErrBadNumber,
 // ErrBadInput (negative or absurd duration), ErrNoVersion, ErrNoPrefix.
 // Safe for concurrent use.
 func (r *Rater) Rate(called string, connect time.Time, durationMillis int64) (Rated, error) {
-	number, err := normalizeNumber(called)
+	num, err := e164.Parse(called)
 	if err != nil {
-		return Rated{}, err
+		return Rated{}, fmt.Errorf("%w: %q", ErrBadNumber, called)
 	}
+	number := string(num)
 	secs, err := WholeSeconds(durationMillis, r.duration)
 	if err != nil {
 		return Rated{}, err

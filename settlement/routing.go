@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 )
 
@@ -38,7 +39,7 @@ func NewPrefixIndex[V any](vals []V, prefix func(*V) string) (*PrefixIndex[V], e
 	ix := &PrefixIndex[V]{m: make(map[string]int32, len(vals)), vals: make([]V, 0, len(vals)), keys: make([]string, 0, len(vals))}
 	for i := range vals {
 		p := prefix(&vals[i])
-		if len(p) > MaxPrefixDigits || !allDigits(p) {
+		if len(p) > MaxPrefixDigits || !e164.IsDigits(p) {
 			return nil, fmt.Errorf("%w: %q", ErrBadPrefix, p)
 		}
 		if j, ok := ix.m[p]; ok {
@@ -51,15 +52,6 @@ func NewPrefixIndex[V any](vals []V, prefix func(*V) string) (*PrefixIndex[V], e
 		ix.lens |= 1 << uint(len(p))
 	}
 	return ix, nil
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // Len returns the number of distinct prefixes.

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/ospnode/ospnode/ledger/e164"
 )
 
 // The carrier prefix tables of libphonenumber (Apache-2.0, see
@@ -133,17 +135,8 @@ func ParsePrefixTable(cc string, b []byte) (*PrefixTable, error) {
 	return t, nil
 }
 
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// isDigits reports whether s is one or more decimal digits.
+func isDigits(s string) bool { return s != "" && e164.IsDigits(s) }
 
 // NumberPlan draws E.164 numbers (digits, no "+") from a set of prefix
 // tables: a table uniformly, a row of it uniformly, then random digits up to
