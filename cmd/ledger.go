@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/node"
@@ -94,7 +93,7 @@ func auditOffline(path string) (ledger.AuditReport, uint64, error) {
 	}
 	s, err := ledger.Open(path, ledger.Options{ReadOnly: true, LockTimeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, ledger.ErrLocked) {
 			return ledger.AuditReport{}, 0, fmt.Errorf("%s is locked: is the node still running? stop it, or audit online with --node", path)
 		}
 		return ledger.AuditReport{}, 0, err

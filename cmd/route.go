@@ -13,36 +13,15 @@ import (
 
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/node"
 )
 
-// routeExplanation mirrors node.RouteExplanation (GET /v1/routes/lookup).
-type routeExplanation struct {
-	Number        string             `json:"number"`
-	Member        string             `json:"member"`
-	MatchedPrefix *string            `json:"matched_prefix"`
-	Blocked       string             `json:"blocked"`
-	SellDeck      string             `json:"sell_deck"`
-	SellRate      *money.Amount      `json:"sell_rate"`
-	MinMargin     string             `json:"min_margin"`
-	Offered       []candidateVerdict `json:"offered"`
-	Excluded      []candidateVerdict `json:"excluded"`
-	Note          string             `json:"note"`
-}
-
-type candidateVerdict struct {
-	Rank     int           `json:"rank"`
-	Kind     string        `json:"kind"`
-	ID       string        `json:"id"`
-	Member   string        `json:"member"`
-	Address  string        `json:"address"`
-	Called   string        `json:"called"`
-	Priority int           `json:"priority"`
-	Weight   int           `json:"weight"`
-	BuyDeck  string        `json:"buy_deck"`
-	BuyRate  *money.Amount `json:"buy_rate"`
-	Margin   *money.Amount `json:"margin"`
-	Reason   string        `json:"reason"`
-}
+// The admin API's own types (GET /v1/routes/lookup), shared so that the
+// CLI cannot drift from the server.
+type (
+	routeExplanation = node.RouteExplanation
+	candidateVerdict = node.CandidateVerdict
+)
 
 // routeCommand is `ospnode route import|list|lookup`.
 func routeCommand() *cli.Command {

@@ -115,8 +115,8 @@ func TestReadOnly(t *testing.T) {
 
 	// A read-write holder excludes a read-only open (how `ledger audit`
 	// detects a running node).
-	if _, err := Open(path, Options{ReadOnly: true, LockTimeout: 50 * time.Millisecond}); !errors.Is(err, bolt.ErrTimeout) {
-		t.Fatalf("read-only open while held read-write: %v, want bolt.ErrTimeout", err)
+	if _, err := Open(path, Options{ReadOnly: true, LockTimeout: 50 * time.Millisecond}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("read-only open while held read-write: %v, want ErrLocked", err)
 	}
 	if err := rw.Close(); err != nil {
 		t.Fatal(err)

@@ -124,6 +124,10 @@ var (
 	// ErrStale: the proposer's replica was behind the transaction its
 	// usage names (Result code Stale); propose again once caught up.
 	ErrStale = errors.New("ledger: proposer's replica is behind")
+	// ErrLocked: Open waited Options.LockTimeout for the file's lock, which
+	// another process holds (a running node, or another ospnode command
+	// on the same data directory).
+	ErrLocked = errors.New("ledger: file locked")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("ledger: store closed")
 	// ErrReadOnly is returned (or, from ApplyBatch, panicked with) by every

@@ -30,8 +30,7 @@ type Options struct {
 	// Every read works; Restore returns ErrReadOnly and ApplyBatch panics
 	// with it before touching the file. Open fails if the file does not
 	// exist or was never opened read-write (it lacks the ledger buckets),
-	// and times out (bbolt.ErrTimeout, wrapped) while a read-write process
-	// holds the file.
+	// and fails with ErrLocked while a read-write process holds the file.
 	ReadOnly bool
 	// LockTimeout bounds the wait for bbolt's file lock. Default 5 s.
 	LockTimeout time.Duration
@@ -172,6 +171,9 @@ func (s *Store) openDB(path string) (*bolt.DB, error) {
 		InitialMmapSize: s.opts.InitialMmapSize,
 		ReadOnly:        s.opts.ReadOnly,
 	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s is held by another process (another ospnode on this data directory?); waited %s", ErrLocked, path, s.opts.LockTimeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
