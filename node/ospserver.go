@@ -222,8 +222,10 @@ func (rq *request) answer(ctx context.Context, c *osp.Component) (osp.Component,
 	case osp.KindCapabilitiesIndication:
 		return rq.capabilities(c), k.String()
 	case osp.KindReauthorizationRequest:
-		// The stock toolkit crashes on a successful ReauthorizationResponse:
-		// always refuse, plainly, echoing the transaction.
+		// The stock toolkit crashes on any ReauthorizationResponse it can
+		// parse, a refusal included: always refuse, and osp's encoder adds
+		// the critical element that makes the toolkit refuse the answer
+		// while parsing (osp.ElemReauthUnsupported).
 		return osp.Component{ID: c.ID, ReauthorizationResponse: &osp.ReauthorizationResponse{
 			Timestamp: rq.now, Status: osp.NewStatus(osp.StatusReauthorizationRefused),
 			TransactionID: c.ReauthorizationRequest.TransactionID}}, k.String()

@@ -98,7 +98,8 @@ func checkRules(b []byte) error {
 // TransactionIds below 2^63; UsageDetail Unit exactly "s".
 func checkTree(e *etree.Element) error {
 	for c := range elems(e) {
-		if !toolkitElements[c.FullTag()] && c.SelectAttrValue("critical", "") != "false" {
+		deliberate := c.FullTag() == ElemReauthUnsupported && e.Tag != "" && strings.HasPrefix(e.Tag, "Reauthori")
+		if !toolkitElements[c.FullTag()] && c.SelectAttrValue("critical", "") != "false" && !deliberate {
 			return fmt.Errorf("osp rules: <%s> is unknown to the toolkit and not marked critical=\"false\"", c.FullTag())
 		}
 		if hasElementChild(c) {
@@ -166,6 +167,9 @@ func checkComponent(c *etree.Element) error {
 	case "ReauthorizationResponse", "ReauthorisationResponse":
 		if ok {
 			return fmt.Errorf("successful ReauthorizationResponse (the stock toolkit crashes on it)")
+		}
+		if x := c.SelectElement(ElemReauthUnsupported); x == nil || x.SelectAttr("critical") != nil {
+			return fmt.Errorf("ReauthorizationResponse the toolkit can parse (it crashes on any: carry a critical <%s>)", ElemReauthUnsupported)
 		}
 	case "UsageConfirmation", "CapabilitiesConfirmation":
 		// The toolkit accepts any code here; 2xx confirms.

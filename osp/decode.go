@@ -41,6 +41,14 @@ const (
 	elemHopLimit = "OspnodeHopLimit"
 )
 
+// ElemReauthUnsupported is the one extension of ours sent critical (no
+// critical="false"), inside every ReauthorizationResponse: the stock OSP
+// Toolkit (4.33.1) crashes on any ReauthorizationResponse it can parse, a
+// refusal included (its parser frees the parsed response and returns NULL,
+// which the caller dereferences), so the answer must be one it refuses
+// while parsing (error 13308, at once). Our decoder knows the element.
+const ElemReauthUnsupported = "OspnodeReauthorizationUnsupported"
+
 func decode(b []byte, lim Limits) (*Message, error) {
 	lim = lim.withDefaults()
 	if err := prescan(b, lim); err != nil {

@@ -144,6 +144,9 @@ func decodeAuthRsp(e *etree.Element) (*AuthorizationResponse, error) {
 }
 
 func decodeReauthRsp(e *etree.Element) (*ReauthorizationResponse, error) {
+	if x := e.SelectElement(ElemReauthUnsupported); x != nil {
+		e.RemoveChild(x) // ours: see ElemReauthUnsupported
+	}
 	a, err := decodeAuthRsp(e)
 	if err != nil {
 		return nil, err

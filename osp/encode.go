@@ -219,6 +219,11 @@ func (e *enc) component(c *Component) {
 			e.fail("a successful ReauthorizationResponse crashes the OSP Toolkit: refuse with StatusReauthorizationRefused")
 		}
 		e.response(kind, r.Timestamp, r.Status, r.TransactionID, r.TransactionID != 0, r.Destinations)
+		// The stock toolkit crashes on any ReauthorizationResponse it can
+		// parse, a refusal included (OSP-WIRE.md): this critical element,
+		// unknown to it, makes it refuse the answer at parse time (error
+		// 13308) instead, at once and cleanly.
+		e.b = append(e.b, "<"+ElemReauthUnsupported+">true</"+ElemReauthUnsupported+">"...)
 	case KindAuthorizationIndication:
 		r := c.AuthorizationIndication
 		e.time("Timestamp", r.Timestamp)

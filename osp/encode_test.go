@@ -106,6 +106,20 @@ func TestEncodeReauthorizationRefusal(t *testing.T) {
 	if !strings.Contains(string(b), "<Code>501</Code><Description>not implemented</Description>") {
 		t.Fatalf("refusal: %s", b)
 	}
+	// The stock toolkit crashes on any ReauthorizationResponse it parses:
+	// ours carries a critical element it does not know, so it refuses the
+	// answer while parsing (error 13308), at once.
+	if !strings.Contains(string(b), "<"+ElemReauthUnsupported+">true</"+ElemReauthUnsupported+">") {
+		t.Fatalf("no critical refusal element: %s", b)
+	}
+	without := strings.Replace(string(b), "<"+ElemReauthUnsupported+">true</"+ElemReauthUnsupported+">", "", 1)
+	if err := CheckToolkitRules([]byte(without)); err == nil {
+		t.Fatal("a ReauthorizationResponse the toolkit can parse passed the toolkit rules")
+	}
+	back, err := Decode(b, Limits{})
+	if err != nil || back.Components[0].ReauthorizationResponse == nil || back.Components[0].ReauthorizationResponse.Status.Code != StatusReauthorizationRefused {
+		t.Fatalf("our decoder: %+v %v", back, err)
+	}
 }
 
 // TestCheckerCatches proves the rules checker can fail: each document
