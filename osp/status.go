@@ -38,9 +38,10 @@ const (
 )
 
 // StatusReauthorizationRefused is the code to answer every
-// ReauthorizationRequest with: the stock toolkit crashes on a successful
-// ReauthorizationResponse, and 501 tells it plainly that the server does
-// not implement reauthorisation.
+// ReauthorizationRequest with: the server does not implement
+// reauthorisation. (The stock toolkit crashes on any ReauthorizationResponse
+// it can parse, this refusal included; the encoder adds
+// ElemReauthUnsupported so that it refuses the answer while parsing.)
 const StatusReauthorizationRefused = StatusUnimplemented
 
 var statusText = map[int]string{
