@@ -15,16 +15,21 @@ var Version = "0.1.0-dev"
 // never calls os.Exit, so tests run it in-process with app.Run(args).
 func NewApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:                 "ospnode",
-		Usage:                "an OSP (ETSI TS 101 321) peering clearinghouse",
-		Version:              Version,
-		Writer:               stdout,
-		ErrWriter:            stderr,
-		EnableBashCompletion: true,
-		HideVersion:          true,
-		ExitErrHandler:       func(*cli.Context, error) {}, // main decides the exit code
-		Commands:             commands(),
+		Name:                  "ospnode",
+		Usage:                 "an OSP (ETSI TS 101 321) peering clearinghouse",
+		Version:               Version,
+		Writer:                stdout,
+		ErrWriter:             stderr,
+		EnableBashCompletion:  true,
+		HideVersion:           true,
+		ExitErrHandler:        func(*cli.Context, error) {}, // main decides the exit code
+		Commands:              commands(),
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitStatusHelp + "\n",
 	}
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return usage("%v (see 'ospnode --help')", err)
+	}
+	shortUsageErrors(app.Commands)
 	return app
 }
 

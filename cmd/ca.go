@@ -42,14 +42,14 @@ func caCommand() *cli.Command {
 				Name:  "issue",
 				Usage: "issue a certificate and key: --kind member|peer|node|token",
 				Flags: []cli.Flag{dir,
-					&cli.StringFlag{Name: "kind", Usage: "member, peer, node or token", Required: true, EnvVars: []string{"OSPNODE_CA_KIND"}},
-					&cli.StringFlag{Name: "name", Usage: "subject common name", Required: true, EnvVars: []string{"OSPNODE_CA_NAME"}},
+					&cli.StringFlag{Name: "kind", Usage: "member, peer, node or token (required)", Required: true, EnvVars: []string{"OSPNODE_CA_KIND"}},
+					&cli.StringFlag{Name: "name", Usage: "subject common name (required)", Required: true, EnvVars: []string{"OSPNODE_CA_NAME"}},
 					&cli.StringFlag{Name: "org", Usage: "subject organisation", EnvVars: []string{"OSPNODE_CA_SUBJECT_ORG"}},
 					&cli.StringSliceFlag{Name: "ip", Usage: "IP SAN (node, peer); repeatable", EnvVars: []string{"OSPNODE_CA_IP"}},
 					&cli.StringSliceFlag{Name: "dns", Usage: "DNS SAN (node, peer); repeatable", EnvVars: []string{"OSPNODE_CA_DNS"}},
 					&cli.IntFlag{Name: "days", Usage: "validity in days (0: 365, token 90)", EnvVars: []string{"OSPNODE_CA_DAYS"}},
-					&cli.StringFlag{Name: "key", Usage: "ecdsa, rsa (2048) or rsa3072", Value: "ecdsa", EnvVars: []string{"OSPNODE_CA_ISSUE_KEY"}},
-					&cli.StringFlag{Name: "out", Usage: "write PREFIX.crt and PREFIX.key (0600)", Required: true, EnvVars: []string{"OSPNODE_CA_OUT"}},
+					&cli.StringFlag{Name: "key", Usage: "ecdsa, rsa (2048) or rsa3072 (default: rsa for --kind member, since the OSP Toolkit loads only RSA keys for its client certificate; ecdsa otherwise, since the Kamailio osp module cannot send a token over 1,024 bytes and an RSA-2048 token is 1,355)", EnvVars: []string{"OSPNODE_CA_ISSUE_KEY"}},
+					&cli.StringFlag{Name: "out", Usage: "write PREFIX.crt and PREFIX.key (0600) (required)", Required: true, EnvVars: []string{"OSPNODE_CA_OUT"}},
 					&cli.DurationFlag{Name: "retire-previous", Usage: "kind token: keep earlier token keys in the bundle this long (the longest token validity), then drop them",
 						EnvVars: []string{"OSPNODE_CA_RETIRE_PREVIOUS"}},
 				},
@@ -142,9 +142,24 @@ func caIssue(c *cli.Context) error {
 	if err != nil {
 		return usage("%v", err)
 	}
-	alg, err := pki.ParseKeyAlgorithm(c.String("key"))
+	key := c.String("key")
+	if key == "" {
+		key = "ecdsa"
+		if kind == pki.KindMember {
+			key = "rsa" // the OSP Toolkit loads only RSA private keys for its own certificate
+		}
+	}
+	alg, err := pki.ParseKeyAlgorithm(key)
 	if err != nil {
 		return usage("%v", err)
+	}
+	if kind == pki.KindTokenSigning && strings.HasPrefix(key, "rsa") {
+		fmt.Fprintf(c.App.ErrWriter, "ospnode: warning: PKCS#7 tokens signed with an RSA key are over 1,024 bytes (1,355 with RSA-2048); "+
+			"the Kamailio osp module cannot send them and the call fails with 503. Keep --key ecdsa unless every member's proxy takes them.\n")
+	}
+	if kind == pki.KindMember && !strings.HasPrefix(key, "rsa") {
+		fmt.Fprintf(c.App.ErrWriter, "ospnode: warning: the OSP Toolkit (Kamailio, OpenSIPS, Asterisk and FreeSWITCH osp modules) loads only RSA keys for its own certificate: "+
+			"a member proxy cannot use this %s key.\n", key)
 	}
 	if c.Int("days") < 0 {
 		return usage("--days must not be negative")

@@ -12,7 +12,11 @@ import (
 // success, the code of a cli.ExitCoder, or 1 for any other error, which it
 // prints to stderr as "ospnode: …".
 func Main(args []string, stdout, stderr io.Writer) int {
-	err := NewApp(stdout, stderr).Run(args)
+	app := NewApp(stdout, stderr)
+	args, err := prepareArgs(app, args)
+	if err == nil {
+		err = app.Run(args)
+	}
 	if err == nil {
 		return 0
 	}
