@@ -46,7 +46,7 @@ func commands() []*cli.Command {
 		benchCommand(),
 		testnetCommand(),
 		clusterCommand(), memberCommand(), trunkCommand(), routeCommand(), rateCommand(), peerCommand(),
-		outboxCommand(), cdrCommand(), ledgerCommand(), periodCommand(), certCommand(),
+		outboxCommand(), cdrCommand(), txCommand(), ledgerCommand(), periodCommand(), certCommand(),
 	}
 }
 

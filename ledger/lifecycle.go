@@ -1,10 +1,14 @@
 package ledger
 
 import (
+	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -345,6 +349,91 @@ func (s *Store) UnfinishedCalls(at time.Time, limit int) ([]UnfinishedCall, erro
 			}
 			out = append(out, UnfinishedCall{TransactionID: txid, Role: Role(k[9]), SetupUsageID: l.SetupID,
 				SourceMember: t.SourceMember, Called: t.Called, UsageDeadline: t.UsageDeadline})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CallRecords is everything the ledger holds about one transaction: what
+// support staff look at first.
+type CallRecords struct {
+	Transaction *Transaction `json:"transaction"`
+	// Usage: every record that names the transaction (setup, interim,
+	// final, failed, conflicting, unmatched for another call's numbers),
+	// in the order they were recorded.
+	Usage []Usage `json:"usage"`
+	// Paid is, per role, the usage id of the paid final (0: none yet).
+	PaidSource      uint64 `json:"paid_source,omitempty"`
+	PaidDestination uint64 `json:"paid_destination,omitempty"`
+}
+
+// CallRecords returns transaction id with every usage record naming it.
+// ErrNotFound when the transaction does not exist (its usage, if any, is
+// in ListUsage's unmatched records).
+func (s *Store) CallRecords(id uint64) (*CallRecords, error) {
+	out := &CallRecords{}
+	err := s.view(func(btx *bolt.Tx) error {
+		t, err := getTransaction(btx, id)
+		if err != nil {
+			return err
+		}
+		out.Transaction = t
+		seen := map[uint64]bool{}
+		idem := btx.Bucket(bUsageIdem).Cursor()
+		for _, tag := range []byte{'t', 'T'} { // versions 1–3, version 4 keys
+			prefix := binary.BigEndian.AppendUint64([]byte{tag}, id)
+			for k, v := idem.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = idem.Next() {
+				res, err := DecodeResult(v)
+				if err != nil || res.UsageID == 0 || seen[res.UsageID] {
+					continue
+				}
+				seen[res.UsageID] = true
+				u, err := getUsage(btx, res.UsageID)
+				if err != nil {
+					return err
+				}
+				out.Usage = append(out.Usage, *u)
+			}
+		}
+		slices.SortFunc(out.Usage, func(a, b Usage) int { return cmp.Compare(a.ID, b.ID) })
+		if b := btx.Bucket(bUsageLife); b != nil {
+			for role, dst := range map[Role]*uint64{RoleSource: &out.PaidSource, RoleDestination: &out.PaidDestination} {
+				if v := b.Get(lifeKey(id, role)); v != nil {
+					l, err := decodeCallLife(v)
+					if err != nil {
+						return err
+					}
+					*dst = l.FinalID
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TransactionsByCallID returns the transactions authorised under callID,
+// newest first, looking at the most recent scan transactions at most (a
+// support lookup, not an index).
+func (s *Store) TransactionsByCallID(callID string, scan int) ([]*Transaction, error) {
+	var out []*Transaction
+	err := s.view(func(btx *bolt.Tx) error {
+		c := btx.Bucket(bTx).Cursor()
+		n := 0
+		for k, v := c.Last(); k != nil && n < scan; k, v = c.Prev() {
+			n++
+			r := rbuf{b: v}
+			t := decodeTransaction(&r)
+			if r.err != nil {
+				return fmt.Errorf("ledger: transaction %d: %w", binary.BigEndian.Uint64(k), r.err)
+			}
+			if t.CallID == callID {
+				out = append(out, t)
+			}
 		}
 		return nil
 	})

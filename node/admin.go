@@ -32,6 +32,7 @@ import (
 //	GET  /v1/decks[/{id}]
 //	GET  /v1/cdrs[?member=&from=&to=&number=&unmatched=&over_limit=&after=&limit=&format=json|csv]   (barrier)
 //	GET  /v1/usage/{txid}?role=source|destination&component=   200 record / 404
+//	GET  /v1/transactions/{txid}   GET /v1/transactions?call_id=   one call: transaction, destinations, every usage record   (barrier)
 //	GET  /v1/calls/unfinished[?limit=]   calls that connected but sent no final record by their deadline   (barrier)
 //	GET  /v1/balances[?account=&currency=]   GET /v1/audit (200 ok / 409 differences)   (barrier)
 //	GET  /v1/periods   POST /v1/periods/close {id, end}

@@ -18,8 +18,51 @@ import (
 // listing streams.
 const cdrPage = 2000
 
+// transactionScan bounds a lookup of transactions by Call-ID: the most
+// recent ones (there is no Call-ID index; support looks up recent calls).
+const transactionScan = 200_000
+
 func (n *Node) adminUsageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/cdrs", n.handleCDRs)
+	mux.HandleFunc("GET /v1/transactions/{txid}", n.adminHandle(func(r *http.Request) (int, any, error) {
+		tx, err := strconv.ParseUint(r.PathValue("txid"), 10, 64)
+		if err != nil || tx == 0 {
+			return 0, nil, badRequest("transaction id %q: want a positive integer", r.PathValue("txid"))
+		}
+		if err := n.adminBarrier(r); err != nil {
+			return 0, nil, err
+		}
+		recs, err := n.store.CallRecords(tx)
+		if isNotFound(err) {
+			return 0, nil, notFound("no transaction %d", tx)
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, recs, nil
+	}))
+	mux.HandleFunc("GET /v1/transactions", n.adminHandle(func(r *http.Request) (int, any, error) {
+		callID := r.URL.Query().Get("call_id")
+		if callID == "" {
+			return 0, nil, badRequest("give call_id= (or GET /v1/transactions/{txid})")
+		}
+		if err := n.adminBarrier(r); err != nil {
+			return 0, nil, err
+		}
+		txs, err := n.store.TransactionsByCallID(callID, transactionScan)
+		if err != nil {
+			return 0, nil, err
+		}
+		out := []*ledger.CallRecords{}
+		for _, t := range txs {
+			recs, err := n.store.CallRecords(t.ID)
+			if err != nil {
+				return 0, nil, err
+			}
+			out = append(out, recs)
+		}
+		return http.StatusOK, map[string]any{"calls": out, "scanned": transactionScan}, nil
+	}))
 	mux.HandleFunc("GET /v1/calls/unfinished", n.adminHandle(func(r *http.Request) (int, any, error) {
 		limit := 1000
 		if v := r.URL.Query().Get("limit"); v != "" {
