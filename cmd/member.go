@@ -31,6 +31,7 @@ func memberCommand() *cli.Command {
 		&cli.StringFlag{Name: "buy-deck", Usage: "deck id rating the calls it terminates", EnvVars: env("buy-deck")},
 		&cli.StringSliceFlag{Name: "blocked-prefix", Usage: "destination prefix it may not call (repeat)", EnvVars: env("blocked-prefix")},
 		&cli.BoolFlag{Name: "suspended", Usage: "create it suspended", EnvVars: env("suspended")},
+		&cli.BoolFlag{Name: "signal-address-port", Usage: "offer destinations to its proxies as [ip]:port; by default one on port 5060 is offered as [ip], which the Kamailio/OpenSIPS osp module needs", EnvVars: env("signal-address-port")},
 	}
 	idAction := func(verb string) cli.ActionFunc {
 		return func(c *cli.Context) error {
@@ -87,6 +88,7 @@ func memberAdd(c *cli.Context) error {
 	if c.Bool("suspended") {
 		m.Status = ledger.MemberSuspended
 	}
+	m.SignalAddressPort = c.Bool("signal-address-port")
 	if s := c.String("credit-limit"); s != "" {
 		if err := m.CreditLimit.UnmarshalText([]byte(strings.TrimSpace(s))); err != nil {
 			return usage("--credit-limit %q: want an amount and a currency, e.g. \"500 USD\"", s)

@@ -129,6 +129,14 @@ type Member struct {
 	// trade-off is that such a token also works at the call's other
 	// shared-token destinations. Default false: one token per destination.
 	SharedToken bool `json:"shared_token,omitempty"`
+	// SignalAddressPort: offer destinations to this member's proxies as
+	// configured, "[ip]:port". Without it (the default, what OSP Toolkit
+	// clients in the wild take) a destination on SIP's default port 5060
+	// is offered as "[ip]": the Kamailio/OpenSIPS osp module strips the
+	// first and last character of DestinationSignalAddress, so
+	// "[192.0.2.7]:5060" reached it as "192.0.2.7]:506" and the call
+	// failed. A trunk on another port is always offered with its port.
+	SignalAddressPort bool `json:"signal_address_port,omitempty"`
 }
 
 // Trunk is one termination endpoint of a member.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ospnode/ospnode/federation"
@@ -453,7 +454,7 @@ func (rq *request) authAnswer(id string, req *osp.AuthorizationRequest, t *ledge
 // destination is one offered destination of an AuthorizationResponse.
 func (rq *request) destination(d ledger.Destination, tok, callID []byte, after, until time.Time, t *ledger.Transaction, called string) osp.Destination {
 	return osp.Destination{
-		SignalAddress:    d.Address,
+		SignalAddress:    signalAddress(d.Address, rq.v.members[t.SourceMember]),
 		Token:            tok,
 		CallID:           callID,
 		ValidAfter:       after,
@@ -462,6 +463,19 @@ func (rq *request) destination(d ledger.Destination, tok, callID []byte, after, 
 		TranslatedCalled: called,
 		Protocol:         "sip",
 	}
+}
+
+// signalAddress is addr as the calling member's proxy takes it: "[ip]"
+// for SIP's default port unless the member keeps ports
+// (ledger.Member.SignalAddressPort).
+func signalAddress(addr string, caller *ledger.Member) string {
+	if caller != nil && caller.SignalAddressPort {
+		return addr
+	}
+	if b, ok := strings.CutSuffix(addr, ":5060"); ok && strings.HasPrefix(b, "[") && strings.HasSuffix(b, "]") {
+		return b
+	}
+	return addr
 }
 
 const timeSecond = time.Second

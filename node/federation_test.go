@@ -78,7 +78,7 @@ func TestFederationOneHop(t *testing.T) {
 		t.Fatalf("YELLOW transaction %+v %v", txY, err)
 	}
 	d := resp.Destinations[0]
-	if d.SignalAddress != "["+addrDest+"]:5060" {
+	if d.SignalAddress != "["+addrDest+"]" {
 		t.Fatalf("destination %q", d.SignalAddress)
 	}
 	if got := d.TimeLimit(); got != 3600 || txP.TimeLimit != 3600 {
@@ -518,7 +518,7 @@ func TestFederationSlowUpstream(t *testing.T) {
 	if took := time.Since(start); took > budget+slack {
 		t.Fatalf("failover took %v (budget %v)", took, budget)
 	}
-	if !r2.Status.OK() || len(r2.Destinations) != 1 || r2.Destinations[0].SignalAddress != "["+addrDest+"]:5060" {
+	if !r2.Status.OK() || len(r2.Destinations) != 1 || r2.Destinations[0].SignalAddress != "["+addrDest+"]" {
 		t.Fatalf("answer %+v", r2)
 	}
 	d := r2.Destinations[0]
@@ -570,7 +570,7 @@ func TestFederationRoutingPolicy(t *testing.T) {
 		want   want
 	}{
 		{"cheaper peer wins (LCR 0.07 < 0.09)", "4477", []ledger.RouteCandidate{
-			{Kind: ledger.CandidateTrunk, ID: "c1"}, {Kind: ledger.CandidatePeer, ID: "yellow"}}, want{"[" + addrDest + "]:5060", "yellow"}},
+			{Kind: ledger.CandidateTrunk, ID: "c1"}, {Kind: ledger.CandidatePeer, ID: "yellow"}}, want{"[" + addrDest + "]", "yellow"}},
 		{"priority beats cost", "44770", []ledger.RouteCandidate{
 			{Kind: ledger.CandidateTrunk, ID: "c1"}, {Kind: ledger.CandidatePeer, ID: "yellow", Priority: 1}}, want{"[" + addrDest + "]:5070", ""}},
 		{"peer below margin is dropped", "447700", []ledger.RouteCandidate{

@@ -233,3 +233,28 @@ func kamailioCallFlow(t *testing.T, basis ledger.BillingBasis, srcAmount, dstAmo
 		t.Fatalf("carrier-b is owed %s, want %s", got, dstAmount)
 	}
 }
+
+// TestSignalAddressForm: a destination on SIP's default port is offered
+// as "[ip]" (the Kamailio osp module strips the first and last character
+// of the address it gets), unless the calling member keeps ports; another
+// port is always kept.
+func TestSignalAddressForm(t *testing.T) {
+	keep := &ledger.Member{SignalAddressPort: true}
+	for _, tc := range []struct {
+		addr   string
+		caller *ledger.Member
+		want   string
+	}{
+		{"[192.0.2.7]:5060", nil, "[192.0.2.7]"},
+		{"[192.0.2.7]:5060", &ledger.Member{}, "[192.0.2.7]"},
+		{"[192.0.2.7]:5060", keep, "[192.0.2.7]:5060"},
+		{"[192.0.2.7]:5070", nil, "[192.0.2.7]:5070"},
+		{"[2001:db8::7]:5060", nil, "[2001:db8::7]"},
+		{"[192.0.2.7]", nil, "[192.0.2.7]"},
+		{"sip.example.net:5060", nil, "sip.example.net:5060"},
+	} {
+		if got := signalAddress(tc.addr, tc.caller); got != tc.want {
+			t.Errorf("signalAddress(%q, %+v) = %q, want %q", tc.addr, tc.caller, got, tc.want)
+		}
+	}
+}

@@ -37,7 +37,7 @@ func TestThreeTierCallCrossesTheChain(t *testing.T) {
 		return p
 	}
 	d := ar.Destinations[0]
-	if d.SignalAddress != "["+CarrierASource+"]:5060" && d.SignalAddress != "["+CarrierBSource+"]:5060" {
+	if d.SignalAddress != "["+CarrierASource+"]" && d.SignalAddress != "["+CarrierBSource+"]" {
 		t.Fatalf("destination %s is not a YELLOW trunk", d.SignalAddress)
 	}
 	opts := osp.TokenVerifyOptions{Roots: roots(yellow), Calling: calling, Called: called, CallID: d.CallID}
@@ -79,7 +79,7 @@ func TestThreeTierCallCrossesTheChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := Party{Bind: CarrierBSource}
-	if d.SignalAddress == "["+CarrierASource+"]:5060" {
+	if d.SignalAddress == "["+CarrierASource+"]" {
 		dst = CarrierAParty()
 	}
 	if err := ReportUsage(ctx, yellow.OSPURLs()[0], dst, osp.RoleDestination, claims.TransactionID, callID, calling, called, 60); err != nil {
