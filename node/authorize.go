@@ -416,7 +416,7 @@ func (rq *request) authAnswer(id string, req *osp.AuthorizationRequest, t *ledge
 			resp.Destinations = append(resp.Destinations, rq.destination(d, tok, callID, after, until, t, called))
 			continue
 		}
-		dest := d.Address
+		dest := signalAddress(d.Address, v.members[t.SourceMember]) // as offered
 		if share {
 			dest = ""
 		}

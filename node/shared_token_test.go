@@ -53,7 +53,7 @@ func TestSharedToken(t *testing.T) {
 		byAddr[d.SignalAddress] = d
 	}
 	dest := func(i int) osp.Destination {
-		d, ok := byAddr[fmt.Sprintf("[192.0.2.%d]:5060", i+1)]
+		d, ok := byAddr[fmt.Sprintf("[192.0.2.%d]", i+1)] // port 5060 is offered as [ip]
 		if !ok {
 			t.Fatalf("no destination for term-%d", i)
 		}
