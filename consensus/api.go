@@ -63,6 +63,10 @@ var (
 	// context was cancelled; errors.Is(err, context.Canceled) tells) before
 	// the outcome was known; the command may still commit.
 	ErrTimeout = errors.New("consensus: timeout")
+	// ErrRefused: an internal-channel request from a node that Config.PeerID
+	// does not admit (not in the Raft configuration, or joining under
+	// another node's ID). The remote side sees it as a remote error.
+	ErrRefused = errors.New("consensus: refused")
 )
 
 // BatchConfig tunes group commit: commands proposed concurrently are carried
@@ -114,6 +118,16 @@ type Config struct {
 	// used as the server config on accepted connections and (cloned, with
 	// ServerName defaulted to the dialled host) as the client config.
 	TLS *tls.Config
+	// PeerID, when set with TLS, names the node at the other end of an
+	// accepted internal-channel connection from its verified TLS state (the
+	// node identity of its certificate), and the internal channel admits
+	// only members of the Raft configuration: forwarded proposals, read
+	// index, remove and transfer from a server of the configuration, a join
+	// from the joining node itself (its identity equals the join's ID) or
+	// from a server forwarding it. An error, or an empty ID, refuses the
+	// connection's requests. Nil: no identity checks (plain TCP on
+	// loopback, or TLS without node identities).
+	PeerID func(tls.ConnectionState) (string, error)
 	// Dial, when set, opens the TCP connection to a peer instead of a
 	// net.Dialer (TLS and the type byte are still added by this package).
 	// testnet and the tests route it through faultnet proxies per link, so a

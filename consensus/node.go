@@ -243,7 +243,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 
 	n.rpcc = &rpcClient{m: n.mux, dialTimeout: max(cfg.HeartbeatTimeout, time.Second), conns: map[string]*clientConn{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	n.rpcs = &rpcServer{ln: n.mux.subs[connInternal], handle: n.handleRPC, log: n.log, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+	n.rpcs = &rpcServer{ln: n.mux.subs[connInternal], handle: n.handleRPC, peerID: cfg.PeerID, log: n.log, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
 	n.rpcs.serve()
 
 	n.leaderB = newBatcher(cfg.Batch, n.submitEntry)
@@ -540,8 +540,12 @@ func (n *Node) isClosing() bool {
 }
 
 // handleRPC serves the internal channel.
-func (n *Node) handleRPC(ctx context.Context, typ byte, body []byte) ([]byte, error) {
+func (n *Node) handleRPC(ctx context.Context, from caller, typ byte, body []byte) ([]byte, error) {
 	r := rbuf{b: body}
+	if err := n.admitCaller(from, typ, body); err != nil {
+		n.log.Warn("consensus: internal request refused", "type", typ, "err", err)
+		return nil, err
+	}
 	timeout := time.Duration(r.uvarint())
 	if timeout <= 0 || timeout > n.cfg.ApplyTimeout {
 		timeout = n.cfg.ApplyTimeout
@@ -595,6 +599,35 @@ func (n *Node) handleRPC(ctx context.Context, typ byte, body []byte) ([]byte, er
 	default:
 		return nil, fmt.Errorf("consensus: unknown internal request type %d", typ)
 	}
+}
+
+// admitCaller applies Config.PeerID's rule: with identities checked, only a
+// server of the Raft configuration may use the internal channel, except that
+// a node may ask to join as itself.
+func (n *Node) admitCaller(from caller, typ byte, body []byte) error {
+	if !from.checked {
+		return nil
+	}
+	if from.err != nil {
+		return fmt.Errorf("%w: internal request from an unidentified node: %v", ErrRefused, from.err)
+	}
+	if typ == rpcJoin {
+		r := rbuf{b: body}
+		r.uvarint()
+		if id := r.str(); r.err == nil && id == from.id {
+			return nil
+		}
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return mapRaftErr(err)
+	}
+	for _, s := range cf.Configuration().Servers {
+		if string(s.ID) == from.id {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: internal request from node %q, which is not in the Raft configuration", ErrRefused, from.id)
 }
 
 // leaderAddr waits (up to LeaderWait and ctx) for a known leader.

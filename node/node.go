@@ -107,6 +107,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Dir:                filepath.Join(cfg.DataDir, "raft"),
 		Listener:           ln,
 		TLS:                n.trust.cluster,
+		PeerID:             n.trust.clusterPeerID(),
 		Advertise:          cfg.ClusterAdvertise,
 		Bootstrap:          cfg.Bootstrap,
 		Batch:              cfg.Batch,

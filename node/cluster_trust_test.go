@@ -1,0 +1,377 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/ospnode/ospnode/consensus"
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/node/pki"
+)
+
+// handMade signs tmpl with the test CA's key outside the CA (no index
+// entry): certificates the CA would no longer issue — expired, or a node
+// certificate from before node identities.
+func (c *testCA) handMade(tmpl *x509.Certificate) *pki.Issued {
+	c.t.Helper()
+	caKey, err := pki.ParseKeyPEM(mustRead(c.t, filepath.Join(c.dir, pki.CAKeyFile)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ca.Certificate(), key.Public(), caKey)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return &pki.Issued{Serial: cert.SerialNumber, Cert: cert, Key: key}
+}
+
+// rogueDialer opens cluster connections of one type (1 Raft, 2 internal
+// channel) with an optional client certificate.
+type rogueDialer struct {
+	addr string
+	cert *pki.Issued // nil: no client certificate
+	ca   *x509.CertPool
+}
+
+func (d rogueDialer) dial(typ byte) (net.Conn, error) {
+	raw, err := net.DialTimeout("tcp", d.addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{RootCAs: d.ca, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	if d.cert != nil {
+		cfg.Certificates = []tls.Certificate{{Certificate: [][]byte{d.cert.Cert.Raw}, PrivateKey: d.cert.Key, Leaf: d.cert.Cert}}
+	}
+	c := tls.Client(raw, cfg)
+	if err := c.SetDeadline(time.Now().Add(3 * time.Second)); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	if err := c.Handshake(); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	if _, err := c.Write([]byte{typ}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// raftStream makes the dialer a raft.StreamLayer (its Accept serves a
+// listener nobody dials).
+type rogueStream struct {
+	net.Listener
+	d rogueDialer
+}
+
+func (s rogueStream) Dial(raft.ServerAddress, time.Duration) (net.Conn, error) { return s.d.dial(1) }
+
+// internalCall sends one internal-channel request (the consensus frame:
+// uint32 length | type | uint64 id | body) and returns the answer's status
+// byte and body.
+func (d rogueDialer) internalCall(typ byte, body []byte) (byte, string, error) {
+	c, err := d.dial(2)
+	if err != nil {
+		return 0, "", err
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	if hello, err := r.ReadByte(); err != nil || hello != 1 {
+		return 0, "", fmt.Errorf("no internal channel hello: %d %v", hello, err)
+	}
+	frame := binary.BigEndian.AppendUint32(nil, uint32(9+len(body)))
+	frame = append(frame, typ)
+	frame = binary.BigEndian.AppendUint64(frame, 1)
+	if _, err := c.Write(append(frame, body...)); err != nil {
+		return 0, "", err
+	}
+	var l [4]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return 0, "", err
+	}
+	resp := make([]byte, binary.BigEndian.Uint32(l[:]))
+	if _, err := io.ReadFull(r, resp); err != nil {
+		return 0, "", err
+	}
+	return resp[0], string(resp[9:]), nil
+}
+
+// Internal-channel request types and bodies (consensus/rpc.go).
+func proposeBody(cmds ...[]byte) []byte {
+	b := binary.AppendUvarint(nil, uint64(time.Second))
+	b = binary.AppendUvarint(b, uint64(len(cmds)))
+	for _, c := range cmds {
+		b = binary.AppendUvarint(b, uint64(len(c)))
+		b = append(b, c...)
+	}
+	return b
+}
+
+func joinBody(id, addr string) []byte {
+	b := binary.AppendUvarint(nil, uint64(time.Second))
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	b = binary.AppendUvarint(b, uint64(len(addr)))
+	return append(b, addr...)
+}
+
+// TestClusterPortAdmitsNodesOnly: a rogue client on a TLS cluster's port
+// with no certificate, a member, peer, admin or token certificate, an
+// expired or revoked node certificate, or a node certificate issued before
+// node identities, tries Raft (AppendEntries with a higher term and an
+// undecodable entry, RequestVote, InstallSnapshot) and the internal channel
+// (a forwarded proposal, a join): every attempt fails and the cluster's
+// leader, term and log are unchanged. A valid node certificate of a node
+// outside the Raft configuration passes TLS but the internal channel
+// refuses it, also when it asks to join under another node's ID. The
+// harness itself is checked with a cluster member's own certificate.
+func TestClusterPortAdmitsNodesOnly(t *testing.T) {
+	c := newTestCA(t)
+	admin := c.issue(pki.KindMember, "ops-admin")
+	c1 := tlsNodeConfig(t, c, "n1", admin.Serial.String())
+	c1.Bootstrap, c1.Demo = true, true
+	n1 := openNode(t, c1)
+	c2 := tlsNodeConfig(t, c, "n2", admin.Serial.String())
+	c2.Join = []string{n1.ClusterAddr()}
+	n2 := openNode(t, c2)
+	waitFor(t, "n2 to replicate the demo network", 20*time.Second, func() bool {
+		_, err := n2.Store().Network()
+		return err == nil && len(n2.Consensus().Status().Members) == 2
+	})
+	n2cert, err := pki.ParseCertPEM(mustRead(t, c2.Trust.ClusterCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2key, err := pki.ParseKeyPEM(mustRead(t, c2.Trust.ClusterKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := &pki.Issued{Serial: n2cert[0].SerialNumber, Cert: n2cert[0], Key: n2key}
+
+	revoked := c.issue(pki.KindNode, "n9")
+	mustPropose(t, n1, ledger.RevokeCert{Serial: revoked.Serial.Text(16), At: time.Now().UTC(), Reason: "keyCompromise"})
+	waitFor(t, "n2 to apply the revocation", 10*time.Second, func() bool {
+		ok, err := n2.Store().IsRevoked(revoked.Serial.Text(16))
+		return err == nil && ok
+	})
+	expired := c.handMade(&x509.Certificate{SerialNumber: big.NewInt(1 << 40), Subject: pkix.Name{CommonName: "n8"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		URIs:        []*url.URL{pki.NodeURI("n8")}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	oldStyle := c.handMade(&x509.Certificate{SerialNumber: big.NewInt(1<<40 + 1), Subject: pkix.Name{CommonName: "n2"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
+
+	roots := c.pool()
+	// Positive control: n2's own certificate speaks the internal channel
+	// (a read index, which appends a barrier entry: before the snapshot).
+	for _, target := range []*Node{n1, n2} {
+		good := rogueDialer{addr: target.ClusterAddr(), cert: member, ca: roots}
+		if st, msg, err := good.internalCall(2, binary.AppendUvarint(nil, uint64(time.Second))); err != nil || (target == n1 && st != 0) {
+			t.Fatalf("%s: read index with n2's certificate: status %d %q %v", target.ID(), st, msg, err)
+		}
+		// and Raft: a vote request with a stale term is answered (not granted).
+		if err := rogueAttempts(t, good, target.Consensus().Status(), 1)[1].run(); err != nil {
+			t.Fatalf("%s: stale RequestVote with n2's certificate: %v", target.ID(), err)
+		}
+	}
+	before := n1.Consensus().Status()
+	if before.State != "Leader" {
+		t.Fatalf("n1 is %s, want the leader", before.State)
+	}
+	for _, target := range []*Node{n1, n2} {
+		addr := target.ClusterAddr()
+		rogues := []struct {
+			name string
+			cert *pki.Issued
+		}{
+			{"no certificate", nil},
+			{"member certificate", c.issue(pki.KindMember, "n3")},
+			{"admin certificate", admin},
+			{"peer certificate", c.issue(pki.KindPeer, "n2")},
+			{"token certificate", c.issue(pki.KindTokenSigning, "n2")},
+			{"expired node certificate", expired},
+			{"revoked node certificate", revoked},
+			{"node certificate without identity", oldStyle},
+		}
+		for _, r := range rogues {
+			d := rogueDialer{addr: addr, cert: r.cert, ca: roots}
+			for _, attempt := range rogueAttempts(t, d, before, before.Term+100) {
+				if err := attempt.run(); err == nil {
+					t.Errorf("%s, %s on %s: accepted", r.name, attempt.name, target.ID())
+				}
+			}
+		}
+	}
+
+	// A node certificate of a node outside the configuration: TLS admits
+	// it (the CA made it a node), the internal channel does not.
+	stranger := rogueDialer{addr: n1.ClusterAddr(), cert: c.issue(pki.KindNode, "n7"), ca: roots}
+	for name, body := range map[string][]byte{"propose": proposeBody([]byte{0xff, 0xfe}), "join as n2": joinBody("n2", "127.0.0.1:1")} {
+		typ := byte(1)
+		if strings.HasPrefix(name, "join") {
+			typ = 3
+		}
+		st, msg, err := stranger.internalCall(typ, body)
+		if err != nil || st == 0 || !strings.Contains(msg, "not in the Raft configuration") {
+			t.Errorf("n7 %s: status %d %q %v; want refused", name, st, msg, err)
+		}
+	}
+
+	after := n1.Consensus().Status()
+	if after.LeaderID != before.LeaderID || after.Term != before.Term || after.CommitIndex != before.CommitIndex {
+		t.Fatalf("cluster changed: before leader %s term %d commit %d, after leader %s term %d commit %d",
+			before.LeaderID, before.Term, before.CommitIndex, after.LeaderID, after.Term, after.CommitIndex)
+	}
+	if got := n1.Consensus().Status().Members; len(got) != 2 {
+		t.Fatalf("members %+v", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := n2.Propose(ctx, ledger.RevokeCert{Serial: "abcdef", At: time.Now().UTC(), Reason: "test"}); err != nil {
+		t.Fatalf("the cluster no longer commits: %v", err)
+	}
+}
+
+type rogueAttempt struct {
+	name string
+	run  func() error
+}
+
+// rogueAttempts are the Raft RPCs and internal-channel requests a rogue
+// client tries with term (above the leader's, for a rogue).
+func rogueAttempts(t *testing.T, d rogueDialer, status consensus.Status, term uint64) []rogueAttempt {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: rogueStream{Listener: ln, d: d}, MaxPool: 1, Timeout: 3 * time.Second})
+	t.Cleanup(func() { tr.Close() })
+	hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("rogue"), Addr: []byte(ln.Addr().String())}
+	target := raft.ServerAddress(d.addr)
+	id := raft.ServerID(status.ID)
+	return []rogueAttempt{
+		{"AppendEntries", func() error {
+			var resp raft.AppendEntriesResponse
+			return tr.AppendEntries(id, target, &raft.AppendEntriesRequest{RPCHeader: hdr, Term: term, PrevLogEntry: status.CommitIndex,
+				PrevLogTerm: status.Term, LeaderCommitIndex: status.CommitIndex + 1,
+				Entries: []*raft.Log{{Index: status.CommitIndex + 1, Term: term, Type: raft.LogCommand, Data: []byte{0xff, 0xff}}}}, &resp)
+		}},
+		{"RequestVote", func() error {
+			var resp raft.RequestVoteResponse
+			return tr.RequestVote(id, target, &raft.RequestVoteRequest{RPCHeader: hdr, Term: term,
+				LastLogIndex: status.CommitIndex + 1000, LastLogTerm: term}, &resp)
+		}},
+		{"InstallSnapshot", func() error {
+			var resp raft.InstallSnapshotResponse
+			return tr.InstallSnapshot(id, target, &raft.InstallSnapshotRequest{RPCHeader: hdr, SnapshotVersion: raft.SnapshotVersionMax,
+				Term: term, LastLogIndex: status.CommitIndex + 1000, LastLogTerm: term, Size: 4}, &resp, strings.NewReader("junk"))
+		}},
+		{"forwarded proposal", func() error {
+			st, msg, err := d.internalCall(1, proposeBody([]byte{0xff, 0xfe}))
+			if err == nil && st != 0 {
+				err = errors.New(msg)
+			}
+			return err
+		}},
+	}
+}
+
+// TestClusterConfigRefusals: a node refuses to start with a plain-TCP
+// cluster listener on a non-loopback address (unless ClusterInsecure), or
+// with a cluster certificate that is not its own node certificate: another
+// node's, a peer's, or a node certificate from before node identities (the
+// error says how to reissue it).
+func TestClusterConfigRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{{"127.0.0.1:0", true}, {"[::1]:5047", true}, {"localhost:1", true}, {"0.0.0.0:5047", false},
+		{":5047", false}, {"192.0.2.1:5047", false}, {"example.net:5047", false}, {"junk", false}} {
+		if got := loopbackAddr(tc.addr); got != tc.want {
+			t.Errorf("loopbackAddr(%q) = %v", tc.addr, got)
+		}
+	}
+	c := newTestCA(t)
+	oldStyle := c.handMade(&x509.Certificate{SerialNumber: big.NewInt(1 << 41), Subject: pkix.Name{CommonName: "n1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
+	oldStyle.CertPEM = pemCert(oldStyle.Cert.Raw)
+	var err error
+	if oldStyle.KeyPEM, err = pki.MarshalKeyPEM(oldStyle.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := oldStyle.WriteFiles(filepath.Join(t.TempDir(), "old")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		want string
+	}{
+		{"plain TCP on all interfaces", func(c *Config) { c.ClusterAddr = "0.0.0.0:0" }, "--cluster-insecure"},
+		{"another node's certificate", func(cfg *Config) {
+			is := c.issue(pki.KindNode, "n2")
+			cfg.Trust = TrustConfig{ClusterCert: is.CertFile, ClusterKey: is.KeyFile}
+		}, `node "n2"'s, not this node's`},
+		{"peer certificate", func(cfg *Config) {
+			is := c.issue(pki.KindPeer, "n1")
+			cfg.Trust = TrustConfig{ClusterCert: is.CertFile, ClusterKey: is.KeyFile}
+		}, "no node identity"},
+		{"node certificate without identity", func(cfg *Config) {
+			cfg.Trust = TrustConfig{ClusterCert: oldStyle.CertFile, ClusterKey: oldStyle.KeyFile}
+		}, "ospnode ca issue --kind node"},
+	} {
+		cfg := testConfig(t, "n1")
+		cfg.PKIDir = c.dir
+		cfg.Bootstrap = true
+		tc.set(&cfg)
+		n, err := Open(context.Background(), cfg)
+		if err == nil {
+			n.Close()
+			t.Errorf("%s: node started", tc.name)
+			continue
+		}
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want ErrConfig mentioning %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
