@@ -67,6 +67,10 @@ var (
 	// does not admit (not in the Raft configuration, or joining under
 	// another node's ID). The remote side sees it as a remote error.
 	ErrRefused = errors.New("consensus: refused")
+	// ErrHalted: this node stopped applying its log at an entry it cannot
+	// apply (Node.Halted returns the *HaltError naming it). Proposals whose
+	// entries this node cannot apply get it; the node needs an operator.
+	ErrHalted = errors.New("consensus: halted")
 )
 
 // BatchConfig tunes group commit: commands proposed concurrently are carried
@@ -184,6 +188,7 @@ type Status struct {
 	CommitIndex  uint64
 	AppliedIndex uint64    // raft's applied index (includes non-command entries)
 	LastContact  time.Time // last contact with the leader (zero on the leader)
+	Halted       string    // non-empty: why this node stopped applying its log (Node.Halted)
 	Members      []Member
 }
 

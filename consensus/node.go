@@ -29,6 +29,7 @@ type Node struct {
 
 	raft      *raft.Raft
 	sm        StateMachine
+	fsm       *fsm
 	transport *raft.NetworkTransport
 	store     *raftboltdb.BoltStore
 	mux       *mux
@@ -235,7 +236,8 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	}
 
 	n.sm = sm
-	r, err := raft.NewRaft(rc, &fsm{sm: sm}, store, store, snaps, n.transport)
+	n.fsm = &fsm{sm: sm, log: n.log, onHalt: n.handOff}
+	r, err := raft.NewRaft(rc, n.fsm, store, store, snaps, n.transport)
 	if err != nil {
 		return fail(fmt.Errorf("consensus: start raft: %w", err))
 	}
@@ -451,6 +453,14 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
 // propose submits cmds as one unit. leaderOnly is set for requests forwarded
 // by a follower: this node must not forward them again.
 func (n *Node) propose(ctx context.Context, cmds [][]byte, leaderOnly bool) ([][]byte, error) {
+	if h := n.Halted(); h != nil {
+		// A halted node's state is stale: it proposes nothing, and a
+		// follower forwarding to it retries once leadership has moved.
+		if leaderOnly {
+			return nil, fmt.Errorf("%w: %w", errNotAppended, h)
+		}
+		return nil, h
+	}
 	ctx, cancel := n.opContext(ctx)
 	defer cancel()
 	retryUntil := time.Now().Add(n.cfg.LeaderWait)
@@ -993,12 +1003,38 @@ func (n *Node) Status() Status {
 	if st.State != raft.Leader.String() {
 		st.LastContact = n.raft.LastContact()
 	}
+	if h := n.Halted(); h != nil {
+		st.Halted = h.Error()
+	}
 	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
 		for _, s := range cf.Configuration().Servers {
 			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})
 		}
 	}
 	return st
+}
+
+// Halted returns why this node stopped applying its log (a *HaltError), or
+// nil. A halted node keeps its Raft log and its vote but applies nothing;
+// see fsm.Apply.
+func (n *Node) Halted() *HaltError {
+	if n.fsm == nil {
+		return nil
+	}
+	return n.fsm.halt.Load()
+}
+
+// handOff is the fsm's onHalt: a halted leader hands leadership to a
+// follower that can still apply (raft picks the most up-to-date one), so
+// the cluster keeps serving. Best effort: a single node has no one to
+// hand it to.
+func (n *Node) handOff(h *HaltError) {
+	if n.isClosing() || !n.IsLeader() {
+		return
+	}
+	if err := n.raft.LeadershipTransfer().Error(); err != nil {
+		n.log.Warn("consensus: halted leader could not hand leadership over", "err", err, "halted_at", h.Index)
+	}
 }
 
 // IsLeader reports whether this node is currently the leader.

@@ -206,6 +206,9 @@ func (n *Node) healthy() (bool, string) {
 		return false, "closing"
 	default:
 	}
+	if h := n.cons.Halted(); h != nil {
+		return false, h.Error()
+	}
 	if _, err := n.store.Network(); err != nil && !isNotFound(err) {
 		return false, "store: " + err.Error()
 	}

@@ -71,6 +71,12 @@ func (n *Node) handleOSP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusServiceUnavailable, "state unavailable\n")
 		return
 	}
+	if h := n.cons.Halted(); h != nil {
+		// This replica stopped applying its log: its state is stale. 503
+		// sends the toolkit to the next service point.
+		plain(w, http.StatusServiceUnavailable, "node halted: cannot apply its log at entry "+strconv.FormatUint(h.Index, 10)+"\n")
+		return
+	}
 	if v.network.ID == "" {
 		// No network in this replica's ledger yet: a node that has just
 		// started or joined and not caught up. 503 makes the toolkit try
