@@ -40,6 +40,7 @@ type Node struct {
 	fed    *fedState
 
 	ospSrv, ospTLSSrv, adminSrv *http.Server
+	ospBudget                   *budget // connections and body bytes of the OSP listeners
 	ospURL, ospTLSURL, adminURL string
 	adminToken                  string
 
@@ -174,15 +175,24 @@ func (n *Node) join(ctx context.Context) error {
 
 // listen opens the OSP and admin listeners and starts serving.
 func (n *Node) listen() error {
+	hl := n.cfg.HTTP
+	maxBody := n.cfg.Limits.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = osp.DefaultLimits().MaxBodyBytes
+	}
+	srcBytes := max(hl.MaxSourceBodyBytes, maxBody)
+	n.ospBudget = newBudget(hl.MaxConns, hl.MaxConnsPerSource, max(hl.MaxBodyBytesInFlight, srcBytes), srcBytes,
+		&n.met.connsRefused, &n.met.connsEvicted, &n.met.bytesRefused)
+	adminBudget := newBudget(hl.AdminMaxConns, hl.AdminMaxConnsPerSource, 0, 0, &n.met.adminRefused, &n.met.adminEvicted, nil)
 	ospH := n.enrollMount(n.ospHandler())
 	if n.cfg.OSPAddr != "" && n.cfg.OSPAddr != "-" {
 		ln, err := net.Listen("tcp", n.cfg.OSPAddr)
 		if err != nil {
 			return fmt.Errorf("node: osp listener: %w", err)
 		}
-		n.ospSrv = n.newServer(ospH)
+		n.ospSrv = n.newServer(ospH, n.ospBudget)
 		n.ospURL = "http://" + ln.Addr().String() + "/osp"
-		n.serve(n.ospSrv, limitPerSource(ln, n.cfg.HTTP.MaxConnsPerSource, &n.met.connsRefused))
+		n.serve(n.ospSrv, n.ospBudget.listener(ln))
 	}
 	if n.cfg.OSPTLSAddr != "" {
 		tc, err := n.ospTLSConfig()
@@ -193,9 +203,9 @@ func (n *Node) listen() error {
 		if err != nil {
 			return fmt.Errorf("node: osp tls listener: %w", err)
 		}
-		n.ospTLSSrv = n.newServer(ospH)
+		n.ospTLSSrv = n.newServer(ospH, n.ospBudget)
 		n.ospTLSURL = "https://" + ln.Addr().String() + "/osp"
-		n.serve(n.ospTLSSrv, tls.NewListener(limitPerSource(ln, n.cfg.HTTP.MaxConnsPerSource, &n.met.connsRefused), tc))
+		n.serve(n.ospTLSSrv, tls.NewListener(n.ospBudget.listener(ln), tc))
 	}
 	if n.cfg.AdminAddr != "-" {
 		ln, err := net.Listen("tcp", n.cfg.AdminAddr)
@@ -207,7 +217,8 @@ func (n *Node) listen() error {
 		mux.HandleFunc("GET /metrics", n.handleMetrics)
 		n.trustRoutes(mux)
 		mux.Handle("/", n.adminHandler())
-		n.adminSrv = n.newServer(mux)
+		n.adminSrv = n.newServer(mux, adminBudget)
+		ln = adminBudget.listener(ln)
 		scheme := "http"
 		if n.cfg.AdminTLSCert != "" {
 			cert, err := newListenerCert("admin", n.cfg.AdminTLSCert, n.cfg.AdminTLSKey, nil)
@@ -244,10 +255,12 @@ func (n *Node) ospTLSConfig() (*tls.Config, error) {
 	return n.trust.ospTLS(tc, cert), nil
 }
 
-func (n *Node) newServer(h http.Handler) *http.Server {
+func (n *Node) newServer(h http.Handler, b *budget) *http.Server {
 	s := &http.Server{
-		Handler:  h,
-		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+		Handler:     h,
+		ErrorLog:    slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+		ConnState:   b.connState,
+		ConnContext: b.connContext,
 	}
 	n.cfg.HTTP.applyTo(s)
 	return s
