@@ -75,6 +75,10 @@ func trustBanner(out io.Writer, n *node.Node, cfg node.Config) {
 		cluster = "mutual TLS"
 	}
 	fmt.Fprintf(out, "  cluster links: %s; token bundle: %s/v1/ca/bundle; SIGHUP reloads the token key, CA revocations, listener certificates and the OSP client CA file\n", cluster, n.AdminURL())
+	if ids := n.ClaimableMembers(); len(ids) > 0 {
+		fmt.Fprintf(out, "  warning: members identified by their self-declared DeviceId/CustomerId from any address (identify_by_ids; anyone can claim them): %s\n",
+			strings.Join(ids, ", "))
+	}
 	if strings.HasPrefix(n.OSPURL(), "http:") || strings.HasPrefix(n.AdminURL(), "http:") || cfg.Trust.ClusterCert == "" {
 		fmt.Fprintln(out, "  note: some listeners are plain HTTP/TCP — fine on loopback for the demo; for a network set\n"+
 			"        --osp-tls-addr/--osp-tls-cert, --admin-tls-cert and --cluster-cert (see node/DESIGN.md, Trust)")

@@ -153,6 +153,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("node: seed demo: %w", err)
 		}
 	}
+	// Build the member view now: it warns about members that
+	// self-declared ids identify (Credentials.IdentifyByIDs).
+	if _, err := n.state.get(); err != nil {
+		n.log.Warn("node: state view", "err", err)
+	}
 	n.log.Info("node started", "id", cfg.NodeID, "osp", n.OSPURL(), "admin", n.adminURL, "cluster", n.ClusterAddr())
 	return n, nil
 }
@@ -334,6 +339,17 @@ func (n *Node) AdminURL() string { return n.adminURL }
 
 // AdminToken returns the bearer token of the admin API.
 func (n *Node) AdminToken() string { return n.adminToken }
+
+// ClaimableMembers lists the members that a request's DeviceId or
+// CustomerId alone identifies, from any address (Credentials.IdentifyByIDs):
+// `ospnode serve` prints them at start.
+func (n *Node) ClaimableMembers() []string {
+	v, err := n.state.get()
+	if err != nil {
+		return nil
+	}
+	return claimableIDs(v)
+}
 
 // ClusterAddr returns the address other nodes use to reach this one (the
 // --join address).
