@@ -420,3 +420,48 @@ func FuzzParseEnrollForm(f *testing.F) {
 		}
 	})
 }
+
+// TestEnrollPendingPerSource: one source fills at most its share of the
+// approval queue; another source still queues, and a re-request of a
+// queued CSR is still answered pending. IPv6 sources are /64s.
+func TestEnrollPendingPerSource(t *testing.T) {
+	ca := testEnrollCA(t, false)
+	srv := enrollServer(t, EnrollConfig{CA: ca, OperatorApproval: true, MaxPending: 100, MaxPendingPerSource: 3})
+	from := func(src string, body []byte) int {
+		t.Helper()
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		cl := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+		resp, err := cl.Post(srv.URL+"/tep", "text/html", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		st, _ := enrollReply(t, b)
+		return st
+	}
+	first := toolkitForm("", "", newCSR(t, "a0"))
+	for i, want := range []int{EnrollStatusPending, EnrollStatusPending, EnrollStatusPending, EnrollStatusRefused, EnrollStatusRefused} {
+		body := first
+		if i > 0 {
+			body = toolkitForm("", "", newCSR(t, "a"+strconv.Itoa(i)))
+		}
+		if st := from("127.0.0.1", body); st != want {
+			t.Fatalf("request %d from one source: status %d, want %d", i, st, want)
+		}
+	}
+	if st := from("127.0.0.1", first); st != EnrollStatusPending {
+		t.Fatalf("re-request of a queued CSR: status %d, want pending", st)
+	}
+	if st := from("127.0.0.2", toolkitForm("", "", newCSR(t, "b0"))); st != EnrollStatusPending {
+		t.Fatalf("another source: status %d, want pending", st)
+	}
+	for _, tc := range []struct{ remote, want string }{
+		{"192.0.2.1:4000", "192.0.2.1"}, {"[2001:db8::1]:4000", "2001:db8::/64"},
+		{"[2001:db8::ffff:1]:1", "2001:db8::/64"}, {"[2001:db8:0:1::1]:1", "2001:db8:0:1::/64"},
+	} {
+		if got := enrollSource(tc.remote); got != tc.want {
+			t.Errorf("enrollSource(%s) = %s, want %s", tc.remote, got, tc.want)
+		}
+	}
+}
