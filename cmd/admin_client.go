@@ -19,6 +19,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ospnode/ospnode/node/pki"
+
 	"github.com/ospnode/ospnode/node"
 )
 
@@ -105,7 +107,7 @@ func newAdminClient(c *cli.Context) (*adminClient, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, usage("--ca %s: no PEM certificate in it", ca)
 		}
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+		tr.TLSClientConfig = pki.Harden(&tls.Config{RootCAs: pool})
 	}
 	return &adminClient{base: base, token: token, hc: &http.Client{Transport: tr, Timeout: c.Duration("timeout")}}, nil
 }

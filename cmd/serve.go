@@ -261,8 +261,14 @@ func runServe(ctx context.Context, cfg node.Config, out io.Writer) error {
 		return err
 	}
 	defer n.Close()
-	fmt.Fprintf(out, "ospnode %s serving\n  OSP:     %s\n  admin:   %s   (token: %s)\n  cluster: %s\n",
-		n.ID(), n.OSPURL(), n.AdminURL(), n.AdminToken(), n.ClusterAddr())
+	// The token itself is never printed (stdout ends up in logs): only
+	// where it is kept.
+	tokenAt, tokenCmd := "given by --admin-token / OSPNODE_ADMIN_TOKEN", "$OSPNODE_ADMIN_TOKEN"
+	if f := n.AdminTokenFile(); f != "" {
+		tokenAt, tokenCmd = "in "+f, "$(cat "+f+")"
+	}
+	fmt.Fprintf(out, "ospnode %s serving\n  OSP:     %s\n  admin:   %s   (token %s)\n  cluster: %s\n",
+		n.ID(), n.OSPURL(), n.AdminURL(), tokenAt, n.ClusterAddr())
 	trustBanner(out, n, cfg)
 	defer watchReload(n, cfg.Logger)()
 	if cfg.Demo {
@@ -272,8 +278,8 @@ func runServe(ctx context.Context, cfg node.Config, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "\nDemo network %q seeded. Try a first authorisation:\n"+
 			"  curl -s -H 'Content-Type: text/plain' --data-binary @%s %s | ospnode osp decode -\n"+
-			"  curl -s -H 'Authorization: Bearer %s' %s/v1/status\n  curl -s %s/metrics\n",
-			node.DemoNetwork, sample, n.OSPURL(), n.AdminToken(), n.AdminURL(), n.AdminURL())
+			"  curl -s -H \"Authorization: Bearer %s\" %s/v1/status\n  curl -s %s/metrics\n",
+			node.DemoNetwork, sample, n.OSPURL(), tokenCmd, n.AdminURL(), n.AdminURL())
 	}
 	<-ctx.Done()
 	fmt.Fprintln(out, "ospnode: shutting down")

@@ -123,7 +123,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 		return nil, errors.New("consensus: state machine is nil")
 	}
 	cfg.fill()
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("consensus: create dir: %w", err)
 	}
 	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger.With("node", cfg.NodeID), closing: make(chan struct{}), raftDown: make(chan struct{})}

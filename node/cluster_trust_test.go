@@ -375,3 +375,74 @@ func TestClusterConfigRefusals(t *testing.T) {
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+
+// TestListenersOfferAEADOnly: every TLS listener (OSP, admin, cluster)
+// refuses a TLS 1.2 client that offers only CBC-SHA or static-RSA suites,
+// and accepts an ECDHE-AEAD one.
+func TestListenersOfferAEADOnly(t *testing.T) {
+	c := newTestCA(t)
+	admin := c.issue(pki.KindMember, "ops-admin")
+	cfg := tlsNodeConfig(t, c, "n1", admin.Serial.String())
+	cfg.Bootstrap = true
+	n := openNode(t, cfg)
+	node := c.issue(pki.KindNode, "n1")
+	nodeCert := tls.Certificate{Certificate: [][]byte{node.Cert.Raw}, PrivateKey: node.Key, Leaf: node.Cert}
+	hostOf := func(u string) string {
+		u = strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
+		return strings.SplitN(u, "/", 2)[0]
+	}
+	for _, addr := range []string{hostOf(n.OSPURL()), hostOf(n.AdminURL()), n.ClusterAddr()} {
+		for _, tc := range []struct {
+			name   string
+			suites []uint16
+			ok     bool
+		}{
+			{"CBC-SHA", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}, false},
+			{"static RSA GCM", []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}, false},
+			{"ECDHE-AEAD", []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}, true},
+		} {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: c.pool(), ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS12,
+				CipherSuites: tc.suites, Certificates: []tls.Certificate{nodeCert}})
+			if err == nil {
+				conn.Close()
+			}
+			if (err == nil) != tc.ok {
+				t.Errorf("%s, TLS 1.2 %s: handshake error %v, want ok=%v", addr, tc.name, err, tc.ok)
+			}
+		}
+	}
+}
+
+// TestAdminConnsPerSource: the admin listener caps one source's
+// connections (AdminMaxConnsPerSource): a source at its cap whose every
+// connection is busy cannot open another, while idle ones make room.
+func TestAdminConnsPerSource(t *testing.T) {
+	cfg := testConfig(t, "n1")
+	cfg.Bootstrap = true
+	cfg.HTTP = HTTPLimits{AdminMaxConnsPerSource: 2}
+	n := openNode(t, cfg)
+	addr := strings.TrimPrefix(n.AdminURL(), "http://")
+	// Two slow header senders hold both slots...
+	for range 2 {
+		c := dialRaw(t, addr, "127.0.0.1")
+		c.send([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n"))
+	}
+	waitFor(t, "the admin listener to hold both", 10*time.Second, func() bool {
+		return n.met.adminRefused.Load()+n.met.adminEvicted.Load() == 0 && adminConns(t, n) == 2
+	})
+	// ...a third connection takes the slowest one's slot and is served.
+	c := dialRaw(t, addr, "127.0.0.1")
+	c.send([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+	if ans, err := c.readAnswer(5 * time.Second); err != nil || ans == nil {
+		t.Fatalf("third admin connection not answered: %+v %v", ans, err)
+	}
+	if n.met.adminEvicted.Load() != 1 || adminConns(t, n) > 2 {
+		t.Fatalf("evicted %d, open %d", n.met.adminEvicted.Load(), adminConns(t, n))
+	}
+}
+
+func adminConns(t *testing.T, n *Node) int {
+	t.Helper()
+	c, _, _, _ := n.adminBudget.use("127.0.0.1")
+	return c
+}

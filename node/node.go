@@ -19,6 +19,7 @@ import (
 
 	"github.com/ospnode/ospnode/consensus"
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/node/pki"
 	"github.com/ospnode/ospnode/osp"
 )
 
@@ -41,6 +42,7 @@ type Node struct {
 
 	ospSrv, ospTLSSrv, adminSrv *http.Server
 	ospBudget                   *budget // connections and body bytes of the OSP listeners
+	adminBudget                 *budget // connections of the admin listener
 	ospURL, ospTLSURL, adminURL string
 	adminToken                  string
 
@@ -61,6 +63,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: data dir: %w", err)
+	}
+	// The data directory holds the ledger, the Raft log, the admin token and
+	// keys: an existing one made with a wider mode is narrowed.
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Clock, closed: make(chan struct{}), met: newMetrics()}
@@ -188,7 +195,7 @@ func (n *Node) listen() error {
 	srcBytes := max(hl.MaxSourceBodyBytes, maxBody)
 	n.ospBudget = newBudget(hl.MaxConns, hl.MaxConnsPerSource, max(hl.MaxBodyBytesInFlight, srcBytes), srcBytes,
 		&n.met.connsRefused, &n.met.connsEvicted, &n.met.bytesRefused)
-	adminBudget := newBudget(hl.AdminMaxConns, hl.AdminMaxConnsPerSource, 0, 0, &n.met.adminRefused, &n.met.adminEvicted, nil)
+	n.adminBudget = newBudget(hl.AdminMaxConns, hl.AdminMaxConnsPerSource, 0, 0, &n.met.adminRefused, &n.met.adminEvicted, nil)
 	ospH := n.enrollMount(n.ospHandler())
 	if n.cfg.OSPAddr != "" && n.cfg.OSPAddr != "-" {
 		ln, err := net.Listen("tcp", n.cfg.OSPAddr)
@@ -222,8 +229,8 @@ func (n *Node) listen() error {
 		mux.HandleFunc("GET /metrics", n.handleMetrics)
 		n.trustRoutes(mux)
 		mux.Handle("/", n.adminHandler())
-		n.adminSrv = n.newServer(mux, adminBudget)
-		ln = adminBudget.listener(ln)
+		n.adminSrv = n.newServer(mux, n.adminBudget)
+		ln = n.adminBudget.listener(ln)
 		scheme := "http"
 		if n.cfg.AdminTLSCert != "" {
 			cert, err := newListenerCert("admin", n.cfg.AdminTLSCert, n.cfg.AdminTLSKey, nil)
@@ -245,7 +252,7 @@ func (n *Node) ospTLSConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	tc := pki.Harden(&tls.Config{})
 	if n.cfg.OSPClientCA != "" {
 		cas, err := newClientCAs(n.cfg.OSPClientCA)
 		if err != nil {
@@ -337,8 +344,18 @@ func (n *Node) OSPTLSURL() string { return n.ospTLSURL }
 // "" when the admin listener is disabled.
 func (n *Node) AdminURL() string { return n.adminURL }
 
-// AdminToken returns the bearer token of the admin API.
+// AdminToken returns the bearer token of the admin API. Never print or log
+// it: print AdminTokenFile instead.
 func (n *Node) AdminToken() string { return n.adminToken }
+
+// AdminTokenFile returns the file holding the admin token
+// (DATA-DIR/admin.token), or "" when Config.AdminToken gave it.
+func (n *Node) AdminTokenFile() string {
+	if n.cfg.AdminToken != "" {
+		return ""
+	}
+	return filepath.Join(n.cfg.DataDir, "admin.token")
+}
 
 // ClaimableMembers lists the members that a request's DeviceId or
 // CustomerId alone identifies, from any address (Credentials.IdentifyByIDs):

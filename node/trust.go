@@ -279,8 +279,7 @@ func (t *trust) ospTLS(tc *tls.Config, cert *listenerCert) *tls.Config {
 // checked for revocation.
 func (t *trust) adminTLS(cert *listenerCert) *tls.Config {
 	t.certs = append(t.certs, cert)
-	tc := cert.serve(&tls.Config{MinVersion: tls.VersionTLS12,
-		VerifyConnection: pki.CheckRevoked(t.rev.checker())})
+	tc := cert.serve(pki.Harden(&tls.Config{VerifyConnection: pki.CheckRevoked(t.rev.checker())}))
 	if len(t.admins) > 0 {
 		tc.ClientCAs = t.caPool
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
