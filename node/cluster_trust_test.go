@@ -157,11 +157,19 @@ func joinBody(id, addr string) []byte {
 func TestClusterPortAdmitsNodesOnly(t *testing.T) {
 	c := newTestCA(t)
 	admin := c.issue(pki.KindMember, "ops-admin")
+	// Raft's default timeouts: the test asserts the term does not move,
+	// which 100 ms elections on a loaded machine would not promise.
+	calm := func(cfg *Config) {
+		cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout, cfg.Raft.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
+		cfg.Raft.LeaderWait = 5 * time.Second
+	}
 	c1 := tlsNodeConfig(t, c, "n1", admin.Serial.String())
 	c1.Bootstrap, c1.Demo = true, true
+	calm(&c1)
 	n1 := openNode(t, c1)
 	c2 := tlsNodeConfig(t, c, "n2", admin.Serial.String())
 	c2.Join = []string{n1.ClusterAddr()}
+	calm(&c2)
 	n2 := openNode(t, c2)
 	waitFor(t, "n2 to replicate the demo network", 20*time.Second, func() bool {
 		_, err := n2.Store().Network()
