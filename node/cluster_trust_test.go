@@ -6,16 +6,19 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -27,6 +30,7 @@ import (
 	"github.com/ospnode/ospnode/consensus"
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/node/pki"
+	"github.com/ospnode/ospnode/osp"
 )
 
 // handMade signs tmpl with the test CA's key outside the CA (no index
@@ -453,4 +457,78 @@ func adminConns(t *testing.T, n *Node) int {
 	t.Helper()
 	c, _, _, _ := n.adminBudget.use("127.0.0.1")
 	return c
+}
+
+// TestCertificateKindsPerListener: each certificate kind is good for its
+// own purpose only. On the OSP listener a certificate identifies a member
+// only when that member lists it; on the admin API only a listed serial is
+// an operator; on the cluster port only node certificates pass
+// (TestClusterPortAdmitsNodesOnly has the full matrix there). Requests come
+// from 127.0.0.7, an address no member has.
+func TestCertificateKindsPerListener(t *testing.T) {
+	c := newTestCA(t)
+	admin := c.issue(pki.KindMember, "ops-admin")
+	member := c.issue(pki.KindMember, "carrier-c")
+	cfg := tlsNodeConfig(t, c, "n1", admin.Serial.String())
+	cfg.Bootstrap, cfg.Demo = true, true
+	n := openNode(t, cfg)
+	sum := sha256.Sum256(member.Cert.Raw)
+	ma, err := n.Store().Member(DemoCarrierA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ma.Credentials = ledger.Credentials{SourceAddrs: []string{"127.0.0.1"}}
+	mustPropose(t, n, ledger.PutMember{Member: ma}, ledger.PutMember{Member: ledger.Member{ID: "carrier-c", Status: ledger.MemberActive,
+		Credentials: ledger.Credentials{CertFingerprints: []string{hex.EncodeToString(sum[:])}}, SellDeckID: "sell-carrier-a"}})
+	waitFor(t, "the member view", 5*time.Second, func() bool {
+		v, err := n.state.get()
+		return err == nil && v.members["carrier-c"] != nil && len(v.claimable) == 0
+	})
+	from := func(is *pki.Issued) *http.Client {
+		d := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.7")}}
+		tc := &tls.Config{RootCAs: c.pool(), MinVersion: tls.VersionTLS12}
+		if is != nil {
+			tc.Certificates = []tls.Certificate{{Certificate: [][]byte{is.Cert.Raw}, PrivateKey: is.Key, Leaf: is.Cert}}
+		}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, TLSClientConfig: tc, DisableKeepAlives: true}}
+	}
+	for i, tc := range []struct {
+		name      string
+		cert      *pki.Issued
+		ospMember string // "" = not identified
+		admin     bool
+	}{
+		{"no certificate", nil, "", false},
+		{"member certificate listed by carrier-c", member, "carrier-c", false},
+		{"member certificate listed by nobody", c.issue(pki.KindMember, "carrier-x"), "", false},
+		{"admin certificate", admin, "", true},
+		{"peer certificate", c.issue(pki.KindPeer, "carrier-c"), "", false},
+		{"node certificate", c.issue(pki.KindNode, "n1"), "", false},
+		{"token certificate", c.issue(pki.KindTokenSigning, "carrier-c"), "", false},
+	} {
+		cl := from(tc.cert)
+		body := mustEncode(t, authRequest(fmt.Sprint(900+i), fmt.Sprintf("kinds-%d", i), called, 5))
+		code, out, _ := post(t, cl, n.OSPURL(), body)
+		got := ""
+		if code == http.StatusOK {
+			m, err := osp.Decode(out, osp.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ar := authResponse(t, m); ar.Status.Code == osp.StatusOK {
+				tx, err := n.Store().Transaction(ar.TransactionID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = tx.SourceMember
+			}
+		}
+		if got != tc.ospMember {
+			t.Errorf("%s on OSP: HTTP %d, identified as %q; want %q", tc.name, code, got, tc.ospMember)
+		}
+		code, _, err := adminDo(t, cl, http.MethodGet, n.AdminURL()+"/v1/status", "", nil)
+		if err != nil || (code == http.StatusOK) != tc.admin {
+			t.Errorf("%s on the admin API: HTTP %d %v; want admin=%v", tc.name, code, err, tc.admin)
+		}
+	}
 }
