@@ -132,6 +132,12 @@ type Config struct {
 	// connection's requests. Nil: no identity checks (plain TCP on
 	// loopback, or TLS without node identities).
 	PeerID func(tls.ConnectionState) (string, error)
+	// JoinAddr, when set with PeerID, vets the address a node asks to join
+	// at as itself (for example: the host is one its certificate names), so
+	// that a node cannot direct Raft traffic to an address that is not its
+	// own. A join at an address another server of the configuration holds
+	// is refused whenever PeerID is set.
+	JoinAddr func(cs tls.ConnectionState, addr string) error
 	// Dial, when set, opens the TCP connection to a peer instead of a
 	// net.Dialer (TLS and the type byte are still added by this package).
 	// testnet and the tests route it through faultnet proxies per link, so a

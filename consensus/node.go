@@ -621,16 +621,26 @@ func (n *Node) admitCaller(from caller, typ byte, body []byte) error {
 	if from.err != nil {
 		return fmt.Errorf("%w: internal request from an unidentified node: %v", ErrRefused, from.err)
 	}
-	if typ == rpcJoin {
-		r := rbuf{b: body}
-		r.uvarint()
-		if id := r.str(); r.err == nil && id == from.id {
-			return nil
-		}
-	}
 	cf := n.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return mapRaftErr(err)
+	}
+	if typ == rpcJoin {
+		r := rbuf{b: body}
+		r.uvarint()
+		if id, addr := r.str(), r.str(); r.err == nil && id == from.id {
+			if n.cfg.JoinAddr != nil {
+				if err := n.cfg.JoinAddr(from.state, addr); err != nil {
+					return fmt.Errorf("%w: node %q may not join at %s: %v", ErrRefused, id, addr, err)
+				}
+			}
+			for _, s := range cf.Configuration().Servers {
+				if string(s.Address) == addr && string(s.ID) != id {
+					return fmt.Errorf("%w: node %q may not join at %s, the address of %q (remove %q first)", ErrRefused, id, addr, s.ID, s.ID)
+				}
+			}
+			return nil
+		}
 	}
 	for _, s := range cf.Configuration().Servers {
 		if string(s.ID) == from.id {

@@ -313,6 +313,7 @@ type caller struct {
 	checked bool
 	id      string
 	err     error
+	state   tls.ConnectionState
 }
 
 // rpcServer answers internal-channel requests.
@@ -373,7 +374,8 @@ func (s *rpcServer) serveConn(c net.Conn) {
 	if s.peerID != nil {
 		who.checked = true
 		if tc, ok := c.(*tls.Conn); ok {
-			who.id, who.err = s.peerID(tc.ConnectionState())
+			who.state = tc.ConnectionState()
+			who.id, who.err = s.peerID(who.state)
 		} else {
 			who.err = errors.New("not a TLS connection")
 		}

@@ -262,6 +262,26 @@ func TestClusterPortAdmitsNodesOnly(t *testing.T) {
 		}
 	}
 
+	// A node joining as itself: only at a host its certificate names, and
+	// never at the address of another member (which Join would take over).
+	n6, err := c.ca.Issue(pki.IssueRequest{Kind: pki.KindNode, CommonName: "n6", IPs: []net.IP{net.IPv4(127, 0, 0, 9)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		d    rogueDialer
+		body []byte
+		want string
+	}{
+		"n6 at a host its certificate does not name": {rogueDialer{addr: n1.ClusterAddr(), cert: n6, ca: roots}, joinBody("n6", "127.0.0.1:1"), "may not join"},
+		"n7 at n2's address":                          {stranger, joinBody("n7", n2.ClusterAddr()), `the address of "n2"`},
+	} {
+		st, msg, err := tc.d.internalCall(3, tc.body)
+		if err != nil || st == 0 || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: status %d %q %v; want refused (%q)", name, st, msg, err, tc.want)
+		}
+	}
+
 	after := n1.Consensus().Status()
 	if after.LeaderID != before.LeaderID || after.Term != before.Term || after.CommitIndex != before.CommitIndex {
 		t.Fatalf("cluster changed: before leader %s term %d commit %d, after leader %s term %d commit %d",

@@ -116,6 +116,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Listener:           ln,
 		TLS:                n.trust.cluster,
 		PeerID:             n.trust.clusterPeerID(),
+		JoinAddr:           n.trust.clusterJoinAddr(),
 		Advertise:          cfg.ClusterAdvertise,
 		Bootstrap:          cfg.Bootstrap,
 		Batch:              cfg.Batch,

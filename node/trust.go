@@ -320,3 +320,22 @@ func (t *trust) clusterPeerID() func(tls.ConnectionState) (string, error) {
 	}
 	return clusterPeerID
 }
+
+// clusterJoinAddr returns consensus.Config.JoinAddr: a node joins only at a
+// host its certificate names (an IP or DNS SAN), so a node certificate
+// cannot point the cluster's Raft traffic at someone else's address.
+func (t *trust) clusterJoinAddr() func(tls.ConnectionState, string) error {
+	if t.cluster == nil {
+		return nil
+	}
+	return func(cs tls.ConnectionState, addr string) error {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return err
+		}
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("no certificate")
+		}
+		return cs.PeerCertificates[0].VerifyHostname(host)
+	}
+}
