@@ -65,6 +65,15 @@ func checkHalted(t *testing.T, n *Node, index uint64) {
 			t.Fatalf("%s = %d %q, want 503 naming %q", url, resp.StatusCode, body, want)
 		}
 	}
+	resp, err := http.Get(n.AdminURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := readAll(resp)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), fmt.Sprintf("ospnode_raft_halted_index %d\n", index)) {
+		t.Fatalf("/metrics lacks ospnode_raft_halted_index %d", index)
+	}
 	if code, body, _ := post(t, client(""), n.OSPURL(), mustEncode(t, authRequest("h1", "halt-1", called, 5))); code != http.StatusServiceUnavailable {
 		t.Fatalf("OSP on a halted node: %d %s, want 503", code, body)
 	}

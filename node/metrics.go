@@ -178,6 +178,11 @@ func (n *Node) writeMetrics(w io.Writer) {
 	gauge("ospnode_raft_commit_index", "Raft commit index.", st.CommitIndex)
 	gauge("ospnode_raft_applied_index", "Raft applied index.", st.AppliedIndex)
 	gauge("ospnode_raft_members", "Servers in the Raft configuration.", len(st.Members))
+	var halted uint64
+	if h := n.cons.Halted(); h != nil {
+		halted = h.Index
+	}
+	gauge("ospnode_raft_halted_index", "The log entry this node cannot apply and stopped at (0: applying normally).", halted)
 	gauge("ospnode_ledger_applied_index", "Last log index applied to the ledger.", n.store.AppliedIndex())
 
 	cs := n.cons.Stats()
