@@ -465,3 +465,35 @@ func TestEnrollPendingPerSource(t *testing.T) {
 		}
 	}
 }
+
+// stockToolkitCSR is what the OSP Toolkit's enroll tool makes by default:
+// RSA 512, signed with MD5 (made with `openssl req -new -newkey rsa:512
+// -md5 -subj /CN=test-proxy/O=OSPTest`).
+const stockToolkitCSR = "MIHhMIGMAgEAMCcxEzARBgNVBAMMCnRlc3QtcHJveHkxEDAOBgNVBAoMB09TUFRlc3QwXDANBgkqhkiG9w0BAQEFAANLADBIAkEAq0VmWwybTpUXfGWEBGPN8Om/ye3pLbTSD24JODpmDqjz2onc5bGZ+R3isJz9XQQcB8ZHDJuHtI9YW7zZracy0QIDAQABoAAwDQYJKoZIhvcNAQEEBQADQQB2Zq6+UecXLxAppGqVnaH212NTUrlL41Q0Tk7QpXwukHk10GKBrwaByc/reHWAamDICct9QYx6mPSZ7slyPFCr"
+
+// TestEnrollStockToolkitCSRRefused: the stock enroll tool's request (RSA
+// 512, MD5) is refused — with the right password too, and never queued —
+// with status 2, the protocol's only refusal, and a log line that says
+// what a CSR needs.
+func TestEnrollStockToolkitCSRRefused(t *testing.T) {
+	csr, err := base64.StdEncoding.DecodeString(stockToolkitCSR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ca := testEnrollCA(t, false)
+	srv := enrollServer(t, EnrollConfig{CA: ca, Credentials: map[string]string{"trans": "nexus"}, OperatorApproval: true,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for _, user := range []string{"trans", ""} {
+		_, reply := post(t, srv, toolkitForm(user, "nexus", csr))
+		if st, cert := enrollReply(t, reply); st != EnrollStatusRefused || cert != nil {
+			t.Fatalf("user %q: reply %q, want status %d", user, reply, EnrollStatusRefused)
+		}
+	}
+	if p, err := ca.Pending(); err != nil || len(p) != 0 {
+		t.Fatalf("queued %d (%v)", len(p), err)
+	}
+	if !strings.Contains(logs.String(), "RSA key of 512 bits") || !strings.Contains(logs.String(), "at least 2048 bits") {
+		t.Fatalf("refusal log does not say what a CSR needs:\n%s", logs.String())
+	}
+}

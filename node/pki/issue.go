@@ -170,17 +170,22 @@ func (ca *CA) SignCSR(csrDER []byte, kind Kind, validity time.Duration) (*Issued
 	return ca.signCSR(csrDER, kind, validity, "csr")
 }
 
-// parseCSR parses a PKCS#10 request and checks its signature and key type.
+// csrRequirement is what a signable CSR needs, said in every refusal.
+const csrRequirement = "a CSR needs an RSA key of at least 2048 bits or an ECDSA P-256 key, self-signed with SHA-256 or better"
+
+// parseCSR parses a PKCS#10 request and checks its key type and signature.
 func parseCSR(csrDER []byte) (*x509.CertificateRequest, error) {
 	csr, err := x509.ParseCertificateRequest(csrDER)
 	if err != nil {
 		return nil, fmt.Errorf("parse CSR: %v: %w", err, ErrBadRequest)
 	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("CSR signature: %v: %w", err, ErrBadRequest)
-	}
+	// The key first: the stock toolkit's enroll request (RSA 512, signed
+	// with MD5) fails both, and the key is what its operator must change.
 	if err := checkKeyType(csr.PublicKey); err != nil {
-		return nil, fmt.Errorf("CSR: %w", err)
+		return nil, fmt.Errorf("CSR: %w (%s)", err, csrRequirement)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("CSR signature: %v (%s): %w", err, csrRequirement, ErrBadRequest)
 	}
 	if csr.Subject.CommonName == "" {
 		return nil, fmt.Errorf("CSR without common name: %w", ErrBadRequest)
