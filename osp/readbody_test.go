@@ -29,7 +29,9 @@ func TestReadRequestAllocatesWhatArrives(t *testing.T) {
 		}
 	}
 	runtime.ReadMemStats(&after)
-	if per := (after.TotalAlloc - before.TotalAlloc) / rounds; per > 64<<10 {
+	per := (after.TotalAlloc - before.TotalAlloc) / rounds
+	t.Logf("a stalled body announced at 1 MiB − 1 with 100 bytes sent: %d bytes allocated per request", per)
+	if per > 64<<10 {
 		t.Errorf("a stalled 1 MiB body allocated %d bytes per request; want what arrived (100 B) plus overhead, under 64 KiB", per)
 	}
 
