@@ -274,7 +274,7 @@ func TestClusterPortAdmitsNodesOnly(t *testing.T) {
 		want string
 	}{
 		"n6 at a host its certificate does not name": {rogueDialer{addr: n1.ClusterAddr(), cert: n6, ca: roots}, joinBody("n6", "127.0.0.1:1"), "may not join"},
-		"n7 at n2's address":                          {stranger, joinBody("n7", n2.ClusterAddr()), `the address of "n2"`},
+		"n7 at n2's address":                         {stranger, joinBody("n7", n2.ClusterAddr()), `the address of "n2"`},
 	} {
 		st, msg, err := tc.d.internalCall(3, tc.body)
 		if err != nil || st == 0 || !strings.Contains(msg, tc.want) {
