@@ -33,7 +33,8 @@ func (l *lockedBuffer) String() string {
 // TestServeBannerHidesAdminToken: `ospnode serve` prints where the admin
 // token is kept, never the token (stdout ends up in logs), and warns about
 // members identified by self-declared ids (the demo's); the data directory
-// is 0700 even when it existed with a wider mode.
+// is 0700 even when it existed with a wider mode, the Raft directory 0700
+// and the token file 0600.
 func TestServeBannerHidesAdminToken(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -76,7 +77,9 @@ func TestServeBannerHidesAdminToken(t *testing.T) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
 	}
-	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("data dir mode %v (%v), want 0700", fi.Mode().Perm(), err)
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "raft"): 0o700, filepath.Join(dir, "admin.token"): 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v (%v), want %v", path, fi.Mode().Perm(), err, want)
+		}
 	}
 }
