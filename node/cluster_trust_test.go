@@ -552,3 +552,59 @@ func TestCertificateKindsPerListener(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterDialsNodesOnly: the check runs when dialling too. A fake
+// seed presenting a peer certificate of the network CA (or a node
+// certificate from before node identities) is refused by a joining node's
+// handshake; the same fake with a node certificate is not (control).
+func TestClusterDialsNodesOnly(t *testing.T) {
+	c := newTestCA(t)
+	oldStyle := c.handMade(&x509.Certificate{SerialNumber: big.NewInt(1 << 42), Subject: pkix.Name{CommonName: "n1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	for _, tc := range []struct {
+		name string
+		cert *pki.Issued
+		ok   bool
+	}{
+		{"peer certificate", c.issue(pki.KindPeer, "n1"), false},
+		{"node certificate without identity", oldStyle, false},
+		{"node certificate", c.issue(pki.KindNode, "n1"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{ClientAuth: tls.RequireAnyClientCert,
+				Certificates: []tls.Certificate{{Certificate: [][]byte{tc.cert.Cert.Raw}, PrivateKey: tc.cert.Key, Leaf: tc.cert.Cert}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			results := make(chan error, 16)
+			go func() {
+				for {
+					conn, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					results <- conn.(*tls.Conn).Handshake()
+					conn.Close()
+				}
+			}()
+			cfg := tlsNodeConfig(t, c, "n2", "1")
+			cfg.Join = []string{ln.Addr().String()}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if n, err := Open(ctx, cfg); err == nil {
+				n.Close()
+				t.Fatal("joined a fake seed")
+			}
+			select {
+			case err := <-results:
+				if (err == nil) != tc.ok {
+					t.Fatalf("fake seed's handshake: %v, want ok=%v", err, tc.ok)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the joining node never dialled the fake seed")
+			}
+		})
+	}
+}
