@@ -19,6 +19,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ospnode/ospnode/node/pki"
+
 	"github.com/ospnode/ospnode/node"
 )
 
@@ -105,7 +107,7 @@ func newAdminClient(c *cli.Context) (*adminClient, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, usage("--ca %s: no PEM certificate in it", ca)
 		}
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+		tr.TLSClientConfig = pki.Harden(&tls.Config{RootCAs: pool})
 	}
 	return &adminClient{base: base, token: token, hc: &http.Client{Transport: tr, Timeout: c.Duration("timeout")}}, nil
 }
@@ -148,6 +150,10 @@ func (a *adminClient) raw(ctx context.Context, method, path string, q url.Values
 	msg := strings.TrimSpace(string(b))
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
 		msg = e.Error
+	}
+	if strings.HasPrefix(msg, "OSP requests are POSTed") {
+		// The OSP listener's answer to anything but a POST.
+		msg = fmt.Sprintf("%s is an OSP listener, not the admin API: give --node the admin URL (ospnode serve prints it; by default port 5046)", a.base)
 	}
 	return nil, &adminError{Status: resp.StatusCode, Msg: msg}
 }

@@ -43,7 +43,7 @@ func caCommand() *cli.Command {
 				Usage: "issue a certificate and key: --kind member|peer|node|token",
 				Flags: []cli.Flag{dir,
 					&cli.StringFlag{Name: "kind", Usage: "member, peer, node or token (required)", Required: true, EnvVars: []string{"OSPNODE_CA_KIND"}},
-					&cli.StringFlag{Name: "name", Usage: "subject common name (required)", Required: true, EnvVars: []string{"OSPNODE_CA_NAME"}},
+					&cli.StringFlag{Name: "name", Usage: "subject common name (for --kind node: the node ID, --node-id of the node; it becomes the certificate's node identity) (required)", Required: true, EnvVars: []string{"OSPNODE_CA_NAME"}},
 					&cli.StringFlag{Name: "org", Usage: "subject organisation", EnvVars: []string{"OSPNODE_CA_SUBJECT_ORG"}},
 					&cli.StringSliceFlag{Name: "ip", Usage: "IP SAN (node, peer); repeatable", EnvVars: []string{"OSPNODE_CA_IP"}},
 					&cli.StringSliceFlag{Name: "dns", Usage: "DNS SAN (node, peer); repeatable", EnvVars: []string{"OSPNODE_CA_DNS"}},

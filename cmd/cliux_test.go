@@ -80,3 +80,17 @@ func TestCAMemberKeyIsRSA(t *testing.T) {
 		t.Fatalf("an ECDSA member key: exit %d, no warning: %s", code, errOut)
 	}
 }
+
+// TestMistakesSayWhatIsWrong: the OSP port given as --node, and an empty
+// input to osp decode, are named as such.
+func TestMistakesSayWhatIsWrong(t *testing.T) {
+	n := openTestNode(t)
+	ospBase := strings.TrimSuffix(n.OSPURL(), "/osp")
+	if code, _, errb := run(t, "member", "list", "--node", ospBase, "--token", n.AdminToken()); code == 0 || !strings.Contains(errb, "is an OSP listener, not the admin API") {
+		t.Fatalf("--node at the OSP port: exit %d %s", code, errb)
+	}
+	empty := writeTemp(t, "empty.xml", "")
+	if code, _, errb := run(t, "osp", "decode", empty); code != 1 || !strings.Contains(errb, "the input is empty") {
+		t.Fatalf("empty input: exit %d %s", code, errb)
+	}
+}

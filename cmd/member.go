@@ -19,7 +19,8 @@ func memberCommand() *cli.Command {
 	add := []cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "display name", EnvVars: env("name")},
 		&cli.StringSliceFlag{Name: "source-addr", Usage: "IP or CIDR its SIP proxy sends from (repeat)", EnvVars: env("source-addr")},
-		&cli.StringSliceFlag{Name: "device-id", Usage: "OSP DeviceId that identifies it (repeat)", EnvVars: env("device-id")},
+		&cli.StringSliceFlag{Name: "device-id", Usage: "OSP DeviceId that identifies it among members sharing an address (repeat)", EnvVars: env("device-id")},
+		&cli.BoolFlag{Name: "identify-by-ids", Usage: "let --device-id/--customer-id alone identify it from any address (self-declared: spoofable; the node warns)", EnvVars: env("identify-by-ids")},
 		&cli.StringSliceFlag{Name: "customer-id", Usage: "OSP CustomerId that identifies it (repeat)", EnvVars: env("customer-id")},
 		&cli.StringSliceFlag{Name: "cert-subject", Usage: "client certificate subject DN (repeat)", EnvVars: env("cert-subject")},
 		&cli.StringSliceFlag{Name: "cert-fingerprint", Usage: "client certificate SHA-256 fingerprint, hex (repeat)", EnvVars: env("cert-fingerprint")},
@@ -82,7 +83,7 @@ func memberAdd(c *cli.Context) error {
 	m := ledger.Member{ID: id, Name: c.String("name"), Status: ledger.MemberActive,
 		Credentials: ledger.Credentials{SourceAddrs: c.StringSlice("source-addr"), DeviceIDs: c.StringSlice("device-id"),
 			CustomerIDs: c.StringSlice("customer-id"), CertSubjects: c.StringSlice("cert-subject"),
-			CertFingerprints: c.StringSlice("cert-fingerprint")},
+			CertFingerprints: c.StringSlice("cert-fingerprint"), IdentifyByIDs: c.Bool("identify-by-ids")},
 		CPSLimit: c.Int("cps-limit"), ConcurrentLimit: c.Int("concurrent-limit"), TokenKind: c.String("token-kind"),
 		SellDeckID: c.String("sell-deck"), BuyDeckID: c.String("buy-deck"), BlockedPrefixes: c.StringSlice("blocked-prefix")}
 	if c.Bool("suspended") {

@@ -76,6 +76,9 @@ func ospDecode(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("reading input: %v", err), 1)
 	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return cli.Exit("the input is empty: give a file holding an OSP message (XML), or an HTTP request or response carrying one", 1)
+	}
 	ex, err := decodeExchange(raw, lim)
 	if err != nil {
 		return cli.Exit(err.Error(), 1)

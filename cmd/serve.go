@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -261,8 +262,14 @@ func runServe(ctx context.Context, cfg node.Config, out io.Writer) error {
 		return err
 	}
 	defer n.Close()
-	fmt.Fprintf(out, "ospnode %s serving\n  OSP:     %s\n  admin:   %s   (token: %s)\n  cluster: %s\n",
-		n.ID(), n.OSPURL(), n.AdminURL(), n.AdminToken(), n.ClusterAddr())
+	// The token itself is never printed (stdout ends up in logs): only
+	// where it is kept.
+	tokenAt, tokenCmd := "given by --admin-token / OSPNODE_ADMIN_TOKEN", "$OSPNODE_ADMIN_TOKEN"
+	if f := n.AdminTokenFile(); f != "" {
+		tokenAt, tokenCmd = "in "+f, "$(cat "+f+")"
+	}
+	fmt.Fprintf(out, "ospnode %s serving\n  OSP:     %s\n  admin:   %s   (token %s)\n  cluster: %s\n",
+		n.ID(), n.OSPURL(), n.AdminURL(), tokenAt, n.ClusterAddr())
 	trustBanner(out, n, cfg)
 	defer watchReload(n, cfg.Logger)()
 	if cfg.Demo {
@@ -270,14 +277,37 @@ func runServe(ctx context.Context, cfg node.Config, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "\nDemo network %q seeded. Try a first authorisation:\n"+
-			"  curl -s -H 'Content-Type: text/plain' --data-binary @%s %s | ospnode osp decode -\n"+
-			"  curl -s -H 'Authorization: Bearer %s' %s/v1/status\n  curl -s %s/metrics\n",
-			node.DemoNetwork, sample, n.OSPURL(), n.AdminToken(), n.AdminURL(), n.AdminURL())
+		fmt.Fprintf(out, "\nDemo network %q ready. Try a first authorisation:\n"+
+			"  curl -s -H 'Content-Type: text/plain' --data-binary @%s %s | %s osp decode -\n"+
+			"  curl -s -H \"Authorization: Bearer %s\" %s/v1/status\n  curl -s %s/metrics\n",
+			node.DemoNetwork, sample, n.OSPURL(), selfCommand(), tokenCmd, n.AdminURL(), n.AdminURL())
 	}
 	<-ctx.Done()
 	fmt.Fprintln(out, "ospnode: shutting down")
 	return n.Close()
+}
+
+// selfCommand is how to run this binary again from the working directory:
+// "ospnode" when that is the one on PATH, else its path (./bin/ospnode
+// under `make run`).
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "ospnode"
+	}
+	if onPath, err := exec.LookPath("ospnode"); err == nil {
+		if a, _ := filepath.EvalSymlinks(onPath); a != "" {
+			if b, _ := filepath.EvalSymlinks(exe); a == b {
+				return "ospnode"
+			}
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, exe); err == nil && !strings.HasPrefix(rel, "..") {
+			return "./" + rel
+		}
+	}
+	return exe
 }
 
 // writeSampleRequest writes an AuthorizationRequest from 14048724799 to

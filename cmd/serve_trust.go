@@ -27,9 +27,10 @@ func trustFlags() []cli.Flag {
 	}
 	return []cli.Flag{
 		str("tls-ca", "PEM network CA: trust anchor of cluster mutual TLS and admin client certificates (default: PKI-DIR/ca.crt when it exists)"),
-		str("cluster-cert", "PEM node certificate (`ospnode ca issue --kind node --ip …`): Raft and the internal channel run over mutual TLS"),
+		str("cluster-cert", "PEM node certificate (`ospnode ca issue --kind node --name NODE-ID --ip …`): Raft and the internal channel run over mutual TLS, node certificates only"),
 		str("cluster-key", "PEM key of --cluster-cert"),
-		str("cluster-names", "comma-separated common names of the cluster's node certificates (set when the CA also issues peer certificates)"),
+		str("cluster-names", "comma-separated node IDs further restricting the cluster's node certificates (optional: only node certificates are ever admitted)"),
+		boolean("cluster-insecure", "allow a plain-TCP cluster listener on a non-loopback --cluster-addr (anyone reaching it can rewrite the ledger)"),
 		str("admin-client-serials", "comma-separated serials (decimal, 0x hex, or colon-separated hex) of client certificates accepted by the admin API instead of the token (needs --admin-tls-cert)"),
 		boolean("enroll", "serve the OSP Toolkit's enrollment endpoint POST /tep on the OSP listeners (request over HTTPS only)"),
 		str("enroll-credentials", "file of username:password lines: matching enrollment requests are signed at once"),
@@ -51,11 +52,13 @@ func trustConfig(s *settings) node.TrustConfig {
 	}
 	enroll, _ := s.bool("enroll")
 	approval, _ := s.bool("enroll-approval")
+	insecure, _ := s.bool("cluster-insecure")
 	return node.TrustConfig{
 		CA:                 s.str("tls-ca"),
 		ClusterCert:        s.str("cluster-cert"),
 		ClusterKey:         s.str("cluster-key"),
 		ClusterNames:       list("cluster-names"),
+		ClusterInsecure:    insecure,
 		AdminClientSerials: list("admin-client-serials"),
 		Enroll:             enroll,
 		EnrollCredentials:  s.str("enroll-credentials"),
@@ -72,6 +75,10 @@ func trustBanner(out io.Writer, n *node.Node, cfg node.Config) {
 		cluster = "mutual TLS"
 	}
 	fmt.Fprintf(out, "  cluster links: %s; token bundle: %s/v1/ca/bundle; SIGHUP reloads the token key, CA revocations, listener certificates and the OSP client CA file\n", cluster, n.AdminURL())
+	if ids := n.ClaimableMembers(); len(ids) > 0 {
+		fmt.Fprintf(out, "  warning: members identified by their self-declared DeviceId/CustomerId from any address (identify_by_ids; anyone can claim them): %s\n",
+			strings.Join(ids, ", "))
+	}
 	if strings.HasPrefix(n.OSPURL(), "http:") || strings.HasPrefix(n.AdminURL(), "http:") || cfg.Trust.ClusterCert == "" {
 		fmt.Fprintln(out, "  note: some listeners are plain HTTP/TCP — fine on loopback for the demo; for a network set\n"+
 			"        --osp-tls-addr/--osp-tls-cert, --admin-tls-cert and --cluster-cert (see node/DESIGN.md, Trust)")

@@ -63,6 +63,14 @@ var (
 	// context was cancelled; errors.Is(err, context.Canceled) tells) before
 	// the outcome was known; the command may still commit.
 	ErrTimeout = errors.New("consensus: timeout")
+	// ErrRefused: an internal-channel request from a node that Config.PeerID
+	// does not admit (not in the Raft configuration, or joining under
+	// another node's ID). The remote side sees it as a remote error.
+	ErrRefused = errors.New("consensus: refused")
+	// ErrHalted: this node stopped applying its log at an entry it cannot
+	// apply (Node.Halted returns the *HaltError naming it). Proposals whose
+	// entries this node cannot apply get it; the node needs an operator.
+	ErrHalted = errors.New("consensus: halted")
 )
 
 // BatchConfig tunes group commit: commands proposed concurrently are carried
@@ -114,6 +122,22 @@ type Config struct {
 	// used as the server config on accepted connections and (cloned, with
 	// ServerName defaulted to the dialled host) as the client config.
 	TLS *tls.Config
+	// PeerID, when set with TLS, names the node at the other end of an
+	// accepted internal-channel connection from its verified TLS state (the
+	// node identity of its certificate), and the internal channel admits
+	// only members of the Raft configuration: forwarded proposals, read
+	// index, remove and transfer from a server of the configuration, a join
+	// from the joining node itself (its identity equals the join's ID) or
+	// from a server forwarding it. An error, or an empty ID, refuses the
+	// connection's requests. Nil: no identity checks (plain TCP on
+	// loopback, or TLS without node identities).
+	PeerID func(tls.ConnectionState) (string, error)
+	// JoinAddr, when set with PeerID, vets the address a node asks to join
+	// at as itself (for example: the host is one its certificate names), so
+	// that a node cannot direct Raft traffic to an address that is not its
+	// own. A join at an address another server of the configuration holds
+	// is refused whenever PeerID is set.
+	JoinAddr func(cs tls.ConnectionState, addr string) error
 	// Dial, when set, opens the TCP connection to a peer instead of a
 	// net.Dialer (TLS and the type byte are still added by this package).
 	// testnet and the tests route it through faultnet proxies per link, so a
@@ -170,6 +194,7 @@ type Status struct {
 	CommitIndex  uint64
 	AppliedIndex uint64    // raft's applied index (includes non-command entries)
 	LastContact  time.Time // last contact with the leader (zero on the leader)
+	Halted       string    // non-empty: why this node stopped applying its log (Node.Halted)
 	Members      []Member
 }
 

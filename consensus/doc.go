@@ -14,9 +14,13 @@
 // from any node; Status and Stats feed the admin API and /metrics. Every
 // failure is one of ErrNoQuorum, ErrTimeout, ErrClosed, ErrNotLeader (all
 // "try the next server"); after ErrNoQuorum, ErrTimeout or ErrClosed the
-// command may still commit, so commands carry idempotency keys.
+// command may still commit, so commands carry idempotency keys. ErrHalted
+// means this node stopped applying its log at an entry it cannot apply
+// (Node.Halted names it); ErrRefused, that an internal-channel caller is
+// not admitted (Config.PeerID, Config.JoinAddr).
 //
-// DESIGN.md explains the single listener, forwarding, group commit, restart
+// DESIGN.md explains the single listener, who may speak on it, forwarding,
+// halting on an entry that cannot be applied, group commit, restart
 // semantics (NoSnapshotRestoreOnStart + StateMachine.AppliedIndex) and what a
 // timeout means for the caller.
 package consensus

@@ -29,6 +29,7 @@ type Node struct {
 
 	raft      *raft.Raft
 	sm        StateMachine
+	fsm       *fsm
 	transport *raft.NetworkTransport
 	store     *raftboltdb.BoltStore
 	mux       *mux
@@ -122,7 +123,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 		return nil, errors.New("consensus: state machine is nil")
 	}
 	cfg.fill()
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("consensus: create dir: %w", err)
 	}
 	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger.With("node", cfg.NodeID), closing: make(chan struct{}), raftDown: make(chan struct{})}
@@ -235,7 +236,8 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	}
 
 	n.sm = sm
-	r, err := raft.NewRaft(rc, &fsm{sm: sm}, store, store, snaps, n.transport)
+	n.fsm = &fsm{sm: sm, log: n.log, onHalt: n.handOff}
+	r, err := raft.NewRaft(rc, n.fsm, store, store, snaps, n.transport)
 	if err != nil {
 		return fail(fmt.Errorf("consensus: start raft: %w", err))
 	}
@@ -243,7 +245,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 
 	n.rpcc = &rpcClient{m: n.mux, dialTimeout: max(cfg.HeartbeatTimeout, time.Second), conns: map[string]*clientConn{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	n.rpcs = &rpcServer{ln: n.mux.subs[connInternal], handle: n.handleRPC, log: n.log, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+	n.rpcs = &rpcServer{ln: n.mux.subs[connInternal], handle: n.handleRPC, peerID: cfg.PeerID, log: n.log, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
 	n.rpcs.serve()
 
 	n.leaderB = newBatcher(cfg.Batch, n.submitEntry)
@@ -451,6 +453,14 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
 // propose submits cmds as one unit. leaderOnly is set for requests forwarded
 // by a follower: this node must not forward them again.
 func (n *Node) propose(ctx context.Context, cmds [][]byte, leaderOnly bool) ([][]byte, error) {
+	if h := n.Halted(); h != nil {
+		// A halted node's state is stale: it proposes nothing, and a
+		// follower forwarding to it retries once leadership has moved.
+		if leaderOnly {
+			return nil, fmt.Errorf("%w: %w", errNotAppended, h)
+		}
+		return nil, h
+	}
 	ctx, cancel := n.opContext(ctx)
 	defer cancel()
 	retryUntil := time.Now().Add(n.cfg.LeaderWait)
@@ -540,8 +550,12 @@ func (n *Node) isClosing() bool {
 }
 
 // handleRPC serves the internal channel.
-func (n *Node) handleRPC(ctx context.Context, typ byte, body []byte) ([]byte, error) {
+func (n *Node) handleRPC(ctx context.Context, from caller, typ byte, body []byte) ([]byte, error) {
 	r := rbuf{b: body}
+	if err := n.admitCaller(from, typ, body); err != nil {
+		n.log.Warn("consensus: internal request refused", "type", typ, "err", err)
+		return nil, err
+	}
 	timeout := time.Duration(r.uvarint())
 	if timeout <= 0 || timeout > n.cfg.ApplyTimeout {
 		timeout = n.cfg.ApplyTimeout
@@ -595,6 +609,45 @@ func (n *Node) handleRPC(ctx context.Context, typ byte, body []byte) ([]byte, er
 	default:
 		return nil, fmt.Errorf("consensus: unknown internal request type %d", typ)
 	}
+}
+
+// admitCaller applies Config.PeerID's rule: with identities checked, only a
+// server of the Raft configuration may use the internal channel, except that
+// a node may ask to join as itself.
+func (n *Node) admitCaller(from caller, typ byte, body []byte) error {
+	if !from.checked {
+		return nil
+	}
+	if from.err != nil {
+		return fmt.Errorf("%w: internal request from an unidentified node: %v", ErrRefused, from.err)
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return mapRaftErr(err)
+	}
+	if typ == rpcJoin {
+		r := rbuf{b: body}
+		r.uvarint()
+		if id, addr := r.str(), r.str(); r.err == nil && id == from.id {
+			if n.cfg.JoinAddr != nil {
+				if err := n.cfg.JoinAddr(from.state, addr); err != nil {
+					return fmt.Errorf("%w: node %q may not join at %s: %v", ErrRefused, id, addr, err)
+				}
+			}
+			for _, s := range cf.Configuration().Servers {
+				if string(s.Address) == addr && string(s.ID) != id {
+					return fmt.Errorf("%w: node %q may not join at %s, the address of %q (remove %q first)", ErrRefused, id, addr, s.ID, s.ID)
+				}
+			}
+			return nil
+		}
+	}
+	for _, s := range cf.Configuration().Servers {
+		if string(s.ID) == from.id {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: internal request from node %q, which is not in the Raft configuration", ErrRefused, from.id)
 }
 
 // leaderAddr waits (up to LeaderWait and ctx) for a known leader.
@@ -960,12 +1013,38 @@ func (n *Node) Status() Status {
 	if st.State != raft.Leader.String() {
 		st.LastContact = n.raft.LastContact()
 	}
+	if h := n.Halted(); h != nil {
+		st.Halted = h.Error()
+	}
 	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
 		for _, s := range cf.Configuration().Servers {
 			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})
 		}
 	}
 	return st
+}
+
+// Halted returns why this node stopped applying its log (a *HaltError), or
+// nil. A halted node keeps its Raft log and its vote but applies nothing;
+// see fsm.Apply.
+func (n *Node) Halted() *HaltError {
+	if n.fsm == nil {
+		return nil
+	}
+	return n.fsm.halt.Load()
+}
+
+// handOff is the fsm's onHalt: a halted leader hands leadership to a
+// follower that can still apply (raft picks the most up-to-date one), so
+// the cluster keeps serving. Best effort: a single node has no one to
+// hand it to.
+func (n *Node) handOff(h *HaltError) {
+	if n.isClosing() || !n.IsLeader() {
+		return
+	}
+	if err := n.raft.LeadershipTransfer().Error(); err != nil {
+		n.log.Warn("consensus: halted leader could not hand leadership over", "err", err, "halted_at", h.Index)
+	}
 }
 
 // IsLeader reports whether this node is currently the leader.

@@ -3,6 +3,7 @@ package consensus
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -306,10 +307,20 @@ func (rc *rpcClient) close() {
 	}
 }
 
+// caller is who sent an internal-channel request: when checked, the node
+// identity of its TLS certificate (Config.PeerID), or why it has none.
+type caller struct {
+	checked bool
+	id      string
+	err     error
+	state   tls.ConnectionState
+}
+
 // rpcServer answers internal-channel requests.
 type rpcServer struct {
 	ln      *subListener
-	handle  func(ctx context.Context, typ byte, body []byte) ([]byte, error)
+	handle  func(ctx context.Context, caller caller, typ byte, body []byte) ([]byte, error)
+	peerID  func(tls.ConnectionState) (string, error) // nil: callers are not identified
 	log     *slog.Logger
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -359,6 +370,19 @@ func (s *rpcServer) serveConn(c net.Conn) {
 	if err := c.SetWriteDeadline(time.Time{}); err != nil {
 		return
 	}
+	who := caller{}
+	if s.peerID != nil {
+		who.checked = true
+		if tc, ok := c.(*tls.Conn); ok {
+			who.state = tc.ConnectionState()
+			who.id, who.err = s.peerID(who.state)
+		} else {
+			who.err = errors.New("not a TLS connection")
+		}
+		if who.err == nil && who.id == "" {
+			who.err = errors.New("no node identity")
+		}
+	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
 	var wmu sync.Mutex
@@ -375,7 +399,7 @@ func (s *rpcServer) serveConn(c net.Conn) {
 		reqs.Add(1)
 		go func() {
 			defer reqs.Done()
-			out, herr := s.handle(s.ctx, typ, body)
+			out, herr := s.handle(s.ctx, who, typ, body)
 			st, msg := statusOf(herr)
 			var resp wbuf
 			if st != stOK {

@@ -88,8 +88,17 @@ type Credentials struct {
 	// SourceAddrs are IP addresses or CIDR prefixes ("192.0.2.7", "198.51.100.0/24").
 	SourceAddrs []string `json:"source_addrs,omitempty"`
 	// DeviceIDs and CustomerIDs are the OSP DeviceId / CustomerId values.
+	// They break a tie between members whose addresses both match a
+	// request; they identify the member on their own (from any address)
+	// only with IdentifyByIDs.
 	DeviceIDs   []string `json:"device_ids,omitempty"`
 	CustomerIDs []string `json:"customer_ids,omitempty"`
+	// IdentifyByIDs lets a request's DeviceId or CustomerId alone identify
+	// this member when no address or certificate does. They are
+	// self-declared in the XML, so anyone who can reach the OSP listener
+	// can claim them: an explicit opt-in (the stock toolkit's test client
+	// sends 1000/1000), which the node warns about at start.
+	IdentifyByIDs bool `json:"identify_by_ids,omitempty"`
 	// CertSubjects are client-certificate subject DNs; CertFingerprints are
 	// lower-case hex SHA-256 fingerprints of client certificates.
 	CertSubjects     []string `json:"cert_subjects,omitempty"`

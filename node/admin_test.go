@@ -486,9 +486,12 @@ func TestAdminClusterJoinRemove(t *testing.T) {
 	// A write on the follower is forwarded to the leader; a linearizable
 	// read on the follower sees it.
 	adm(t, n2, 200, "PUT", "/v1/members/carrier-z", `{"name":"Z"}`)
-	if ms := admJSON[[]ledger.Member](t, adm(t, n1, 200, "GET", "/v1/members", "")); len(ms) != 3 {
-		t.Fatalf("leader sees %d members", len(ms))
-	}
+	// GET /v1/members reads the local replica: n1 sees the write once it
+	// has applied it (on a busy machine n1 may even have lost the
+	// leadership to n2 in the meantime, and be a follower).
+	waitFor(t, "n1 to see the member written through n2", 20*time.Second, func() bool {
+		return len(admJSON[[]ledger.Member](t, adm(t, n1, 200, "GET", "/v1/members", ""))) == 3
+	})
 	adm(t, n2, 200, "GET", "/v1/balances", "")
 	adm(t, n1, 200, "POST", "/v1/cluster/remove", `{"id":"n2"}`)
 	if ms := admJSON[map[string]any](t, adm(t, n1, 200, "GET", "/v1/status", ""))["Members"].([]any); len(ms) != 1 {

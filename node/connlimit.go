@@ -1,10 +1,7 @@
 package node
 
 import (
-	"net"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -25,11 +22,28 @@ type HTTPLimits struct {
 	// MaxHeaderBytes bounds a request's header block (default 16 KiB;
 	// larger is answered 431).
 	MaxHeaderBytes int
-	// MaxConnsPerSource bounds the concurrent connections one source IP
-	// address may hold open to an OSP listener (default 256; a proxy pool
-	// behind one address needs a few dozen). A connection over the bound
-	// is closed at once, before anything is read.
+	// MaxConnsPerSource bounds the concurrent connections one source (an
+	// IPv4 address or an IPv6 /64) may hold open to the OSP listeners
+	// (default 256; a proxy pool behind one address needs a few dozen).
+	// MaxConns bounds them all (default 4096). At a bound, the slowest
+	// connection of the source (for MaxConns: of the source holding most)
+	// that is not processing a request — idle, or still sending its
+	// request — is closed to make room; when there is none the newcomer is
+	// closed at once. See budget.go.
 	MaxConnsPerSource int
+	MaxConns          int
+	// MaxBodyBytesInFlight bounds the request body bytes read from all OSP
+	// clients and not yet decoded (default 64 MiB); MaxSourceBodyBytes one
+	// source's share (default 16 MiB, at least osp.Limits.MaxBodyBytes).
+	// Over a bound, the slowest request still being read of the source over
+	// its share (or of the heaviest source) is cut off; a request that is
+	// itself that slowest one is answered 503 with Connection: close.
+	MaxBodyBytesInFlight int64
+	MaxSourceBodyBytes   int64
+	// AdminMaxConnsPerSource and AdminMaxConns are the admin listener's
+	// connection bounds, with the same rule (defaults 32 and 256).
+	AdminMaxConnsPerSource int
+	AdminMaxConns          int
 }
 
 // DefaultHTTPLimits returns the values used for zero fields of HTTPLimits.
@@ -41,6 +55,12 @@ func DefaultHTTPLimits() HTTPLimits {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		MaxConnsPerSource: 256,
+		MaxConns:          4096,
+
+		MaxBodyBytesInFlight:   64 << 20,
+		MaxSourceBodyBytes:     16 << 20,
+		AdminMaxConnsPerSource: 32,
+		AdminMaxConns:          256,
 	}
 }
 
@@ -64,6 +84,21 @@ func (l HTTPLimits) withDefaults() HTTPLimits {
 	if l.MaxConnsPerSource <= 0 {
 		l.MaxConnsPerSource = d.MaxConnsPerSource
 	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = d.MaxConns
+	}
+	if l.MaxBodyBytesInFlight <= 0 {
+		l.MaxBodyBytesInFlight = d.MaxBodyBytesInFlight
+	}
+	if l.MaxSourceBodyBytes <= 0 {
+		l.MaxSourceBodyBytes = d.MaxSourceBodyBytes
+	}
+	if l.AdminMaxConnsPerSource <= 0 {
+		l.AdminMaxConnsPerSource = d.AdminMaxConnsPerSource
+	}
+	if l.AdminMaxConns <= 0 {
+		l.AdminMaxConns = d.AdminMaxConns
+	}
 	return l
 }
 
@@ -74,94 +109,4 @@ func (l HTTPLimits) applyTo(s *http.Server) {
 	s.WriteTimeout = l.WriteTimeout
 	s.IdleTimeout = l.IdleTimeout
 	s.MaxHeaderBytes = l.MaxHeaderBytes
-}
-
-// perSourceListener caps the concurrent connections per source IP of the
-// listener it wraps: Accept closes a connection over the cap at once and
-// goes on accepting, so that one sender cannot hold every connection (and
-// goroutine) of the OSP server. Safe for concurrent use.
-type perSourceListener struct {
-	net.Listener
-	max     int
-	refused *atomic.Uint64 // connections closed over the cap
-
-	mu    sync.Mutex
-	conns map[string]int // open connections by source IP
-}
-
-// limitPerSource wraps ln so that each source IP holds at most max
-// connections at a time; refused counts the connections closed over it.
-func limitPerSource(ln net.Listener, max int, refused *atomic.Uint64) net.Listener {
-	return &perSourceListener{Listener: ln, max: max, refused: refused, conns: map[string]int{}}
-}
-
-func (l *perSourceListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		src := sourceIP(c.RemoteAddr())
-		l.mu.Lock()
-		ok := l.conns[src] < l.max
-		if ok {
-			l.conns[src]++
-		}
-		l.mu.Unlock()
-		if ok {
-			return &countedConn{Conn: c, release: func() { l.release(src) }}, nil
-		}
-		l.refused.Add(1)
-		_ = c.Close()
-	}
-}
-
-func (l *perSourceListener) release(src string) {
-	l.mu.Lock()
-	if l.conns[src]--; l.conns[src] <= 0 {
-		delete(l.conns, src)
-	}
-	l.mu.Unlock()
-}
-
-// open returns the connections src holds (for tests).
-func (l *perSourceListener) open(src string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.conns[src]
-}
-
-func sourceIP(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
-}
-
-// countedConn releases its slot once, on the first Close.
-type countedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *countedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
-}
-
-// CloseWrite half-closes the connection when the wrapped one can (a TCP
-// connection): net/http half-closes before closing a connection it
-// refuses (431, 400), so that the client reads the answer instead of a
-// reset; hiding the method would turn every such answer into a reset.
-func (c *countedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }

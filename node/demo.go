@@ -66,8 +66,9 @@ func DemoCommands(effective time.Time) []ledger.Command {
 		deck("buy-carrier-a", ledger.MemberAccount(DemoCarrierA), ledger.DirectionBuy, buyA...),
 		deck("buy-carrier-b", ledger.MemberAccount(DemoCarrierB), ledger.DirectionBuy, buyB...),
 		ledger.PutMember{Member: ledger.Member{ID: DemoCarrierA, Name: "Carrier A", Status: ledger.MemberActive,
-			Credentials: ledger.Credentials{SourceAddrs: []string{"127.0.0.0/8", "::1"}, DeviceIDs: []string{"1000"}, CustomerIDs: []string{"1000"}},
-			SellDeckID:  "sell-carrier-a", BuyDeckID: "buy-carrier-a", TokenKind: ledger.TokenSigned}},
+			Credentials: ledger.Credentials{SourceAddrs: []string{"127.0.0.0/8", "::1"}, DeviceIDs: []string{"1000"}, CustomerIDs: []string{"1000"},
+				IdentifyByIDs: true}, // the stock toolkit test client's ids: from any address (the node warns)
+			SellDeckID: "sell-carrier-a", BuyDeckID: "buy-carrier-a", TokenKind: ledger.TokenSigned}},
 		ledger.PutMember{Member: ledger.Member{ID: DemoCarrierB, Name: "Carrier B", Status: ledger.MemberActive,
 			Credentials: ledger.Credentials{SourceAddrs: []string{"127.0.0.3"}},
 			SellDeckID:  "sell-carrier-b", BuyDeckID: "buy-carrier-b", TokenKind: ledger.TokenSigned}},

@@ -31,8 +31,8 @@ func callerOf(r *http.Request) caller {
 
 // mayBeMember reports, without decoding the request, whether anything
 // could identify its sender: a known certificate, a source address inside
-// some member's addresses, or members that accept DeviceId/CustomerId
-// alone. Requests for which it is false are refused before their body is
+// some member's addresses, or a member that opted in to DeviceId/CustomerId
+// alone (Credentials.IdentifyByIDs). Requests for which it is false are refused before their body is
 // read (cheap refusal of unknown sources).
 func (v *view) mayBeMember(c caller) bool {
 	if c.cert != nil {
@@ -45,7 +45,7 @@ func (v *view) mayBeMember(c caller) bool {
 			return true
 		}
 	}
-	return len(v.devices) > 0 || len(v.customers) > 0
+	return len(v.claimable) > 0
 }
 
 func (v *view) byCert(cert *x509.Certificate) (string, bool) {
@@ -65,8 +65,8 @@ func (v *view) byCert(cert *x509.Certificate) (string, bool) {
 //     broken by the request's DeviceId/CustomerId, then by the IP of its
 //     DeviceInfo; a tie that remains is refused (ambiguous);
 //  3. no address match: a member listing the request's DeviceId or
-//     CustomerId (members that choose such self-declared credentials
-//     accept that they can be spoofed; the operator decides).
+//     CustomerId that opted in with Credentials.IdentifyByIDs (these are
+//     self-declared and can be spoofed: never without the opt-in).
 //
 // It returns nil when no member (or more than one) matches.
 func (v *view) identify(c caller, deviceID, customerID, deviceInfo string) *ledger.Member {
@@ -88,7 +88,11 @@ func (v *view) identify(c caller, deviceID, customerID, deviceInfo string) *ledg
 		}
 	}
 	if len(best) == 0 {
-		best = v.byIDs(nil, deviceID, customerID)
+		for _, id := range v.byIDs(nil, deviceID, customerID) {
+			if v.claimable[id] {
+				best = append(best, id)
+			}
+		}
 	} else if len(best) > 1 {
 		if n := v.byIDs(best, deviceID, customerID); len(n) > 0 {
 			best = n

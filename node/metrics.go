@@ -28,7 +28,11 @@ type metrics struct {
 	badHTTP  atomic.Uint64 // bodies that could not be answered in OSP
 	panics   atomic.Uint64 // components whose answer panicked (answered 500)
 
-	connsRefused atomic.Uint64 // OSP connections closed over the per-source cap
+	connsRefused atomic.Uint64 // OSP connections closed at once: nothing could make room
+	connsEvicted atomic.Uint64 // OSP connections closed to make room for another (the slowest)
+	bytesRefused atomic.Uint64 // OSP requests refused 503 over the in-flight body budget
+	adminRefused atomic.Uint64 // admin connections closed at once over the admin listener's caps
+	adminEvicted atomic.Uint64 // admin connections closed to make room for another
 
 	usageConflicts atomic.Uint64 // final usage records that disagreed with their call's paid final
 	usageBehind    atomic.Uint64 // usage answered 503 because this replica was behind its transaction
@@ -120,7 +124,7 @@ func (n *Node) writeMetrics(w io.Writer) {
 	fmt.Fprintln(w, "# HELP ospnode_osp_panics_total OSP components whose answer panicked (a bug), recovered and answered 500.")
 	fmt.Fprintln(w, "# TYPE ospnode_osp_panics_total counter")
 	fmt.Fprintf(w, "ospnode_osp_panics_total %d\n", m.panics.Load())
-	fmt.Fprintln(w, "# HELP ospnode_osp_connections_refused_total OSP connections closed at once: the source IP already held HTTP.MaxConnsPerSource.")
+	fmt.Fprintln(w, "# HELP ospnode_osp_connections_refused_total OSP connections closed at once: their source (or the listener) was full and every connection it held was processing a request.")
 	fmt.Fprintln(w, "# TYPE ospnode_osp_connections_refused_total counter")
 	fmt.Fprintf(w, "ospnode_osp_connections_refused_total %d\n", m.connsRefused.Load())
 	fmt.Fprintln(w, "# HELP ospnode_usage_conflicts_total Final usage records that disagreed with their call's paid final record (kept, flagged, never paid), as answered by this node.")
@@ -129,6 +133,15 @@ func (n *Node) writeMetrics(w io.Writer) {
 	fmt.Fprintln(w, "# HELP ospnode_usage_behind_total Usage answered 503 because this node had not applied the transaction it names yet.")
 	fmt.Fprintln(w, "# TYPE ospnode_usage_behind_total counter")
 	fmt.Fprintf(w, "ospnode_usage_behind_total %d\n", m.usageBehind.Load())
+	fmt.Fprintln(w, "# HELP ospnode_osp_connections_evicted_total OSP connections closed to make room for a newcomer or for bytes: the slowest of the heaviest source.")
+	fmt.Fprintln(w, "# TYPE ospnode_osp_connections_evicted_total counter")
+	fmt.Fprintf(w, "ospnode_osp_connections_evicted_total %d\n", m.connsEvicted.Load())
+	fmt.Fprintln(w, "# HELP ospnode_osp_body_budget_refused_total OSP requests answered 503 because the in-flight body budget had no room for them.")
+	fmt.Fprintln(w, "# TYPE ospnode_osp_body_budget_refused_total counter")
+	fmt.Fprintf(w, "ospnode_osp_body_budget_refused_total %d\n", m.bytesRefused.Load())
+	fmt.Fprintln(w, "# HELP ospnode_admin_connections_refused_total Admin connections closed at once over the admin listener's caps.")
+	fmt.Fprintln(w, "# TYPE ospnode_admin_connections_refused_total counter")
+	fmt.Fprintf(w, "ospnode_admin_connections_refused_total %d\n", m.adminRefused.Load())
 
 	fmt.Fprintln(w, "# HELP ospnode_osp_request_duration_seconds Time to answer an OSP request, by the type of its first component.")
 	fmt.Fprintln(w, "# TYPE ospnode_osp_request_duration_seconds histogram")
@@ -174,6 +187,11 @@ func (n *Node) writeMetrics(w io.Writer) {
 	gauge("ospnode_raft_commit_index", "Raft commit index.", st.CommitIndex)
 	gauge("ospnode_raft_applied_index", "Raft applied index.", st.AppliedIndex)
 	gauge("ospnode_raft_members", "Servers in the Raft configuration.", len(st.Members))
+	var halted uint64
+	if h := n.cons.Halted(); h != nil {
+		halted = h.Index
+	}
+	gauge("ospnode_raft_halted_index", "The log entry this node cannot apply and stopped at (0: applying normally).", halted)
 	gauge("ospnode_ledger_applied_index", "Last log index applied to the ledger.", n.store.AppliedIndex())
 
 	cs := n.cons.Stats()
@@ -214,6 +232,9 @@ func (n *Node) healthy() (bool, string) {
 	case <-n.closed:
 		return false, "closing"
 	default:
+	}
+	if h := n.cons.Halted(); h != nil {
+		return false, h.Error()
 	}
 	if _, err := n.store.Network(); err != nil && !isNotFound(err) {
 		return false, "store: " + err.Error()

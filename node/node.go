@@ -20,6 +20,7 @@ import (
 
 	"github.com/ospnode/ospnode/consensus"
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/node/pki"
 	"github.com/ospnode/ospnode/osp"
 )
 
@@ -41,6 +42,8 @@ type Node struct {
 	fed    *fedState
 
 	ospSrv, ospTLSSrv, adminSrv *http.Server
+	ospBudget                   *budget // connections and body bytes of the OSP listeners
+	adminBudget                 *budget // connections of the admin listener
 	ospURL, ospTLSURL, adminURL string
 	adminToken                  string
 
@@ -65,6 +68,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: data dir: %w", err)
+	}
+	// The data directory holds the ledger, the Raft log, the admin token and
+	// keys: an existing one made with a wider mode is narrowed.
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Clock, closed: make(chan struct{}), met: newMetrics()}
@@ -112,6 +120,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Dir:                filepath.Join(cfg.DataDir, "raft"),
 		Listener:           ln,
 		TLS:                n.trust.cluster,
+		PeerID:             n.trust.clusterPeerID(),
+		JoinAddr:           n.trust.clusterJoinAddr(),
 		Advertise:          cfg.ClusterAdvertise,
 		Bootstrap:          cfg.Bootstrap,
 		Batch:              cfg.Batch,
@@ -166,6 +176,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("node: catching up with the cluster: %w", err)
 		}
 	}
+	// Build the member view now: it warns about members that
+	// self-declared ids identify (Credentials.IdentifyByIDs).
+	if _, err := n.state.get(); err != nil {
+		n.log.Warn("node: state view", "err", err)
+	}
 	n.log.Info("node started", "id", cfg.NodeID, "osp", n.OSPURL(), "admin", n.adminURL, "cluster", n.ClusterAddr())
 	return n, nil
 }
@@ -188,15 +203,24 @@ func (n *Node) join(ctx context.Context) error {
 
 // listen opens the OSP and admin listeners and starts serving.
 func (n *Node) listen() error {
+	hl := n.cfg.HTTP
+	maxBody := n.cfg.Limits.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = osp.DefaultLimits().MaxBodyBytes
+	}
+	srcBytes := max(hl.MaxSourceBodyBytes, maxBody)
+	n.ospBudget = newBudget(hl.MaxConns, hl.MaxConnsPerSource, max(hl.MaxBodyBytesInFlight, srcBytes), srcBytes,
+		&n.met.connsRefused, &n.met.connsEvicted, &n.met.bytesRefused)
+	n.adminBudget = newBudget(hl.AdminMaxConns, hl.AdminMaxConnsPerSource, 0, 0, &n.met.adminRefused, &n.met.adminEvicted, nil)
 	ospH := n.enrollMount(n.ospHandler())
 	if n.cfg.OSPAddr != "" && n.cfg.OSPAddr != "-" {
 		ln, err := net.Listen("tcp", n.cfg.OSPAddr)
 		if err != nil {
 			return fmt.Errorf("node: osp listener: %w", err)
 		}
-		n.ospSrv = n.newServer(ospH)
+		n.ospSrv = n.newServer(ospH, n.ospBudget)
 		n.ospURL = "http://" + ln.Addr().String() + "/osp"
-		n.serve(n.ospSrv, limitPerSource(ln, n.cfg.HTTP.MaxConnsPerSource, &n.met.connsRefused))
+		n.serve(n.ospSrv, n.ospBudget.listener(ln))
 	}
 	if n.cfg.OSPTLSAddr != "" {
 		tc, err := n.ospTLSConfig()
@@ -207,9 +231,9 @@ func (n *Node) listen() error {
 		if err != nil {
 			return fmt.Errorf("node: osp tls listener: %w", err)
 		}
-		n.ospTLSSrv = n.newServer(ospH)
+		n.ospTLSSrv = n.newServer(ospH, n.ospBudget)
 		n.ospTLSURL = "https://" + ln.Addr().String() + "/osp"
-		n.serve(n.ospTLSSrv, tls.NewListener(limitPerSource(ln, n.cfg.HTTP.MaxConnsPerSource, &n.met.connsRefused), tc))
+		n.serve(n.ospTLSSrv, tls.NewListener(n.ospBudget.listener(ln), tc))
 	}
 	if n.cfg.AdminAddr != "-" {
 		ln, err := net.Listen("tcp", n.cfg.AdminAddr)
@@ -221,7 +245,8 @@ func (n *Node) listen() error {
 		mux.HandleFunc("GET /metrics", n.handleMetrics)
 		n.trustRoutes(mux)
 		mux.Handle("/", n.adminHandler())
-		n.adminSrv = n.newServer(mux)
+		n.adminSrv = n.newServer(mux, n.adminBudget)
+		ln = n.adminBudget.listener(ln)
 		scheme := "http"
 		if n.cfg.AdminTLSCert != "" {
 			cert, err := newListenerCert("admin", n.cfg.AdminTLSCert, n.cfg.AdminTLSKey, nil)
@@ -243,7 +268,7 @@ func (n *Node) ospTLSConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	tc := pki.Harden(&tls.Config{})
 	if n.cfg.OSPClientCA != "" {
 		cas, err := newClientCAs(n.cfg.OSPClientCA)
 		if err != nil {
@@ -258,10 +283,12 @@ func (n *Node) ospTLSConfig() (*tls.Config, error) {
 	return n.trust.ospTLS(tc, cert), nil
 }
 
-func (n *Node) newServer(h http.Handler) *http.Server {
+func (n *Node) newServer(h http.Handler, b *budget) *http.Server {
 	s := &http.Server{
-		Handler:  h,
-		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+		Handler:     h,
+		ErrorLog:    slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+		ConnState:   b.connState,
+		ConnContext: b.connContext,
 	}
 	n.cfg.HTTP.applyTo(s)
 	return s
@@ -333,8 +360,29 @@ func (n *Node) OSPTLSURL() string { return n.ospTLSURL }
 // "" when the admin listener is disabled.
 func (n *Node) AdminURL() string { return n.adminURL }
 
-// AdminToken returns the bearer token of the admin API.
+// AdminToken returns the bearer token of the admin API. Never print or log
+// it: print AdminTokenFile instead.
 func (n *Node) AdminToken() string { return n.adminToken }
+
+// AdminTokenFile returns the file holding the admin token
+// (DATA-DIR/admin.token), or "" when Config.AdminToken gave it.
+func (n *Node) AdminTokenFile() string {
+	if n.cfg.AdminToken != "" {
+		return ""
+	}
+	return filepath.Join(n.cfg.DataDir, "admin.token")
+}
+
+// ClaimableMembers lists the members that a request's DeviceId or
+// CustomerId alone identifies, from any address (Credentials.IdentifyByIDs):
+// `ospnode serve` prints them at start.
+func (n *Node) ClaimableMembers() []string {
+	v, err := n.state.get()
+	if err != nil {
+		return nil
+	}
+	return claimableIDs(v)
+}
 
 // ClusterAddr returns the address other nodes use to reach this one (the
 // --join address).

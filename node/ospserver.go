@@ -43,16 +43,26 @@ func plain(w http.ResponseWriter, code int, body string) {
 // and id sit in its first few hundred bytes.
 const sniffBytes = 2048
 
-// sniffTee keeps the first sniffBytes of what ReadRequest reads.
+// sniffTee keeps the first sniffBytes of what ReadRequest reads, and
+// charges what it reads to the connection's share of the body budget.
 type sniffTee struct {
-	r   io.ReadCloser
-	buf []byte
+	r    io.ReadCloser
+	buf  []byte
+	b    *budget
+	conn *budgetConn
+	over bool // the budget refused this request's bytes
 }
 
 func (t *sniffTee) Read(p []byte) (int, error) {
 	k, err := t.r.Read(p)
 	if room := sniffBytes - len(t.buf); room > 0 {
 		t.buf = append(t.buf, p[:min(k, room)]...)
+	}
+	if t.b != nil {
+		if berr := t.b.charge(t.conn, k); berr != nil {
+			t.over = true
+			return k, berr
+		}
 	}
 	return k, err
 }
@@ -69,6 +79,12 @@ func (n *Node) handleOSP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		n.log.Error("osp: state unavailable", "err", err)
 		plain(w, http.StatusServiceUnavailable, "state unavailable\n")
+		return
+	}
+	if h := n.cons.Halted(); h != nil {
+		// This replica stopped applying its log: its state is stale. 503
+		// sends the toolkit to the next service point.
+		plain(w, http.StatusServiceUnavailable, "node halted: cannot apply its log at entry "+strconv.FormatUint(h.Index, 10)+"\n")
 		return
 	}
 	if !n.caughtUp.Load() {
@@ -94,22 +110,36 @@ func (n *Node) handleOSP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusForbidden, "unknown source\n")
 		return
 	}
+	conn := budgetConnOf(r)
 	tee := sniffPool.Get().(*sniffTee)
-	tee.r, tee.buf = r.Body, tee.buf[:0]
+	body := r.Body
+	tee.r, tee.buf, tee.b, tee.conn, tee.over = body, tee.buf[:0], n.ospBudget, conn, false
 	r.Body = tee
 	m, err := osp.ReadRequest(r, n.cfg.Limits)
+	// net/http's own body again: after the handler it looks at what is left
+	// unread and closes the connection at once when that is too much to
+	// drain; behind a wrapper it would read up to 256 KiB of it first,
+	// waiting for a slow sender until the read timeout before answering.
+	r.Body = body
+	over := tee.over
+	n.ospBudget.done(conn, err == nil)
 	if err != nil {
-		if errors.Is(err, osp.ErrFraming) && (len(r.TransferEncoding) > 0 || r.ContentLength < 0) {
-			// The body was not read (chunked, or no length): what follows
-			// on the connection cannot be framed, so do not keep it.
+		if over || errors.Is(err, osp.ErrLimit) || (errors.Is(err, osp.ErrFraming) && (len(r.TransferEncoding) > 0 || r.ContentLength < 0)) {
+			// The body was not (all) read — over the budget, over the
+			// length limit, chunked, or no length: what follows on the
+			// connection cannot be framed, so do not keep it.
 			w.Header().Set("Connection", "close")
 		}
-		n.answerUndecodable(w, tee.buf, err)
-		tee.r = nil
+		if over {
+			plain(w, http.StatusServiceUnavailable, "busy: too many request bytes in flight\n")
+		} else {
+			n.answerUndecodable(w, tee.buf, err)
+		}
+		tee.r, tee.conn = nil, nil
 		sniffPool.Put(tee)
 		return
 	}
-	tee.r = nil
+	tee.r, tee.conn = nil, nil
 	sniffPool.Put(tee)
 
 	ctx, cancel := context.WithTimeout(r.Context(), n.requestTimeout())

@@ -46,7 +46,7 @@ func (n *Node) Propose(ctx context.Context, cmd ledger.Command) (*ledger.Result,
 func unavailable(err error) bool {
 	return errors.Is(err, ErrUnavailable) || errors.Is(err, consensus.ErrNoQuorum) ||
 		errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrTimeout) ||
-		errors.Is(err, consensus.ErrClosed) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, consensus.ErrClosed) || errors.Is(err, consensus.ErrHalted) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, ledger.ErrClosed)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,7 @@ type view struct {
 	addrs     []addrCred                                 // source address/CIDR credentials
 	devices   map[string][]string                        // DeviceId → member ids
 	customers map[string][]string                        // CustomerId → member ids
+	claimable map[string]bool                            // members with Credentials.IdentifyByIDs and ids
 	certFP    map[string]string                          // SHA-256 fingerprint → member id
 	certSubj  map[string]string                          // subject DN → member id
 
@@ -133,10 +135,13 @@ func (c *stateCache) build(old *view, g ledger.Generations) (*view, error) {
 		v.network = nw
 	}
 	if old.gens.Members == g.Members {
-		v.members, v.blocked, v.addrs, v.devices, v.customers, v.certFP, v.certSubj =
-			old.members, old.blocked, old.addrs, old.devices, old.customers, old.certFP, old.certSubj
+		v.members, v.blocked, v.addrs, v.devices, v.customers, v.claimable, v.certFP, v.certSubj =
+			old.members, old.blocked, old.addrs, old.devices, old.customers, old.claimable, old.certFP, old.certSubj
 	} else if err := c.buildMembers(v); err != nil {
 		return nil, err
+	} else if ids := claimableIDs(v); len(ids) > 0 && !slices.Equal(ids, claimableIDs(old)) {
+		c.log.Warn("members identified by self-declared DeviceId/CustomerId from any address (identify_by_ids): "+
+			"anyone reaching the OSP listener can claim to be them", "members", ids)
 	}
 	if old.gens.Trunks == g.Trunks {
 		v.trunks = old.trunks
@@ -182,6 +187,7 @@ func (c *stateCache) buildMembers(v *view) error {
 	v.blocked = map[string]*settlement.PrefixIndex[string]{}
 	v.devices = map[string][]string{}
 	v.customers = map[string][]string{}
+	v.claimable = map[string]bool{}
 	v.certFP = map[string]string{}
 	v.certSubj = map[string]string{}
 	for i := range ms {
@@ -201,6 +207,9 @@ func (c *stateCache) buildMembers(v *view) error {
 		}
 		for _, d := range cr.CustomerIDs {
 			v.customers[d] = append(v.customers[d], m.ID)
+		}
+		if cr.IdentifyByIDs && len(cr.DeviceIDs)+len(cr.CustomerIDs) > 0 {
+			v.claimable[m.ID] = true
 		}
 		for _, f := range cr.CertFingerprints {
 			v.certFP[strings.ToLower(strings.ReplaceAll(f, ":", ""))] = m.ID
@@ -234,3 +243,14 @@ func parseAddrOrPrefix(s string) (netip.Prefix, error) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ledger.ErrNotFound) }
+
+// claimableIDs lists, sorted, the members of v that DeviceId/CustomerId
+// alone identify.
+func claimableIDs(v *view) []string {
+	ids := make([]string, 0, len(v.claimable))
+	for id := range v.claimable {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,18 +27,25 @@ type TrustConfig struct {
 	CA string
 
 	// ClusterCert and ClusterKey are this node's certificate (kind node,
-	// with an IP or DNS SAN matching the address other nodes dial). Set,
-	// Raft and the cluster's internal channel run over mutual TLS: every
-	// connection must present a certificate that chains to CA, carries the
-	// server and client extended key usages (a node or peer certificate,
-	// never a member's), is not revoked and, when ClusterNames is set, has
-	// one of those common names.
+	// issued for this NodeID, with an IP or DNS SAN matching the address
+	// other nodes dial). Set, Raft and the cluster's internal channel run
+	// over mutual TLS: every connection, both ways, must present a
+	// certificate that chains to CA, carries a node identity
+	// (pki.NodeIdentity: only node certificates do; member, peer, admin
+	// and token certificates never) and is not revoked; on the internal
+	// channel the identity must also be a server of the Raft configuration
+	// (or the node joining as itself). Unset, the cluster runs plain TCP,
+	// which Open allows only on a loopback ClusterAddr unless
+	// ClusterInsecure is set.
 	ClusterCert string
 	ClusterKey  string
-	// ClusterNames restricts cluster connections to these certificate
-	// common names. Set it when the network CA also issues peer
-	// certificates (which carry the same key usages as node ones).
+	// ClusterNames further restricts cluster connections to these node IDs
+	// (certificate common names). Optional.
 	ClusterNames []string
+	// ClusterInsecure allows a plain-TCP cluster listener on a
+	// non-loopback address: anyone who can reach it can then rewrite the
+	// ledger. For a private network the operator vouches for only.
+	ClusterInsecure bool
 
 	// AdminClientSerials lists the serials (decimal, or hex with 0x, as
 	// `ospnode ca issue` prints them) of client certificates that may use
@@ -118,6 +126,11 @@ func newTrust(n *Node) (*trust, error) {
 	if (cfg.ClusterCert == "") != (cfg.ClusterKey == "") {
 		return nil, fmt.Errorf("%w: ClusterCert and ClusterKey go together", ErrConfig)
 	}
+	if cfg.ClusterCert == "" && !cfg.ClusterInsecure && !loopbackAddr(n.cfg.ClusterAddr) {
+		return nil, fmt.Errorf("%w: cluster address %s is not loopback and the cluster has no TLS: anyone reaching it could "+
+			"speak Raft and rewrite the ledger; set --cluster-cert/--cluster-key (`ospnode ca issue --kind node --name %s --ip …`), "+
+			"or --cluster-insecure on a network you vouch for", ErrConfig, n.cfg.ClusterAddr, n.cfg.NodeID)
+	}
 	if cfg.ClusterCert != "" {
 		if t.caPool == nil {
 			return nil, fmt.Errorf("%w: cluster TLS needs the network CA (Trust.CA)", ErrConfig)
@@ -149,7 +162,7 @@ func newTrust(n *Node) (*trust, error) {
 // clusterTLS is the one configuration consensus uses both ways (it clones
 // it for dialling and sets ServerName to the dialled host): our node
 // certificate, the network CA as client and server roots, a client
-// certificate required, and the node checks of verifyCluster.
+// certificate required, and the node checks of verifyClusterPeer.
 func (t *trust) clusterTLS() (*tls.Config, error) {
 	cfg := t.n.cfg.Trust
 	srv, cli, err := pki.MutualTLS(cfg.ClusterCert, cfg.ClusterKey, t.caPool, t.rev.checker())
@@ -175,13 +188,18 @@ func (t *trust) clusterTLS() (*tls.Config, error) {
 }
 
 // checkClusterCert vets this node's cluster certificate, at start and on
-// every reload: a node certificate (server and client auth) that chains to
+// every reload: a node certificate issued for this node ID that chains to
 // the network CA. A reloaded certificate the other nodes would refuse must
 // not replace one they accept.
 func (t *trust) checkClusterCert(c *tls.Certificate) error {
 	leaf := c.Leaf
-	if !hasEKU(leaf, x509.ExtKeyUsageServerAuth) || !hasEKU(leaf, x509.ExtKeyUsageClientAuth) {
-		return fmt.Errorf("cluster certificate %s is not a node certificate (needs server and client auth)", t.n.cfg.Trust.ClusterCert)
+	id, err := pki.NodeIdentity(leaf)
+	if err != nil {
+		return fmt.Errorf("cluster certificate %s: %w", t.n.cfg.Trust.ClusterCert, err)
+	}
+	if id != t.n.cfg.NodeID {
+		return fmt.Errorf("cluster certificate %s is node %q's, not this node's (%q): issue one with `ospnode ca issue --kind node --name %s`",
+			t.n.cfg.Trust.ClusterCert, id, t.n.cfg.NodeID, t.n.cfg.NodeID)
 	}
 	inter := x509.NewCertPool()
 	for _, raw := range c.Certificate[1:] {
@@ -199,21 +217,46 @@ func (t *trust) checkClusterCert(c *tls.Certificate) error {
 	return nil
 }
 
-// verifyClusterPeer admits only node-like certificates: a verified chain,
-// server and client auth (members' certificates have client auth only),
-// and a listed common name when names is set.
+// verifyClusterPeer admits node certificates only: a verified chain (to the
+// network CA, within its validity: TLS checked it) whose leaf carries a node
+// identity, listed in names when names is set. Member, peer, admin and
+// token certificates carry none. It runs in VerifyConnection, on every
+// handshake both ways, resumed ones included.
 func verifyClusterPeer(cs tls.ConnectionState, names []string) error {
 	if len(cs.VerifiedChains) == 0 || len(cs.PeerCertificates) == 0 {
 		return errors.New("cluster peer presented no verified certificate")
 	}
-	leaf := cs.PeerCertificates[0]
-	if !hasEKU(leaf, x509.ExtKeyUsageServerAuth) || !hasEKU(leaf, x509.ExtKeyUsageClientAuth) {
-		return fmt.Errorf("cluster peer %q: not a node certificate", leaf.Subject.CommonName)
+	id, err := pki.NodeIdentity(cs.PeerCertificates[0])
+	if err != nil {
+		return fmt.Errorf("cluster peer refused: %w", err)
 	}
-	if len(names) > 0 && !slices.Contains(names, leaf.Subject.CommonName) {
-		return fmt.Errorf("cluster peer %q: not a listed cluster node", leaf.Subject.CommonName)
+	if len(names) > 0 && !slices.Contains(names, id) {
+		return fmt.Errorf("cluster peer %q: not a listed cluster node", id)
 	}
 	return nil
+}
+
+// clusterPeerID is consensus.Config.PeerID: the node identity of a verified
+// cluster connection.
+func clusterPeerID(cs tls.ConnectionState) (string, error) {
+	if len(cs.VerifiedChains) == 0 || len(cs.PeerCertificates) == 0 {
+		return "", errors.New("no verified certificate")
+	}
+	return pki.NodeIdentity(cs.PeerCertificates[0])
+}
+
+// loopbackAddr reports whether a listen address binds loopback only
+// ("localhost" or a loopback IP; an empty host binds every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func hasEKU(c *x509.Certificate, u x509.ExtKeyUsage) bool {
@@ -236,8 +279,7 @@ func (t *trust) ospTLS(tc *tls.Config, cert *listenerCert) *tls.Config {
 // checked for revocation.
 func (t *trust) adminTLS(cert *listenerCert) *tls.Config {
 	t.certs = append(t.certs, cert)
-	tc := cert.serve(&tls.Config{MinVersion: tls.VersionTLS12,
-		VerifyConnection: pki.CheckRevoked(t.rev.checker())})
+	tc := cert.serve(pki.Harden(&tls.Config{VerifyConnection: pki.CheckRevoked(t.rev.checker())}))
 	if len(t.admins) > 0 {
 		tc.ClientCAs = t.caPool
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
@@ -269,4 +311,31 @@ func (t *trust) tokenRevoked(c *x509.Certificate) bool {
 // serialOf parses a ledger serial (hex, normalised) as a number.
 func serialOf(hex string) (*big.Int, bool) {
 	return new(big.Int).SetString(hex, 16)
+}
+
+// clusterPeerID returns consensus.Config.PeerID: nil on a plain-TCP cluster.
+func (t *trust) clusterPeerID() func(tls.ConnectionState) (string, error) {
+	if t.cluster == nil {
+		return nil
+	}
+	return clusterPeerID
+}
+
+// clusterJoinAddr returns consensus.Config.JoinAddr: a node joins only at a
+// host its certificate names (an IP or DNS SAN), so a node certificate
+// cannot point the cluster's Raft traffic at someone else's address.
+func (t *trust) clusterJoinAddr() func(tls.ConnectionState, string) error {
+	if t.cluster == nil {
+		return nil
+	}
+	return func(cs tls.ConnectionState, addr string) error {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return err
+		}
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("no certificate")
+		}
+		return cs.PeerCertificates[0].VerifyHostname(host)
+	}
 }

@@ -36,7 +36,7 @@ func TestListenerCertReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	tr := &trust{caPool: ca.pool(), n: &Node{cfg: Config{}}}
+	tr := &trust{caPool: ca.pool(), n: &Node{cfg: Config{NodeID: "n1"}}}
 	if tr.rev, err = newRevocations(store, "", nil, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +67,10 @@ func TestListenerCertReload(t *testing.T) {
 			now: time.Now().AddDate(50, 0, 0), err: "not now"},
 		{name: "cluster: member certificate", cluster: true,
 			renew: func(t *testing.T, c, k string) { replaceFiles(t, c, k, ca.issue(pki.KindMember, "m1")) }, err: "not a node certificate"},
+		{name: "cluster: peer certificate", cluster: true,
+			renew: func(t *testing.T, c, k string) { replaceFiles(t, c, k, ca.issue(pki.KindPeer, "n1")) }, err: "no node identity"},
+		{name: "cluster: another node's certificate", cluster: true,
+			renew: func(t *testing.T, c, k string) { replaceFiles(t, c, k, ca.issue(pki.KindNode, "n2")) }, err: `node "n2"'s`},
 		{name: "cluster: another CA", cluster: true,
 			renew: func(t *testing.T, c, k string) { replaceFiles(t, c, k, other.issue(pki.KindNode, "n1")) }, err: "does not chain"},
 	}

@@ -43,15 +43,39 @@ func readRequest(r *http.Request, lim Limits) (*Message, error) {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	n := int(r.ContentLength)
-	if cap(*buf) < n {
-		*buf = make([]byte, n)
-	}
-	*buf = (*buf)[:n]
-	if _, err := io.ReadFull(r.Body, *buf); err != nil {
+	b, err := readBody(r.Body, (*buf)[:0], int(r.ContentLength))
+	*buf = b
+	if err != nil {
 		return nil, errorf(StatusBadRequest, ErrFraming, "reading body: %v", err)
 	}
-	return decodeBody(r.Header.Get("Content-Type"), *buf, lim)
+	return decodeBody(r.Header.Get("Content-Type"), b, lim)
+}
+
+// readBody reads exactly n bytes of r into b, growing b only as bytes
+// arrive (doubling, capped at n): the memory a request holds is bounded by
+// what its sender actually sent, never by the length it announced. (It
+// used to allocate the announced length up front: 1,500 connections each
+// announcing 1 MiB and sending nothing held 1.5 GB.)
+func readBody(r io.Reader, b []byte, n int) ([]byte, error) {
+	for len(b) < n {
+		if len(b) == cap(b) {
+			nb := make([]byte, len(b), min(max(2*cap(b), 4096), n))
+			copy(nb, b)
+			b = nb
+		}
+		k, err := r.Read(b[len(b):min(cap(b), n)])
+		b = b[:len(b)+k]
+		if err != nil {
+			if err == io.EOF && len(b) == n {
+				break
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 func decodeBody(contentType string, body []byte, lim Limits) (*Message, error) {

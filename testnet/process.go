@@ -586,8 +586,9 @@ func Down(dir string, timeout time.Duration) error {
 	return nil
 }
 
-// WriteEndpoints prints every node's endpoints: OSP URL, admin URL and
-// token, cluster address, pid and log.
+// WriteEndpoints prints every node's endpoints: OSP URL, admin URL,
+// cluster address, pid and log, and the state file that holds the admin
+// tokens (never the tokens themselves).
 func (st *ProcState) WriteEndpoints(w io.Writer) error {
 	var b strings.Builder
 	for _, ns := range st.Topology.Networks {
@@ -597,8 +598,10 @@ func (st *ProcState) WriteEndpoints(w io.Writer) error {
 			if n.ClusterAdvertise != "" {
 				cluster += " (via " + n.ClusterAdvertise + ")"
 			}
-			fmt.Fprintf(&b, "  %-10s osp %s  admin %s (token %s)  cluster %s  pid %d  fault %s\n             log %s\n",
-				n.ID, n.OSPURL, n.AdminURL, n.AdminToken, cluster, n.PID, n.Fault, n.Log)
+			// The admin token is never printed (output ends up in logs): it
+			// is the node's admin_token in the state file.
+			fmt.Fprintf(&b, "  %-10s osp %s  admin %s  cluster %s  pid %d  fault %s\n             log %s\n",
+				n.ID, n.OSPURL, n.AdminURL, cluster, n.PID, n.Fault, n.Log)
 		}
 	}
 	for _, l := range st.Topology.Links {
@@ -607,7 +610,7 @@ func (st *ProcState) WriteEndpoints(w io.Writer) error {
 	if st.Control != nil {
 		fmt.Fprintf(&b, "fault control: %s (ospnode testnet partition|heal|slow)\n", st.Control.URL)
 	}
-	fmt.Fprintf(&b, "state: %s\n", filepath.Join(st.Dir, StateFile))
+	fmt.Fprintf(&b, "state: %s (admin tokens: admin_token per node)\n", filepath.Join(st.Dir, StateFile))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

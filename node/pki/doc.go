@@ -11,7 +11,9 @@
 //     ECDSA P-256 by default, RSA 2048/3072 on request.
 //   - Issuing (CA.Issue, CA.SignCSR) for four kinds: member (TLS client),
 //     peer and node (TLS client+server, IP/DNS SANs), token (digital
-//     signature only, for PKCS#7 OSP tokens). Keys are written 0600.
+//     signature only, for PKCS#7 OSP tokens). Keys are written 0600. Only
+//     node certificates carry a node identity (NodeIdentity: the URI SAN
+//     "ospnode-node:<id>"), and only Issue writes it.
 //   - Revocation recorded in the CA directory (CA.Revoke, CA.Revoked) and
 //     one hook type, RevocationChecker, shared by TLS (CheckRevoked in
 //     tls.Config.VerifyConnection, so resumed sessions are checked too)

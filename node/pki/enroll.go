@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,7 +49,11 @@ type EnrollConfig struct {
 	Validity         time.Duration // zero: DefaultValidity(Kind)
 	MaxBody          int64         // zero: DefaultEnrollMaxBody
 	MaxPending       int           // zero: 1000
-	Logger           *slog.Logger  // zero: slog.Default()
+	// MaxPendingPerSource bounds the requests awaiting approval from one
+	// source (an IPv4 address or an IPv6 /64), so that one sender cannot
+	// fill the queue and lock everyone out (zero: 5).
+	MaxPendingPerSource int
+	Logger              *slog.Logger // zero: slog.Default()
 }
 
 // PendingRequest is an enrollment request awaiting (or past) approval,
@@ -61,6 +66,7 @@ type PendingRequest struct {
 	Username string        `json:"username,omitempty"`
 	Device   string        `json:"device,omitempty"`
 	Customer string        `json:"customer,omitempty"`
+	Source   string        `json:"source,omitempty"` // the sender's address (IPv6: its /64)
 	Kind     Kind          `json:"kind"`
 	Validity time.Duration `json:"validity,omitempty"`
 	CSR      []byte        `json:"csr"`
@@ -212,6 +218,9 @@ func NewEnrollmentHandler(cfg EnrollConfig) http.Handler {
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 1000
 	}
+	if cfg.MaxPendingPerSource <= 0 {
+		cfg.MaxPendingPerSource = 5
+	}
 	h := &enrollHandler{cfg: cfg, log: cfg.Logger}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -352,7 +361,12 @@ func (h *enrollHandler) request(f *EnrollForm, remote string) (int, []byte) {
 		log.Warn("enrollment refused", "err", ErrTooManyPending, "pending", n)
 		return EnrollStatusRefused, nil
 	}
-	p := &PendingRequest{ID: id, Received: ca.now().UTC(), Subject: csr.Subject.String(),
+	src := enrollSource(remote)
+	if n := countFrom(all, src); n >= h.cfg.MaxPendingPerSource {
+		log.Warn("enrollment refused: too many pending requests from this source", "err", ErrTooManyPending, "source", src, "pending", n)
+		return EnrollStatusRefused, nil
+	}
+	p := &PendingRequest{ID: id, Received: ca.now().UTC(), Subject: csr.Subject.String(), Source: src,
 		Username: f.Username, Device: f.Device, Customer: f.Customer, Kind: h.cfg.Kind,
 		Validity: h.cfg.Validity, CSR: bytes.Clone(f.CSR)}
 	if err := ca.writePending(p); err != nil {
@@ -371,4 +385,33 @@ func countApproved(ps []PendingRequest) int {
 		}
 	}
 	return n
+}
+
+// countFrom counts the requests from src not yet approved.
+func countFrom(ps []PendingRequest, src string) int {
+	n := 0
+	for _, p := range ps {
+		if !p.Approved && p.Source == src {
+			n++
+		}
+	}
+	return n
+}
+
+// enrollSource is the source of a request for the per-source limit: the IP
+// of remote ("host:port"), an IPv6 one reduced to its /64 (one host gets a
+// whole /64).
+func enrollSource(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil:
+		return host
+	case ip.To4() != nil:
+		return ip.To4().String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }

@@ -420,3 +420,80 @@ func FuzzParseEnrollForm(f *testing.F) {
 		}
 	})
 }
+
+// TestEnrollPendingPerSource: one source fills at most its share of the
+// approval queue; another source still queues, and a re-request of a
+// queued CSR is still answered pending. IPv6 sources are /64s.
+func TestEnrollPendingPerSource(t *testing.T) {
+	ca := testEnrollCA(t, false)
+	srv := enrollServer(t, EnrollConfig{CA: ca, OperatorApproval: true, MaxPending: 100, MaxPendingPerSource: 3})
+	from := func(src string, body []byte) int {
+		t.Helper()
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		cl := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+		resp, err := cl.Post(srv.URL+"/tep", "text/html", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		st, _ := enrollReply(t, b)
+		return st
+	}
+	first := toolkitForm("", "", newCSR(t, "a0"))
+	for i, want := range []int{EnrollStatusPending, EnrollStatusPending, EnrollStatusPending, EnrollStatusRefused, EnrollStatusRefused} {
+		body := first
+		if i > 0 {
+			body = toolkitForm("", "", newCSR(t, "a"+strconv.Itoa(i)))
+		}
+		if st := from("127.0.0.1", body); st != want {
+			t.Fatalf("request %d from one source: status %d, want %d", i, st, want)
+		}
+	}
+	if st := from("127.0.0.1", first); st != EnrollStatusPending {
+		t.Fatalf("re-request of a queued CSR: status %d, want pending", st)
+	}
+	if st := from("127.0.0.2", toolkitForm("", "", newCSR(t, "b0"))); st != EnrollStatusPending {
+		t.Fatalf("another source: status %d, want pending", st)
+	}
+	for _, tc := range []struct{ remote, want string }{
+		{"192.0.2.1:4000", "192.0.2.1"}, {"[2001:db8::1]:4000", "2001:db8::/64"},
+		{"[2001:db8::ffff:1]:1", "2001:db8::/64"}, {"[2001:db8:0:1::1]:1", "2001:db8:0:1::/64"},
+	} {
+		if got := enrollSource(tc.remote); got != tc.want {
+			t.Errorf("enrollSource(%s) = %s, want %s", tc.remote, got, tc.want)
+		}
+	}
+}
+
+// stockToolkitCSR is what the OSP Toolkit's enroll tool makes by default:
+// RSA 512, signed with MD5 (made with `openssl req -new -newkey rsa:512
+// -md5 -subj /CN=test-proxy/O=OSPTest`).
+const stockToolkitCSR = "MIHhMIGMAgEAMCcxEzARBgNVBAMMCnRlc3QtcHJveHkxEDAOBgNVBAoMB09TUFRlc3QwXDANBgkqhkiG9w0BAQEFAANLADBIAkEAq0VmWwybTpUXfGWEBGPN8Om/ye3pLbTSD24JODpmDqjz2onc5bGZ+R3isJz9XQQcB8ZHDJuHtI9YW7zZracy0QIDAQABoAAwDQYJKoZIhvcNAQEEBQADQQB2Zq6+UecXLxAppGqVnaH212NTUrlL41Q0Tk7QpXwukHk10GKBrwaByc/reHWAamDICct9QYx6mPSZ7slyPFCr"
+
+// TestEnrollStockToolkitCSRRefused: the stock enroll tool's request (RSA
+// 512, MD5) is refused — with the right password too, and never queued —
+// with status 2, the protocol's only refusal, and a log line that says
+// what a CSR needs.
+func TestEnrollStockToolkitCSRRefused(t *testing.T) {
+	csr, err := base64.StdEncoding.DecodeString(stockToolkitCSR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ca := testEnrollCA(t, false)
+	srv := enrollServer(t, EnrollConfig{CA: ca, Credentials: map[string]string{"trans": "nexus"}, OperatorApproval: true,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for _, user := range []string{"trans", ""} {
+		_, reply := post(t, srv, toolkitForm(user, "nexus", csr))
+		if st, cert := enrollReply(t, reply); st != EnrollStatusRefused || cert != nil {
+			t.Fatalf("user %q: reply %q, want status %d", user, reply, EnrollStatusRefused)
+		}
+	}
+	if p, err := ca.Pending(); err != nil || len(p) != 0 {
+		t.Fatalf("queued %d (%v)", len(p), err)
+	}
+	if !strings.Contains(logs.String(), "RSA key of 512 bits") || !strings.Contains(logs.String(), "at least 2048 bits") {
+		t.Fatalf("refusal log does not say what a CSR needs:\n%s", logs.String())
+	}
+}

@@ -27,6 +27,10 @@ var (
 	ErrAlreadyRevoked = errors.New("certificate already revoked")
 	// ErrRevoked: a TLS peer presented a revoked certificate.
 	ErrRevoked = errors.New("certificate revoked")
+	// ErrNotNodeCert: a certificate that is not a cluster node's (no, or
+	// more than one, ospnode-node URI SAN, or missing server/client auth);
+	// see NodeIdentity.
+	ErrNotNodeCert = errors.New("not a cluster node certificate")
 	// ErrBadKind: an unknown certificate kind.
 	ErrBadKind = errors.New("unknown certificate kind")
 	// ErrBadRequest: an IssueRequest or CSR that cannot be signed (missing

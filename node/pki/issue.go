@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,7 +25,9 @@ const (
 	// called by us, so client and server authentication.
 	KindPeer Kind = "peer"
 	// KindNode: a cluster node; mutual TLS between nodes and the node's own
-	// HTTPS listeners; server and client authentication, IP/DNS SANs.
+	// HTTPS listeners; server and client authentication, IP/DNS SANs, and
+	// the node identity URI SAN "ospnode-node:<common name>" (NodeIdentity)
+	// that only this kind carries: the common name is the Raft node ID.
 	KindNode Kind = "node"
 	// KindTokenSigning: signs OSP authorisation tokens (PKCS#7); digital
 	// signature only, no TLS usage.
@@ -161,21 +164,28 @@ func (is *Issued) WriteFiles(prefix string) error {
 // the request's subject and SANs. The CSR's self-signature must verify and
 // its key must be ECDSA P-256 or RSA ≥ 2048 (ErrKeyType). On the legacy
 // enrollment CA it makes the toolkit's MD5 format instead (see legacy.go).
+// KindNode is refused (ErrBadKind): a node certificate's identity is the
+// CA's to write (Issue), never a requester's subject.
 func (ca *CA) SignCSR(csrDER []byte, kind Kind, validity time.Duration) (*Issued, error) {
 	return ca.signCSR(csrDER, kind, validity, "csr")
 }
 
-// parseCSR parses a PKCS#10 request and checks its signature and key type.
+// csrRequirement is what a signable CSR needs, said in every refusal.
+const csrRequirement = "a CSR needs an RSA key of at least 2048 bits or an ECDSA P-256 key, self-signed with SHA-256 or better"
+
+// parseCSR parses a PKCS#10 request and checks its key type and signature.
 func parseCSR(csrDER []byte) (*x509.CertificateRequest, error) {
 	csr, err := x509.ParseCertificateRequest(csrDER)
 	if err != nil {
 		return nil, fmt.Errorf("parse CSR: %v: %w", err, ErrBadRequest)
 	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("CSR signature: %v: %w", err, ErrBadRequest)
-	}
+	// The key first: the stock toolkit's enroll request (RSA 512, signed
+	// with MD5) fails both, and the key is what its operator must change.
 	if err := checkKeyType(csr.PublicKey); err != nil {
-		return nil, fmt.Errorf("CSR: %w", err)
+		return nil, fmt.Errorf("CSR: %w (%s)", err, csrRequirement)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("CSR signature: %v (%s): %w", err, csrRequirement, ErrBadRequest)
 	}
 	if csr.Subject.CommonName == "" {
 		return nil, fmt.Errorf("CSR without common name: %w", ErrBadRequest)
@@ -184,6 +194,9 @@ func parseCSR(csrDER []byte) (*x509.CertificateRequest, error) {
 }
 
 func (ca *CA) signCSR(csrDER []byte, kind Kind, validity time.Duration, source string) (*Issued, error) {
+	if kind == KindNode {
+		return nil, fmt.Errorf("sign CSR: node certificates are issued with their key by `ospnode ca issue --kind node`: %w", ErrBadKind)
+	}
 	csr, err := parseCSR(csrDER)
 	if err != nil {
 		return nil, err
@@ -245,6 +258,11 @@ func (ca *CA) sign(kind Kind, subject pkix.Name, pub any, ips []net.IP, dns []st
 	}
 	if kind == KindNode || kind == KindPeer {
 		tmpl.IPAddresses, tmpl.DNSNames = ips, dns
+	}
+	if kind == KindNode {
+		// The node identity (nodeid.go): only this kind carries it, and the
+		// common name is the Raft node ID.
+		tmpl.URIs = []*url.URL{NodeURI(subject.CommonName)}
 	}
 	der, err := x509.CreateCertificate(ca.rand, tmpl, ca.cert, pub, ca.key)
 	if err != nil {

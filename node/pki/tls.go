@@ -128,6 +128,7 @@ func ServerTLSConfig(certFile, keyFile string, clientCAs *x509.CertPool, clientA
 	}
 	return &tls.Config{
 		MinVersion:       tls.VersionTLS12,
+		CipherSuites:     append([]uint16(nil), CipherSuites...),
 		Certificates:     []tls.Certificate{cert},
 		ClientCAs:        clientCAs,
 		ClientAuth:       clientAuth,
@@ -144,6 +145,7 @@ func ClientTLSConfig(certFile, keyFile string, rootCAs *x509.CertPool, serverNam
 	revoked RevocationChecker) (*tls.Config, error) {
 	cfg := &tls.Config{
 		MinVersion:       tls.VersionTLS12,
+		CipherSuites:     append([]uint16(nil), CipherSuites...),
 		RootCAs:          rootCAs,
 		ServerName:       serverName,
 		VerifyConnection: CheckRevoked(revoked),
@@ -176,4 +178,26 @@ func MutualTLS(certFile, keyFile string, ca *x509.CertPool, revoked RevocationCh
 		return nil, nil, err
 	}
 	return server, client, nil
+}
+
+// CipherSuites are the TLS 1.2 suites every ospnode TLS configuration
+// offers: ECDHE key exchange (forward secrecy) with an AEAD cipher only —
+// no CBC-SHA (Lucky13-class padding oracles), no static-RSA key exchange.
+// TLS 1.3 suites are not configurable in Go and are all AEAD.
+var CipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// Harden sets c's floor to TLS 1.2 with CipherSuites and returns c.
+func Harden(c *tls.Config) *tls.Config {
+	if c.MinVersion < tls.VersionTLS12 {
+		c.MinVersion = tls.VersionTLS12
+	}
+	c.CipherSuites = append([]uint16(nil), CipherSuites...)
+	return c
 }
