@@ -49,6 +49,9 @@ func memberCommand() *cli.Command {
 				if err := a.do(ctx, method, path, nil, nil, &m); err != nil {
 					return err
 				}
+				if verb == "" {
+					return printMember(c, m)
+				}
 				return printMembers(c, m, []ledger.Member{m})
 			})
 		}
@@ -57,7 +60,8 @@ func memberCommand() *cli.Command {
 		Name:  "member",
 		Usage: "manage the carriers of this network",
 		Subcommands: []*cli.Command{
-			{Name: "add", Usage: "create or replace a member (every field is replaced)", ArgsUsage: "ID", Flags: withAdmin(true, add...), Action: memberAdd},
+			{Name: "add", Usage: "create or replace a member (every field is replaced; see update)", ArgsUsage: "ID", Flags: withAdmin(true, add...), Action: memberAdd},
+			{Name: "update", Usage: "change only the fields given (list flags replace that list)", ArgsUsage: "ID", Flags: withAdmin(true, add...), Action: memberUpdate},
 			{Name: "list", Usage: "list members", Flags: withAdmin(true), Action: func(c *cli.Context) error {
 				return adminRun(c, func(ctx context.Context, a *adminClient) error {
 					var ms []ledger.Member
@@ -111,9 +115,112 @@ func printMembers(c *cli.Context, v any, ms []ledger.Member) error {
 	t := &table{head: []string{"ID", "NAME", "STATUS", "SOURCE ADDRS", "SELL DECK", "BUY DECK", "CREDIT LIMIT", "CPS", "CONCURRENT"}}
 	for _, m := range ms {
 		t.add(m.ID, m.Name, string(m.Status), orDash(strings.Join(m.Credentials.SourceAddrs, " ")), orDash(m.SellDeckID),
-			orDash(m.BuyDeckID), amountText(m.CreditLimit), strconv.Itoa(m.CPSLimit), strconv.Itoa(m.ConcurrentLimit))
+			orDash(m.BuyDeckID), orUnlimited(amountText(m.CreditLimit)), limitText(m.CPSLimit), limitText(m.ConcurrentLimit))
 	}
 	return printResult(c, v, t)
+}
+
+// limitText is a limit as people read it: 0 is no limit.
+func limitText(n int) string {
+	if n <= 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(n)
+}
+
+func orUnlimited(s string) string {
+	if s == "-" || s == "" {
+		return "unlimited"
+	}
+	return s
+}
+
+// printMember shows every setting of one member (member show).
+func printMember(c *cli.Context, m ledger.Member) error {
+	if c.String("output") != "table" {
+		return printMembers(c, m, []ledger.Member{m})
+	}
+	tokenKind := m.TokenKind
+	if tokenKind == "" {
+		tokenKind = "the node's default"
+	}
+	join := func(xs []string) string { return orDash(strings.Join(xs, " ")) }
+	t := &table{head: []string{"FIELD", "VALUE"}}
+	t.add("id", m.ID)
+	t.add("name", orDash(m.Name))
+	t.add("status", string(m.Status))
+	t.add("source addresses", join(m.Credentials.SourceAddrs))
+	t.add("device ids", join(m.Credentials.DeviceIDs))
+	t.add("customer ids", join(m.Credentials.CustomerIDs))
+	t.add("identified by ids alone", strconv.FormatBool(m.Credentials.IdentifyByIDs))
+	t.add("certificate subjects", join(m.Credentials.CertSubjects))
+	t.add("certificate fingerprints", join(m.Credentials.CertFingerprints))
+	t.add("sell deck", orDash(m.SellDeckID))
+	t.add("buy deck", orDash(m.BuyDeckID))
+	t.add("credit limit", orUnlimited(amountText(m.CreditLimit)))
+	t.add("calls per second", limitText(m.CPSLimit))
+	t.add("concurrent calls", limitText(m.ConcurrentLimit))
+	t.add("blocked prefixes", join(m.BlockedPrefixes))
+	t.add("token kind", tokenKind)
+	t.add("shared token", strconv.FormatBool(m.SharedToken))
+	t.add("signal address port", strconv.FormatBool(m.SignalAddressPort))
+	return printResult(c, m, t)
+}
+
+// memberUpdate changes the fields whose flags are given and keeps the
+// others (member add replaces the whole member).
+func memberUpdate(c *cli.Context) error {
+	id, err := oneArg(c, "member ID")
+	if err != nil {
+		return err
+	}
+	return adminRun(c, func(ctx context.Context, a *adminClient) error {
+		var m ledger.Member
+		if err := a.do(ctx, http.MethodGet, "/v1/members/"+pathEscape(id), nil, nil, &m); err != nil {
+			return err
+		}
+		set := func(flag string, apply func()) {
+			if c.IsSet(flag) {
+				apply()
+			}
+		}
+		set("name", func() { m.Name = c.String("name") })
+		set("source-addr", func() { m.Credentials.SourceAddrs = c.StringSlice("source-addr") })
+		set("device-id", func() { m.Credentials.DeviceIDs = c.StringSlice("device-id") })
+		set("customer-id", func() { m.Credentials.CustomerIDs = c.StringSlice("customer-id") })
+		set("cert-subject", func() { m.Credentials.CertSubjects = c.StringSlice("cert-subject") })
+		set("cert-fingerprint", func() { m.Credentials.CertFingerprints = c.StringSlice("cert-fingerprint") })
+		set("identify-by-ids", func() { m.Credentials.IdentifyByIDs = c.Bool("identify-by-ids") })
+		set("cps-limit", func() { m.CPSLimit = c.Int("cps-limit") })
+		set("concurrent-limit", func() { m.ConcurrentLimit = c.Int("concurrent-limit") })
+		set("token-kind", func() { m.TokenKind = c.String("token-kind") })
+		set("sell-deck", func() { m.SellDeckID = c.String("sell-deck") })
+		set("buy-deck", func() { m.BuyDeckID = c.String("buy-deck") })
+		set("blocked-prefix", func() { m.BlockedPrefixes = c.StringSlice("blocked-prefix") })
+		set("signal-address-port", func() { m.SignalAddressPort = c.Bool("signal-address-port") })
+		set("suspended", func() {
+			m.Status = ledger.MemberActive
+			if c.Bool("suspended") {
+				m.Status = ledger.MemberSuspended
+			}
+		})
+		if c.IsSet("credit-limit") {
+			m.CreditLimit = money.Amount{}
+			if s := strings.TrimSpace(c.String("credit-limit")); s != "" {
+				if err := m.CreditLimit.UnmarshalText([]byte(s)); err != nil {
+					return usage("--credit-limit %q: want an amount and a currency, e.g. \"500 USD\"", s)
+				}
+			}
+		}
+		if m.CPSLimit < 0 || m.ConcurrentLimit < 0 {
+			return usage("--cps-limit and --concurrent-limit must not be negative")
+		}
+		var out ledger.Member
+		if err := a.do(ctx, http.MethodPut, "/v1/members/"+pathEscape(id), nil, m, &out); err != nil {
+			return err
+		}
+		return printMember(c, out)
+	})
 }
 
 // memberUsageNow prints GET /v1/members/{id}/admission.
@@ -134,7 +241,13 @@ func memberUsageNow(c *cli.Context) error {
 			return strconv.Itoa(n)
 		}
 		t := &table{head: []string{"MEMBER", "CALLS IN PROGRESS", "CONCURRENT LIMIT", "CPS LIMIT", "CREDIT LIMIT", "BALANCE", "HELD", "REMAINING", "AS OF INDEX"}}
-		t.add(ad.Member, strconv.Itoa(ad.CallsInProgress), limit(ad.ConcurrentLimit), limit(ad.CPSLimit),
+		calls := strconv.Itoa(ad.CallsInProgress)
+		if ad.ConcurrentLimit <= 0 && ad.CPSLimit <= 0 && ad.CreditLimit.Currency() == "" {
+			// Only the calls of members with a limit are admitted, and so
+			// counted, by the ledger.
+			calls = "not counted (no limits)"
+		}
+		t.add(ad.Member, calls, limit(ad.ConcurrentLimit), limit(ad.CPSLimit),
 			amountText(ad.CreditLimit), amountText(ad.Balance), amountText(ad.Held), amountText(ad.Remaining),
 			strconv.FormatUint(ad.Index, 10))
 		return printResult(c, ad, t)

@@ -101,3 +101,35 @@ func TestMemberUsageNow(t *testing.T) {
 		t.Fatalf("unknown member: %d %s", code, errb)
 	}
 }
+
+// TestMemberUpdateAndRoutes: member update changes only the fields given;
+// member show shows every setting; route add and delete change one route.
+func TestMemberUpdateAndRoutes(t *testing.T) {
+	n := openTestNode(t)
+	mustCLI(t, n, []string{"member", "update"}, "carrier-b", "--cps-limit", "7", "--blocked-prefix", "4420")
+	m, err := n.Store().Member("carrier-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.CPSLimit != 7 || len(m.BlockedPrefixes) != 1 || m.Name != "Carrier B" || len(m.Credentials.SourceAddrs) != 1 || m.SellDeckID != "sell-carrier-b" {
+		t.Fatalf("updated %+v: other fields must stay", m)
+	}
+	out := mustCLI(t, n, []string{"member", "show"}, "carrier-b")
+	for _, want := range []string{"blocked prefixes", "4420", "token kind", "signed", "calls per second", "7", "concurrent calls", "unlimited"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("member show lacks %q:\n%s", want, out)
+		}
+	}
+	mustCLI(t, n, []string{"route", "add"}, "4477", "--candidate", "trunk:b-1:1:5", "--candidate", "trunk:a-1:2")
+	r, err := n.Store().Route("4477")
+	if err != nil || len(r.Candidates) != 2 || r.Candidates[0].Priority != 1 || r.Candidates[0].Weight != 5 || r.Candidates[1].ID != "a-1" {
+		t.Fatalf("route add: %+v %v", r, err)
+	}
+	if code, _, errb := adminCLI(t, n, []string{"route", "add"}, "4478", "--candidate", "carrier:b-1"); code != 2 || !strings.Contains(errb, "KIND") {
+		t.Fatalf("bad candidate: exit %d %s", code, errb)
+	}
+	mustCLI(t, n, []string{"route", "delete"}, "4477")
+	if _, err := n.Store().Route("4477"); err == nil {
+		t.Fatal("route still there after delete")
+	}
+}

@@ -37,6 +37,12 @@ func routeCommand() *cli.Command {
 				&cli.StringFlag{Name: "prefix", Usage: "only prefixes starting with this", EnvVars: []string{"OSPNODE_ROUTE_PREFIX"}},
 				&cli.IntFlag{Name: "limit", Usage: "at most this many routes", Value: 1000, EnvVars: []string{"OSPNODE_ROUTE_LIMIT"}}),
 				Action: routeList},
+			{Name: "add", ArgsUsage: "PREFIX", Usage: "create or replace the route of one prefix",
+				Flags: withAdmin(true,
+					&cli.StringSliceFlag{Name: "candidate", Usage: "KIND:ID[:PRIORITY[:WEIGHT[:STRIP[:ADD]]]], KIND trunk or peer, lower priority preferred (repeat, in any order)", EnvVars: []string{"OSPNODE_ROUTE_CANDIDATE"}},
+					&cli.BoolFlag{Name: "blocked", Usage: "refuse calls to the prefix (403)", EnvVars: []string{"OSPNODE_ROUTE_BLOCKED"}}),
+				Action: routeAdd},
+			{Name: "delete", ArgsUsage: "PREFIX", Usage: "remove the route of one prefix", Flags: withAdmin(false), Action: routeDelete},
 			{Name: "lookup", ArgsUsage: "NUMBER", Usage: "which destinations a call to NUMBER gets, in order, and why the others are excluded",
 				Flags:  withAdmin(true, &cli.StringFlag{Name: "member", Usage: "the calling member (its sell rate and blocks apply)", EnvVars: []string{"OSPNODE_ROUTE_MEMBER"}}),
 				Action: routeLookup},
@@ -169,4 +175,65 @@ func jsonDecode(resp *http.Response, v any) error {
 		return fmt.Errorf("decode the node's answer: %w", err)
 	}
 	return nil
+}
+
+// parseCandidate reads KIND:ID[:PRIORITY[:WEIGHT[:STRIP[:ADD]]]].
+func parseCandidate(s string) (ledger.RouteCandidate, error) {
+	f := strings.Split(s, ":")
+	if len(f) < 2 || len(f) > 6 || (f[0] != ledger.CandidateTrunk && f[0] != ledger.CandidatePeer) || f[1] == "" {
+		return ledger.RouteCandidate{}, fmt.Errorf("--candidate %q: want KIND:ID[:PRIORITY[:WEIGHT[:STRIP[:ADD]]]] with KIND trunk or peer", s)
+	}
+	c := ledger.RouteCandidate{Kind: f[0], ID: f[1]}
+	nums := []*int{&c.Priority, &c.Weight, &c.Strip}
+	for i := 2; i < len(f) && i < 5; i++ {
+		v, err := strconv.Atoi(f[i])
+		if err != nil || v < 0 {
+			return c, fmt.Errorf("--candidate %q: field %d (%s) is not a number ≥ 0", s, i+1, []string{"priority", "weight", "strip"}[i-2])
+		}
+		*nums[i-2] = v
+	}
+	if len(f) == 6 {
+		c.AddPrefix = f[5]
+	}
+	return c, nil
+}
+
+func routeAdd(c *cli.Context) error {
+	prefix, err := oneArg(c, "PREFIX")
+	if err != nil {
+		return err
+	}
+	rt := ledger.Route{Prefix: prefix, Blocked: c.Bool("blocked")}
+	for _, s := range c.StringSlice("candidate") {
+		cd, err := parseCandidate(s)
+		if err != nil {
+			return usage("%v", err)
+		}
+		rt.Candidates = append(rt.Candidates, cd)
+	}
+	if len(rt.Candidates) == 0 && !rt.Blocked {
+		return usage("give --candidate (one or more), or --blocked")
+	}
+	return adminRun(c, func(ctx context.Context, a *adminClient) error {
+		var out ledger.Route
+		if err := a.do(ctx, http.MethodPut, "/v1/routes/"+url.PathEscape(prefix), nil, rt, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "route %s: %d candidate(s), blocked %v\n", orDash(out.Prefix), len(out.Candidates), out.Blocked)
+		return nil
+	})
+}
+
+func routeDelete(c *cli.Context) error {
+	prefix, err := oneArg(c, "PREFIX")
+	if err != nil {
+		return err
+	}
+	return adminRun(c, func(ctx context.Context, a *adminClient) error {
+		if err := a.do(ctx, http.MethodDelete, "/v1/routes/"+url.PathEscape(prefix), nil, nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "route %s removed\n", orDash(prefix))
+		return nil
+	})
 }

@@ -27,7 +27,7 @@ import (
 //	GET  /v1/trunks[?member=] PUT|DELETE /v1/trunks/{id}
 //	GET  /v1/peers[/{id}]     PUT|DELETE /v1/peers/{id}   GET /v1/outbox[?peer=&limit=]
 //	POST /v1/routes/import[?replace=true] (CSV)  GET /v1/routes[?prefix=&limit=]
-//	DELETE /v1/routes/{prefix}   GET /v1/routes/lookup?number=[&member=]
+//	PUT|DELETE /v1/routes/{prefix} (one route, JSON)   GET /v1/routes/lookup?number=[&member=]
 //	POST /v1/decks/{id}/versions?counterparty=&direction=&currency=[&decimals=&rounding=&duration_rounding=] (CSV)
 //	GET  /v1/decks[/{id}]
 //	GET  /v1/cdrs[?member=&from=&to=&number=&unmatched=&over_limit=&after=&limit=&format=json|csv]   (barrier)

@@ -97,6 +97,23 @@ func (n *Node) adminRouteRoutes(mux *http.ServeMux) {
 		}
 		return http.StatusOK, emptyIfNil(out), nil
 	}))
+	mux.HandleFunc("PUT /v1/routes/{prefix}", h(func(r *http.Request) (int, any, error) {
+		var rt ledger.Route
+		if err := readJSON(nil, r, &rt); err != nil {
+			return 0, nil, err
+		}
+		rt.Prefix = r.PathValue("prefix")
+		if rt.Prefix != "" && !e164.IsDigits(rt.Prefix) {
+			return 0, nil, badRequest("prefix %q: want E.164 digits", rt.Prefix)
+		}
+		if len(rt.Candidates) == 0 && !rt.Blocked {
+			return 0, nil, badRequest("route %q: give candidates, or block it", rt.Prefix)
+		}
+		if _, err := n.adminApply(r, ledger.PutRoutes{Routes: []ledger.Route{rt}}); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, rt, nil
+	}))
 	mux.HandleFunc("DELETE /v1/routes/{prefix}", h(func(r *http.Request) (int, any, error) {
 		if _, err := n.adminApply(r, ledger.RemoveRoute{Prefix: r.PathValue("prefix")}); err != nil {
 			return 0, nil, err
