@@ -43,7 +43,7 @@ func serveFlags() []cli.Flag {
 		return &cli.BoolFlag{Name: name, Usage: usage, EnvVars: env(name)}
 	}
 	return append([]cli.Flag{
-		str("config", "", "configuration file: one `key = value` per line, keys are these flag names, # starts a comment"),
+		str("config", "", "configuration `FILE`: one 'key = value' per line, keys are these flag names, # starts a comment"),
 		str("node-id", "node1", "stable Raft id of this node"),
 		str("data-dir", "./data", "directory for the ledger, the Raft log, keys and the admin token"),
 		str("osp-addr", node.DefaultOSPAddr, "OSP HTTP listener (\"-\": none)"),

@@ -27,15 +27,15 @@ func trustFlags() []cli.Flag {
 	}
 	return []cli.Flag{
 		str("tls-ca", "PEM network CA: trust anchor of cluster mutual TLS and admin client certificates (default: PKI-DIR/ca.crt when it exists)"),
-		str("cluster-cert", "PEM node certificate (`ospnode ca issue --kind node --name NODE-ID --ip …`): Raft and the internal channel run over mutual TLS, node certificates only"),
+		str("cluster-cert", "PEM node certificate `FILE` (ospnode ca issue --kind node --name NODE-ID --ip …): Raft and the internal channel run over mutual TLS, node certificates only"),
 		str("cluster-key", "PEM key of --cluster-cert"),
 		str("cluster-names", "comma-separated node IDs further restricting the cluster's node certificates (optional: only node certificates are ever admitted)"),
 		boolean("cluster-insecure", "allow a plain-TCP cluster listener on a non-loopback --cluster-addr (anyone reaching it can rewrite the ledger)"),
 		str("admin-client-serials", "comma-separated serials (decimal, 0x hex, or colon-separated hex) of client certificates accepted by the admin API instead of the token (needs --admin-tls-cert)"),
 		boolean("enroll", "serve the OSP Toolkit's enrollment endpoint POST /tep on the OSP listeners (request over HTTPS only)"),
 		str("enroll-credentials", "file of username:password lines: matching enrollment requests are signed at once"),
-		boolean("enroll-approval", "queue other enrollment requests for `ospnode ca approve`"),
-		str("enroll-legacy-ca", "directory of the MD5 legacy enrollment CA (`ospnode ca init --legacy-enrollment`) for stock toolkits; never a trust anchor"),
+		boolean("enroll-approval", "queue other enrollment requests for 'ospnode ca approve'"),
+		str("enroll-legacy-ca", "`DIR` of the MD5 legacy enrollment CA (ospnode ca init --legacy-enrollment) for stock toolkits; never a trust anchor"),
 	}
 }
 
