@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -128,6 +129,29 @@ func rateShow(c *cli.Context) error {
 		var vs []ledger.DeckVersion
 		if err := a.do(ctx, http.MethodGet, "/v1/decks/"+pathEscape(id), nil, nil, &vs); err != nil {
 			return err
+		}
+		if c.String("output") == "csv" {
+			// The deck CSV that rate import and settle rate --deck read
+			// (one version per effective_from; currency is extra, ignored
+			// by the reader and given to it with --currency).
+			cw := csv.NewWriter(c.App.Writer)
+			_ = cw.Write([]string{"prefix", "description", "rate", "connect_fee", "first_increment", "next_increment", "effective_from", "effective_until", "currency"})
+			for _, v := range vs {
+				until := ""
+				if !v.EffectiveUntil.IsZero() {
+					until = v.EffectiveUntil.UTC().Format(time.RFC3339)
+				}
+				for _, r := range v.Rows {
+					fee := r.ConnectFee.Text()
+					if r.ConnectFee.Currency() == "" {
+						fee = "0"
+					}
+					_ = cw.Write([]string{r.Prefix, r.Description, r.Rate.Text(), fee, strconv.Itoa(r.FirstIncrement),
+						strconv.Itoa(r.NextIncrement), v.EffectiveFrom.UTC().Format(time.RFC3339), until, v.Currency})
+				}
+			}
+			cw.Flush()
+			return cw.Error()
 		}
 		t := &table{head: []string{"EFFECTIVE FROM", "PREFIX", "DESCRIPTION", "RATE", "CONNECT FEE", "INCREMENTS", "CURRENCY"}}
 		for _, v := range vs {

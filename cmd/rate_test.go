@@ -28,7 +28,14 @@ func TestRateCLI(t *testing.T) {
 	if !strings.Contains(out, "deck buy-x (member:carrier-b, buy USD): 3 rows in 1 version(s) effective 2026-01-01T00:00:00Z") {
 		t.Fatalf("import: %s", out)
 	}
-	if out := mustCLI(t, n, []string{"rate", "show"}, "--output", "csv", "buy-x"); !strings.Contains(out, "33,France,0.0250,0,30/6,USD") {
-		t.Fatalf("show: %s", out)
+	shown := mustCLI(t, n, []string{"rate", "show"}, "--output", "csv", "buy-x")
+	if !strings.Contains(shown, "33,France,0.0250,0,30,6,2026-01-01T00:00:00Z,,USD") {
+		t.Fatalf("show: %s", shown)
+	}
+	// What rate show writes, settle rate --deck reads back.
+	deck := writeTemp(t, "shown.csv", shown)
+	cdrs := writeTemp(t, "cdrs.csv", "transaction_id,called,connect_time,duration\n1,33123456,2026-02-01T10:00:00Z,31\n")
+	if code, out, errb := run(t, "settle", "rate", "--deck", deck, "--currency", "USD", cdrs); code != 0 || !strings.Contains(out, "0.0150") {
+		t.Fatalf("settle rate with the shown deck: exit %d\n%s\n%s", code, out, errb)
 	}
 }
