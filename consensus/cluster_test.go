@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -331,4 +332,68 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// mayHaveCommitted reports whether err is one of Propose's "the command may
+// still commit" answers (see DESIGN.md, "What an error means for the caller").
+func mayHaveCommitted(err error) bool {
+	return errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrTimeout)
+}
+
+// proposeAcked proposes cmd through tn until it is known to be committed and
+// returns the state machine's result, or nil when the commit was learned by
+// reading rather than from an answer. It answers the "may still commit"
+// errors as ledger's callers do with their idempotency keys: a read barrier
+// on tn, then a look for the key (kvSM's commands are their own keys), and
+// only if it is not there a new proposal. After a successful barrier the look
+// is final: an entry a lost leader left behind is either before the new
+// leader's barrier entry (applied) or never commits. So a leadership change
+// under load (a 100 ms lease on two busy cores) costs the test a retry, never
+// a failure and never a command applied twice.
+func (c *testCluster) proposeAcked(ctx context.Context, tn *testNode, cmd []byte) []byte {
+	c.t.Helper()
+	for {
+		res, err := tn.n.Propose(ctx, cmd)
+		if err == nil {
+			return res
+		}
+		if !mayHaveCommitted(err) || ctx.Err() != nil {
+			c.t.Fatalf("propose %q on %s: %v", cmd, tn.id, err)
+		}
+		c.t.Logf("propose %q on %s: %v; reading whether it committed", cmd, tn.id, err)
+		c.barrier(ctx, tn)
+		if tn.sm.has(string(cmd)) {
+			return nil
+		}
+	}
+}
+
+// barrier runs a read barrier on tn, retrying ErrNoQuorum (no leader within
+// LeaderWait: an election on a busy machine can take longer) until ctx ends.
+func (c *testCluster) barrier(ctx context.Context, tn *testNode) {
+	c.t.Helper()
+	for {
+		err := tn.n.Barrier(ctx)
+		if err == nil {
+			return
+		}
+		if !mayHaveCommitted(err) || ctx.Err() != nil {
+			c.t.Fatalf("barrier on %s: %v", tn.id, err)
+		}
+	}
+}
+
+// leaderAndFollower returns the current leader and one of its followers,
+// both running and agreeing on who leads, or an error while there is none.
+func (c *testCluster) leaderAndFollower() (l, f *testNode, err error) {
+	l = c.leader()
+	if l == nil {
+		return nil, nil, errors.New("no leader")
+	}
+	for _, tn := range c.running() {
+		if tn.id != l.id && tn.n.Status().LeaderID == l.id {
+			return l, tn, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("no follower of %s", l.id)
 }
