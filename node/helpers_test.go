@@ -155,5 +155,4 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-
 func readAll(r *http.Response) ([]byte, error) { return io.ReadAll(r.Body) }
