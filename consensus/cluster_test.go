@@ -24,6 +24,14 @@ const (
 	tCommit    = 5 * time.Millisecond
 )
 
+// testCluster runs nodes in-process. It is consensus's own minimal harness,
+// kept on purpose: the module's one cluster harness is testnet's, but testnet
+// imports node, which imports consensus, so this package's internal tests
+// cannot import it (a cycle), and these tests need the internals (the mux,
+// raft's log store, unexported counters). testnet also boots whole ledger
+// nodes, while these run bare consensus nodes over a test state machine
+// (kvSM). Anything with a ledger, OSP or several networks belongs on testnet.
+//
 // testCluster runs nodes in-process. Every node dials its peers through a
 // faultnet proxy per directed link (src→dst), so a node can be cut off in
 // both directions while the others keep talking.
