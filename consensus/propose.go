@@ -8,6 +8,81 @@ import (
 	"github.com/hashicorp/raft"
 )
 
+// Propose replicates cmd and returns the StateMachine's result for it. On the
+// leader it goes through group commit; on a follower it is forwarded (and
+// batched) to the leader. Success means the command committed and was applied
+// on the leader. Failures that guarantee nothing was appended (no leader yet,
+// leader moved) are retried until Config.LeaderWait; after that, ErrNoQuorum.
+// After ErrTimeout, ErrNoQuorum or ErrClosed the command may still commit:
+// callers make retries harmless with idempotency keys inside the command.
+// Propose retains cmd (it may still be encoded or sent after an error
+// return): the caller must not modify it afterwards.
+func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
+	res, err := n.propose(ctx, [][]byte{cmd}, false)
+	if err != nil {
+		n.proposeErrors.Add(1)
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// propose submits cmds as one unit. leaderOnly is set for requests forwarded
+// by a follower: this node must not forward them again.
+func (n *Node) propose(ctx context.Context, cmds [][]byte, leaderOnly bool) ([][]byte, error) {
+	ctx, cancel := n.opContext(ctx)
+	defer cancel()
+	if leaderOnly {
+		if n.isClosing() {
+			return nil, ErrClosed
+		}
+		if !n.IsLeader() {
+			return nil, fmt.Errorf("%w: %w", ErrNotLeader, errNotAppended)
+		}
+		return n.await(ctx, n.leaderB, newProposal(cmds))
+	}
+	var res [][]byte
+	err := n.untilLeader(ctx, notAppended, func(leaderID, _ string) error {
+		b := n.forwardB // forward re-checks the leader and refuses if it moved
+		if leaderID == n.id && n.IsLeader() {
+			b = n.leaderB
+		}
+		var err error
+		res, err = n.await(ctx, b, newProposal(cmds))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// await queues p on b and waits for its outcome.
+func (n *Node) await(ctx context.Context, b *batcher, p *proposal) ([][]byte, error) {
+	if !b.enqueue(p) {
+		return nil, ErrClosed
+	}
+	select {
+	case r := <-p.done:
+		return r.results, r.err
+	case <-ctx.Done():
+		if p.cancel() {
+			return nil, fmt.Errorf("%w: never submitted", ctxErr(ctx))
+		}
+		return nil, fmt.Errorf("%w: outcome unknown, the command may still commit", ctxErr(ctx))
+	case <-n.closing:
+		if p.cancel() {
+			return nil, ErrClosed
+		}
+		// Submitted: wait for raft's shutdown to fail (or commit) it.
+		select {
+		case r := <-p.done:
+			return r.results, r.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: outcome unknown, the command may still commit", ctxErr(ctx))
+		}
+	}
+}
+
 // submitEntry is the leader batcher's submit: one raft log entry per batch.
 func (n *Node) submitEntry(batch []*proposal, count int) {
 	var cmds [][]byte
@@ -143,79 +218,4 @@ func (n *Node) forward(cmds [][]byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: bad forward response from %s", ErrNoQuorum, addr)
 	}
 	return res, nil
-}
-
-// Propose replicates cmd and returns the StateMachine's result for it. On the
-// leader it goes through group commit; on a follower it is forwarded (and
-// batched) to the leader. Success means the command committed and was applied
-// on the leader. Failures that guarantee nothing was appended (no leader yet,
-// leader moved) are retried until Config.LeaderWait; after that, ErrNoQuorum.
-// After ErrTimeout, ErrNoQuorum or ErrClosed the command may still commit:
-// callers make retries harmless with idempotency keys inside the command.
-// Propose retains cmd (it may still be encoded or sent after an error
-// return): the caller must not modify it afterwards.
-func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
-	res, err := n.propose(ctx, [][]byte{cmd}, false)
-	if err != nil {
-		n.proposeErrors.Add(1)
-		return nil, err
-	}
-	return res[0], nil
-}
-
-// propose submits cmds as one unit. leaderOnly is set for requests forwarded
-// by a follower: this node must not forward them again.
-func (n *Node) propose(ctx context.Context, cmds [][]byte, leaderOnly bool) ([][]byte, error) {
-	ctx, cancel := n.opContext(ctx)
-	defer cancel()
-	if leaderOnly {
-		if n.isClosing() {
-			return nil, ErrClosed
-		}
-		if !n.IsLeader() {
-			return nil, fmt.Errorf("%w: %w", ErrNotLeader, errNotAppended)
-		}
-		return n.await(ctx, n.leaderB, newProposal(cmds))
-	}
-	var res [][]byte
-	err := n.untilLeader(ctx, notAppended, func(leaderID, _ string) error {
-		b := n.forwardB // forward re-checks the leader and refuses if it moved
-		if leaderID == n.id && n.IsLeader() {
-			b = n.leaderB
-		}
-		var err error
-		res, err = n.await(ctx, b, newProposal(cmds))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-// await queues p on b and waits for its outcome.
-func (n *Node) await(ctx context.Context, b *batcher, p *proposal) ([][]byte, error) {
-	if !b.enqueue(p) {
-		return nil, ErrClosed
-	}
-	select {
-	case r := <-p.done:
-		return r.results, r.err
-	case <-ctx.Done():
-		if p.cancel() {
-			return nil, fmt.Errorf("%w: never submitted", ctxErr(ctx))
-		}
-		return nil, fmt.Errorf("%w: outcome unknown, the command may still commit", ctxErr(ctx))
-	case <-n.closing:
-		if p.cancel() {
-			return nil, ErrClosed
-		}
-		// Submitted: wait for raft's shutdown to fail (or commit) it.
-		select {
-		case r := <-p.done:
-			return r.results, r.err
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: outcome unknown, the command may still commit", ctxErr(ctx))
-		}
-	}
 }
