@@ -305,7 +305,8 @@ func (c *testCluster) converged(timeout time.Duration) kvView {
 		v = nodes[0].sm.view()
 		for _, tn := range nodes[1:] {
 			if w := tn.sm.view(); w != v {
-				return fmt.Errorf("%s %+v != %s %+v", tn.id, w, nodes[0].id, v)
+				return fmt.Errorf("%s %+v != %s %+v (%s vs %s: %s)", tn.id, w, nodes[0].id, v,
+					nodes[0].id, tn.id, nodes[0].sm.firstDifference(tn.sm))
 			}
 		}
 		return nil
