@@ -201,6 +201,9 @@ func (s *kvSM) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	}
 	s.applies[index] = fmt.Sprintf("%q", cmds)
 	s.hmu.Unlock()
+	if os.Getenv("CONSENSUS_TEST_LOG") != "" {
+		fmt.Fprintf(os.Stderr, "time=%s kvSM %s applied index %d: %q\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), s.path, index, cmds)
+	}
 	return res
 }
 

@@ -48,8 +48,10 @@ func TestPartitionedMinorityRefusesWrites(t *testing.T) {
 	// An isolated leader steps down and refuses writes too.
 	l = c.waitLeader()
 	c.isolate(l.id, true)
+	t.Logf("%s: leader %s isolated", time.Now().UTC().Format("15:04:05.000"), l.id)
 	start = time.Now()
 	_, err = l.n.Propose(ctx, []byte("minority-leader"))
+	t.Logf("%s: minority-leader answered %v", time.Now().UTC().Format("15:04:05.000"), err)
 	if !errors.Is(err, ErrNoQuorum) {
 		t.Fatalf("isolated leader: err = %v, want ErrNoQuorum", err)
 	}
