@@ -3,10 +3,11 @@ GO        ?= go
 PKGS      ?= ./...
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
+COUNT     ?= 5
 DATA      ?= $(CURDIR)/data/demo
 BIN       := bin/ospnode
 
-.PHONY: all build run test test-short bench fuzz soak reliability vet fmt clean
+.PHONY: all build run test test-short stress bench fuzz soak reliability vet fmt clean
 
 all: build
 
@@ -24,6 +25,12 @@ test:
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
+
+# Reruns the tests COUNT times under -race while a CPU-heavy build runs beside
+# them: a test that fails only on a busy machine is a bug. Narrow it with
+# PKGS=./consensus/ (see scripts/stress-test.sh for -run).
+stress:
+	./scripts/stress-test.sh --busy -count $(COUNT) $(PKGS)
 
 # Go benchmarks; `make bench` also regenerates BENCH.md (see scripts/bench.sh).
 bench:

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,6 +24,14 @@ const (
 	tCommit    = 5 * time.Millisecond
 )
 
+// testCluster runs nodes in-process. It is consensus's own minimal harness,
+// kept on purpose: the module's one cluster harness is testnet's, but testnet
+// imports node, which imports consensus, so this package's internal tests
+// cannot import it (a cycle), and these tests need the internals (the mux,
+// raft's log store, unexported counters). testnet also boots whole ledger
+// nodes, while these run bare consensus nodes over a test state machine
+// (kvSM). Anything with a ledger, OSP or several networks belongs on testnet.
+//
 // testCluster runs nodes in-process. Every node dials its peers through a
 // faultnet proxy per directed link (src→dst), so a node can be cut off in
 // both directions while the others keep talking.
@@ -296,7 +305,8 @@ func (c *testCluster) converged(timeout time.Duration) kvView {
 		v = nodes[0].sm.view()
 		for _, tn := range nodes[1:] {
 			if w := tn.sm.view(); w != v {
-				return fmt.Errorf("%s %+v != %s %+v", tn.id, w, nodes[0].id, v)
+				return fmt.Errorf("%s %+v != %s %+v (%s vs %s: %s)", tn.id, w, nodes[0].id, v,
+					nodes[0].id, tn.id, nodes[0].sm.firstDifference(tn.sm))
 			}
 		}
 		return nil
@@ -331,4 +341,68 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// mayHaveCommitted reports whether err is one of Propose's "the command may
+// still commit" answers (see DESIGN.md, "What an error means for the caller").
+func mayHaveCommitted(err error) bool {
+	return errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrTimeout)
+}
+
+// proposeAcked proposes cmd through tn until it is known to be committed and
+// returns the state machine's result, or nil when the commit was learned by
+// reading rather than from an answer. It answers the "may still commit"
+// errors as ledger's callers do with their idempotency keys: a read barrier
+// on tn, then a look for the key (kvSM's commands are their own keys), and
+// only if it is not there a new proposal. After a successful barrier the look
+// is final: an entry a lost leader left behind is either before the new
+// leader's barrier entry (applied) or never commits. So a leadership change
+// under load (a 100 ms lease on two busy cores) costs the test a retry, never
+// a failure and never a command applied twice.
+func (c *testCluster) proposeAcked(ctx context.Context, tn *testNode, cmd []byte) []byte {
+	c.t.Helper()
+	for {
+		res, err := tn.n.Propose(ctx, cmd)
+		if err == nil {
+			return res
+		}
+		if !mayHaveCommitted(err) || ctx.Err() != nil {
+			c.t.Fatalf("propose %q on %s: %v", cmd, tn.id, err)
+		}
+		c.t.Logf("propose %q on %s: %v; reading whether it committed", cmd, tn.id, err)
+		c.barrier(ctx, tn)
+		if tn.sm.has(string(cmd)) {
+			return nil
+		}
+	}
+}
+
+// barrier runs a read barrier on tn, retrying ErrNoQuorum (no leader within
+// LeaderWait: an election on a busy machine can take longer) until ctx ends.
+func (c *testCluster) barrier(ctx context.Context, tn *testNode) {
+	c.t.Helper()
+	for {
+		err := tn.n.Barrier(ctx)
+		if err == nil {
+			return
+		}
+		if !mayHaveCommitted(err) || ctx.Err() != nil {
+			c.t.Fatalf("barrier on %s: %v", tn.id, err)
+		}
+	}
+}
+
+// leaderAndFollower returns the current leader and one of its followers,
+// both running and agreeing on who leads, or an error while there is none.
+func (c *testCluster) leaderAndFollower() (l, f *testNode, err error) {
+	l = c.leader()
+	if l == nil {
+		return nil, nil, errors.New("no leader")
+	}
+	for _, tn := range c.running() {
+		if tn.id != l.id && tn.n.Status().LeaderID == l.id {
+			return l, tn, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("no follower of %s", l.id)
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -26,8 +28,14 @@ type kvSM struct {
 	mu sync.RWMutex // guards db against Restore's swap
 	db *bbolt.DB
 
-	applied  atomic.Uint64
-	calls    atomic.Uint64 // ApplyBatch calls that applied something
+	applied atomic.Uint64
+	calls   atomic.Uint64 // ApplyBatch calls that applied something
+
+	// applies records what this process applied at each index (not kept
+	// across a restart or restore): when replicas do not converge,
+	// firstDifference names the entry where they parted.
+	hmu      sync.Mutex
+	applies  map[uint64]string
 	restores atomic.Uint64
 	noSync   bool
 
@@ -187,6 +195,15 @@ func (s *kvSM) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	}
 	s.applied.Store(index)
 	s.calls.Add(1)
+	s.hmu.Lock()
+	if s.applies == nil {
+		s.applies = map[uint64]string{}
+	}
+	s.applies[index] = fmt.Sprintf("%q", cmds)
+	s.hmu.Unlock()
+	if os.Getenv("CONSENSUS_TEST_LOG") != "" {
+		fmt.Fprintf(os.Stderr, "time=%s kvSM %s applied index %d: %q\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), s.path, index, cmds)
+	}
 	return res
 }
 
@@ -310,4 +327,44 @@ func be(v uint64) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], v)
 	return b[:]
+}
+
+// firstDifference compares what s and o applied in this process, index by
+// index, and describes the first index where they differ ("" when they
+// agree). An index only one of them recorded is a difference too: the other
+// skipped it, or applied it before a restart or through a snapshot (so read
+// it with the test's history in mind).
+func (s *kvSM) firstDifference(o *kvSM) string {
+	s.hmu.Lock()
+	a := maps.Clone(s.applies)
+	s.hmu.Unlock()
+	o.hmu.Lock()
+	b := maps.Clone(o.applies)
+	o.hmu.Unlock()
+	var idx []uint64
+	for i := range a {
+		idx = append(idx, i)
+	}
+	for i := range b {
+		if _, ok := a[i]; !ok {
+			idx = append(idx, i)
+		}
+	}
+	slices.Sort(idx)
+	for _, i := range idx {
+		x, okA := a[i]
+		y, okB := b[i]
+		if okA && okB && x == y {
+			continue
+		}
+		return fmt.Sprintf("index %d: the first applied %s, the second %s", i, orNone(x, okA), orNone(y, okB))
+	}
+	return ""
+}
+
+func orNone(s string, ok bool) string {
+	if !ok {
+		return "nothing"
+	}
+	return s
 }

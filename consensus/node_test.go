@@ -74,48 +74,68 @@ func TestSingleNodeRestartNoDoubleApply(t *testing.T) {
 func TestFollowerForwardingAndBarrier(t *testing.T) {
 	c := newTestCluster(t, nil)
 	c.boot("a", "b", "c")
-	l := c.waitLeader()
-	var f *testNode
-	for _, tn := range c.running() {
-		if tn.id != l.id {
-			f = tn
-			break
+	ctx := ctxT(t, 60*time.Second)
+
+	// A write proposed on a follower is forwarded and answered. On a busy
+	// machine leadership can move while it commits (the tests' lease is
+	// 100 ms); the write then goes again on whichever node follows now, until
+	// one was answered through forwarding.
+	c.eventually(30*time.Second, "a write forwarded by a follower", func() error {
+		l, f, err := c.leaderAndFollower()
+		if err != nil {
+			return err
 		}
+		before := f.n.Stats().ForwardedOut
+		res := c.proposeAcked(ctx, f, []byte("via-follower"))
+		if res != nil && !strings.HasPrefix(string(res), "ok:") {
+			t.Fatalf("forwarded propose: %q", res)
+		}
+		if f.n.Stats().ForwardedOut == before {
+			return fmt.Errorf("%s did not forward (leader was %s)", f.id, l.id)
+		}
+		return nil
+	})
+	var in uint64
+	for _, tn := range c.running() {
+		c.barrier(ctx, tn)
+		if !tn.sm.has("via-follower") {
+			t.Fatalf("%s does not hold the forwarded write", tn.id)
+		}
+		in += tn.n.Stats().ForwardedIn
 	}
-	ctx := ctxT(t, 30*time.Second)
+	if in == 0 {
+		t.Fatal("no node counted a forwarded command in")
+	}
 
-	// A write proposed on a follower is forwarded and answered.
-	res, err := f.n.Propose(ctx, []byte("via-follower"))
-	if err != nil || !strings.HasPrefix(string(res), "ok:") {
-		t.Fatalf("forwarded propose: %q, %v", res, err)
-	}
-	if !l.sm.has("via-follower") {
-		t.Fatal("leader does not hold the forwarded write")
-	}
-	if f.n.Stats().ForwardedOut == 0 || l.n.Stats().ForwardedIn == 0 {
-		t.Fatalf("forwarding counters: follower %+v leader %+v", f.n.Stats(), l.n.Stats())
-	}
-
-	// Barrier on a follower sees every write acknowledged on the leader.
+	// Barrier on a follower sees every write acknowledged before it, whoever
+	// leads by then.
 	for i := range 20 {
 		key := fmt.Sprintf("leader-%d", i)
-		if _, err := l.n.Propose(ctx, []byte(key)); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.n.Barrier(ctx); err != nil {
-			t.Fatal(err)
-		}
+		var l, f *testNode
+		c.eventually(20*time.Second, "a leader and a follower", func() (err error) {
+			l, f, err = c.leaderAndFollower()
+			return err
+		})
+		c.proposeAcked(ctx, l, []byte(key))
+		c.barrier(ctx, f)
 		if !f.sm.has(key) {
-			t.Fatalf("after Barrier the follower lacks %s", key)
+			t.Fatalf("after Barrier the follower %s lacks %s", f.id, key)
 		}
-	}
-	if err := l.n.Barrier(ctx); err != nil {
-		t.Fatal(err)
 	}
 
-	st := f.n.Status()
-	if st.LeaderID != l.id || st.LeaderAddr != l.addr || st.State != "Follower" || len(st.Members) != 3 || st.Term == 0 {
-		t.Fatalf("status: %+v", st)
+	c.eventually(20*time.Second, "a follower's status names the leader", func() error {
+		l, f, err := c.leaderAndFollower()
+		if err != nil {
+			return err
+		}
+		st := f.n.Status()
+		if st.LeaderID != l.id || st.LeaderAddr != l.addr || st.State != "Follower" || len(st.Members) != 3 || st.Term == 0 {
+			return fmt.Errorf("status of %s (leader %s): %+v", f.id, l.id, st)
+		}
+		return nil
+	})
+	if v := c.converged(20 * time.Second); v.dups != 0 {
+		t.Fatalf("a command applied twice: %+v", v)
 	}
 }
 
@@ -159,9 +179,7 @@ func TestMembershipAndLeadershipTransfer(t *testing.T) {
 		return nil
 	})
 	c.stop(other.id)
-	if _, err := l.n.Propose(ctx, []byte("two-node")); err != nil {
-		t.Fatal(err)
-	}
+	c.proposeAcked(ctx, c.node(l.id), []byte("two-node"))
 	if err := l.n.Join(ctx, "", ""); err == nil {
 		t.Fatal("join without id succeeded")
 	}

@@ -37,9 +37,7 @@ func TestPartitionedMinorityRefusesWrites(t *testing.T) {
 		t.Fatalf("isolated follower Barrier: %v", err)
 	}
 	// The majority carries on.
-	if _, err := l.n.Propose(ctx, []byte("majority-1")); err != nil {
-		t.Fatal(err)
-	}
+	c.proposeAcked(ctx, l, []byte("majority-1"))
 	// After healing, the follower accepts writes again.
 	c.isolate(f.id, false)
 	c.eventually(20*time.Second, "healed follower accepts writes", func() error {
@@ -50,8 +48,10 @@ func TestPartitionedMinorityRefusesWrites(t *testing.T) {
 	// An isolated leader steps down and refuses writes too.
 	l = c.waitLeader()
 	c.isolate(l.id, true)
+	t.Logf("%s: leader %s isolated", time.Now().UTC().Format("15:04:05.000"), l.id)
 	start = time.Now()
 	_, err = l.n.Propose(ctx, []byte("minority-leader"))
+	t.Logf("%s: minority-leader answered %v", time.Now().UTC().Format("15:04:05.000"), err)
 	if !errors.Is(err, ErrNoQuorum) {
 		t.Fatalf("isolated leader: err = %v, want ErrNoQuorum", err)
 	}
@@ -65,9 +65,7 @@ func TestPartitionedMinorityRefusesWrites(t *testing.T) {
 		}
 	}
 	nl := c.waitLeader(others...)
-	if _, err := nl.n.Propose(ctx, []byte("majority-2")); err != nil {
-		t.Fatal(err)
-	}
+	c.proposeAcked(ctx, nl, []byte("majority-2"))
 	c.isolate(l.id, false)
 	c.eventually(20*time.Second, "old leader accepts writes again", func() error {
 		_, err := l.n.Propose(ctx, []byte(fmt.Sprintf("rejoined-%d", time.Now().UnixNano())))
@@ -120,9 +118,7 @@ func TestLateJoinerBySnapshotAndLostStateRestore(t *testing.T) {
 		t.Fatalf("after join: %+v", v)
 	}
 	// Writes through the new follower.
-	if _, err := b.n.Propose(ctx, []byte("late")); err != nil {
-		t.Fatal(err)
-	}
+	c.proposeAcked(ctx, b, []byte("late"))
 	c.converged(30 * time.Second)
 
 	// b loses its state database; it restores its local snapshot on Open and

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"net"
 	"strings"
@@ -65,18 +66,28 @@ func TestMutualTLSCluster(t *testing.T) {
 	cfg := testTLS(t)
 	c := newTestCluster(t, func(c *Config) { c.TLS = cfg })
 	c.boot("a", "b")
-	l := c.waitLeader()
-	var f *testNode
-	for _, tn := range c.running() {
-		if tn.id != l.id {
-			f = tn
+	ctx := ctxT(t, 60*time.Second)
+	// Forwarded over TLS: proposed on whichever node follows, again after a
+	// leader change on a busy machine (see proposeAcked).
+	var l *testNode
+	c.eventually(30*time.Second, "a write forwarded over TLS", func() error {
+		var f *testNode
+		var err error
+		if l, f, err = c.leaderAndFollower(); err != nil {
+			return err
 		}
+		before := f.n.Stats().ForwardedOut
+		if res := c.proposeAcked(ctx, f, []byte("over-tls")); res != nil && !strings.HasPrefix(string(res), "ok:") {
+			t.Fatalf("forwarded over TLS: %q", res)
+		}
+		if f.n.Stats().ForwardedOut == before {
+			return fmt.Errorf("%s did not forward (leader was %s)", f.id, l.id)
+		}
+		return nil
+	})
+	if v := c.converged(20 * time.Second); v.keys != 1 || v.dups != 0 {
+		t.Fatalf("after the forwarded write: %+v", v)
 	}
-	ctx := ctxT(t, 30*time.Second)
-	if res, err := f.n.Propose(ctx, []byte("over-tls")); err != nil || !strings.HasPrefix(string(res), "ok:") {
-		t.Fatalf("forwarded over TLS: %q, %v", res, err)
-	}
-	c.converged(20 * time.Second)
 
 	// A plain-TCP peer cannot talk to a TLS node.
 	plain := &mux{log: l.n.log}

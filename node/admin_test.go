@@ -436,7 +436,18 @@ func TestAdminLedgerAndCluster(t *testing.T) {
 // (ReplaceAll only on the first route chunk, AppendRows after the first
 // deck chunk) and arrive whole.
 func TestAdminChunkedImports(t *testing.T) {
-	n := openDemo(t)
+	// One chunk is one command of thousands of rows: encoding, committing
+	// and applying it takes seconds under -race on two busy cores (about 2 s
+	// a chunk with a second build running), which the tests' 3 s
+	// ApplyTimeout (meant to catch a stuck cluster, not to time big
+	// commands) did not always cover. This test is about chunking, so it
+	// gives each command production's ApplyTimeout and the admin request
+	// room for all of them.
+	cfg := testConfig(t, "n1")
+	cfg.Bootstrap, cfg.Demo = true, true
+	cfg.Raft.ApplyTimeout = 30 * time.Second
+	cfg.RequestTimeout = 2 * time.Minute
+	n := openNode(t, cfg)
 	var b strings.Builder
 	b.WriteString("prefix,kind,id,weight\n")
 	for i := range 2*routeChunk + 500 {

@@ -1,41 +1,21 @@
-package node
+package node_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/node"
 	"github.com/ospnode/ospnode/osp"
+	"github.com/ospnode/ospnode/testnet"
 )
-
-// openCluster opens three nodes sharing one CA: n1 bootstraps and seeds the
-// demo, n2 and n3 join it.
-func openCluster(t *testing.T) []*Node {
-	t.Helper()
-	pkiDir := filepath.Join(t.TempDir(), "pki")
-	c1 := testConfig(t, "n1")
-	c1.Bootstrap, c1.Demo, c1.PKIDir = true, true, pkiDir
-	n1 := openNode(t, c1)
-	nodes := []*Node{n1}
-	for _, id := range []string{"n2", "n3"} {
-		c := testConfig(t, id)
-		c.Join, c.PKIDir = []string{n1.ClusterAddr()}, pkiDir
-		nodes = append(nodes, openNode(t, c))
-	}
-	for _, n := range nodes {
-		waitFor(t, n.ID()+" to see the demo network", 20*time.Second, func() bool {
-			_, err := n.Store().Network()
-			return err == nil && len(n.Consensus().Status().Members) == 3
-		})
-	}
-	return nodes
-}
 
 type usageKey struct {
 	tx        uint64
@@ -48,31 +28,28 @@ type usageKey struct {
 // a 2xx is on every surviving node exactly once and that the survivors
 // converge to the same state digest.
 func TestClusterLeaderLoss(t *testing.T) {
-	nodes := openCluster(t)
-	var leader *Node
-	for _, n := range nodes {
-		if n.Consensus().IsLeader() {
-			leader = n
-		}
+	nw := testnet.NewTestNetwork(t, testnet.NetworkSpec{Name: "cluster", Nodes: 3}, testnet.Options{})
+	nodes := nw.Nodes()
+	li, err := nw.WaitForLeader(stepCtx(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if leader == nil {
-		t.Fatal("no leader")
-	}
-	a := client("127.0.0.1")
+	leader := nw.Node(li)
+	a := client(testnet.CarrierASource)
 	post := func(url string, m *osp.Message) (*osp.Message, bool) {
 		body, err := osp.Encode(m)
 		if err != nil {
 			t.Error(err)
 			return nil, false
 		}
-		req, _ := http.NewRequest(http.MethodPost, url, bytesReader(body))
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "text/plain")
 		resp, err := a.Do(req)
 		if err != nil {
 			return nil, false // the closed node: the toolkit moves to its next service point
 		}
 		defer resp.Body.Close()
-		out, err := readAll(resp)
+		out, err := io.ReadAll(resp.Body)
 		if err != nil || resp.StatusCode != http.StatusOK {
 			return nil, false
 		}
@@ -109,8 +86,10 @@ func TestClusterLeaderLoss(t *testing.T) {
 		confirmed []usageKey
 		count     atomic.Int32
 		closeOnce sync.Once
+		killed    = make(chan error, 1)
 		wg        sync.WaitGroup
 	)
+	kill := func() { killed <- nw.Kill(li) }
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -136,7 +115,7 @@ func TestClusterLeaderLoss(t *testing.T) {
 					confirmed = append(confirmed, usageKey{ar.TransactionID, ledger.RoleSource, "c" + id})
 					mu.Unlock()
 					if count.Add(1) == workers*calls/4 {
-						closeOnce.Do(func() { go leader.Close() })
+						closeOnce.Do(func() { go kill() })
 					}
 				} else if st.Code != osp.StatusUnavailable {
 					t.Errorf("usage answered %+v", st)
@@ -145,8 +124,11 @@ func TestClusterLeaderLoss(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	closeOnce.Do(func() { leader.Close() })
-	var survivors []*Node
+	closeOnce.Do(kill)
+	if err := <-killed; err != nil {
+		t.Fatalf("kill the leader: %v", err)
+	}
+	var survivors []*node.Node
 	for _, n := range nodes {
 		if n != leader {
 			survivors = append(survivors, n)

@@ -1,4 +1,4 @@
-package node
+package node_test
 
 import (
 	"strconv"
@@ -12,7 +12,7 @@ import (
 // mapped transaction. Sequential: the latency of one forwarded call.
 func BenchmarkForwardedAuthorization(b *testing.B) {
 	purple, _ := onehop(b, 1, nil)
-	p := purple.nodes[0]
+	p := purple.node(b, 0)
 	a := client(addrSource)
 	b.ReportAllocs()
 	i := 0
@@ -31,7 +31,7 @@ func BenchmarkForwardedAuthorization(b *testing.B) {
 // is the cost of the hop.
 func BenchmarkLocalAuthorizationSameSetup(b *testing.B) {
 	_, yellow := onehop(b, 1, nil)
-	y := yellow.nodes[0]
+	y := yellow.node(b, 0)
 	c := client(addrPeer) // YELLOW's member "purple"
 	b.ReportAllocs()
 	i := 0

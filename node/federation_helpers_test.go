@@ -1,12 +1,12 @@
-package node
+package node_test
 
 import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"net"
-	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,15 +14,20 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/node"
 	"github.com/ospnode/ospnode/osp"
+	"github.com/ospnode/ospnode/testnet"
 )
 
-// A small in-package multi-network helper (testnet imports node, so node's
-// own tests cannot use testnet.StartTopology). Every network is a real
-// Raft cluster on loopback with its own CA; members are recognised by
-// their loopback source address: the carriers of a network dial from
+// node's multi-network tests run on testnet's harness (one harness for the
+// whole module: testnet boots, seeds, kills and converges networks). They
+// are in package node_test because testnet imports node. Every network is
+// a real Raft cluster on loopback with its own CA; members are recognised
+// by their loopback source address: the carriers of a network dial from
 // 127.0.0.2 (source) and 127.0.0.3 (terminating), and networks reach each
 // other from 127.0.0.1 (each network's peer-member is registered there).
+// What is here is the tests' vocabulary (their networks' records, money
+// sums), not a harness.
 
 const (
 	addrSource = "127.0.0.2"
@@ -30,100 +35,110 @@ const (
 	addrPeer   = "127.0.0.1"
 )
 
-// testNet is one peering network: its nodes (the first bootstrapped).
+// Shared with package node's tests (export_test.go).
+const (
+	calling = node.TestCalling
+	called  = node.TestCalled
+)
+
+var (
+	authRequest     = node.TestAuthRequest
+	usageIndication = node.TestUsageIndication
+	authResponse    = node.TestAuthResponse
+	usageStatus     = node.TestUsageStatus
+	client          = node.TestClient
+	exchange        = node.TestExchange
+	waitFor         = node.TestWaitFor
+)
+
+// testNet is one peering network of testnet, with the few shorthands the
+// federation tests use.
 type testNet struct {
-	id    string
-	nodes []*Node
-	pki   string
-	dir   string
-	cfg   func(*Config)
+	*testnet.Network
+	id string
 }
 
-// startNet opens a network of size nodes sharing one CA, with the network
-// record set. mod adjusts each node's Config.
-func startNet(t testing.TB, id string, size int, mod func(*Config)) *testNet {
+// startNet starts a network of size nodes sharing one CA, with only the
+// network record set (the tests propose their own members, decks and
+// routes). mod adjusts each node's Config.
+func startNet(t testing.TB, id string, size int, mod func(*node.Config)) *testNet {
 	t.Helper()
-	tn := &testNet{id: id, dir: t.TempDir(), cfg: mod}
-	tn.pki = filepath.Join(tn.dir, "pki")
-	for i := 1; i <= size; i++ {
-		c := testConfig(t, id+"-n"+strconv.Itoa(i))
-		c.DataDir = filepath.Join(tn.dir, c.NodeID)
-		c.PKIDir = tn.pki
-		c.Cascade = CascadeConfig{Interval: 200 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Budget: 2 * time.Second}
-		if i == 1 {
-			c.Bootstrap = true
-		} else {
-			c.Join = []string{tn.nodes[0].ClusterAddr()}
-		}
-		if mod != nil {
-			mod(&c)
-		}
-		tn.nodes = append(tn.nodes, openNode(t, c))
-	}
-	tn.propose(t, ledger.SetNetwork{Network: ledger.Network{ID: id, Name: id, Currency: "USD"}})
-	for _, n := range tn.nodes {
-		waitFor(t, n.ID()+" to join "+id, 20*time.Second, func() bool {
-			nw, err := n.Store().Network()
-			return err == nil && nw.ID == id && len(n.Consensus().Status().Members) == size
-		})
-	}
-	return tn
-}
-
-// leader returns the network's current leader among its open nodes.
-func (tn *testNet) leader(t testing.TB) *Node {
-	t.Helper()
-	var l *Node
-	waitFor(t, tn.id+" leader", 20*time.Second, func() bool {
-		for _, n := range tn.nodes {
-			if n.Consensus().IsLeader() {
-				l = n
-				return true
+	nw := testnet.NewTestNetwork(t, testnet.NetworkSpec{Name: id, Nodes: size, NoDefaults: true}, testnet.Options{
+		Configure: func(c *node.Config) {
+			c.Cascade = node.CascadeConfig{Interval: 200 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Budget: 2 * time.Second}
+			if mod != nil {
+				mod(c)
 			}
-		}
-		return false
+		},
 	})
-	return l
+	return &testNet{Network: nw, id: id}
 }
 
-// propose applies commands through an open node, failing t on a ledger
-// error. An unavailable cluster (an election after a leader was closed) is
-// retried until a deadline: every command here is idempotent.
+// ctx bounds one step of a test on the networks.
+func stepCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// node returns running node i, failing t when it is down.
+func (tn *testNet) node(t testing.TB, i int) *node.Node {
+	t.Helper()
+	n := tn.Node(i)
+	if n == nil {
+		t.Fatalf("%s: node %d is down", tn.id, i)
+	}
+	return n
+}
+
+// leader waits for the network's leader and returns it with its slot.
+func (tn *testNet) leader(t testing.TB) (*node.Node, int) {
+	t.Helper()
+	i, err := tn.WaitForLeader(stepCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn.node(t, i), i
+}
+
+// propose applies commands through a running node, failing t on a ledger
+// error; an unavailable cluster is retried (every command here puts a
+// record: idempotent).
 func (tn *testNet) propose(t testing.TB, cmds ...ledger.Command) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := stepCtx(t)
 	for _, c := range cmds {
-		for {
-			res, err := tn.open()[0].Propose(ctx, c)
-			if err != nil && unavailable(err) && ctx.Err() == nil {
-				continue
-			}
-			if err != nil {
-				t.Fatalf("%s: propose %s: %v", tn.id, c.Type(), err)
-			}
-			if err := res.Err(); err != nil {
-				t.Fatalf("%s: propose %s: %v (%s)", tn.id, c.Type(), err, res.Message)
-			}
-			break
+		res, err := tn.Propose(ctx, c)
+		if err != nil {
+			t.Fatalf("%s: propose %s: %v", tn.id, c.Type(), err)
+		}
+		if err := res.Err(); err != nil {
+			t.Fatalf("%s: propose %s: %v (%s)", tn.id, c.Type(), err, res.Message)
 		}
 	}
 }
 
-// sync waits until every node applied what the first has.
+// sync waits until the running nodes hold the same state.
 func (tn *testNet) sync(t testing.TB) {
 	t.Helper()
-	want := tn.nodes[0].Store().AppliedIndex()
-	for _, n := range tn.nodes {
-		waitFor(t, n.ID()+" to catch up", 20*time.Second, func() bool { return n.Store().AppliedIndex() >= want })
+	if _, err := tn.WaitConverged(stepCtx(t)); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// urls returns the OSP service points of the network's nodes.
+// audit checks every running node's ledger audit.
+func (tn *testNet) audit(t testing.TB) {
+	t.Helper()
+	if err := tn.AssertBooksBalance(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// urls returns the OSP service points of the network's running nodes.
 func (tn *testNet) urls() []ledger.ServicePoint {
 	var sps []ledger.ServicePoint
-	for _, n := range tn.nodes {
-		sps = append(sps, ledger.ServicePoint{URL: n.OSPURL(), Weight: 1})
+	for _, u := range tn.OSPURLs() {
+		sps = append(sps, ledger.ServicePoint{URL: u, Weight: 1})
 	}
 	return sps
 }
@@ -131,7 +146,7 @@ func (tn *testNet) urls() []ledger.ServicePoint {
 // caPEM returns the network's token CA as PEM (what a peer trusts).
 func (tn *testNet) caPEM() []string {
 	var out []string
-	for _, c := range tn.nodes[0].CACertificates() {
+	for _, c := range tn.Nodes()[0].CACertificates() {
 		out = append(out, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
 	}
 	return out
@@ -139,10 +154,30 @@ func (tn *testNet) caPEM() []string {
 
 func (tn *testNet) roots() *x509.CertPool {
 	p := x509.NewCertPool()
-	for _, c := range tn.nodes[0].CACertificates() {
+	for _, c := range tn.Nodes()[0].CACertificates() {
 		p.AddCert(c)
 	}
 	return p
+}
+
+// forwards counts n's forwarding attempts (every outcome), from its
+// ospnode_federation_forwards_total metric.
+func forwards(t testing.TB, n *node.Node) int {
+	t.Helper()
+	var sb strings.Builder
+	n.WriteMetricsForTest(&sb)
+	total := 0
+	for _, l := range strings.Split(sb.String(), "\n") {
+		if !strings.HasPrefix(l, "ospnode_federation_forwards_total{") {
+			continue
+		}
+		v, err := strconv.Atoi(l[strings.LastIndexByte(l, ' ')+1:])
+		if err != nil {
+			t.Fatalf("metric line %q: %v", l, err)
+		}
+		total += v
+	}
+	return total
 }
 
 // deck is a one-row deck on prefix at rate per minute, 1/1 increments,
@@ -202,7 +237,7 @@ func fedUsage(msgID, compID, role string, tx uint64, callID, to string, secs int
 }
 
 // fedBalance returns account's USD balance in the node's ledger as a decimal.
-func fedBalance(t testing.TB, n *Node, account string) *apd.Decimal {
+func fedBalance(t testing.TB, n *node.Node, account string) *apd.Decimal {
 	t.Helper()
 	b, err := n.Store().Balance(account, "USD")
 	if err != nil {
@@ -214,7 +249,7 @@ func fedBalance(t testing.TB, n *Node, account string) *apd.Decimal {
 }
 
 // margin is −revenue − cost of a network's ledger (USD).
-func margin(t testing.TB, n *Node) *apd.Decimal {
+func margin(t testing.TB, n *node.Node) *apd.Decimal {
 	t.Helper()
 	rev, cost := fedBalance(t, n, ledger.AccountRevenue), fedBalance(t, n, ledger.AccountCost)
 	var m apd.Decimal
@@ -255,30 +290,6 @@ func dec(s string) *apd.Decimal {
 		panic(err)
 	}
 	return d
-}
-
-// audit checks every node's ledger audit and that a network's replicas
-// converge.
-func (tn *testNet) audit(t testing.TB) {
-	t.Helper()
-	for _, n := range tn.nodes {
-		if isClosed(n) {
-			continue
-		}
-		rep, err := n.Store().Audit()
-		if err != nil || !rep.OK {
-			t.Fatalf("%s audit: %+v %v", n.ID(), rep, err)
-		}
-	}
-}
-
-func isClosed(n *Node) bool {
-	select {
-	case <-n.closed:
-		return true
-	default:
-		return false
-	}
 }
 
 // blackhole is a TCP listener that accepts connections and never answers
@@ -326,35 +337,4 @@ func deadURL(t testing.TB) string {
 	u := "http://" + ln.Addr().String() + "/osp"
 	ln.Close()
 	return u
-}
-
-// open returns the network's nodes that are not closed.
-func (tn *testNet) open() []*Node {
-	var out []*Node
-	for _, n := range tn.nodes {
-		if !isClosed(n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// syncOpen waits until the open nodes agree on the applied index and the
-// state digest.
-func (tn *testNet) syncOpen(t testing.TB) {
-	t.Helper()
-	nodes := tn.open()
-	waitFor(t, tn.id+" replicas to converge", 30*time.Second, func() bool {
-		d0, err := nodes[0].Store().Digest()
-		if err != nil {
-			return false
-		}
-		for _, n := range nodes[1:] {
-			d, err := n.Store().Digest()
-			if err != nil || d != d0 {
-				return false
-			}
-		}
-		return true
-	})
 }

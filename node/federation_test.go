@@ -1,16 +1,16 @@
-package node
+package node_test
 
 import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/ospnode/ospnode/federation"
 	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/node"
 	"github.com/ospnode/ospnode/osp"
 )
 
@@ -20,9 +20,9 @@ const fedCalled = "447700900123" // a YELLOW member's number
 // (YELLOW). Rates per minute: a pays PURPLE 0.10; PURPLE pays YELLOW 0.07
 // (PURPLE's buy deck for the peer = YELLOW's sell deck for member purple);
 // YELLOW pays b 0.05.
-func onehop(t testing.TB, size int, mod func(*Config)) (purple, yellow *testNet) {
+func onehop(t testing.TB, size int, mod func(*node.Config)) (purple, yellow *testNet) {
 	t.Helper()
-	yellow = startNet(t, "yellow", size, func(c *Config) {
+	yellow = startNet(t, "yellow", size, func(c *node.Config) {
 		c.MaxTimeLimit = 3600 // the chain's minimum: a gets YELLOW's limit
 		if mod != nil {
 			mod(c)
@@ -56,7 +56,7 @@ func onehop(t testing.TB, size int, mod func(*Config)) (purple, yellow *testNet)
 // both audits pass and the cascade invariant holds to the cent.
 func TestFederationOneHop(t *testing.T) {
 	purple, yellow := onehop(t, 1, nil)
-	p, y := purple.nodes[0], yellow.nodes[0]
+	p, y := purple.node(t, 0), yellow.node(t, 0)
 	a, b := client(addrSource), client(addrDest)
 
 	resp := authResponse(t, exchange(t, a, p.OSPURL(), fedAuth("101", "call-1@a", fedCalled)))
@@ -149,7 +149,7 @@ func TestFederationOneHop(t *testing.T) {
 		t.Fatalf("peer health %+v", hs)
 	}
 	var sb strings.Builder
-	p.writeMetrics(&sb)
+	p.WriteMetricsForTest(&sb)
 	for _, want := range []string{"ospnode_cascade_acked_total 1", `ospnode_federation_forwards_total{outcome="ok"} 2`, `ospnode_peer_in_flight{peer="yellow"} 0`} {
 		if !strings.Contains(sb.String(), want) {
 			t.Errorf("metrics lack %q", want)
@@ -160,10 +160,7 @@ func TestFederationOneHop(t *testing.T) {
 // waitDrained waits until a network's outbox is empty on every open node.
 func waitDrained(t *testing.T, tn *testNet) {
 	t.Helper()
-	for _, n := range tn.nodes {
-		if isClosed(n) {
-			continue
-		}
+	for _, n := range tn.Nodes() {
 		waitFor(t, n.ID()+" outbox to drain", 30*time.Second, func() bool {
 			items, err := n.PendingOutbox("", 0)
 			return err == nil && len(items) == 0
@@ -173,7 +170,7 @@ func waitDrained(t *testing.T, tn *testNet) {
 
 // waitUsage waits until n holds a usage of tx in role reported by reporter,
 // and returns it.
-func waitUsage(t *testing.T, n *Node, tx uint64, role ledger.Role, reporter string) ledger.Usage {
+func waitUsage(t *testing.T, n *node.Node, tx uint64, role ledger.Role, reporter string) ledger.Usage {
 	t.Helper()
 	var u ledger.Usage
 	waitFor(t, n.ID()+" to record the usage", 30*time.Second, func() bool {
@@ -250,7 +247,7 @@ func authorizeCall(t *testing.T, purple, yellow *testNet, i int) (fedCall, bool)
 	a := client(addrSource)
 	msg, callID := "m"+strconv.Itoa(i), "call-"+strconv.Itoa(i)+"@a"
 	var resp *osp.AuthorizationResponse
-	for _, n := range purple.open() {
+	for _, n := range purple.Nodes() {
 		r := authResponse(t, exchange(t, a, n.OSPURL(), fedAuth(msg, callID, fedCalled)))
 		if r.Status.OK() {
 			resp = r
@@ -280,7 +277,7 @@ func reportCall(t *testing.T, purple, yellow *testNet, i int, c fedCall) {
 	confirm := func(tn *testNet, cl *http.Client, m *osp.Message) {
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) {
-			for _, n := range tn.open() {
+			for _, n := range tn.Nodes() {
 				if usageStatus(t, exchange(t, cl, n.OSPURL(), m)) == 200 {
 					return
 				}
@@ -333,12 +330,12 @@ func TestFederationThreeTiers(t *testing.T) {
 		for k, c := range pending {
 			reportCall(t, purple, yellow, before+k, c)
 		}
-		l := hub.leader(t)
+		l, li := hub.leader(t)
 		waitFor(t, "HUB's leader to hold the held usage", 30*time.Second, func() bool {
 			items, err := l.PendingOutbox("yellow", 0)
 			return err == nil && len(items) == held
 		})
-		if err := l.Close(); err != nil {
+		if err := hub.Kill(li); err != nil {
 			t.Fatalf("close HUB leader: %v", err)
 		}
 		// The operator repairs the peer on the surviving nodes; the new
@@ -364,16 +361,16 @@ func TestFederationThreeTiers(t *testing.T) {
 		waitDrained(t, tn)
 	}
 	// Every hop holds every call exactly once.
-	y := yellow.open()[0]
+	y := yellow.Nodes()[0]
 	for _, c := range calls {
 		waitUsage(t, y, c.tY, ledger.RoleSource, ledger.MemberAccount("hub"))
 		waitUsage(t, y, c.tY, ledger.RoleDestination, ledger.MemberAccount("b"))
 	}
 	for _, tn := range []*testNet{purple, hub, yellow} {
-		tn.syncOpen(t)
+		tn.sync(t)
 		tn.audit(t)
-		for _, node := range tn.open() {
-			us, err := node.Store().ListUsage(ledger.UsageFilter{})
+		for _, nd := range tn.Nodes() {
+			us, err := nd.Store().ListUsage(ledger.UsageFilter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -382,11 +379,11 @@ func TestFederationThreeTiers(t *testing.T) {
 				want = 2 * n
 			}
 			if len(us) != want {
-				t.Fatalf("%s holds %d usage records, want %d", node.ID(), len(us), want)
+				t.Fatalf("%s holds %d usage records, want %d", nd.ID(), len(us), want)
 			}
 		}
 	}
-	p, h := purple.open()[0], hub.open()[0]
+	p, h := purple.Nodes()[0], hub.Nodes()[0]
 	// Per call (95 s, 1/1, 4 decimals): a 0.1583, PURPLE→HUB 0.1267,
 	// HUB→YELLOW 0.0950, b 0.0792.
 	times := func(s string) *apd.Decimal {
@@ -428,7 +425,7 @@ func TestFederationLoopRefused(t *testing.T) {
 	)
 	x.sync(t)
 	z.sync(t)
-	xn, zn := x.nodes[0], z.nodes[0]
+	xn, zn := x.node(t, 0), z.node(t, 0)
 	start := time.Now()
 	resp := authResponse(t, exchange(t, client(addrSource), xn.OSPURL(), fedAuth("1", "loop@a", "9912345")))
 	if took := time.Since(start); took > xn.Config().ForwardBudget {
@@ -445,7 +442,7 @@ func TestFederationLoopRefused(t *testing.T) {
 		t.Fatalf("z authorised the looping call: %+v", tx)
 	}
 	var sb strings.Builder
-	xn.writeMetrics(&sb)
+	xn.WriteMetricsForTest(&sb)
 	if !strings.Contains(sb.String(), `ospnode_federation_forwards_total{outcome="loop_refused"} 1`) ||
 		!strings.Contains(sb.String(), `ospnode_federation_forwards_total{outcome="refused"} 1`) {
 		t.Fatalf("x metrics:\n%s", grepLines(sb.String(), "federation_forwards"))
@@ -478,8 +475,8 @@ func grepLines(s, sub string) string {
 // local trunk — and is answered within the budget.
 func TestFederationSlowUpstream(t *testing.T) {
 	const budget = 2 * time.Second
-	purple, yellow := onehop(t, 1, func(c *Config) { c.ForwardBudget = budget })
-	p := purple.nodes[0]
+	purple, yellow := onehop(t, 1, func(c *node.Config) { c.ForwardBudget = budget })
+	p := purple.node(t, 0)
 	purple.propose(t,
 		deck("p-buy-c", ledger.MemberAccount("c"), ledger.DirectionBuy, "44", "0.09"),
 		carrier("c", addrDest, "", "p-buy-c"),
@@ -488,7 +485,7 @@ func TestFederationSlowUpstream(t *testing.T) {
 			ServicePoints: []ledger.ServicePoint{{URL: blackhole(t), Weight: 1}, {URL: deadURL(t)}}}},
 		ledger.PutPeer{Peer: ledger.Peer{ID: "yellow", Status: ledger.PeerActive, OurMemberID: "purple", BuyDeckID: "p-buy-yellow",
 			TrustedCAs:    yellow.caPEM(),
-			ServicePoints: []ledger.ServicePoint{{URL: blackhole(t), Weight: 1}, {URL: yellow.nodes[0].OSPURL()}}}},
+			ServicePoints: []ledger.ServicePoint{{URL: blackhole(t), Weight: 1}, {URL: yellow.node(t, 0).OSPURL()}}}},
 		ledger.PutRoutes{Routes: []ledger.Route{
 			{Prefix: "44", Candidates: []ledger.RouteCandidate{{Kind: ledger.CandidatePeer, ID: "slow"}, {Kind: ledger.CandidateTrunk, ID: "c1", Priority: 2}}},
 			{Prefix: "4477", Candidates: []ledger.RouteCandidate{{Kind: ledger.CandidatePeer, ID: "slow"},
@@ -549,7 +546,7 @@ func TestFederationSlowUpstream(t *testing.T) {
 // room for more destinations.
 func TestFederationRoutingPolicy(t *testing.T) {
 	purple, _ := onehop(t, 1, nil)
-	p := purple.nodes[0]
+	p := purple.node(t, 0)
 	purple.propose(t,
 		deck("p-buy-c", ledger.MemberAccount("c"), ledger.DirectionBuy, "44", "0.09"),
 		deck("p-buy-dear", ledger.PeerAccount("dear"), ledger.DirectionBuy, "44", "0.11"),
@@ -578,7 +575,7 @@ func TestFederationRoutingPolicy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			purple.propose(t, ledger.PutRoutes{Routes: []ledger.Route{{Prefix: tc.prefix, Candidates: tc.cands}}, ReplaceAll: true})
-			before := forwards(p)
+			before := forwards(t, p)
 			r := authResponse(t, exchange(t, client(addrSource), p.OSPURL(), fedAuth(tc.prefix, "pol-"+tc.prefix+"@a", fedCalled)))
 			if !r.Status.OK() || len(r.Destinations) != 1 || r.Destinations[0].SignalAddress != tc.want.addr {
 				t.Fatalf("answer %+v, want only %s", r, tc.want.addr)
@@ -587,16 +584,9 @@ func TestFederationRoutingPolicy(t *testing.T) {
 			if err != nil || tx.UpstreamPeer != tc.want.upstream || len(tx.Destinations) != 1 {
 				t.Fatalf("transaction %+v %v", tx, err)
 			}
-			if tc.want.upstream == "" && forwards(p) != before {
+			if tc.want.upstream == "" && forwards(t, p) != before {
 				t.Fatal("a local answer forwarded a request")
 			}
 		})
 	}
-}
-
-// forwards counts the node's forwarding attempts (every outcome).
-func forwards(n *Node) int {
-	total := 0
-	n.fed.forwarded.Range(func(_, v any) bool { total += int(v.(*atomic.Uint64).Load()); return true })
-	return total
 }

@@ -155,6 +155,4 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-
 func readAll(r *http.Response) ([]byte, error) { return io.ReadAll(r.Body) }

@@ -21,7 +21,9 @@ var forbidden = map[string][]string{
 		module + "/federation", module + "/node", module + "/testnet"},
 	"settlement": {module + "/osp", module + "/consensus", module + "/federation",
 		module + "/node", module + "/testnet", "github.com/hashicorp/raft", "net/http"},
-	"federation": {module + "/consensus", module + "/node", module + "/testnet",
+	// federation reads prices through ledger (decks, peers), never through
+	// settlement: rating and policy are node's and settlement's.
+	"federation": {module + "/consensus", module + "/settlement", module + "/node", module + "/testnet",
 		"github.com/hashicorp/raft"},
 	"node":    {module + "/testnet", module + "/cmd"},
 	"testnet": {module + "/cmd"},
