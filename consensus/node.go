@@ -27,9 +27,11 @@ type Node struct {
 	advert string
 	log    *slog.Logger
 
-	raft      *raft.Raft
-	sm        StateMachine
-	fsm       *fsm
+	raft *raft.Raft
+	sm   StateMachine
+	fsm  *fsm
+	// raftSet is closed once Open has stored raft (the FSM may run before).
+	raftSet   chan struct{}
 	transport *raft.NetworkTransport
 	store     *raftboltdb.BoltStore
 	mux       *mux
@@ -126,7 +128,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("consensus: create dir: %w", err)
 	}
-	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger.With("node", cfg.NodeID), closing: make(chan struct{}), raftDown: make(chan struct{})}
+	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger.With("node", cfg.NodeID), closing: make(chan struct{}), raftDown: make(chan struct{}), raftSet: make(chan struct{})}
 	hl := newHclog(cfg.Logger.With("node", cfg.NodeID), "raft")
 
 	var cleanup []func()
@@ -242,6 +244,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 		return fail(fmt.Errorf("consensus: start raft: %w", err))
 	}
 	n.raft = r
+	close(n.raftSet)
 
 	n.rpcc = &rpcClient{m: n.mux, dialTimeout: max(cfg.HeartbeatTimeout, time.Second), conns: map[string]*clientConn{}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -341,6 +344,13 @@ func (n *Node) Halted() *HaltError {
 // the cluster keeps serving. Best effort: a single node has no one to
 // hand it to.
 func (n *Node) handOff(h *HaltError) {
+	// The FSM can halt while raft replays the log inside raft.NewRaft,
+	// before Open has stored n.raft.
+	select {
+	case <-n.raftSet:
+	case <-n.closing:
+		return
+	}
 	if n.isClosing() || !n.IsLeader() {
 		return
 	}
