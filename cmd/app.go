@@ -42,6 +42,7 @@ func commands() []*cli.Command {
 		testnetCommand(),
 		clusterCommand(), memberCommand(), trunkCommand(), routeCommand(), rateCommand(), peerCommand(),
 		outboxCommand(), cdrCommand(), ledgerCommand(), periodCommand(), certCommand(),
+		networkCommand(), applyCommand(), exportCommand(),
 	}
 }
 

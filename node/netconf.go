@@ -194,8 +194,8 @@ func (n *Node) ExportConfig(ctx context.Context) (*NetworkConfig, error) {
 	}
 	out := &NetworkConfig{Network: cur.network, Members: emptyIfNil(cur.members), Peers: emptyIfNil(cur.peers),
 		Trunks: emptyIfNil(cur.trunks), Decks: []ledger.DeckVersion{}, Routes: make([]ledger.Route, 0, len(cur.routes))}
-	for _, d := range cur.decks {
-		out.Decks = append(out.Decks, d...)
+	for _, id := range cur.deckIDs {
+		out.Decks = append(out.Decks, cur.decks[id]...)
 	}
 	for _, p := range cur.routeOrder {
 		var r ledger.Route
