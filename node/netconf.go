@@ -889,7 +889,7 @@ func planConfig(cfg *NetworkConfig, cur *runningConfig, opts ApplyOptions) (*Pla
 		count(len(gone), "route(s)")
 	}
 	if len(absent) > 0 {
-		plan.Unmanaged = append(plan.Unmanaged, strings.Join(absent, ", ")+" not in the file: left alone (--prune removes them)")
+		plan.Unmanaged = append(plan.Unmanaged, strings.Join(absent, ", ")+" not in the file (--prune removes them)")
 	}
 	goneMembers := 0
 	for _, m := range cur.members {
@@ -898,10 +898,10 @@ func planConfig(cfg *NetworkConfig, cur *runningConfig, opts ApplyOptions) (*Pla
 		}
 	}
 	if goneMembers > 0 {
-		plan.Unmanaged = append(plan.Unmanaged, fmt.Sprintf("%d member(s) not in the file: left alone, even with --prune (the ledger keeps members for settlement; give them status: suspended to refuse their calls)", goneMembers))
+		plan.Unmanaged = append(plan.Unmanaged, fmt.Sprintf("%d member(s) not in the file, kept even with --prune (the ledger keeps members for settlement: give one status: suspended to refuse its calls)", goneMembers))
 	}
 	if unmanagedVersions > 0 {
-		plan.Unmanaged = append(plan.Unmanaged, fmt.Sprintf("%d deck version(s) not in the file: left alone, even with --prune (statements of past periods are rated on them)", unmanagedVersions))
+		plan.Unmanaged = append(plan.Unmanaged, fmt.Sprintf("%d deck version(s) not in the file, kept even with --prune (past calls are rated on them)", unmanagedVersions))
 	}
 	return plan, cmds, nil
 }
