@@ -1,8 +1,10 @@
 package cmd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +55,7 @@ func exportCommand() *cli.Command {
 		Usage: "write the running configuration as a file for `ospnode apply` (export | apply -f - changes nothing)",
 		Flags: withAdmin(false,
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "write to this file instead of stdout", EnvVars: env("FILE")},
+			&cli.StringFlag{Name: "routes-csv", Usage: "write the route table to this CSV file (the `route import` format) and name it in route_files: for large tables, which apply reads far faster than inline YAML", EnvVars: env("ROUTES_CSV")},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -66,8 +69,14 @@ func exportCommand() *cli.Command {
 				if err := a.do(ctx, http.MethodGet, "/v1/config", nil, nil, &cfg); err != nil {
 					return err
 				}
+				f := confFromConfig(&cfg)
+				if rc := c.String("routes-csv"); rc != "" {
+					if err := moveRoutesToCSV(f, rc, c.String("file")); err != nil {
+						return err
+					}
+				}
 				var buf bytes.Buffer
-				if err := writeConfFile(&buf, confFromConfig(&cfg)); err != nil {
+				if err := writeConfFile(&buf, f); err != nil {
 					return err
 				}
 				if f := c.String("file"); f != "" {
@@ -78,6 +87,51 @@ func exportCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// moveRoutesToCSV writes f's routes to the CSV file name and lists it in
+// f.RouteFiles instead (relative to the directory of the configuration
+// file confName when it is given). A route with neither candidates nor a
+// block has no CSV form and stays inline.
+func moveRoutesToCSV(f *confFile, name, confName string) error {
+	fh, err := os.Create(name)
+	if err != nil {
+		return usage("--routes-csv: %v", err)
+	}
+	w := csv.NewWriter(bufio.NewWriterSize(fh, 1<<16))
+	_ = w.Write([]string{"prefix", "kind", "id", "priority", "weight", "strip", "add_prefix", "blocked"})
+	var inline []confRoute
+	for _, r := range f.Routes {
+		if len(r.Candidates) == 0 {
+			if !r.Blocked {
+				inline = append(inline, r)
+				continue
+			}
+			_ = w.Write([]string{r.Prefix, "", "", "", "", "", "", "true"})
+			continue
+		}
+		for i, cd := range r.Candidates {
+			_ = w.Write([]string{r.Prefix, cd.Kind, cd.ID, strconv.Itoa(cd.Priority), strconv.Itoa(cd.Weight), strconv.Itoa(cd.Strip),
+				cd.AddPrefix, strconv.FormatBool(r.Blocked && i == 0)})
+		}
+	}
+	w.Flush()
+	err = errors.Join(w.Error(), fh.Close())
+	if err != nil {
+		return fmt.Errorf("--routes-csv %s: %w", name, err)
+	}
+	ref := name
+	if confName != "" {
+		abs, err1 := filepath.Abs(name)
+		dir, err2 := filepath.Abs(filepath.Dir(confName))
+		if rel, err := filepath.Rel(dir, abs); err1 == nil && err2 == nil && err == nil && !strings.HasPrefix(rel, "..") {
+			ref = rel
+		} else if err1 == nil {
+			ref = abs
+		}
+	}
+	f.Routes, f.RouteFiles = inline, []string{ref}
+	return nil
 }
 
 func runApply(c *cli.Context) error {

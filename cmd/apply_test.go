@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/ospnode/ospnode/node"
 )
 
@@ -118,6 +120,18 @@ func TestApplyExample(t *testing.T) {
 	if out := mustCLI(t, n, []string{"apply"}, "-f", file, "--prune"); !strings.Contains(out, "no changes") {
 		t.Fatalf("export → apply --prune: %s", out)
 	}
+	// the route table as a CSV beside the file
+	csvDir := t.TempDir()
+	mustCLI(t, n, []string{"export"}, "--file", filepath.Join(csvDir, "net.yaml"), "--routes-csv", filepath.Join(csvDir, "routes.csv"))
+	if b, _ := os.ReadFile(filepath.Join(csvDir, "net.yaml")); !strings.Contains(string(b), "route_files:\n  - routes.csv\n") || strings.Contains(string(b), "\nroutes:") {
+		t.Fatalf("export --routes-csv:\n%s", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(csvDir, "routes.csv")); !strings.Contains(string(b), "1900,,,,,,,true\n") || !strings.Contains(string(b), "4930,trunk,acme-1,0,0,2,0049,false\n") {
+		t.Fatalf("routes.csv:\n%s", b)
+	}
+	if out := mustCLI(t, n, []string{"apply"}, "-f", filepath.Join(csvDir, "net.yaml"), "--prune"); !strings.Contains(out, "no changes") {
+		t.Fatalf("export --routes-csv → apply --prune: %s", out)
+	}
 	var stdout, stderr bytes.Buffer
 	app := NewApp(&stdout, &stderr)
 	app.Reader = strings.NewReader(exported)
@@ -168,6 +182,29 @@ func TestApplyPlanChanges(t *testing.T) {
 	}
 	if out := mustCLI(t, n, []string{"trunk", "list"}); strings.Contains(out, "acme-1") || !strings.Contains(out, "globex-1") {
 		t.Fatalf("trunks after --prune: %s", out)
+	}
+}
+
+// TestYAMLScalars: every string the hand-written parts of export write
+// reads back as itself.
+func TestYAMLScalars(t *testing.T) {
+	for _, s := range []string{"a-1", "North America", "Côte d'Ivoire", "yes", "No", "null", "1", "0049", "-1", "a: b", "a:b",
+		"x #y", "[127.0.0.1]:5060", "{x}", "a,b", " lead", "trail ", "two  spaces", "tab\there", "line\nbreak", `quote"d`, "back\\slash",
+		"@at", "*star", "&amp", "!bang", "%pct", "|pipe", ">gt", "'single'", "~", "", "2026-01-01", "1e3", ".inf", "0x1F"} {
+		f := &confFile{Trunks: []confTrunk{{ID: s, Member: s, Address: s}},
+			Routes: []confRoute{{Prefix: s, Candidates: []confCandidate{{Kind: s, ID: s, AddPrefix: s}}}}}
+		var b bytes.Buffer
+		if err := writeConfFile(&b, f); err != nil {
+			t.Fatal(err)
+		}
+		var back confFile
+		if err := yaml.Unmarshal(b.Bytes(), &back); err != nil {
+			t.Fatalf("%q: %v\n%s", s, err, b.String())
+		}
+		tr, rt := back.Trunks[0], back.Routes[0]
+		if tr.ID != s || tr.Member != s || tr.Address != s || rt.Prefix != s || rt.Candidates[0].ID != s || rt.Candidates[0].AddPrefix != s {
+			t.Fatalf("%q came back as %+v %+v from\n%s", s, tr, rt, b.String())
+		}
 	}
 }
 

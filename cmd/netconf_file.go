@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -445,18 +447,134 @@ func confFromConfig(cfg *node.NetworkConfig) *confFile {
 const confHeader = "# ospnode network configuration: `ospnode apply -f FILE [--dry-run] [--prune]`\n" +
 	"# (format: docs/examples/network.yaml). Written by `ospnode export`.\n"
 
-// writeConfFile writes f as YAML: deck rows, routes and service points one
-// per line (flow style), everything else in block style.
+// writeConfFile writes f as YAML: deck rows, trunks and routes one per
+// line (flow style), everything else in block style. Decks, trunks and
+// routes are written by hand: yaml.v3's encoder takes minutes over
+// 500,000 routes, this takes under a second; the small sections (network,
+// members, peers: free text, PEM blocks) go through the encoder.
 func writeConfFile(w io.Writer, f *confFile) error {
-	var doc yaml.Node
-	if err := doc.Encode(f); err != nil {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	bw.WriteString(confHeader)
+	if err := encodeYAML(bw, struct {
+		Network *confNetwork `yaml:"network,omitempty"`
+	}{f.Network}); err != nil {
 		return err
 	}
-	flowItems(&doc, map[string]bool{"rows": true, "routes": true, "service_points": true, "trunks": true},
+	if len(f.Decks) > 0 {
+		bw.WriteString("decks:\n")
+	}
+	for _, d := range f.Decks {
+		fmt.Fprintf(bw, "  - id: %s\n    counterparty: %s\n    direction: %s\n    currency: %s\n",
+			yscalar(d.ID), yscalar(d.Counterparty), yscalar(d.Direction), yscalar(d.Currency))
+		if d.Decimals != nil {
+			fmt.Fprintf(bw, "    decimals: %d\n", *d.Decimals)
+		}
+		if d.Rounding != "" {
+			fmt.Fprintf(bw, "    rounding: %s\n", yscalar(d.Rounding))
+		}
+		if d.DurationRounding != "" {
+			fmt.Fprintf(bw, "    duration_rounding: %s\n", yscalar(d.DurationRounding))
+		}
+		bw.WriteString("    versions:\n")
+		for _, v := range d.Versions {
+			fmt.Fprintf(bw, "      - effective_from: %s\n", yscalar(v.EffectiveFrom))
+			if v.EffectiveUntil != "" {
+				fmt.Fprintf(bw, "        effective_until: %s\n", yscalar(v.EffectiveUntil))
+			}
+			if len(v.Rows) == 0 {
+				bw.WriteString("        rows: []\n")
+				continue
+			}
+			bw.WriteString("        rows:\n")
+			for _, r := range v.Rows {
+				fmt.Fprintf(bw, "          - {prefix: %s", yquote(r.Prefix))
+				if r.Description != "" {
+					fmt.Fprintf(bw, ", description: %s", yscalar(r.Description))
+				}
+				fmt.Fprintf(bw, ", rate: %s", yquote(r.Rate))
+				if r.ConnectFee != "" {
+					fmt.Fprintf(bw, ", connect_fee: %s", yquote(r.ConnectFee))
+				}
+				fmt.Fprintf(bw, ", first_increment: %d, next_increment: %d}\n", r.FirstIncrement, r.NextIncrement)
+			}
+		}
+	}
+	if err := encodeYAML(bw, struct {
+		Members []confMember `yaml:"members,omitempty"`
+		Peers   []confPeer   `yaml:"peers,omitempty"`
+	}{f.Members, f.Peers}); err != nil {
+		return err
+	}
+	if len(f.Trunks) > 0 {
+		bw.WriteString("trunks:\n")
+	}
+	for _, t := range f.Trunks {
+		fmt.Fprintf(bw, "  - {id: %s, member: %s, address: %s", yscalar(t.ID), yscalar(t.Member), yscalar(t.Address))
+		if t.Protocol != "" {
+			fmt.Fprintf(bw, ", protocol: %s", yscalar(t.Protocol))
+		}
+		for _, kv := range []struct {
+			k string
+			v int
+		}{{"weight", t.Weight}, {"priority", t.Priority}, {"capacity", t.Capacity}} {
+			if kv.v != 0 {
+				fmt.Fprintf(bw, ", %s: %d", kv.k, kv.v)
+			}
+		}
+		bw.WriteString("}\n")
+	}
+	if len(f.Routes) > 0 {
+		bw.WriteString("routes:\n")
+	}
+	for _, r := range f.Routes {
+		fmt.Fprintf(bw, "  - {prefix: %s", yquote(r.Prefix))
+		if r.Blocked {
+			bw.WriteString(", blocked: true")
+		}
+		if len(r.Candidates) > 0 {
+			bw.WriteString(", candidates: [")
+			for i, c := range r.Candidates {
+				if i > 0 {
+					bw.WriteString(", ")
+				}
+				fmt.Fprintf(bw, "{kind: %s, id: %s", yscalar(c.Kind), yscalar(c.ID))
+				for _, kv := range []struct {
+					k string
+					v int
+				}{{"priority", c.Priority}, {"weight", c.Weight}, {"strip", c.Strip}} {
+					if kv.v != 0 {
+						fmt.Fprintf(bw, ", %s: %d", kv.k, kv.v)
+					}
+				}
+				if c.AddPrefix != "" {
+					fmt.Fprintf(bw, ", add_prefix: %s", yquote(c.AddPrefix))
+				}
+				bw.WriteString("}")
+			}
+			bw.WriteString("]")
+		}
+		bw.WriteString("}\n")
+	}
+	if len(f.RouteFiles) > 0 {
+		bw.WriteString("route_files:\n")
+		for _, rf := range f.RouteFiles {
+			fmt.Fprintf(bw, "  - %s\n", yscalar(rf))
+		}
+	}
+	return bw.Flush()
+}
+
+// encodeYAML writes v in block style with 2-space indents (nothing for an
+// empty struct).
+func encodeYAML(w io.Writer, v any) error {
+	var doc yaml.Node
+	if err := doc.Encode(v); err != nil {
+		return err
+	}
+	flowItems(&doc, map[string]bool{"service_points": true},
 		map[string]bool{"source_addrs": true, "device_ids": true, "customer_ids": true, "cert_subjects": true,
 			"cert_fingerprints": true, "blocked_prefixes": true})
 	var buf bytes.Buffer
-	buf.WriteString(confHeader)
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(&doc); err != nil {
@@ -464,6 +582,9 @@ func writeConfFile(w io.Writer, f *confFile) error {
 	}
 	if err := enc.Close(); err != nil {
 		return err
+	}
+	if strings.TrimSpace(buf.String()) == "{}" {
+		return nil
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
@@ -494,4 +615,51 @@ func flowItems(n *yaml.Node, items, seqs map[string]bool) {
 	for _, c := range n.Content {
 		flowItems(c, items, seqs)
 	}
+}
+
+// yscalar writes s as a YAML scalar that reads back as the string s, in a
+// flow or block context: plain when that is unambiguous, else
+// double-quoted (a JSON string is a valid YAML double-quoted scalar).
+func yscalar(s string) string {
+	if plainSafe(s) {
+		return s
+	}
+	return yquote(s)
+}
+
+func yquote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// plainSafe: letters first, then letters, digits, inner single spaces and
+// - _ . / @ : (no ": "), and not a word YAML 1.1 reads as a bool or null.
+func plainSafe(s string) bool {
+	if s == "" || s[len(s)-1] == ' ' || s[len(s)-1] == ':' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i == 0:
+			return false
+		case c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == '/', c == '@':
+		case c == ' ':
+			if s[i-1] == ' ' || s[i-1] == ':' {
+				return false
+			}
+		case c == ':':
+			if s[i+1] == ' ' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	switch strings.ToLower(s) {
+	case "true", "false", "yes", "no", "on", "off", "y", "n", "null":
+		return false
+	}
+	return true
 }
