@@ -2,65 +2,92 @@ package cmd
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ospnode/ospnode/node"
 )
 
-// BenchmarkApplyRoutes500k is `ospnode apply -f` of a file with 500,000
-// route prefixes (two trunk candidates each) against a one-node demo
-// network, through the CLI, the admin API and Raft: the first apply (every
-// route added, in PutRoutes chunks), a second apply of the same file
-// (nothing to do), and `export` of the result. Run with -benchtime=1x:
+// BenchmarkApplyRoutes500k is `ospnode apply -f` of 500,000 route
+// prefixes (two trunk candidates each) against a one-node demo network,
+// through the CLI, the admin API and Raft, with the routes inline in the
+// YAML file and in a route CSV named by route_files: the first apply
+// (every route added, in PutRoutes chunks), a second apply of the same
+// file (nothing to do), and export. Run it once:
 //
 //	go test ./cmd -run '^$' -bench ApplyRoutes500k -benchtime=1x
 func BenchmarkApplyRoutes500k(b *testing.B) {
 	const routes = 500_000
-	file := filepath.Join(b.TempDir(), "routes.yaml")
-	fh, err := os.Create(file)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriter(fh)
-	fmt.Fprintln(w, "routes:")
-	for i := 0; i < routes; i++ {
-		fmt.Fprintf(w, "  - {prefix: \"%d\", candidates: [{kind: trunk, id: a-1}, {kind: trunk, id: b-1, priority: 1}]}\n", 1_200_000+i)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	fh.Close()
-	for i := 0; i < b.N; i++ {
-		n := openTestNode(&testing.T{})
-		b.Cleanup(func() { _ = n.Close() })
-		apply := func() (time.Duration, string) {
-			start := time.Now()
-			code, out, errb := run(&testing.T{}, "apply", "--node", n.AdminURL(), "--token", n.AdminToken(), "-f", file)
-			if code != 0 {
-				b.Fatalf("apply: exit %d: %s", code, errb)
-			}
-			return time.Since(start), out
+	dir := b.TempDir()
+	write := func(name string, fill func(w *bufio.Writer)) string {
+		path := filepath.Join(dir, name)
+		fh, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
 		}
-		first, out := apply()
-		if !strings.Contains(out, fmt.Sprintf("%d to add", routes)) && !strings.Contains(out, fmt.Sprintf("applied: %d added", routes)) {
-			b.Fatalf("first apply: %s", out)
+		w := bufio.NewWriter(fh)
+		fill(w)
+		if err := w.Flush(); err != nil {
+			b.Fatal(err)
 		}
-		second, out := apply()
-		if !strings.Contains(out, "no changes") {
-			b.Fatalf("second apply: %s", out)
+		fh.Close()
+		return path
+	}
+	inline := write("inline.yaml", func(w *bufio.Writer) {
+		fmt.Fprintln(w, "routes:")
+		for i := 0; i < routes; i++ {
+			fmt.Fprintf(w, "  - {prefix: \"%d\", candidates: [{kind: trunk, id: a-1}, {kind: trunk, id: b-1, priority: 1}]}\n", 1_200_000+i)
 		}
+	})
+	write("routes.csv", func(w *bufio.Writer) {
+		fmt.Fprintln(w, "prefix,kind,id,priority,weight,strip,add_prefix,blocked")
+		for i := 0; i < routes; i++ {
+			fmt.Fprintf(w, "%d,trunk,a-1,0,0,0,,false\n%d,trunk,b-1,1,0,0,,false\n", 1_200_000+i, 1_200_000+i)
+		}
+	})
+	csvFile := write("csv.yaml", func(w *bufio.Writer) { fmt.Fprintln(w, "route_files: [routes.csv]") })
+	cli := func(args ...string) (time.Duration, string) {
+		var out, errb bytes.Buffer
 		start := time.Now()
-		code, exported, errb := run(&testing.T{}, "export", "--node", n.AdminURL(), "--token", n.AdminToken())
-		if code != 0 {
-			b.Fatalf("export: %s", errb)
+		if code := Main(append([]string{"ospnode"}, args...), &out, &errb); code != 0 {
+			b.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, errb.String())
 		}
-		export := time.Since(start)
-		b.ReportMetric(first.Seconds(), "s-first-apply")
-		b.ReportMetric(second.Seconds(), "s-noop-apply")
-		b.ReportMetric(export.Seconds(), "s-export")
-		b.ReportMetric(float64(len(exported))/1e6, "MB-exported")
+		return time.Since(start), out.String()
+	}
+	for i := 0; i < b.N; i++ {
+		for _, form := range []struct{ name, file string }{{"yaml", inline}, {"csv", csvFile}} {
+			cfg := node.Config{NodeID: "n1", DataDir: filepath.Join(b.TempDir(), "n1"), OSPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+				ClusterAddr: "127.0.0.1:0", Bootstrap: true, Demo: true}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			n, err := node.Open(ctx, cfg)
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+			conn := []string{"--node", n.AdminURL(), "--token", n.AdminToken()}
+			first, out := cli(append([]string{"apply", "-f", form.file}, conn...)...)
+			if !strings.Contains(out, fmt.Sprintf("%d to add", routes)) {
+				b.Fatalf("first apply: %s", out)
+			}
+			second, out := cli(append([]string{"apply", "-f", form.file}, conn...)...)
+			if !strings.Contains(out, "no changes") {
+				b.Fatalf("second apply: %s", out)
+			}
+			export, _ := cli(append([]string{"export", "--file", filepath.Join(dir, "exp.yaml"), "--routes-csv", filepath.Join(dir, "exp.csv")}, conn...)...)
+			b.ReportMetric(first.Seconds(), "s-"+form.name+"-apply")
+			b.ReportMetric(second.Seconds(), "s-"+form.name+"-noop")
+			if form.name == "csv" {
+				b.ReportMetric(export.Seconds(), "s-export")
+			}
+			if err := n.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
