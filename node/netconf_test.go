@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -272,5 +273,37 @@ func TestApplyConfig(t *testing.T) {
 	plan, err := n.ApplyConfig(ctx, &again, ApplyOptions{Prune: true})
 	if err != nil || !plan.Empty() || plan.Commands != 0 {
 		t.Fatalf("export → apply: %+v %v", plan, err)
+	}
+}
+
+// TestApplyConfigLargeDeck: a deck version larger than one command is
+// proposed as PutDeckVersion + AppendRows chunks, and reads back equal (a
+// second apply proposes nothing).
+func TestApplyConfigLargeDeck(t *testing.T) {
+	n := openEmpty(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := &NetworkConfig{Network: &ledger.Network{ID: "P", Currency: "EUR"}}
+	dv := ledger.DeckVersion{DeckID: "big", Counterparty: "member:x", Direction: ledger.DirectionSell, Currency: "EUR",
+		Decimals: 5, RoundingMode: money.HalfEven, DurationRounding: "down", EffectiveFrom: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	for i := 0; i < 2*deckChunk+17; i++ {
+		dv.Rows = append(dv.Rows, ledger.DeckRow{Prefix: strconv.Itoa(30000 + i), Rate: money.MustNew("0.0123", "EUR"), FirstIncrement: 1, NextIncrement: 1})
+	}
+	cfg.Decks = []ledger.DeckVersion{dv}
+	plan, err := n.ApplyConfig(ctx, cfg, ApplyOptions{})
+	if err != nil || plan.Commands != 4 {
+		t.Fatalf("first apply: %+v %v", plan, err)
+	}
+	if vs, err := n.store.DeckVersions("big"); err != nil || len(vs) != 1 || len(vs[0].Rows) != len(dv.Rows) {
+		t.Fatalf("stored: %v", err)
+	}
+	exp, err := n.ExportConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*NetworkConfig{cfg, exp} {
+		if plan, err := n.ApplyConfig(ctx, c, ApplyOptions{Prune: true}); err != nil || !plan.Empty() {
+			t.Fatalf("again: %+v %v", plan, err)
+		}
 	}
 }
