@@ -47,13 +47,26 @@ func (n *Node) adminNetworkRoutes(mux *http.ServeMux) {
 		}
 		return code, NetworkInit{Network: net, Created: created}, nil
 	}))
-	mux.HandleFunc("GET /v1/config", h(func(r *http.Request) (int, any, error) {
+	// A whole configuration (500,000 routes: tens of MB, a few hundred
+	// proposals) takes longer than the admin server's read and write
+	// timeouts, which suit every other request: these two endpoints
+	// extend their own deadlines to applyTimeout.
+	long := func(fn func(r *http.Request) (int, any, error)) http.HandlerFunc {
+		inner := h(fn)
+		return func(w http.ResponseWriter, r *http.Request) {
+			rc := http.NewResponseController(w)
+			_ = rc.SetReadDeadline(time.Now().Add(applyTimeout))
+			_ = rc.SetWriteDeadline(time.Now().Add(applyTimeout))
+			inner(w, r)
+		}
+	}
+	mux.HandleFunc("GET /v1/config", long(func(r *http.Request) (int, any, error) {
 		ctx, cancel := n.adminCtx(r)
 		defer cancel()
 		cfg, err := n.ExportConfig(ctx)
 		return http.StatusOK, cfg, err
 	}))
-	mux.HandleFunc("POST /v1/config/apply", h(func(r *http.Request) (int, any, error) {
+	mux.HandleFunc("POST /v1/config/apply", long(func(r *http.Request) (int, any, error) {
 		var opts ApplyOptions
 		var err error
 		if opts.DryRun, err = boolParam(r, "dry_run"); err != nil {
