@@ -272,7 +272,7 @@ func (n *Node) ApplyConfig(ctx context.Context, cfg *NetworkConfig, opts ApplyOp
 		return nil, err
 	}
 	normalizeConfig(cfg)
-	if probs := validateConfig(cfg, cur); len(probs) > 0 {
+	if probs := validateConfig(cfg, cur, opts.Prune); len(probs) > 0 {
 		return nil, &ConfigError{Problems: probs}
 	}
 	plan, cmds, err := planConfig(cfg, cur, opts)
@@ -335,9 +335,10 @@ func normalizeConfig(cfg *NetworkConfig) {
 }
 
 // validateConfig returns every problem of cfg, each naming the item and
-// the field, checked against the running configuration cur (references to
-// items the ledger already has are fine).
-func validateConfig(cfg *NetworkConfig, cur *runningConfig) []string {
+// the field, checked against the running configuration cur: references to
+// items the ledger already has are fine, except, with prune, to trunks and
+// peers the document does not keep.
+func validateConfig(cfg *NetworkConfig, cur *runningConfig, prune bool) []string {
 	var probs []string
 	omitted := 0
 	bad := func(format string, args ...any) {
@@ -486,16 +487,15 @@ func validateConfig(cfg *NetworkConfig, cur *runningConfig) []string {
 		}
 	}
 	peerIDs := map[string]bool{}
-	filePeers := map[string]bool{}
 	for _, p := range cur.peers {
-		peerIDs[p.ID] = true
+		peerIDs[p.ID] = !prune
 	}
 	seenPeer := ids("peer")
 	for i, p := range cfg.Peers {
 		if !seenPeer(p.ID, i) {
 			continue
 		}
-		peerIDs[p.ID], filePeers[p.ID] = true, true
+		peerIDs[p.ID] = true
 		for _, e := range peerProblems(p) {
 			bad("peer %s: %s", p.ID, e)
 		}
@@ -504,16 +504,15 @@ func validateConfig(cfg *NetworkConfig, cur *runningConfig) []string {
 		}
 	}
 	trunkIDs := map[string]bool{}
-	fileTrunks := map[string]bool{}
 	for _, t := range cur.trunks {
-		trunkIDs[t.ID] = true
+		trunkIDs[t.ID] = !prune
 	}
 	seenTrunk := ids("trunk")
 	for i, t := range cfg.Trunks {
 		if !seenTrunk(t.ID, i) {
 			continue
 		}
-		trunkIDs[t.ID], fileTrunks[t.ID] = true, true
+		trunkIDs[t.ID] = true
 		for _, e := range trunkProblems(t) {
 			bad("trunk %s: %s", t.ID, e)
 		}
@@ -540,11 +539,11 @@ func validateConfig(cfg *NetworkConfig, cur *runningConfig) []string {
 				// A route may name a trunk before it exists (the CSV import
 				// warns); in a whole-network document it is a mistake.
 				if c.ID != "" && !trunkIDs[c.ID] {
-					bad("%s: trunk %q: no such trunk in the file or the ledger", ci, c.ID)
+					bad("%s: trunk %q: no such trunk in the file%s", ci, c.ID, orLedger(prune))
 				}
 			case ledger.CandidatePeer:
 				if c.ID != "" && !peerIDs[c.ID] {
-					bad("%s: peer %q: no such peer in the file or the ledger", ci, c.ID)
+					bad("%s: peer %q: no such peer in the file%s", ci, c.ID, orLedger(prune))
 				}
 			default:
 				bad("%s: kind %q: want trunk or peer", ci, c.Kind)
@@ -564,6 +563,13 @@ func validateConfig(cfg *NetworkConfig, cur *runningConfig) []string {
 		probs = append(probs, fmt.Sprintf("… and %d more", omitted))
 	}
 	return probs
+}
+
+func orLedger(prune bool) string {
+	if prune {
+		return " (with --prune, the ledger's others are removed)"
+	}
+	return " or the ledger"
 }
 
 func orUp(s string) string {

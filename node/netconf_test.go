@@ -206,6 +206,11 @@ func TestApplyConfig(t *testing.T) {
 			return c
 		}, problem: []string{`route "1" candidate 2: trunk "b-9": no such trunk`, `member carrier-b: token_kind "jwt"`,
 			"deck sell-carrier-b version 2020-01-01T00:00:00Z: counterparty, direction, currency"}},
+		{name: "prune, a route names a dropped trunk", cfg: func() *NetworkConfig {
+			c := base()
+			c.Trunks = c.Trunks[:1]
+			return c
+		}, opts: ApplyOptions{Prune: true}, problem: []string{`route "1" candidate 2: trunk "b-1": no such trunk in the file (with --prune`}},
 		{name: "prune", cfg: func() *NetworkConfig {
 			c := base()
 			c.Trunks = c.Trunks[:1]
