@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v2"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ospnode/ospnode/node"
@@ -266,5 +267,31 @@ routes:
 	}
 	if code, _, errb := adminCLI(t, n, []string{"apply"}, "-f", filepath.Join(t.TempDir(), "none.yaml")); code != 2 || !strings.Contains(errb, "--file") {
 		t.Fatalf("missing file: %d %s", code, errb)
+	}
+}
+
+// TestConfigCommandsEnvVars: every flag of network, apply and export reads
+// an OSPNODE_* variable, and apply takes its file and --dry-run from them.
+func TestConfigCommandsEnvVars(t *testing.T) {
+	var walk func(c *cli.Command)
+	walk = func(c *cli.Command) {
+		for _, f := range c.Flags {
+			ev, ok := f.(interface{ GetEnvVars() []string })
+			if !ok || len(ev.GetEnvVars()) == 0 || !strings.HasPrefix(ev.GetEnvVars()[0], "OSPNODE_") {
+				t.Errorf("%s --%s has no OSPNODE_* variable", c.Name, f.Names()[0])
+			}
+		}
+		for _, s := range c.Subcommands {
+			walk(s)
+		}
+	}
+	for _, c := range []*cli.Command{networkCommand(), applyCommand(), exportCommand()} {
+		walk(c)
+	}
+	n := openEmptyNode(t)
+	t.Setenv("OSPNODE_APPLY_FILE", exampleFile)
+	t.Setenv("OSPNODE_APPLY_DRY_RUN", "true")
+	if out := mustCLI(t, n, []string{"apply"}); !strings.Contains(out, "dry run: 17 to add") {
+		t.Fatalf("apply from the environment: %s", out)
 	}
 }
