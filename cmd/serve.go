@@ -277,10 +277,14 @@ func runServe(ctx context.Context, cfg node.Config, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "\nDemo network %q ready. Try a first authorisation:\n"+
+		how := "ready (seeded now)"
+		if !n.DemoSeeded() {
+			how = "ready (already in the ledger, left as it is)"
+		}
+		fmt.Fprintf(out, "\nDemo network %q %s. Try a first authorisation:\n"+
 			"  curl -s -H 'Content-Type: text/plain' --data-binary @%s %s | %s osp decode -\n"+
 			"  curl -s -H \"Authorization: Bearer %s\" %s/v1/status\n  curl -s %s/metrics\n",
-			node.DemoNetwork, sample, n.OSPURL(), selfCommand(), tokenCmd, n.AdminURL(), n.AdminURL())
+			node.DemoNetwork, how, sample, n.OSPURL(), selfCommand(), tokenCmd, n.AdminURL(), n.AdminURL())
 	}
 	<-ctx.Done()
 	fmt.Fprintln(out, "ospnode: shutting down")

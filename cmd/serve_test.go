@@ -213,7 +213,36 @@ func TestServeDemo(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
 	}
-	if !strings.Contains(out.String(), "shutting down") {
+	if !strings.Contains(out.String(), "shutting down") || !strings.Contains(out.String(), `Demo network "DEMO" ready (seeded now).`) {
 		t.Errorf("output:\n%s", out.String())
+	}
+
+	// A restart on the same data directory leaves the demo as it is and
+	// says so.
+	var out2 syncBuffer
+	app = NewApp(&out2, &errOut)
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		done <- app.RunContext(ctx, []string{"ospnode", "serve", "--demo", "--data-dir", dir,
+			"--osp-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--cluster-addr", "127.0.0.1:0", "--log-level", "warn"})
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out2.String(), "Try a first"); {
+		select {
+		case err := <-done:
+			t.Fatalf("restart ended: %v\n%s\n%s", err, out2.String(), errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restart printed no banner:\n%s\n%s", out2.String(), errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling the output
+	}
+	if !strings.Contains(out2.String(), `Demo network "DEMO" ready (already in the ledger, left as it is).`) {
+		t.Errorf("restart banner:\n%s", out2.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("restart: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 //
 //	GET  /v1/status                      consensus view + ledger counters
 //	POST /v1/cluster/join|remove|transfer {id, addr} / {id} / {id}
+//	GET|POST /v1/network   GET /v1/config   POST /v1/config/apply[?dry_run=&prune=]   (admin_network.go)
 //	GET  /v1/members[/{id}]   PUT /v1/members/{id}   POST /v1/members/{id}/suspend|activate
 //	GET  /v1/trunks[?member=] PUT|DELETE /v1/trunks/{id}
 //	GET  /v1/peers[/{id}]     PUT|DELETE /v1/peers/{id}   GET /v1/outbox[?peer=&limit=]
@@ -59,6 +60,7 @@ func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	n.adminClusterRoutes(mux)
 	n.adminConfigRoutes(mux)
+	n.adminNetworkRoutes(mux)
 	n.adminAdmissionRoutes(mux)
 	n.adminRouteRoutes(mux)
 	n.adminDeckRoutes(mux)

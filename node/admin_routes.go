@@ -129,6 +129,11 @@ func (n *Node) adminRouteRoutes(mux *http.ServeMux) {
 	}))
 }
 
+// ParseRouteCSV is the route CSV reader of POST /v1/routes/import (the
+// CLI's configuration files name route CSVs): the routes sorted by prefix,
+// the number of lines, or an error naming every bad line and field.
+func ParseRouteCSV(r io.Reader) ([]ledger.Route, int, error) { return parseRouteCSV(r) }
+
 // parseRouteCSV reads and validates a whole route file. Any bad line
 // rejects the file with a 400 naming every bad line and field (up to
 // settlement.MaxListedErrors). Routes come back sorted by prefix, each

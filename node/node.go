@@ -33,6 +33,9 @@ type Node struct {
 	now   func() time.Time
 	store *ledger.Store
 	cons  *consensus.Node
+	// demoSeeded: Open seeded the demo network (cfg.Demo on a ledger
+	// without a network); false when it was already there.
+	demoSeeded bool
 
 	tokens *tokenIssuer
 	trust  *trust
@@ -163,9 +166,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}
 	if cfg.Demo {
-		if err := SeedDemo(ctx, n); err != nil {
+		seeded, err := SeedDemo(ctx, n)
+		if err != nil {
 			return nil, fmt.Errorf("node: seed demo: %w", err)
 		}
+		n.demoSeeded = seeded
 	}
 	if cfg.Bootstrap || cfg.Demo || len(cfg.Join) > 0 {
 		// A node that creates or joins a cluster here is expected to serve
@@ -390,6 +395,10 @@ func (n *Node) ClusterAddr() string { return n.cons.Status().Addr }
 
 // Store returns the node's ledger replica (read it; write through Propose).
 func (n *Node) Store() *ledger.Store { return n.store }
+
+// DemoSeeded reports whether Open seeded the demo network (Config.Demo
+// on a ledger that had none); false on a restart of a demo ledger.
+func (n *Node) DemoSeeded() bool { return n.demoSeeded }
 
 // Consensus returns the node's consensus member.
 func (n *Node) Consensus() *consensus.Node { return n.cons }

@@ -49,7 +49,7 @@ var DefaultPrefixes = []string{"1", "1678", "33", "44", "49"}
 // address CarrierBSource, trunk b-1 at [127.0.0.3]:5060), a sell and a buy
 // deck per carrier (4 decimals, half-up; 60/60 for 1 and 1678, 30/6 for 33,
 // 44 and 49) and routes for DefaultPrefixes to both trunks. It mirrors
-// node.DemoCommands, except that carrier A is recognised from 127.0.0.2
+// node.DemoConfig, except that carrier A is recognised from 127.0.0.2
 // only, so that 127.0.0.1 (a peer network's nodes) is not carrier A.
 func DefaultSeed(cur string) (members []ledger.Member, trunks []ledger.Trunk, routes []ledger.Route, decks []ledger.DeckVersion) {
 	decks = []ledger.DeckVersion{
