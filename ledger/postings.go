@@ -230,9 +230,11 @@ func auditUsage(tx *bolt.Tx, rep *AuditReport, problem func(string, ...any)) err
 		switch {
 		case pays && u.Rating == nil:
 			problem("usage %d: matched final of transaction %d not rated", u.ID, u.TransactionID)
-		case pays && u.PostingID == 0 && (!u.Rating.Sell.IsZero() || !u.Rating.Buy.IsZero()):
-			// Posted once per (transaction, role, component): a legacy
-			// record of the same key may have posted it already.
+		case pays && u.PostingID == 0 && (!u.Rating.Sell.IsZero() || !u.Rating.Buy.IsZero()) &&
+			tx.Bucket(bPosted).Get(postedKey(u.TransactionID, u.Role, u.ComponentID, false)) == nil:
+			// Posted once per (transaction, role, component): a record of
+			// a version before the lifecycle with the same key may have
+			// posted it already (a call that spanned an upgrade).
 			problem("usage %d: rated final of transaction %d not posted", u.ID, u.TransactionID)
 		case !pays && u.PostingID != 0:
 			problem("usage %d: %s record (conflict %v, unmatched %v) posted %d", u.ID, u.Phase, u.Conflict, u.Unmatched, u.PostingID)

@@ -339,6 +339,22 @@ func (nw *Network) open(ctx context.Context, s *server, bootstrap bool, join []s
 		nw.opts.Configure(&cfg)
 	}
 	n, err := node.Open(ctx, cfg)
+	for attempt := 0; err != nil && attempt < 3 && strings.Contains(err.Error(), "address already in use"); attempt++ {
+		// Another process (a second test run on the machine) took the
+		// OSP or admin port while the node was down. Only the cluster
+		// address must stay (the Raft configuration names it): give the
+		// others new ports; clients fail over as a toolkit does.
+		switch {
+		case strings.Contains(err.Error(), "admin listener"):
+			cfg.AdminAddr = bind("")
+		case strings.Contains(err.Error(), "osp listener"):
+			cfg.OSPAddr = bind("")
+		default:
+			attempt = 3
+			continue
+		}
+		n, err = node.Open(ctx, cfg)
+	}
 	if err != nil {
 		return fmt.Errorf("testnet: open %s: %w", s.id, err)
 	}
