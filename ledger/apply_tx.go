@@ -464,14 +464,7 @@ type basisAdjustment struct {
 // basisAdjust builds (and checks, before any write) the adjustment of
 // usage id, the other side's paid final, to c.Adjust.
 func (a *applier) basisAdjust(id uint64, c *RecordUsage) (*basisAdjustment, *Result) {
-	a.kbuf = appendU64(a.kbuf[:0], id)
-	raw := a.get(bUsage, a.kbuf)
-	if raw == nil {
-		panic("ledger: call lifecycle names usage " + itoa(id) + ", which is not stored")
-	}
-	r := rbuf{b: raw}
-	ou := decodeUsage(&r)
-	must(r.done())
+	ou := a.lifeUsage(id)
 	old, adjusted := ou.Rating, c.Adjust
 	if old == nil {
 		old = &Rating{}
@@ -545,9 +538,9 @@ func (a *applier) applyBasisAdjustment(adj *basisAdjustment, by uint64) {
 	must(a.bucket(bUsage).Put(a.kbuf, a.keep(a.scratch.b)))
 }
 
-// finalAgain answers a final record that repeats the call's paid final
-// (same content, other ids) with the paid final's result.
-func (a *applier) finalAgain(id uint64) *Result {
+// lifeUsage reads usage id, which a call's lifecycle names: a missing or
+// corrupt record stops the node (the state is inconsistent).
+func (a *applier) lifeUsage(id uint64) *Usage {
 	a.kbuf = appendU64(a.kbuf[:0], id)
 	raw := a.get(bUsage, a.kbuf)
 	if raw == nil {
@@ -556,6 +549,13 @@ func (a *applier) finalAgain(id uint64) *Result {
 	r := rbuf{b: raw}
 	u := decodeUsage(&r)
 	must(r.done())
+	return u
+}
+
+// finalAgain answers a final record that repeats the call's paid final
+// (same content, other ids) with the paid final's result.
+func (a *applier) finalAgain(id uint64) *Result {
+	u := a.lifeUsage(id)
 	return &Result{Code: Duplicate, Message: "usage already recorded (same final record)", TransactionID: u.TransactionID,
 		UsageID: u.ID, PostingID: u.PostingID, OutboxID: u.OutboxID, Unmatched: u.Unmatched, LateAdjustment: u.LateAdjustment}
 }
