@@ -72,9 +72,10 @@ func (p *UsagePhase) UnmarshalText(b []byte) error {
 	return errors.New("ledger: unknown usage phase " + string(b))
 }
 
-// ends reports whether a record of this phase ends the call for
-// admission (the caller's slot and credit hold are released).
-func (p UsagePhase) ends() bool { return p == PhaseFinal || p == PhaseFailed }
+// EndsCall reports whether a record of this phase, from the caller, ends
+// its call for admission (the concurrent-call slot and credit hold are
+// released): a final or failed-attempt record, not a setup or interim one.
+func (p UsagePhase) EndsCall() bool { return p == PhaseFinal || p == PhaseFailed }
 
 // bUsageLife holds each call's lifecycle per (transaction, role), and the
 // index of conflicting records. Created by the first usage of a phase

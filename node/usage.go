@@ -105,7 +105,7 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 			cmd.Matched, cmd.Rating, cmd.OverLimit = false, nil, false
 			if t != nil {
 				cmd.Matched = true
-				releases = role == ledger.RoleSource && t.SourceMember == m.ID && (phase == ledger.PhaseFinal || phase == ledger.PhaseFailed)
+				releases = role == ledger.RoleSource && t.SourceMember == m.ID && phase.EndsCall()
 				if phase == ledger.PhaseFinal {
 					rq.rateFinal(cmd, t, m, durMs, attempt > 0)
 				}
