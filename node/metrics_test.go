@@ -39,18 +39,31 @@ func TestMetricsAndHealth(t *testing.T) {
 		t.Fatalf("metrics %d", code)
 	}
 	for _, want := range []string{
-		`ospnode_osp_requests_total{type="AuthorizationRequest",code="200"} 1`,
-		`ospnode_osp_requests_total{type="AuthorizationRequest",code="404"} 1`,
+		`ospnode_osp_requests_total{code="200",type="AuthorizationRequest"} 1`,
+		`ospnode_osp_requests_total{code="404",type="AuthorizationRequest"} 1`,
 		`ospnode_osp_request_duration_seconds_count{type="AuthorizationRequest"} 2`,
 		`ospnode_raft_state{state="Leader"} 1`,
 		"ospnode_raft_term ",
 		"ospnode_raft_commit_index ",
 		"ospnode_consensus_batch_size_bucket{le=\"+Inf\"}",
 		"# TYPE ospnode_consensus_batch_size histogram",
+		// What Prometheus users expect of a Go service.
+		"# TYPE go_goroutines gauge",
+		"# TYPE process_resident_memory_bytes gauge",
+		// Latency histograms beside the OSP one: Raft apply and commit
+		// (the demo's seeding proposed commands), admin requests.
+		"# TYPE ospnode_raft_apply_duration_seconds histogram",
+		`ospnode_raft_commit_duration_seconds_count{command="PutMember"}`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	// The first scrape is timed once it is answered: the second shows it,
+	// labelled by its route pattern (never by the raw path).
+	if _, body := get(t, n.AdminURL()+"/metrics?x=1", ""); !strings.Contains(body, `ospnode_admin_request_duration_seconds_count{route="GET /metrics"} 1`) ||
+		!strings.Contains(body, `ospnode_admin_requests_total{code="200",route="GET /metrics"} 1`) {
+		t.Errorf("metrics lack the admin latency of the first scrape:\n%s", linesWith(body, "ospnode_admin_request"))
 	}
 	for _, u := range []string{n.AdminURL() + "/healthz", strings.TrimSuffix(n.OSPURL(), "/osp") + "/healthz"} {
 		if code, body := get(t, u, ""); code != http.StatusOK {
@@ -67,4 +80,15 @@ func TestMetricsAndHealth(t *testing.T) {
 	if ok, _ := n.healthy(); ok {
 		t.Error("closed node healthy")
 	}
+}
+
+// linesWith returns the lines of s that contain sub (for failure messages).
+func linesWith(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
