@@ -34,6 +34,7 @@ type Node struct {
 	raftSet   chan struct{}
 	transport *raft.NetworkTransport
 	store     *raftboltdb.BoltStore
+	snaps     raft.SnapshotStore
 	mux       *mux
 	rpcc      *rpcClient
 	rpcs      *rpcServer
@@ -167,6 +168,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("consensus: open snapshot store: %w", err))
 	}
+	n.snaps = snaps
 	if err := catchUpFromSnapshot(snaps, sm, n.log); err != nil {
 		return fail(err)
 	}
