@@ -2,7 +2,10 @@ package node
 
 import (
 	"io"
+	"maps"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,6 +35,9 @@ var latencyBounds = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0
 // one process). Safe for concurrent use.
 type metrics struct {
 	reg *prometheus.Registry
+	// collectors are the ospnode_ collectors registered above (for
+	// MetricNames; the state collector lists its own descriptors).
+	collectors []prometheus.Collector
 
 	requests *prometheus.CounterVec   // type, code
 	latency  *prometheus.HistogramVec // type
@@ -96,10 +102,13 @@ func newMetrics() *metrics {
 		Buckets: latencyBounds,
 	}, []string{"command"})
 	m.reg.MustRegister(m.requests, m.latency, m.adminLatency, m.adminReqs, m.applyLatency, m.propose)
+	m.collectors = []prometheus.Collector{m.requests, m.latency, m.adminLatency, m.adminReqs, m.applyLatency, m.propose}
 
 	counter := func(name, help string, v *atomic.Uint64, labels prometheus.Labels) {
-		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
-			func() float64 { return float64(v.Load()) }))
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(v.Load()) })
+		m.reg.MustRegister(c)
+		m.collectors = append(m.collectors, c)
 	}
 	const refusedHelp = "OSP requests refused before decoding (unknown source) or unanswerable in OSP."
 	counter("ospnode_osp_refused_total", refusedHelp, &m.refused, prometheus.Labels{"reason": "unknown_source"})
@@ -254,4 +263,35 @@ func (n *Node) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 // the vector itself.
 func (m *metrics) proposed(command string, d time.Duration) {
 	m.propose.WithLabelValues(command).Observe(d.Seconds())
+}
+
+// fqName digs the metric name out of a descriptor (Desc keeps it private;
+// its String form is stable: Desc{fqName: "…", …}).
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// MetricNames returns, sorted, the name of every ospnode_ metric family a
+// node can expose on /metrics (a labelled family appears there once it has
+// a child). docs/operations.md must list exactly these, and the alert
+// rules and dashboard may name only these (docs tests); the go_* and
+// process_* families are the standard collectors'.
+func MetricNames() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range newMetrics().collectors {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	seen := map[string]bool{}
+	for d := range ch {
+		if m := fqName.FindStringSubmatch(d.String()); m != nil {
+			seen[m[1]] = true
+		}
+	}
+	for _, d := range stateDescs {
+		if m := fqName.FindStringSubmatch(d.String()); m != nil {
+			seen[m[1]] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

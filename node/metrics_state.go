@@ -14,8 +14,13 @@ import (
 // which do not import Prometheus, so they are turned into metrics here.
 type stateCollector struct{ n *Node }
 
+// stateDescs are the descriptors of stateCollector, for MetricNames.
+var stateDescs []*prometheus.Desc
+
 func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, labels, nil)
+	d := prometheus.NewDesc(name, help, labels, nil)
+	stateDescs = append(stateDescs, d)
+	return d
 }
 
 var (
