@@ -141,8 +141,8 @@ func restoreCommand() *cli.Command {
 			"Keys are not in the snapshot: give serve the same --token-cert/--token-key (and TLS\n" +
 			"files) as the old cluster, or members must fetch the new token bundle.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "data-dir", Usage: "the new node's data `DIR` (as for serve)", Required: true, EnvVars: []string{"OSPNODE_DATA_DIR"}},
-			&cli.StringFlag{Name: "node-id", Usage: "the new node's Raft id (as for serve)", Required: true, EnvVars: []string{"OSPNODE_NODE_ID"}},
+			&cli.StringFlag{Name: "data-dir", Usage: "the new node's data `DIR` (as for serve) (required)", EnvVars: []string{"OSPNODE_DATA_DIR"}},
+			&cli.StringFlag{Name: "node-id", Usage: "the new node's Raft id (as for serve) (required)", EnvVars: []string{"OSPNODE_NODE_ID"}},
 			&cli.StringFlag{Name: "cluster-addr", Usage: "the new node's cluster `ADDR` (as for serve)", EnvVars: []string{"OSPNODE_CLUSTER_ADDR"}},
 			&cli.StringFlag{Name: "cluster-advertise", Usage: "the address other nodes dial, when not --cluster-addr (as for serve)", EnvVars: []string{"OSPNODE_CLUSTER_ADVERTISE"}},
 		},
@@ -150,6 +150,11 @@ func restoreCommand() *cli.Command {
 			path, err := oneArg(c, "snapshot FILE")
 			if err != nil {
 				return err
+			}
+			for _, f := range []string{"data-dir", "node-id"} {
+				if c.String(f) == "" {
+					return usage("restore: give --%s (as serve will be given it)", f)
+				}
 			}
 			addr := c.String("cluster-advertise")
 			if addr == "" {
