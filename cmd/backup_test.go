@@ -40,6 +40,22 @@ func TestSnapshotSaveAndRestore(t *testing.T) {
 	wantIdx := n.Store().AppliedIndex()
 	n.Close()
 
+	// The file is a ledger.db image: the offline audit reads it as one.
+	auditDir := filepath.Join(dir, "audit")
+	if err := os.MkdirAll(auditDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	img, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(auditDir, "ledger.db"), img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errb := run(t, "ledger", "audit", "--data-dir", auditDir); code != 0 || !strings.Contains(out, "audit OK") {
+		t.Fatalf("offline audit of the snapshot: %d %s %s", code, out, errb)
+	}
+
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +128,10 @@ func TestSnapshotSaveRefusesBadDownloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx := strconv.FormatUint(n.Store().AppliedIndex(), 10)
+	// The ledger is the network's money: no snapshot without the admin token.
+	if code, _, errb := run(t, "cluster", "snapshot", "save", filepath.Join(t.TempDir(), "x.db"), "--node", n.AdminURL(), "--token", "wrong"); code != 1 || !strings.Contains(errb, "401") {
+		t.Fatalf("snapshot with a wrong token: exit %d, %s", code, errb)
+	}
 	sum := func(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 	for _, tc := range []struct {
 		name      string
