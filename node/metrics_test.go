@@ -3,6 +3,7 @@ package node
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -91,4 +92,47 @@ func linesWith(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestMetricsLabelsBounded: a client cannot grow the series count — 200
+// admin requests to distinct made-up paths (with and without the token)
+// and 50 distinct undecodable OSP bodies add a handful of series, not one
+// per request.
+func TestMetricsLabelsBounded(t *testing.T) {
+	n := openDemo(t)
+	series := func() int {
+		_, body := get(t, n.AdminURL()+"/metrics", "")
+		c := 0
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "ospnode_") {
+				c++
+			}
+		}
+		return c
+	}
+	for i := range 100 {
+		get(t, n.AdminURL()+"/v1/made-up-"+strconv.Itoa(i), "")
+		get(t, n.AdminURL()+"/v1/members/made-up-"+strconv.Itoa(i), n.AdminToken())
+	}
+	for i := range 50 {
+		resp, err := http.Post(n.OSPURL(), "text/plain", strings.NewReader("<Message messageId=\""+strconv.Itoa(i)+"\"><Junk"+strconv.Itoa(i)+"/>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	series() // the first scrape's own latency series appear from the second on
+	before := series()
+	for i := range 100 {
+		get(t, n.AdminURL()+"/v1/other-"+strconv.Itoa(i), "")
+		get(t, n.AdminURL()+"/v1/members/other-"+strconv.Itoa(i), n.AdminToken())
+		resp, err := http.Post(n.OSPURL(), "text/plain", strings.NewReader("<Message messageId=\"x"+strconv.Itoa(i)+"\"><Other"+strconv.Itoa(i)+"/>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if after := series(); after != before {
+		t.Fatalf("300 more distinct hostile requests grew /metrics from %d to %d ospnode_ series", before, after)
+	}
 }
