@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ospnode/ospnode/settlement/fraud"
 )
 
 // latencyBounds are the upper bounds (seconds) of the OSP latency
@@ -221,6 +223,45 @@ func (n *Node) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "ospnode_consensus_batch_size_sum %d\n", cs.BatchSizeSum)
 	fmt.Fprintf(w, "ospnode_consensus_batch_size_count %d\n", count)
 	n.writeFederationMetrics(w)
+	n.writeFraudMetrics(w)
+}
+
+// writeFraudMetrics writes fraud control's metrics (fraud.go): labelled by
+// rule and action only, never by member or number, so their cardinality
+// is fixed.
+func (n *Node) writeFraudMetrics(w io.Writer) {
+	fc := n.fraud
+	fmt.Fprintln(w, "# HELP ospnode_fraud_findings_total Fraud rule findings on this node, by rule and action (alert, or block; a block while the detector is still learning is counted as an alert).")
+	fmt.Fprintln(w, "# TYPE ospnode_fraud_findings_total counter")
+	for i, r := range fraud.Rules {
+		for j, a := range fraud.Actions {
+			if a != fraud.ActionOff {
+				fmt.Fprintf(w, "ospnode_fraud_findings_total{rule=%q,action=%q} %d\n", r, a, fc.findings[i][j].Load())
+			}
+		}
+	}
+	fmt.Fprintln(w, "# HELP ospnode_fraud_refused_total Authorisations this node refused (403) because a fraud block matched.")
+	fmt.Fprintln(w, "# TYPE ospnode_fraud_refused_total counter")
+	fmt.Fprintf(w, "ospnode_fraud_refused_total %d\n", n.adm.fraudRefused.Load())
+	fmt.Fprintln(w, "# HELP ospnode_fraud_block_proposals_dropped_total Block findings not proposed because the proposal queue was full (other nodes propose the same block).")
+	fmt.Fprintln(w, "# TYPE ospnode_fraud_block_proposals_dropped_total counter")
+	fmt.Fprintf(w, "ospnode_fraud_block_proposals_dropped_total %d\n", fc.dropped.Load())
+	active := 0
+	if v, err := n.state.get(); err == nil && v.fraud != nil {
+		active = v.fraud.active
+	}
+	fmt.Fprintln(w, "# HELP ospnode_fraud_blocks_active Fraud blocks in force in the ledger (as this replica has applied).")
+	fmt.Fprintln(w, "# TYPE ospnode_fraud_blocks_active gauge")
+	fmt.Fprintf(w, "ospnode_fraud_blocks_active %d\n", active)
+	st := fc.det.Stats()
+	fmt.Fprintln(w, "# HELP ospnode_fraud_tracked Keys and calls the fraud detector tracks (each table is capped; see ospnode_fraud_evicted_total).")
+	fmt.Fprintln(w, "# TYPE ospnode_fraud_tracked gauge")
+	fmt.Fprintf(w, "ospnode_fraud_tracked{table=\"destination\"} %d\n", st.DestinationKeys)
+	fmt.Fprintf(w, "ospnode_fraud_tracked{table=\"calling\"} %d\n", st.CallingKeys)
+	fmt.Fprintf(w, "ospnode_fraud_tracked{table=\"calls\"} %d\n", st.Calls)
+	fmt.Fprintln(w, "# HELP ospnode_fraud_evicted_total Keys and calls the fraud detector dropped at a cap (their history is lost).")
+	fmt.Fprintln(w, "# TYPE ospnode_fraud_evicted_total counter")
+	fmt.Fprintf(w, "ospnode_fraud_evicted_total %d\n", st.Evicted)
 }
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
