@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // CommandVersion is the payload version this build writes for every type
@@ -193,6 +194,49 @@ func decodeAuthorizeValue(p []byte, version byte) (Authorize, error) {
 	if err := r.done(); err != nil {
 		return Authorize{}, err
 	}
+	return c, nil
+}
+
+// AuthorizeCall is what watchers of the applied log read of an Authorize
+// (DecodeAuthorizeCall): who called whom, when, for how long.
+type AuthorizeCall struct {
+	At           time.Time
+	SourceMember string
+	Calling      string
+	Called       string
+	TimeLimit    uint32
+	ActiveUntil  time.Time
+}
+
+// DecodeAuthorizeCall reads the AuthorizeCall of an encoded Authorize
+// (any version) with one allocation: its strings share one copy of b, and
+// the destinations are skipped. Errors wrap ErrInvalid.
+func DecodeAuthorizeCall(b []byte) (AuthorizeCall, error) {
+	if len(b) < 2 || CommandType(b[0]) != TypeAuthorize || !versionSupported(TypeAuthorize, b[1]) {
+		return AuthorizeCall{}, fmt.Errorf("%w: not an Authorize this build applies", ErrInvalid)
+	}
+	r := sharedRbuf(b[2:])
+	c := AuthorizeCall{At: r.time(), SourceMember: r.str()}
+	r.str() // MessageID
+	r.str() // CallID
+	c.Calling, c.Called = r.str(), r.str()
+	for range r.count(7) {
+		for range 6 {
+			r.str()
+		}
+		r.u()
+	}
+	tl := r.u()
+	r.time() // UsageDeadline
+	r.str()  // UpstreamPeer
+	r.u()    // UpstreamTransactionID
+	if b[1] == AuthorizeVersionAdmission {
+		c.ActiveUntil = r.time()
+	}
+	if r.err != nil || tl > 1<<32-1 {
+		return AuthorizeCall{}, fmt.Errorf("%w: Authorize: %v", ErrInvalid, errShort)
+	}
+	c.TimeLimit = uint32(tl)
 	return c, nil
 }
 

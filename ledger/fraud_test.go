@@ -124,3 +124,46 @@ func TestFraudBlocksSurviveRestartAndSnapshot(t *testing.T) {
 		t.Fatalf("restored: %+v %v", bs, err)
 	}
 }
+
+func TestResultHead(t *testing.T) {
+	for _, r := range []*Result{
+		{Code: OK, TransactionID: 1 << 40, Message: "fine", Transaction: &Transaction{ID: 1 << 40, SourceMember: "a"}},
+		{Code: RefusedCPS, Message: "calls per second limit reached"},
+		{Code: Duplicate, TransactionID: 7},
+	} {
+		code, tx, ok := ResultHead(EncodeResult(r))
+		if !ok || code != r.Code || tx != r.TransactionID {
+			t.Errorf("%+v: head %v %d %v", r, code, tx, ok)
+		}
+	}
+	for _, b := range [][]byte{nil, {resultVersion}, {9, 0}, {resultVersion, 0, 200}} {
+		if _, _, ok := ResultHead(b); ok {
+			t.Errorf("%x: read as a result", b)
+		}
+	}
+}
+
+func TestDecodeAuthorizeCall(t *testing.T) {
+	a := benchAuthorize(3)
+	a.Calling, a.TimeLimit = "15550009999", 321
+	adm := a
+	adm.ActiveUntil, adm.Hold = t0.Add(time.Hour), usd("0.5")
+	adm.UpstreamPeer, adm.UpstreamTransactionID = "yellow", 99
+	for _, c := range []Authorize{a, adm} {
+		raw := enc(t, c)
+		got, err := DecodeAuthorizeCall(raw)
+		want := AuthorizeCall{At: c.At, SourceMember: c.SourceMember, Calling: c.Calling, Called: c.Called, TimeLimit: c.TimeLimit, ActiveUntil: c.ActiveUntil}
+		if err != nil || !got.At.Equal(want.At) || !got.ActiveUntil.Equal(want.ActiveUntil) ||
+			got.SourceMember != want.SourceMember || got.Calling != want.Calling || got.Called != want.Called || got.TimeLimit != want.TimeLimit {
+			t.Fatalf("%+v %v, want %+v", got, err, want)
+		}
+		for n := 2; n < len(raw)/2; n++ { // cut inside the fields it reads
+			if _, err := DecodeAuthorizeCall(raw[:n]); err == nil {
+				t.Fatalf("truncated to %d bytes: no error", n)
+			}
+		}
+	}
+	if _, err := DecodeAuthorizeCall(enc(t, FraudRelease{ID: "x", At: t0, By: "a"})); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("another type: %v", err)
+	}
+}

@@ -137,17 +137,14 @@ func (fc *fraudControl) observe(cmds, results [][]byte) {
 	}
 }
 
+// observeAuthorize feeds an admitted authorisation to the detector.
 func (fc *fraudControl) observeAuthorize(raw, result []byte) {
-	res, err := ledger.DecodeResult(result)
-	if err != nil || res.Code != ledger.OK {
+	code, tx, ok := ledger.ResultHead(result)
+	if !ok || code != ledger.OK {
 		return // refused, or a retry of a call already counted
 	}
-	cmd, err := ledger.Decode(raw)
+	a, err := ledger.DecodeAuthorizeCall(raw)
 	if err != nil {
-		return
-	}
-	a, ok := cmd.(ledger.Authorize) // Decode returns the hot types by value
-	if !ok {
 		return
 	}
 	until := a.ActiveUntil
@@ -155,19 +152,19 @@ func (fc *fraudControl) observeAuthorize(raw, result []byte) {
 		until = a.At.Add(secondsDur(int(a.TimeLimit)))
 	}
 	fc.handle(fc.det.Authorize(fraud.Auth{Member: a.SourceMember, Calling: normalizeNumber(a.Calling), Called: a.Called,
-		At: a.At, Tx: res.TransactionID, Until: until}))
+		At: a.At, Tx: tx, Until: until}))
 }
 
+// observeUsage feeds a recorded source final to the detector.
 func (fc *fraudControl) observeUsage(raw, result []byte) {
-	res, err := ledger.DecodeResult(result)
-	if err != nil || res.Code != ledger.OK {
+	if code, _, ok := ledger.ResultHead(result); !ok || code != ledger.OK {
 		return
 	}
 	cmd, err := ledger.Decode(raw)
 	if err != nil {
 		return
 	}
-	u, ok := cmd.(ledger.RecordUsage)
+	u, ok := cmd.(ledger.RecordUsage) // Decode returns the hot types by value
 	if !ok || u.Role != ledger.RoleSource || !(u.Phase.EndsCall() || u.Phase == ledger.PhaseNone) {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -263,9 +264,14 @@ func (d *Detector) dest(member, called string, at time.Time) (*destState, string
 	} else if len(prefix) > d.cfg.DestinationDigits {
 		prefix = prefix[:d.cfg.DestinationDigits]
 	}
-	st, _ := d.dests.get(destKey{member, prefix}, true, func() *destState {
-		return &destState{first: at, established: d.learning(at)}
-	})
+	st, ok := d.dests.get(destKey{member, prefix}, false, nil)
+	if !ok {
+		// A new key keeps its own copies: the event's strings may share
+		// memory with a whole decoded command.
+		st, _ = d.dests.get(destKey{strings.Clone(member), strings.Clone(prefix)}, true, func() *destState {
+			return &destState{first: at, established: d.learning(at)}
+		})
+	}
 	return st, prefix, rg
 }
 
@@ -276,7 +282,11 @@ func (d *Detector) isNew(st *destState, at time.Time) bool {
 func (d *Detector) simultaneous(out []Finding, ev Auth, at time.Time) []Finding {
 	sim := &d.cfg.Simultaneous
 	k := callingKey{ev.Member, ev.Calling}
-	st, _ := d.calling.get(k, true, func() *callingState { return &callingState{} })
+	st, ok := d.calling.get(k, false, nil)
+	if !ok {
+		k = callingKey{strings.Clone(ev.Member), strings.Clone(ev.Calling)}
+		st, _ = d.calling.get(k, true, func() *callingState { return &callingState{} })
+	}
 	// Calls past their time limit are over, whether or not usage came.
 	kept := st.calls[:0]
 	for _, c := range st.calls {
