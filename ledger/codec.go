@@ -240,6 +240,54 @@ func DecodeAuthorizeCall(b []byte) (AuthorizeCall, error) {
 	return c, nil
 }
 
+// UsageCall is what watchers of the applied log read of a RecordUsage
+// (DecodeUsageCall).
+type UsageCall struct {
+	At             time.Time
+	TransactionID  uint64
+	Role           Role
+	Reporter       string
+	Called         string
+	DurationMillis int64
+	Phase          UsagePhase
+}
+
+// DecodeUsageCall reads the UsageCall of an encoded RecordUsage (any
+// version) with one allocation: its strings share one copy of b, and the
+// ratings are skipped, not parsed. Errors wrap ErrInvalid.
+func DecodeUsageCall(b []byte) (UsageCall, error) {
+	if len(b) < 2 || CommandType(b[0]) != TypeRecordUsage || !versionSupported(TypeRecordUsage, b[1]) {
+		return UsageCall{}, fmt.Errorf("%w: not a RecordUsage this build applies", ErrInvalid)
+	}
+	r := sharedRbuf(b[2:])
+	c := UsageCall{At: r.time(), TransactionID: r.u(), Role: Role(r.byte1())}
+	r.str() // ComponentID
+	c.Reporter = r.str()
+	r.str() // ReporterKey
+	r.str() // Calling
+	c.Called = r.str()
+	r.str()  // CallID
+	r.time() // Start
+	r.time() // Connect
+	r.time() // End
+	c.DurationMillis = r.i()
+	r.u() // TerminationCause
+	if r.bool() {
+		r.i() // BillableSeconds
+		for range 8 {
+			r.str() // two amounts (currency, text) and four ids
+		}
+	}
+	if b[1] == RecordUsageVersionLifecycle {
+		r.bool() // OverLimit
+		c.Phase = UsagePhase(r.byte1())
+	}
+	if r.err != nil {
+		return UsageCall{}, fmt.Errorf("%w: RecordUsage: %v", ErrInvalid, errShort)
+	}
+	return c, nil
+}
+
 func encodeRating(w *wbuf, rt *Rating) {
 	if rt == nil {
 		w.bool(false)

@@ -167,3 +167,27 @@ func TestDecodeAuthorizeCall(t *testing.T) {
 		t.Fatalf("another type: %v", err)
 	}
 }
+
+func TestDecodeUsageCall(t *testing.T) {
+	rated := benchUsage(77, 1)
+	life := rated
+	life.Phase, life.Matched, life.OverLimit = PhaseFailed, true, true
+	over := rated
+	over.OverLimit, over.Rating = true, nil
+	for _, c := range []RecordUsage{rated, life, over} {
+		raw := enc(t, c)
+		got, err := DecodeUsageCall(raw)
+		if err != nil || !got.At.Equal(c.At) || got.TransactionID != c.TransactionID || got.Role != c.Role || got.Reporter != c.Reporter ||
+			got.Called != c.Called || got.DurationMillis != c.DurationMillis || got.Phase != c.Phase {
+			t.Fatalf("v%d: %+v %v, want the fields of %+v", raw[1], got, err, c)
+		}
+		for n := 2; n < len(raw)/2; n++ {
+			if _, err := DecodeUsageCall(raw[:n]); err == nil {
+				t.Fatalf("truncated to %d bytes: no error", n)
+			}
+		}
+	}
+	if _, err := DecodeUsageCall(enc(t, benchAuthorize(1))); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("another type: %v", err)
+	}
+}

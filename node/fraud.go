@@ -160,12 +160,8 @@ func (fc *fraudControl) observeUsage(raw, result []byte) {
 	if code, _, ok := ledger.ResultHead(result); !ok || code != ledger.OK {
 		return
 	}
-	cmd, err := ledger.Decode(raw)
-	if err != nil {
-		return
-	}
-	u, ok := cmd.(ledger.RecordUsage) // Decode returns the hot types by value
-	if !ok || u.Role != ledger.RoleSource || !(u.Phase.EndsCall() || u.Phase == ledger.PhaseNone) {
+	u, err := ledger.DecodeUsageCall(raw)
+	if err != nil || u.Role != ledger.RoleSource || !(u.Phase.EndsCall() || u.Phase == ledger.PhaseNone) {
 		return
 	}
 	member, ok := strings.CutPrefix(u.Reporter, "member:")

@@ -1,0 +1,79 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/ospnode/ospnode/ledger"
+	"github.com/ospnode/ospnode/settlement/fraud"
+)
+
+// TestFraudObserve: the FSM hook feeds the detector only what the ledger
+// admitted or recorded — OK results, not refusals, duplicates or
+// re-applied entries (nil results) — and usage only from the source
+// side's final records; a short-call burst reported as usage and a
+// simultaneous-call flood authorised reach the events.
+func TestFraudObserve(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	fc := newFraudControl(&Node{log: slog.New(slog.DiscardHandler), cfg: Config{NodeID: "n1"}})
+	cfg := fraud.DefaultConfig()
+	cfg.Learn = 0
+	fc.det.SetConfig(cfg)
+	enc := func(c ledger.Command) []byte {
+		b, err := ledger.Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	result := func(code ledger.ResultCode, tx uint64) []byte {
+		return ledger.EncodeResult(&ledger.Result{Code: code, TransactionID: tx})
+	}
+	auth := func(i int) []byte {
+		return enc(ledger.Authorize{At: t0.Add(time.Duration(i) * time.Second), SourceMember: "acme", MessageID: fmt.Sprint(i),
+			Calling: "+15550001", Called: "12125550100", TimeLimit: 3600})
+	}
+	// 11 calls from one calling number: refused, duplicate and re-applied
+	// ones do not count, so only the OK ones can fire simultaneous.
+	var cmds, results [][]byte
+	for i := range 11 {
+		cmds = append(cmds, auth(i), auth(100+i), auth(200+i), auth(300+i))
+		results = append(results, result(ledger.RefusedCPS, 0), result(ledger.Duplicate, 5), nil, result(ledger.OK, uint64(1000+i)))
+	}
+	fc.observe(cmds[:40], results[:40]) // 10 OK calls: at the limit
+	if ev := fc.Events(10); len(ev) != 0 {
+		t.Fatalf("10 admitted calls: %+v", ev)
+	}
+	fc.observe(cmds[40:], results[40:])
+	ev := fc.Events(10)
+	if len(ev) != 1 || ev[0].Rule != fraud.RuleSimultaneous || ev[0].Calling != "15550001" || ev[0].Outcome != "alert" {
+		t.Fatalf("11th admitted call: %+v", ev)
+	}
+
+	// 40 short source finals: wangiri. Destination-role and setup records
+	// of the same calls do not count.
+	cmds, results = nil, nil
+	for i := range 40 {
+		u := ledger.RecordUsage{At: t0.Add(time.Minute + time.Duration(i)*time.Second), TransactionID: uint64(5000 + i), Role: ledger.RoleSource,
+			ComponentID: "1", Reporter: ledger.MemberAccount("acme"), Called: "4930555012", DurationMillis: 1500, Phase: ledger.PhaseFinal, Matched: true}
+		dst, setup := u, u
+		dst.Role, dst.Reporter = ledger.RoleDestination, ledger.MemberAccount("globex")
+		setup.Phase, setup.DurationMillis = ledger.PhaseSetup, 0
+		cmds = append(cmds, enc(dst), enc(setup), enc(u))
+		results = append(results, result(ledger.OK, 0), result(ledger.OK, 0), result(ledger.OK, 0))
+	}
+	fc.observe(cmds[:29*3], results[:29*3])
+	if ev := fc.Events(10); len(ev) != 1 {
+		t.Fatalf("29 short calls (min 30), and the other roles' records: %+v", ev)
+	}
+	fc.observe(cmds[29*3:], results[29*3:])
+	ev = fc.Events(10)
+	if len(ev) != 2 || ev[0].Rule != fraud.RuleShortCalls || ev[0].Member != "acme" || ev[0].Prefix != "49305" {
+		t.Fatalf("30 short calls: %+v", ev)
+	}
+	if got := fc.findings[ruleIndex(fraud.RuleShortCalls)][actionIndex(fraud.ActionAlert)].Load(); got != 1 {
+		t.Fatalf("short_calls alerts counted %d", got)
+	}
+}
