@@ -165,8 +165,8 @@ func (n *Node) operatorBlock(r *http.Request, req *FraudBlockRequest) (*ledger.F
 	prefix := strings.TrimPrefix(strings.TrimSpace(req.Prefix), "+")
 	calling := ""
 	if req.Calling != "" {
-		if calling = normalizeNumber(req.Calling); calling == "" {
-			return nil, badRequest("calling %q is not an E.164 number", req.Calling)
+		if calling = callingDigits(req.Calling); calling == "" || len(calling) > 15 {
+			return nil, badRequest("calling %q is not an E.164 number (1 to 15 digits)", req.Calling)
 		}
 	}
 	if req.Member != "" {

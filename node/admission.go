@@ -2,6 +2,7 @@ package node
 
 import (
 	"container/heap"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -438,12 +439,40 @@ func (b *fraudBlocks) match(member, calling, called string) *ledger.FraudBlockRe
 	return nil
 }
 
+// callingDigits is the form fraud control keys and matches calling
+// numbers by: the digits of the user part ("+1 (555) 000-1234",
+// "tel:+15550001234" and "sip:15550001234@proxy;user=phone" are all
+// 15550001234), so that a member cannot step around a calling-number
+// block by formatting the number differently. "" when there are none.
+func callingDigits(s string) string {
+	if i := strings.IndexAny(s, "@;"); i >= 0 {
+		s = s[:i]
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	if n == len(s) {
+		return s
+	}
+	b := make([]byte, 0, n)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
 // Screen refuses a call that one of the ledger's fraud blocks matches
 // (blocks, the view's): 403, the status the toolkit knows as a blocked
 // route, naming the block for the member's operators to quote. It runs
 // first in admission, before a retry is answered from the ledger: a
 // block stops fresh tokens for a call authorised before it too. calling
-// and called are E.164 digits (calling "" when the request had none).
+// is callingDigits of the request's calling number ("" when none), called
+// its E.164 digits.
 func (a *admission) Screen(blocks *fraudBlocks, member, calling, called string) *refusal {
 	r := blocks.match(member, calling, called)
 	if r == nil {

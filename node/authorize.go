@@ -71,7 +71,7 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	if no != nil {
 		return rq.refuse(c.ID, no)
 	}
-	if no := rq.n.adm.Screen(rq.v.fraud, in.member.ID, normalizeNumber(in.req.Calling()), string(in.called)); no != nil {
+	if no := rq.n.adm.Screen(rq.v.fraud, in.member.ID, callingDigits(in.req.Calling()), string(in.called)); no != nil {
 		return rq.refuse(in.id, no)
 	}
 	// A retry of the same request (same member, messageId, Call-ID) gets

@@ -151,7 +151,7 @@ func (fc *fraudControl) observeAuthorize(raw, result []byte) {
 	if until.IsZero() && a.TimeLimit > 0 {
 		until = a.At.Add(secondsDur(int(a.TimeLimit)))
 	}
-	fc.handle(fc.det.Authorize(fraud.Auth{Member: a.SourceMember, Calling: normalizeNumber(a.Calling), Called: a.Called,
+	fc.handle(fc.det.Authorize(fraud.Auth{Member: a.SourceMember, Calling: callingDigits(a.Calling), Called: a.Called,
 		At: a.At, Tx: tx, Until: until}))
 }
 

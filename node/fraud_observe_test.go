@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,53 @@ func TestFraudObserve(t *testing.T) {
 	}
 	if got := fc.findings[ruleIndex(fraud.RuleShortCalls)][actionIndex(fraud.ActionAlert)].Load(); got != 1 {
 		t.Fatalf("short_calls alerts counted %d", got)
+	}
+}
+
+// TestFraudScreen: admission's check of the ledger's blocks, including a
+// member formatting its calling number to step around a block.
+func TestFraudScreen(t *testing.T) {
+	for in, want := range map[string]string{
+		"15550001234": "15550001234", "+1 (555) 000-1234": "15550001234", "tel:+15550001234": "15550001234",
+		"sip:15550001234@192.0.2.7:5060;user=phone": "15550001234", "anonymous": "", "": "",
+	} {
+		if got := callingDigits(in); got != want {
+			t.Errorf("callingDigits(%q) = %q, want %q", in, got, want)
+		}
+	}
+	rel := ledger.FraudBlockRecord{FraudBlock: ledger.FraudBlock{ID: "old", Member: "acme", Prefix: "1"}, ReleasedAt: time.Now()}
+	blocks := newFraudBlocks([]ledger.FraudBlockRecord{
+		{FraudBlock: ledger.FraudBlock{ID: "irsf", Member: "acme", Prefix: "881", Rule: "high_risk"}},
+		{FraudBlock: ledger.FraudBlock{ID: "cli", Calling: "15550001234", Rule: "operator"}},
+		{FraudBlock: ledger.FraudBlock{ID: "both", Member: "globex", Calling: "15559999999", Prefix: "44", Rule: "operator"}},
+		rel,
+	})
+	a := &admission{}
+	tests := []struct {
+		member, calling, called, block string
+	}{
+		{"acme", "", "8816212345", "irsf"},
+		{"globex", "", "8816212345", ""},
+		{"acme", "", "12125550100", ""}, // the released block
+		{"acme", callingDigits("+1 555 000 1234"), "12125550100", "cli"},
+		{"globex", "15550001234", "4420", "cli"},
+		{"globex", "15559999999", "4420", "both"},
+		{"globex", "15559999999", "3320", ""},
+		{"acme", "15559999999", "4420", ""},
+	}
+	for _, tc := range tests {
+		no := a.Screen(blocks, tc.member, tc.calling, tc.called)
+		switch {
+		case tc.block == "" && no != nil:
+			t.Errorf("%+v: refused %+v", tc, no)
+		case tc.block != "" && (no == nil || no.code != codeBlocked || !strings.Contains(no.desc, "block "+tc.block+",")):
+			t.Errorf("%+v: %+v, want 403 naming block %s", tc, no, tc.block)
+		}
+	}
+	if a.fraudRefused.Load() != 4 {
+		t.Errorf("refusals counted %d, want 4", a.fraudRefused.Load())
+	}
+	if (*fraudBlocks)(nil).match("acme", "1", "881") != nil {
+		t.Error("no blocks matched something")
 	}
 }

@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -309,6 +308,10 @@ func TestFraudOperatorBlockCalling(t *testing.T) {
 		if code, _ := authStatus(t, nw, i, carrierB, "15550001234", "12125550100"); code != osp.StatusRouteBlocked {
 			t.Fatalf("node %d: blocked calling number from carrier B got %d", i, code)
 		}
+		// Formatting the number differently does not step around it.
+		if code, _ := authStatus(t, nw, i, a, "+1-555-000-1234", "12125550100"); code == osp.StatusOK {
+			t.Fatalf("node %d: the blocked number reformatted got tokens", i)
+		}
 		if code, _ := authStatus(t, nw, i, a, "15550001235", "12125550100"); code != osp.StatusOK {
 			t.Fatalf("node %d: another calling number got %d", i, code)
 		}
@@ -317,5 +320,4 @@ func TestFraudOperatorBlockCalling(t *testing.T) {
 	if code := adminJSON(t, nw, 2, http.MethodGet, "/v1/fraud/blocks", nil, &list); code != http.StatusOK || len(list) != 1 || list[0].ID != rec.ID {
 		t.Fatalf("list: %d %+v", code, list)
 	}
-	_ = context.Background
 }
