@@ -191,3 +191,32 @@ func TestDecodeUsageCall(t *testing.T) {
 		t.Fatalf("another type: %v", err)
 	}
 }
+
+// FuzzDecodeCalls: the watchers' decoders never panic, and whatever they
+// accept that Decode accepts too carries the same fields.
+func FuzzDecodeCalls(f *testing.F) {
+	f.Add(enc(f, benchAuthorize(1)))
+	f.Add(enc(f, benchUsage(7, 1)))
+	life := benchUsage(7, 2)
+	life.Phase = PhaseFinal
+	f.Add(enc(f, life))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if a, err := DecodeAuthorizeCall(b); err == nil {
+			if c, err := Decode(b); err == nil {
+				full := c.(Authorize)
+				if full.SourceMember != a.SourceMember || full.Called != a.Called || full.Calling != a.Calling || full.TimeLimit != a.TimeLimit {
+					t.Fatalf("DecodeAuthorizeCall %+v, Decode %+v", a, full)
+				}
+			}
+		}
+		if u, err := DecodeUsageCall(b); err == nil {
+			if c, err := Decode(b); err == nil {
+				full := c.(RecordUsage)
+				if full.Reporter != u.Reporter || full.Called != u.Called || full.TransactionID != u.TransactionID ||
+					full.DurationMillis != u.DurationMillis || full.Role != u.Role || full.Phase != u.Phase {
+					t.Fatalf("DecodeUsageCall %+v, Decode %+v", u, full)
+				}
+			}
+		}
+	})
+}
