@@ -46,6 +46,10 @@ type fraudControl struct {
 	wg     sync.WaitGroup
 }
 
+// staleFinding is the age past which a block finding is reported but
+// not proposed (a replica replaying old entries).
+const staleFinding = 10 * time.Minute
+
 // maxFraudEvents bounds the findings a node keeps for GET /v1/fraud/events.
 const maxFraudEvents = 1000
 
@@ -177,7 +181,15 @@ func (fc *fraudControl) handle(fs []fraud.Finding) {
 	for _, f := range fs {
 		fc.findings[ruleIndex(f.Rule)][actionIndex(f.Action)].Add(1)
 		outcome := "alert"
-		if f.Action == fraud.ActionBlock {
+		switch {
+		case f.Action != fraud.ActionBlock:
+		case fc.n.now != nil && fc.n.now().Sub(f.At) > staleFinding:
+			// This replica is catching up on old log entries: the nodes
+			// that applied them live have acted on them already (the same
+			// finding, or their own history's); blocking now would act on
+			// old evidence that nobody may have seen fire.
+			outcome = "not proposed: evidence older than " + staleFinding.String() + " (replica catching up)"
+		default:
 			outcome = "proposing"
 			select {
 			case fc.blocks <- f:

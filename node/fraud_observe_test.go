@@ -126,3 +126,41 @@ func TestFraudScreen(t *testing.T) {
 		t.Error("no blocks matched something")
 	}
 }
+
+// TestFraudStaleBlockNotProposed: a block finding on evidence older than
+// staleFinding (a replica replaying old entries) is reported, not
+// proposed; a live one is queued for proposal.
+func TestFraudStaleBlockNotProposed(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		now     time.Time
+		outcome string
+		queued  int
+	}{
+		{"live", t0.Add(time.Minute), "proposing", 1},
+		{"replayed an hour later", t0.Add(time.Hour), "not proposed: evidence older than 10m0s", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fc := newFraudControl(&Node{log: slog.New(slog.DiscardHandler), cfg: Config{NodeID: "n1"}, now: func() time.Time { return tc.now }})
+			cfg := fraud.DefaultConfig()
+			cfg.Learn = 0
+			fc.det.SetConfig(cfg)
+			var cmds, results [][]byte
+			for i := range 10 {
+				raw, err := ledger.Encode(ledger.Authorize{At: t0.Add(time.Duration(i) * time.Second), SourceMember: "acme", MessageID: fmt.Sprint(i),
+					Called: "8816212345", TimeLimit: 60})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmds = append(cmds, raw)
+				results = append(results, ledger.EncodeResult(&ledger.Result{Code: ledger.OK, TransactionID: uint64(i + 1)}))
+			}
+			fc.observe(cmds, results)
+			ev := fc.Events(10)
+			if len(ev) != 1 || ev[0].Action != fraud.ActionBlock || ev[0].Outcome != tc.outcome || len(fc.blocks) != tc.queued {
+				t.Fatalf("events %+v, %d queued; want outcome %q, %d queued", ev, len(fc.blocks), tc.outcome, tc.queued)
+			}
+		})
+	}
+}
