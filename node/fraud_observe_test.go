@@ -139,7 +139,7 @@ func TestFraudStaleBlockNotProposed(t *testing.T) {
 		queued  int
 	}{
 		{"live", t0.Add(time.Minute), "proposing", 1},
-		{"replayed an hour later", t0.Add(time.Hour), "not proposed: evidence older than 10m0s", 0},
+		{"replayed an hour later", t0.Add(time.Hour), "not proposed: evidence older than 10m0s (replica catching up)", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fc := newFraudControl(&Node{log: slog.New(slog.DiscardHandler), cfg: Config{NodeID: "n1"}, now: func() time.Time { return tc.now }})
