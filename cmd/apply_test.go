@@ -244,6 +244,18 @@ routes:
 			`member a: sell_deck "missing": no such deck`, "member a: listed twice (#1 and #2)",
 			`trunk t1: protocol "sctp"`, `trunk t1: member "ghost": no such member`, `peer Y: service_points "ftp://y"`,
 			`route "44" candidate 1: trunk "t9": no such trunk`, `route "44" candidate 2: kind "carrier"`, `route #2: prefix "4x"`}},
+		{"fraud settings", `network:
+  id: P
+  currency: USD
+  fraud:
+    learn: 90ms
+    high_risk_ranges: [{prefix: "88x"}]
+    rules:
+      - {rule: telepathy}
+      - {rule: high_risk, window: soon}
+`, []string{`network fraud learn "90ms"`, `network fraud high_risk window "soon"`}},
+		{"fraud rules", "network: {id: P, currency: USD, fraud: {rules: [{rule: high_risk, action: shout}, {rule: short_calls, ratio: 2}]}}\n",
+			[]string{`action "shout"`, "ratio"}},
 		{"missing csv", "network: {id: P, currency: USD}\ndecks:\n  - {id: d, counterparty: member:a, direction: sell, currency: USD, csv: nothere.csv}\nroute_files: [nothere.csv]\n",
 			[]string{"deck d: csv nothere.csv:", "route_files:"}},
 	}

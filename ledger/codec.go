@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // CommandVersion is the payload version this build writes for every type
@@ -192,6 +193,97 @@ func decodeAuthorizeValue(p []byte, version byte) (Authorize, error) {
 	}
 	if err := r.done(); err != nil {
 		return Authorize{}, err
+	}
+	return c, nil
+}
+
+// AuthorizeCall is what watchers of the applied log read of an Authorize
+// (DecodeAuthorizeCall): who called whom, when, for how long.
+type AuthorizeCall struct {
+	At           time.Time
+	SourceMember string
+	Calling      string
+	Called       string
+	TimeLimit    uint32
+	ActiveUntil  time.Time
+}
+
+// DecodeAuthorizeCall reads the AuthorizeCall of an encoded Authorize
+// (any version) with one allocation: its strings share one copy of b, and
+// the destinations are skipped. Errors wrap ErrInvalid.
+func DecodeAuthorizeCall(b []byte) (AuthorizeCall, error) {
+	if len(b) < 2 || CommandType(b[0]) != TypeAuthorize || !versionSupported(TypeAuthorize, b[1]) {
+		return AuthorizeCall{}, fmt.Errorf("%w: not an Authorize this build applies", ErrInvalid)
+	}
+	r := sharedRbuf(b[2:])
+	c := AuthorizeCall{At: r.time(), SourceMember: r.str()}
+	r.str() // MessageID
+	r.str() // CallID
+	c.Calling, c.Called = r.str(), r.str()
+	for range r.count(7) {
+		for range 6 {
+			r.str()
+		}
+		r.u()
+	}
+	tl := r.u()
+	r.time() // UsageDeadline
+	r.str()  // UpstreamPeer
+	r.u()    // UpstreamTransactionID
+	if b[1] == AuthorizeVersionAdmission {
+		c.ActiveUntil = r.time()
+	}
+	if r.err != nil || tl > 1<<32-1 {
+		return AuthorizeCall{}, fmt.Errorf("%w: Authorize: %v", ErrInvalid, errShort)
+	}
+	c.TimeLimit = uint32(tl)
+	return c, nil
+}
+
+// UsageCall is what watchers of the applied log read of a RecordUsage
+// (DecodeUsageCall).
+type UsageCall struct {
+	At             time.Time
+	TransactionID  uint64
+	Role           Role
+	Reporter       string
+	Called         string
+	DurationMillis int64
+	Phase          UsagePhase
+}
+
+// DecodeUsageCall reads the UsageCall of an encoded RecordUsage (any
+// version) with one allocation: its strings share one copy of b, and the
+// ratings are skipped, not parsed. Errors wrap ErrInvalid.
+func DecodeUsageCall(b []byte) (UsageCall, error) {
+	if len(b) < 2 || CommandType(b[0]) != TypeRecordUsage || !versionSupported(TypeRecordUsage, b[1]) {
+		return UsageCall{}, fmt.Errorf("%w: not a RecordUsage this build applies", ErrInvalid)
+	}
+	r := sharedRbuf(b[2:])
+	c := UsageCall{At: r.time(), TransactionID: r.u(), Role: Role(r.byte1())}
+	r.str() // ComponentID
+	c.Reporter = r.str()
+	r.str() // ReporterKey
+	r.str() // Calling
+	c.Called = r.str()
+	r.str()  // CallID
+	r.time() // Start
+	r.time() // Connect
+	r.time() // End
+	c.DurationMillis = r.i()
+	r.u() // TerminationCause
+	if r.bool() {
+		r.i() // BillableSeconds
+		for range 8 {
+			r.str() // two amounts (currency, text) and four ids
+		}
+	}
+	if b[1] == RecordUsageVersionLifecycle {
+		r.bool() // OverLimit
+		c.Phase = UsagePhase(r.byte1())
+	}
+	if r.err != nil {
+		return UsageCall{}, fmt.Errorf("%w: RecordUsage: %v", ErrInvalid, errShort)
 	}
 	return c, nil
 }

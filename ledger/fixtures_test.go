@@ -128,6 +128,12 @@ func fixtureLog(t *testing.T) []batch {
 		enc(t, over),
 		enc(t, setup), enc(t, final), enc(t, conflict), enc(t, dst),
 	}})
+	log = append(log, batch{9, [][]byte{
+		enc(t, FraudBlock{ID: "fr-fixture9", At: t0.Add(5 * time.Hour), Member: "a", Prefix: "881", Rule: "high_risk", By: "node:fixture",
+			Evidence: "12 authorisations to 881 within 10m0s"}),
+		enc(t, FraudBlock{ID: "op-fixture", At: t0.Add(5 * time.Hour), Calling: "15550001", Rule: "operator", By: "admin:fixture", Reason: "spoofed"}),
+		enc(t, FraudRelease{ID: "fr-fixture9", At: t0.Add(6 * time.Hour), By: "admin:fixture", Reason: "confirmed legitimate"}),
+	}})
 	return log
 }
 

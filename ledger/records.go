@@ -22,6 +22,46 @@ type Network struct {
 	// duration once both finals are in (the first side is adjusted when
 	// the second arrives).
 	BillingBasis BillingBasis `json:"billing_basis,omitempty"`
+	// Fraud configures fraud control (settlement/fraud); nil: the shipped
+	// defaults. Every node detects with the same settings.
+	Fraud *FraudSettings `json:"fraud,omitempty"`
+}
+
+// FraudSettings is a network's fraud control configuration: what differs
+// from the shipped defaults (settlement/fraud.DefaultConfig); a zero field
+// keeps the default.
+type FraudSettings struct {
+	Disabled bool `json:"disabled,omitempty"`
+	// HighRiskRanges, when not empty, replaces the shipped high-risk list.
+	HighRiskRanges    []FraudRange `json:"high_risk_ranges,omitempty"`
+	DestinationDigits int          `json:"destination_digits,omitempty"`
+	// LearnSeconds is the learning period (nil: the default; 0: none).
+	LearnSeconds *int                `json:"learn_seconds,omitempty"`
+	MaxKeys      int                 `json:"max_keys,omitempty"`
+	MaxCalls     int                 `json:"max_calls,omitempty"`
+	Rules        []FraudRuleSettings `json:"rules,omitempty"`
+}
+
+// FraudRange is one high-risk destination range and where it comes from.
+type FraudRange struct {
+	Prefix string `json:"prefix"`
+	Name   string `json:"name,omitempty"`
+	Source string `json:"source,omitempty"`
+}
+
+// FraudRuleSettings overrides one rule's defaults (zero fields keep them).
+type FraudRuleSettings struct {
+	Rule            string  `json:"rule"`
+	Action          string  `json:"action,omitempty"`
+	WindowSeconds   int     `json:"window_seconds,omitempty"`
+	BaselineWindows int     `json:"baseline_windows,omitempty"`
+	MinCalls        int     `json:"min_calls,omitempty"`
+	Factor          float64 `json:"factor,omitempty"`
+	ShortSeconds    int     `json:"short_seconds,omitempty"`
+	Ratio           float64 `json:"ratio,omitempty"`
+	MinMinutes      float64 `json:"min_minutes,omitempty"`
+	NewForSeconds   int     `json:"new_for_seconds,omitempty"`
+	MaxConcurrent   int     `json:"max_concurrent,omitempty"`
 }
 
 // BillingBasis is a network's rule for the settled duration of a call.

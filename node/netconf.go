@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/settlement"
+	"github.com/ospnode/ospnode/settlement/fraud"
 )
 
 // Configuration as code. A NetworkConfig is a network's whole
@@ -164,6 +166,11 @@ func validateNetwork(net ledger.Network) error {
 	if !net.BillingBasis.Valid() {
 		p = append(p, fmt.Sprintf("network billing_basis %q: want own, source, destination or shorter", net.BillingBasis))
 	}
+	if net.Fraud != nil {
+		if _, err := fraud.FromSettings(net.Fraud); err != nil {
+			p = append(p, "network "+err.Error())
+		}
+	}
 	if len(p) > 0 {
 		return errors.New(strings.Join(p, "; "))
 	}
@@ -179,6 +186,10 @@ func basisText(b ledger.BillingBasis) string {
 
 func sameNetwork(a, b ledger.Network) bool {
 	a.BillingBasis, b.BillingBasis = ledger.BillingBasis(basisText(a.BillingBasis)), ledger.BillingBasis(basisText(b.BillingBasis))
+	if !reflect.DeepEqual(a.Fraud, b.Fraud) {
+		return false
+	}
+	a.Fraud, b.Fraud = nil, nil
 	return a == b
 }
 

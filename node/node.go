@@ -46,6 +46,7 @@ type Node struct {
 	// metricsHandler serves met's registry (GET /metrics).
 	metricsHandler http.Handler
 	fed            *fedState
+	fraud          *fraudControl
 
 	ospSrv, ospTLSSrv, adminSrv *http.Server
 	ospBudget                   *budget // connections and body bytes of the OSP listeners
@@ -117,6 +118,10 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 
+	// Before consensus: raft may apply entries while it opens, and the
+	// detector sees every applied one.
+	n.fraud = newFraudControl(n)
+
 	ln, err := net.Listen("tcp", cfg.ClusterAddr)
 	if err != nil {
 		return nil, fmt.Errorf("node: cluster listener: %w", err)
@@ -142,7 +147,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		SnapshotInterval:   cfg.Raft.SnapshotInterval,
 		TrailingLogs:       cfg.Raft.TrailingLogs,
 		Dial:               cfg.ClusterDial,
-	}, timedStateMachine{stateMachine{n.store}, n.met.applyLatency})
+	}, timedStateMachine{stateMachine{s: n.store, watch: n.fraud.observe}, n.met.applyLatency})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("node: %w", err)
@@ -158,6 +163,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.met.reg.MustRegister(stateCollector{n})
 	n.metricsHandler = promhttp.HandlerFor(n.met.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	closers = append(closers, func() error { n.fed.stop(); return nil })
+	n.fraud.start()
+	closers = append(closers, func() error { n.fraud.close(); return nil })
 
 	n.watchCatchUp()
 	if err := n.listen(); err != nil {
@@ -338,6 +345,7 @@ func (n *Node) Close() error {
 		// Before consensus: the cascader proposes AckOutbox. Items in
 		// flight are delivered again by the next leader.
 		n.fed.stop()
+		n.fraud.close() // before consensus: it proposes blocks
 		var errs []error
 		if err := n.cons.Close(); err != nil {
 			errs = append(errs, err)
