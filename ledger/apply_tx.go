@@ -227,7 +227,7 @@ func checkUsage(c *RecordUsage) *Result {
 		return invalid("usage: negative duration")
 	}
 	if rt := c.Rating; rt != nil {
-		if rt.BillableSeconds < 0 {
+		if rt.BillableSeconds < 0 || rt.BuySeconds() < 0 {
 			return invalid("usage: negative billable seconds")
 		}
 		if rt.Sell.Sign() < 0 || rt.Buy.Sign() < 0 {
