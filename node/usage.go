@@ -414,6 +414,9 @@ func (rq *request) rateUpstream(t *ledger.Transaction, at time.Time, durMs int64
 		rating = &ledger.Rating{BillableSeconds: rt.BillableSeconds}
 	}
 	rating.Buy, rating.BuyCounterparty, rating.BuyDeckID = rt.Amount, ledger.PeerAccount(t.UpstreamPeer), deck
+	// The peer's deck bills its own seconds (60/60 where our member's is
+	// 1/1): kept apart, so what we show the peer is what it invoices.
+	rating.SetBuySeconds(rt.BillableSeconds)
 	return rating
 }
 
