@@ -334,13 +334,13 @@ type Rating struct {
 	// from BillableSeconds (set with SetBuySeconds); nil: the same. Only
 	// RecordUsage version 5 and usage records of version 4 carry it, so a
 	// rating without it encodes as before.
-	BuyBillableSeconds *int64 `json:"buy_billable_seconds,omitempty"`
-	Sell             money.Amount `json:"sell"`
-	SellCounterparty string       `json:"sell_counterparty,omitempty"` // account name
-	SellDeckID       string       `json:"sell_deck_id,omitempty"`
-	Buy              money.Amount `json:"buy"`
-	BuyCounterparty  string       `json:"buy_counterparty,omitempty"` // account name
-	BuyDeckID        string       `json:"buy_deck_id,omitempty"`
+	BuyBillableSeconds *int64       `json:"buy_billable_seconds,omitempty"`
+	Sell               money.Amount `json:"sell"`
+	SellCounterparty   string       `json:"sell_counterparty,omitempty"` // account name
+	SellDeckID         string       `json:"sell_deck_id,omitempty"`
+	Buy                money.Amount `json:"buy"`
+	BuyCounterparty    string       `json:"buy_counterparty,omitempty"` // account name
+	BuyDeckID          string       `json:"buy_deck_id,omitempty"`
 }
 
 // SellSeconds returns the billable seconds of the sell side.

@@ -34,7 +34,7 @@ const (
 	// a call forwarded between the two networks).
 	KeyPeerTransactionID MatchKey = "peer_transaction_id"
 	KeyCallID            MatchKey = "call_id"
-	KeyFallback      MatchKey = "calling+called+time" // connect times within the skew
+	KeyFallback          MatchKey = "calling+called+time" // connect times within the skew
 )
 
 // Defaults of ReconcileOptions.
