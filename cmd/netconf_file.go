@@ -53,6 +53,7 @@ type confNetwork struct {
 	Name         string `yaml:"name,omitempty"`
 	Currency     string `yaml:"currency"`
 	TxIDEpoch    uint8  `yaml:"txid_epoch,omitempty"`
+	TxIDNetwork  uint8  `yaml:"txid_network,omitempty"`  // 1..255, fixed at network init; 0: none
 	BillingBasis string `yaml:"billing_basis,omitempty"` // own (default), source, destination, shorter
 }
 
@@ -199,7 +200,7 @@ func (f *confFile) toConfig(name, dir string) (*node.NetworkConfig, error) {
 		Trunks: []ledger.Trunk{}, Routes: []ledger.Route{}}
 	if n := f.Network; n != nil {
 		cfg.Network = &ledger.Network{ID: n.ID, Name: n.Name, Currency: strings.ToUpper(n.Currency), TxIDEpoch: n.TxIDEpoch,
-			BillingBasis: ledger.BillingBasis(n.BillingBasis)}
+			TxIDNetwork: n.TxIDNetwork, BillingBasis: ledger.BillingBasis(n.BillingBasis)}
 	}
 	members, peers := map[string]bool{}, map[string]bool{}
 	for _, m := range f.Members {
@@ -388,7 +389,7 @@ func parseConfTime(s string) (time.Time, error) {
 func confFromConfig(cfg *node.NetworkConfig) *confFile {
 	f := &confFile{}
 	if n := cfg.Network; n != nil {
-		f.Network = &confNetwork{ID: n.ID, Name: n.Name, Currency: n.Currency, TxIDEpoch: n.TxIDEpoch, BillingBasis: string(n.BillingBasis)}
+		f.Network = &confNetwork{ID: n.ID, Name: n.Name, Currency: n.Currency, TxIDEpoch: n.TxIDEpoch, TxIDNetwork: n.TxIDNetwork, BillingBasis: string(n.BillingBasis)}
 	}
 	byID := map[string]*confDeck{}
 	for _, v := range cfg.Decks {

@@ -7,14 +7,21 @@ import (
 )
 
 // Network is the identity of the peering network this ledger belongs to.
-// Currency is its settlement (home) currency. TxIDEpoch (0..127) is folded
-// into every TransactionID so that a network rebuilt from an empty log never
-// reissues an id its peers remember (see DESIGN.md).
+// Currency is its settlement (home) currency. TxIDEpoch (0..127; 0..7 with
+// a TxIDNetwork) is folded into every TransactionID so that a network
+// rebuilt from an empty log never reissues an id its peers remember (see
+// DESIGN.md).
 type Network struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	Currency  string `json:"currency"`
 	TxIDEpoch uint8  `json:"txid_epoch,omitempty"`
+	// TxIDNetwork (1..255) is this network's number in the high bits of
+	// every TransactionID, so that two peering networks never issue the
+	// same id (every network numbers from its own log). 0: no number, the
+	// layout of ledgers from before it. Set while the ledger has issued no
+	// transaction (network init derives it from the id), never changed.
+	TxIDNetwork uint8 `json:"txid_network,omitempty"`
 	// BillingBasis decides which duration a call is settled on when its
 	// source and destination report different ones (lifecycle.go): "own"
 	// (or empty) rates each side on its own report; "source",

@@ -254,7 +254,7 @@ func (rq *request) usageTransaction(ctx context.Context, id uint64) (*ledger.Tra
 		return nil, err
 	}
 	if err != nil {
-		idx := ledger.TransactionIndex(id)
+		idx := rq.v.network.TransactionIndex(id)
 		if idx == 0 || applied >= idx {
 			return nil, nil // applied here before the lookup: no such transaction
 		}
@@ -481,4 +481,13 @@ func tokenErrorStatus(err error) int {
 		return osp.StatusTimeProblem
 	}
 	return osp.StatusBadRequest
+}
+
+// transactionIndex is the log index of one of our transaction ids, in the
+// network's id layout (ledger.Network.TransactionIndex).
+func (n *Node) transactionIndex(id uint64) uint64 {
+	if v, err := n.state.get(); err == nil {
+		return v.network.TransactionIndex(id)
+	}
+	return ledger.TransactionIndex(id)
 }
