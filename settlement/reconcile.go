@@ -372,7 +372,7 @@ func match(ours, theirs []CDR, skew time.Duration) []pairing {
 	for i := range ours {
 		o := &ours[i]
 		if o.PeerTransactionID != "" {
-			if j := take(byID, o.PeerTransactionID, func(j int32) bool { return !sameNumbering(o, &theirs[j]) }); j >= 0 {
+			if j := take(byID, o.PeerTransactionID, func(j int32) bool { return !sameNetwork(o, &theirs[j]) }); j >= 0 {
 				pairOf[i] = pairing{j, KeyPeerTransactionID}
 				continue
 			}
@@ -380,7 +380,7 @@ func match(ours, theirs []CDR, skew time.Duration) []pairing {
 		if o.TransactionID == "" {
 			continue
 		}
-		if j := take(byPeerID, o.TransactionID, func(j int32) bool { return !sameNumbering(o, &theirs[j]) }); j >= 0 {
+		if j := take(byPeerID, o.TransactionID, func(j int32) bool { return !sameNetwork(o, &theirs[j]) }); j >= 0 {
 			pairOf[i] = pairing{j, KeyPeerTransactionID}
 			continue
 		}
@@ -472,6 +472,14 @@ func match(ours, theirs []CDR, skew time.Duration) []pairing {
 // CDRs carry the ids we gave its proxies).
 func sameNumbering(a, b *CDR) bool {
 	return a.Network == "" || b.Network == "" || a.Network == b.Network
+}
+
+// sameNetwork reports whether a and b are known to come from one network:
+// then one's peer id cannot be the other's own id. A file that does not
+// say (a peer's export without the network column) may still give the
+// id the peer knows for our call.
+func sameNetwork(a, b *CDR) bool {
+	return a.Network != "" && a.Network == b.Network
 }
 
 // idsCompared reports whether a and b carry transaction ids that pass 1

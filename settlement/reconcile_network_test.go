@@ -71,6 +71,21 @@ func TestReconcileAcrossNetworks(t *testing.T) {
 			want:   map[Class]int{ClassMismatch: 1}, key: KeyPeerTransactionID,
 		},
 		{
+			// A peer whose file does not name its network: its id for
+			// the call is still the one we know it by.
+			name:   "peer file without a network column",
+			ours:   []CDR{call("purple", "100", "900", "c1", jan1, 60)},
+			theirs: []CDR{call("", "900", "", "c1", jan1, 60)},
+			want:   map[Class]int{ClassExact: 1}, key: KeyPeerTransactionID,
+		},
+		{
+			// One network's own lines: a peer id is never its own id.
+			name:   "peer id within one network",
+			ours:   []CDR{call("purple", "100", "900", "c1", jan1, 60)},
+			theirs: []CDR{call("purple", "900", "", "c2", jan1.Add(time.Hour), 60)},
+			want:   map[Class]int{ClassOursOnly: 1, ClassTheirsOnly: 1},
+		},
+		{
 			// A member's own CDRs carry the ids we gave its proxies.
 			name:   "one numbering: equal ids",
 			ours:   []CDR{call("purple", "100", "", "c1", jan1, 60)},
