@@ -165,6 +165,14 @@ func TestCascadeReconciles(t *testing.T) {
 	if sold.BillableSeconds <= want30x6 {
 		t.Fatalf("carrier A billed %d s on 60/60, not more than HUB's %d s", sold.BillableSeconds, want30x6)
 	}
+	// And so does the netting, on both sides of the link.
+	var pn, hn struct{ Positions []settlement.NettingLine }
+	adminGet(t, ctx, purple, "/v1/netting", url.Values{"counterparty": {"hub"}, "period": {period}}, &pn)
+	adminGet(t, ctx, hub, "/v1/netting", url.Values{"counterparty": {NetworkMemberID("PURPLE")}, "period": {period}}, &hn)
+	if len(pn.Positions) != 1 || len(hn.Positions) != 1 || pn.Positions[0].WeOweMinutes != hn.Positions[0].TheyOweMinutes ||
+		pn.Positions[0].WeOweMinutes != minutesText(want30x6) || !pn.Positions[0].WeOweThem.Equal(hn.Positions[0].TheyOweUs) {
+		t.Fatalf("netting: PURPLE %+v, HUB %+v", pn.Positions, hn.Positions)
+	}
 
 	// YELLOW's own two sides (HUB's report, the terminating carrier's)
 	// agree, and the report does not claim the calls are unrated.
@@ -212,6 +220,12 @@ func TestCascadeReconciles(t *testing.T) {
 			t.Fatalf("colliding ids paired: %+v", rep.Classes)
 		}
 	})
+}
+
+// minutesText is secs as minutes with 2 decimals, half-up (statements).
+func minutesText(secs int64) string {
+	cents := (secs*100 + 30) / 60
+	return fmt.Sprintf("%d.%02d", cents/100, cents%100)
 }
 
 // waitUsage waits until nw holds the source usage of every call's id.
