@@ -287,6 +287,7 @@ func (r *reservation) Commit(tx uint64, until time.Time) {
 		return
 	}
 	a := r.a
+	index := a.txIndex(tx) // outside the lock: it reads the node's view
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if r.done {
@@ -297,7 +298,7 @@ func (r *reservation) Commit(tx uint64, until time.Time) {
 		a.dropLocked(r)
 		return
 	}
-	r.tx, r.index, r.until = tx, a.txIndex(tx), until
+	r.tx, r.index, r.until = tx, index, until
 	a.byTx[tx] = r
 	heap.Push(&a.exp, r)
 	a.forgetExpiredLocked(a.now())
