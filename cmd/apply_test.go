@@ -75,7 +75,10 @@ func TestNetworkCLI(t *testing.T) {
 		{"bad basis", []string{"--id", "PURPLE", "--currency", "USD", "--billing-basis", "longest"}, 2, "--billing-basis"},
 		{"bad epoch", []string{"--id", "PURPLE", "--currency", "USD", "--txid-epoch", "200"}, 2, "--txid-epoch"},
 		{"argument", []string{"--id", "PURPLE", "--currency", "USD", "extra"}, 2, "no arguments"},
-		{"create", []string{"--id", "PURPLE", "--name", "Purple peering", "--currency", "usd", "--billing-basis", "shorter", "--txid-epoch", "2"}, 0, "PURPLE  Purple peering  USD       2           shorter"},
+		{"bad txid network", []string{"--id", "PURPLE", "--currency", "USD", "--txid-network", "256"}, 2, "--txid-network"},
+		{"epoch over 3 bits with a number", []string{"--id", "PURPLE", "--currency", "USD", "--txid-epoch", "8"}, 2, "--txid-epoch 8: want 0..7"},
+		// The network number is derived from the id: 99 for PURPLE.
+		{"create", []string{"--id", "PURPLE", "--name", "Purple peering", "--currency", "usd", "--billing-basis", "shorter", "--txid-epoch", "2"}, 0, "PURPLE  Purple peering  USD       2           99            shorter"},
 		{"same again", []string{"--id", "PURPLE", "--name", "Purple peering", "--currency", "USD", "--billing-basis", "shorter", "--txid-epoch", "2"}, 1, "already initialised (with these same settings)"},
 		{"another", []string{"--id", "YELLOW", "--currency", "EUR"}, 1, "network init refused: node answered 409 Conflict: a network is already initialised: PURPLE"},
 	}

@@ -53,6 +53,7 @@ type confNetwork struct {
 	Name         string     `yaml:"name,omitempty"`
 	Currency     string     `yaml:"currency"`
 	TxIDEpoch    uint8      `yaml:"txid_epoch,omitempty"`
+	TxIDNetwork  uint8      `yaml:"txid_network,omitempty"`  // 1..255, fixed at network init; 0: none
 	BillingBasis string     `yaml:"billing_basis,omitempty"` // own (default), source, destination, shorter
 	Fraud        *confFraud `yaml:"fraud,omitempty"`         // fraud control; none: the shipped defaults
 }
@@ -291,7 +292,7 @@ func (f *confFile) toConfig(name, dir string) (*node.NetworkConfig, error) {
 	cfg := &node.NetworkConfig{Decks: []ledger.DeckVersion{}, Members: []ledger.Member{}, Peers: []ledger.Peer{},
 		Trunks: []ledger.Trunk{}, Routes: []ledger.Route{}}
 	if n := f.Network; n != nil {
-		cfg.Network = &ledger.Network{ID: n.ID, Name: n.Name, Currency: strings.ToUpper(n.Currency), TxIDEpoch: n.TxIDEpoch,
+		cfg.Network = &ledger.Network{ID: n.ID, Name: n.Name, Currency: strings.ToUpper(n.Currency), TxIDEpoch: n.TxIDEpoch, TxIDNetwork: n.TxIDNetwork,
 			BillingBasis: ledger.BillingBasis(n.BillingBasis), Fraud: n.Fraud.fraudSettings(bad)}
 	}
 	members, peers := map[string]bool{}, map[string]bool{}
@@ -481,7 +482,7 @@ func parseConfTime(s string) (time.Time, error) {
 func confFromConfig(cfg *node.NetworkConfig) *confFile {
 	f := &confFile{}
 	if n := cfg.Network; n != nil {
-		f.Network = &confNetwork{ID: n.ID, Name: n.Name, Currency: n.Currency, TxIDEpoch: n.TxIDEpoch, BillingBasis: string(n.BillingBasis),
+		f.Network = &confNetwork{ID: n.ID, Name: n.Name, Currency: n.Currency, TxIDEpoch: n.TxIDEpoch, TxIDNetwork: n.TxIDNetwork, BillingBasis: string(n.BillingBasis),
 			Fraud: confFraudFrom(n.Fraud)}
 	}
 	byID := map[string]*confDeck{}

@@ -32,6 +32,12 @@ const RecordUsageVersionOverLimit = 3
 // OverLimit flag always present, then the phase and the Matched flag.
 const RecordUsageVersionLifecycle = 4
 
+// RecordUsageVersionPerSide is version 4 plus, for the Rating and the
+// Adjust rating, the buy side's billable seconds when they differ from the
+// sell side's (Rating.BuyBillableSeconds). Written only for a usage whose
+// rating carries them, so every other usage keeps its version 4 bytes.
+const RecordUsageVersionPerSide = 5
+
 // AuthorizeVersion is the version this build writes for Authorize.
 // Version 2 has the payload of version 1 and adds field bounds (Invalid
 // over them, see limits.go) and an idempotency key whose long components
@@ -321,7 +327,10 @@ func decodeRating(r *rbuf) *Rating {
 func encodeRecordUsage(c *RecordUsage) []byte {
 	w := wbuf{b: make([]byte, 0, 160)}
 	w.byte1(byte(TypeRecordUsage))
-	if c.Phase != PhaseNone {
+	perSide := c.Phase != PhaseNone && (c.Rating.perSide() || c.Adjust.perSide())
+	if perSide {
+		w.byte1(RecordUsageVersionPerSide)
+	} else if c.Phase != PhaseNone {
 		w.byte1(RecordUsageVersionLifecycle)
 	} else if c.OverLimit {
 		w.byte1(RecordUsageVersionOverLimit)
@@ -349,10 +358,39 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 		w.bool(c.Matched)
 		w.u(c.OtherFinal)
 		encodeRating(&w, c.Adjust)
+		if perSide {
+			encodeBuySeconds(&w, c.Rating)
+			encodeBuySeconds(&w, c.Adjust)
+		}
 	} else if c.OverLimit {
 		w.bool(true)
 	}
 	return w.b
+}
+
+// encodeBuySeconds writes whether rt carries the buy side's seconds
+// separately, and them.
+func encodeBuySeconds(w *wbuf, rt *Rating) {
+	if !rt.perSide() {
+		w.bool(false)
+		return
+	}
+	w.bool(true)
+	w.i(*rt.BuyBillableSeconds)
+}
+
+// decodeBuySeconds reads what encodeBuySeconds wrote into rt; seconds for
+// a rating that is absent are malformed.
+func decodeBuySeconds(r *rbuf, rt *Rating) {
+	if !r.bool() {
+		return
+	}
+	s := r.i()
+	if rt == nil {
+		r.fail()
+		return
+	}
+	rt.BuyBillableSeconds = &s
 }
 
 func decodeRecordUsage(p []byte, version byte) (Command, error) {
@@ -391,7 +429,7 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 	switch version {
 	case RecordUsageVersionOverLimit:
 		c.OverLimit = r.bool()
-	case RecordUsageVersionLifecycle:
+	case RecordUsageVersionLifecycle, RecordUsageVersionPerSide:
 		c.OverLimit = r.bool()
 		c.Phase = UsagePhase(r.byte1())
 		c.Matched = r.bool()
@@ -399,6 +437,10 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 		c.Adjust = decodeRating(&r)
 		if c.Phase == PhaseNone || c.Phase > PhaseFailed {
 			r.fail()
+		}
+		if version == RecordUsageVersionPerSide {
+			decodeBuySeconds(&r, c.Rating)
+			decodeBuySeconds(&r, c.Adjust)
 		}
 	}
 	if err := r.done(); err != nil {
@@ -420,6 +462,11 @@ const usageRecordOverLimit = 2
 // version 2's fields with OverLimit always present, then the phase, the
 // conflict flag and the mismatch reason.
 const usageRecordLifecycle = 3
+
+// usageRecordPerSide is version 3 plus the rating's buy-side seconds, for
+// a usage whose rating carries them (Rating.BuyBillableSeconds); every
+// other usage keeps its version.
+const usageRecordPerSide = 4
 
 func encodeTransaction(w *wbuf, t *Transaction) {
 	w.byte1(recordVersion)
@@ -490,7 +537,10 @@ func decodeTransactionForUsage(r *rbuf) *Transaction {
 }
 
 func encodeUsage(w *wbuf, u *Usage) {
-	if u.Phase != PhaseNone {
+	perSide := u.Phase != PhaseNone && u.Rating.perSide()
+	if perSide {
+		w.byte1(usageRecordPerSide)
+	} else if u.Phase != PhaseNone {
 		w.byte1(usageRecordLifecycle)
 	} else if u.OverLimit {
 		w.byte1(usageRecordOverLimit)
@@ -524,6 +574,9 @@ func encodeUsage(w *wbuf, u *Usage) {
 		w.bool(u.Conflict)
 		w.str(u.Mismatch)
 		w.u(u.AdjustedBy)
+		if perSide {
+			encodeBuySeconds(w, u.Rating)
+		}
 	} else if u.OverLimit {
 		w.bool(true)
 	}
@@ -531,7 +584,7 @@ func encodeUsage(w *wbuf, u *Usage) {
 
 func decodeUsage(r *rbuf) *Usage {
 	v := r.byte1()
-	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle {
+	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle && v != usageRecordPerSide {
 		r.fail()
 		return nil
 	}
@@ -560,12 +613,15 @@ func decodeUsage(r *rbuf) *Usage {
 	switch v {
 	case usageRecordOverLimit:
 		u.OverLimit = r.bool()
-	case usageRecordLifecycle:
+	case usageRecordLifecycle, usageRecordPerSide:
 		u.OverLimit = r.bool()
 		u.Phase = UsagePhase(r.byte1())
 		u.Conflict = r.bool()
 		u.Mismatch = r.str()
 		u.AdjustedBy = r.u()
+		if v == usageRecordPerSide {
+			decodeBuySeconds(r, u.Rating)
+		}
 	}
 	return u
 }

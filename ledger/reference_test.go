@@ -156,12 +156,21 @@ func (g *logGen) usage(at time.Time) RecordUsage {
 		u.Rating = &Rating{BillableSeconds: ms / 1000}
 		if role == RoleSource {
 			u.Rating.Sell, u.Rating.SellCounterparty = usd(strconv.Itoa(g.rng.IntN(3))+".0"+strconv.Itoa(g.rng.IntN(10))), reporter
+			if g.rng.IntN(3) == 0 && u.Phase != PhaseNone {
+				// A forwarded call: the upstream's buy deck bills its own
+				// seconds (RecordUsage version 5).
+				u.Rating.Buy, u.Rating.BuyCounterparty = usd("0.0"+strconv.Itoa(g.rng.IntN(10))), PeerAccount("yellow")
+				u.Rating.SetBuySeconds(ms/1000 + int64(g.rng.IntN(60)))
+			}
 		} else {
 			u.Rating.Buy, u.Rating.BuyCounterparty = usd("0.0"+strconv.Itoa(g.rng.IntN(10))), reporter
 		}
 		if g.rng.IntN(3) == 0 {
 			u.OtherFinal = uint64(g.rng.IntN(int(g.n) + 1))
 			u.Adjust = &Rating{BillableSeconds: 1, Sell: usd("0.02"), SellCounterparty: MemberAccount("a")}
+			if g.rng.IntN(2) == 0 {
+				u.Adjust.SetBuySeconds(int64(g.rng.IntN(3)))
+			}
 		}
 	}
 	return u

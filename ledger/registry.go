@@ -57,7 +57,7 @@ var commands = map[CommandType]*commandSpec{
 	},
 	TypeRecordUsage: {
 		name:     "RecordUsage",
-		versions: []byte{1, RecordUsageVersion, RecordUsageVersionOverLimit, RecordUsageVersionLifecycle},
+		versions: []byte{1, RecordUsageVersion, RecordUsageVersionOverLimit, RecordUsageVersionLifecycle, RecordUsageVersionPerSide},
 		decode:   decodeRecordUsage,
 		apply: func(a *applier, _ int, p []byte, v byte) *Result {
 			c, err := decodeRecordUsageValue(p, v)

@@ -45,6 +45,9 @@ type admission struct {
 	validity time.Duration // tokens' validity: a call authorised at t for L s ends by t + validity + L
 	view     func(member, currency string, at time.Time) (ledger.Admission, error)
 	applied  func() uint64 // this replica's applied log index
+	// txIndex reads the log index out of a transaction id (the network's
+	// id layout: Network.TransactionIndex); set before use.
+	txIndex func(uint64) uint64
 
 	fraudRefused atomic.Uint64 // calls Screen refused (metrics)
 
@@ -68,7 +71,7 @@ type bucket struct {
 // validity (a call's slot and hold last until its token expired plus its
 // time limit).
 func newAdmission(now func() time.Time, validity time.Duration, view func(member, currency string, at time.Time) (ledger.Admission, error), applied func() uint64) *admission {
-	return &admission{now: now, validity: validity, view: view, applied: applied,
+	return &admission{now: now, validity: validity, view: view, applied: applied, txIndex: ledger.TransactionIndex,
 		cps: map[string]*bucket{}, calls: map[string]map[*reservation]struct{}{},
 		ended: map[string]map[*reservation]struct{}{}, byTx: map[uint64]*reservation{}}
 }
@@ -96,6 +99,7 @@ type reservation struct {
 	// under a.mu
 	until   time.Time // when it stops counting here
 	tx      uint64    // its transaction once committed
+	index   uint64    // the log index of tx's entry (a.txIndex)
 	done    bool      // committed or released
 	endedAt uint64    // ended here: this replica's applied index then (the usage is at or after it)
 }
@@ -180,7 +184,7 @@ func (a *admission) countLocked(member, currency string, now time.Time) (int, mo
 		switch {
 		case now.After(r.until):
 			a.dropLocked(r)
-		case r.tx != 0 && ledger.TransactionIndex(r.tx) <= ad.Index:
+		case r.tx != 0 && r.index <= ad.Index:
 			// The file has the call: the ledger counts it, and releases it
 			// when its usage reaches any node. (byTx keeps it for End.)
 			uncount(a.calls, r)
@@ -193,7 +197,7 @@ func (a *admission) countLocked(member, currency string, now time.Time) (int, mo
 		switch {
 		case ad.Index >= r.endedAt || now.After(r.active):
 			uncount(a.ended, r) // the file may have the end, or the call is over anyway
-		case ledger.TransactionIndex(r.tx) <= ad.Index:
+		case r.index <= ad.Index:
 			// The file has the call but not its end: it still counts it.
 			calls = max(calls-1, 0)
 			held = addSame(held, r.hold, -1)
@@ -287,6 +291,7 @@ func (r *reservation) Commit(tx uint64, until time.Time) {
 		return
 	}
 	a := r.a
+	index := a.txIndex(tx) // outside the lock: it reads the node's view
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if r.done {
@@ -297,7 +302,7 @@ func (r *reservation) Commit(tx uint64, until time.Time) {
 		a.dropLocked(r)
 		return
 	}
-	r.tx, r.until = tx, until
+	r.tx, r.index, r.until = tx, index, until
 	a.byTx[tx] = r
 	heap.Push(&a.exp, r)
 	a.forgetExpiredLocked(a.now())

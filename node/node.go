@@ -156,6 +156,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	n.state = newStateCache(n.store, cfg.Logger)
 	n.adm = newAdmission(n.now, cfg.TokenValidity, n.store.Admission, n.store.AppliedIndex)
+	n.adm.txIndex = n.transactionIndex
 	if n.fed, err = newFedState(n); err != nil {
 		return nil, err
 	}
