@@ -52,7 +52,7 @@ tr.invoice td,tr.invoice th{font-weight:700}
 .lbl span{position:absolute;left:50%;transform:translateX(-50%)}.day:last-child .lbl span{left:auto;right:0;transform:none}.day:first-child .lbl span{left:0;transform:none}
 td.k{white-space:nowrap}table.totals td{white-space:nowrap}
 .legend{font-size:.85rem}.sw{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em}
-@media (max-width:40rem){body{font-size:15px}.owes{font-size:1.15rem}.day:not(.tick) .lbl{visibility:hidden}th,td{padding:.25rem .3rem}}
+@media (max-width:40rem){body{font-size:15px}.owes{font-size:1.15rem}.day:not(.tick) .lbl{visibility:hidden}th,td{padding:.25rem .25rem}table{font-size:.82rem}}
 @page{size:A4;margin:15mm}
 @media print{
  body{max-width:none;padding:0;font-size:10pt}
@@ -97,7 +97,7 @@ td.k{white-space:nowrap}table.totals td{white-space:nowrap}
 {{end}}</tbody></table></div>
 <h2>By destination</h2>
 <div class="scroll"><table id="by-destination"><thead><tr><th class="l">Prefix</th><th class="l">Destination</th><th>Calls</th><th>Minutes</th><th>Amount ({{.S.Currency}})</th></tr></thead><tbody>
-{{range .Destinations}}<tr><td class="l k">{{.Key}}</td><td class="l">{{.Description}}</td><td>{{.Calls}}</td><td>{{.Minutes}}</td><td>{{.Amount}}</td></tr>
+{{range .Destinations}}<tr><td class="l">{{.Key}}</td><td class="l">{{.Description}}</td><td>{{.Calls}}</td><td>{{.Minutes}}</td><td>{{.Amount}}</td></tr>
 {{end}}</tbody></table></div>
 {{end}}<p class="note">Amounts are exact sums of the rated calls; the invoice amount is rounded once to the currency's minor unit and the difference is shown. Times are UTC.</p>
 </body></html>
