@@ -116,3 +116,30 @@ func TestSettleStatementDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestSettleNetDocument: settle net's netting statement as html and pdf,
+// offline with the parties' names from flags.
+func TestSettleNetDocument(t *testing.T) {
+	dir := t.TempDir()
+	sell := rateFile(t, dir, "sell", testDeckCSV, testCDRsCSV)
+	buy := rateFile(t, dir, "buy", buyDeckCSV, termCDRsCSV)
+	args := []string{"settle", "net", "--they-owe", sell, "--we-owe", buy, "--us", "NET-A", "--them", "acme", "--period", "2026-11",
+		"--us-name", "Network A", "--counterparty-name", "ACME Telecom", "--issue-date", "2026-12-02"}
+	code, out, errb := run(t, append(args, "--output", "html")...)
+	for _, want := range []string{"Net: ACME Telecom pays Network A 0.21 USD.", "ACME Telecom owes Network A 0.50 USD for 4 calls it sent",
+		"Network A owes ACME Telecom 0.29 USD for 2 calls it carried", "NET-A-20261101-N-", "2026-12-02"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("html (exit %d %s) lacks %q", code, errb, want)
+		}
+	}
+	pdf := filepath.Join(dir, "net.pdf")
+	if code, _, errb := run(t, append(args, "--output", "pdf", "--out", pdf)...); code != 0 {
+		t.Fatalf("pdf: exit %d %s", code, errb)
+	}
+	if b, err := os.ReadFile(pdf); err != nil || !strings.HasPrefix(string(b), "%PDF-") {
+		t.Fatalf("pdf file: %v", err)
+	}
+	if code, _, errb := run(t, append(args, "--issue-date", "2.12.2026")...); code != exitUsage || !strings.Contains(errb, "--issue-date") {
+		t.Errorf("bad --issue-date: exit %d %s", code, errb)
+	}
+}

@@ -230,11 +230,9 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, "", err
 		}
-		issued := n.cfg.Clock().UTC()
-		if d := r.URL.Query().Get("issue_date"); d != "" {
-			if issued, err = time.Parse("2006-01-02", d); err != nil {
-				return nil, "", badRequest("issue_date=%q: want 2006-01-02", d)
-			}
+		issued, err := n.issueDate(r)
+		if err != nil {
+			return nil, "", err
 		}
 		// Check the conversion parameters before the ledger is read (the
 		// source currency is checked again once known).
@@ -309,6 +307,20 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 	n.renderAs(w, "statement", format, map[string]func(io.Writer) error{
 		"json": st.WriteJSON, "csv": st.WriteCSV, "html": st.WriteHTML, "pdf": st.WritePDF,
 	})
+}
+
+// issueDate reads issue_date (2006-01-02), the date a statement document
+// carries; default today (UTC, the node's clock).
+func (n *Node) issueDate(r *http.Request) (time.Time, error) {
+	d := r.URL.Query().Get("issue_date")
+	if d == "" {
+		return n.cfg.Clock().UTC(), nil
+	}
+	t, err := time.Parse("2006-01-02", d)
+	if err != nil {
+		return time.Time{}, badRequest("issue_date=%q: want 2006-01-02", d)
+	}
+	return t, nil
 }
 
 // statementHeading names the parties of a statement: this network as the

@@ -71,7 +71,8 @@ const factsJS = `(() => {
   const text = id => byId(id) ? byId(id).innerText : '';
   return {
     ScrollWidth: de.scrollWidth, ClientWidth: de.clientWidth,
-    Owes: text('owes'), OwesVisible: vis(byId('owes')),
+    Owes: [...document.querySelectorAll('.owes')].map(e => e.innerText).join('\n'),
+    OwesVisible: [...document.querySelectorAll('.owes')].every(vis) && !!document.querySelector('.owes'),
     Totals: text('totals'), TotalsVisible: vis(byId('totals')),
     Sticking: [...document.querySelectorAll('table')].filter(t => !inside(t.getBoundingClientRect())).map(t => t.id + ' right edge ' + t.getBoundingClientRect().right),
     Days: [...document.querySelectorAll('#chart .day')].map(d => {
@@ -189,6 +190,23 @@ func TestStatementInBrowser(t *testing.T) {
 				}
 			})
 		}
+		t.Run("netting/"+strconv.FormatInt(width, 10), func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := docNetting(t, "2026-11").WriteHTML(&buf); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, "netting.html")
+			if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f := look(t, "file://"+p, width)
+			if f.ScrollWidth > f.ClientWidth || len(f.Sticking) > 0 {
+				t.Errorf("netting page scrolls sideways: %d > %d, %v", f.ScrollWidth, f.ClientWidth, f.Sticking)
+			}
+			if !f.OwesVisible || !strings.Contains(f.Owes, "Net: Carrier A pays Purple peering 1,000.00 USD.") || !strings.Contains(f.Owes, "Net: Purple peering pays Carrier A 15.00 EUR.") {
+				t.Errorf("netting sentences %q (visible %v)", f.Owes, f.OwesVisible)
+			}
+		})
 		t.Run("empty/"+strconv.FormatInt(width, 10), func(t *testing.T) {
 			f := look(t, page("empty.html", docStatement(t, Sell, "2026-10", docCDRs())), width)
 			if f.ScrollWidth > f.ClientWidth {

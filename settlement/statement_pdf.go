@@ -21,7 +21,7 @@ import (
 // Latin scripts print as given; a character outside cp1252 prints as '.'.
 func (s *Statement) WritePDF(w io.Writer) error {
 	v := s.view()
-	p := newPDFDoc(v)
+	p := newPDFDoc("Statement", v.Number, v.Issuer.Display(), s.Heading.Issued)
 	p.heading(v)
 	if v.Empty {
 		p.box("No calls with "+v.Them.Display()+" from "+v.Period+": there is nothing to settle for this period.", 11, false, [3]int{250, 250, 250})
@@ -74,33 +74,48 @@ type pdfCol struct {
 	align string
 }
 
-func newPDFDoc(v statementView) *pdfDoc {
+// newPDFDoc starts an A4 document titled "Statement NUMBER" (or kind),
+// authored by the issuer and dated issued (the Unix epoch when zero), with
+// a footer naming it on every page.
+func newPDFDoc(kind, number, author string, issued time.Time) *pdfDoc {
 	f := fpdf.New("P", "mm", "A4", "")
 	f.SetMargins(pdfMargin, pdfMargin, pdfMargin)
 	f.SetAutoPageBreak(true, 297-pdfBottom)
 	f.SetCatalogSort(true)
 	at := time.Unix(0, 0).UTC()
-	if !v.S.Heading.Issued.IsZero() {
-		at = v.S.Heading.Issued.UTC()
+	if !issued.IsZero() {
+		at = issued.UTC()
 	}
 	f.SetCreationDate(at)
 	f.SetModificationDate(at)
-	f.SetTitle("Statement "+v.Number, true)
-	f.SetAuthor(v.Issuer.Display(), true)
+	f.SetTitle(kind+" "+number, true)
+	f.SetAuthor(author, true)
 	f.SetCreator("ospnode", true)
 	p := &pdfDoc{f: f, tr: f.UnicodeTranslatorFromDescriptor("")}
-	number := p.tr("Statement " + v.Number)
+	footer := p.tr(kind + " " + number)
 	f.AliasNbPages("{nb}")
 	f.SetFooterFunc(func() {
 		f.SetY(-12)
 		f.SetFont("Helvetica", "", 8)
 		f.SetTextColor(110, 110, 110)
-		f.CellFormat(pdfWidth/2, 5, number, "", 0, "L", false, 0, "")
+		f.CellFormat(pdfWidth/2, 5, footer, "", 0, "L", false, 0, "")
 		f.CellFormat(pdfWidth/2, 5, "Page "+strconv.Itoa(f.PageNo())+" of {nb}", "", 0, "R", false, 0, "")
 		f.SetTextColor(0, 0, 0)
 	})
 	f.AddPage()
 	return p
+}
+
+// meta writes label/value lines (issuer, number, dates…).
+func (p *pdfDoc) meta(rows []viewRow) {
+	f := p.f
+	for _, r := range rows {
+		f.SetFont("Helvetica", "", 10)
+		f.SetTextColor(90, 90, 90)
+		f.CellFormat(32, 5.5, p.tr(r.Label), "", 0, "L", false, 0, "")
+		f.SetTextColor(0, 0, 0)
+		f.MultiCell(pdfWidth-32, 5.5, p.tr(r.Value), "", "L", false)
+	}
 }
 
 func (p *pdfDoc) heading(v statementView) {
@@ -129,14 +144,8 @@ func (p *pdfDoc) heading(v statementView) {
 	if v.Issuer.Name != "" && v.Issuer.ID != "" {
 		issuer += " (" + v.Issuer.ID + ")"
 	}
-	for _, r := range []viewRow{{"Issuer", issuer}, {"Statement no.", v.Number}, {"Issue date", v.Issued},
-		{"Period", v.Period}, {"Currency", v.S.Currency}} {
-		f.SetFont("Helvetica", "", 10)
-		f.SetTextColor(90, 90, 90)
-		f.CellFormat(32, 5.5, p.tr(r.Label), "", 0, "L", false, 0, "")
-		f.SetTextColor(0, 0, 0)
-		f.MultiCell(pdfWidth-32, 5.5, p.tr(r.Value), "", "L", false)
-	}
+	p.meta([]viewRow{{"Issuer", issuer}, {"Statement no.", v.Number}, {"Issue date", v.Issued},
+		{"Period", v.Period}, {"Currency", v.S.Currency}})
 	f.Ln(3)
 	fill := [3]int{244, 244, 244}
 	switch v.Class {
