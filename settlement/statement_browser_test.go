@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,6 +151,30 @@ func TestStatementInBrowser(t *testing.T) {
 		{"buy", page("buy.html", docStatement(t, Buy, "2026-11", docCDRs())), "Purple peering owes Carrier A 1,234.56 USD"},
 		{"long names", page("long.html", docStatement(t, Sell, "2026-11", long)), "Carrier A owes Purple peering"},
 	}
+	// Printed (the print CSS with its @page A4 rule, as a finance clerk's
+	// "Save as PDF"): A4 pages, and a month's statement on a few of them.
+	t.Run("print", func(t *testing.T) {
+		tab, cancel := chromedp.NewContext(browserCtx)
+		defer cancel()
+		if err := chromedp.Do(tab, chromedp.Navigate(pages[0].url)); err != nil {
+			t.Fatal(err)
+		}
+		pdf, err := chromedp.Run(tab, chromedp.PrintToPDF(chromedp.PDFPreferCSSPageSize(), chromedp.PDFPrintBackground()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		boxes := regexp.MustCompile(`/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]`).FindAllSubmatch(pdf, -1)
+		if len(boxes) == 0 || len(boxes) > 4 {
+			t.Fatalf("%d printed pages, want 1 to 4", len(boxes))
+		}
+		for _, b := range boxes {
+			w, _ := strconv.ParseFloat(string(b[1]), 64)
+			h, _ := strconv.ParseFloat(string(b[2]), 64)
+			if w < 594 || w > 596 || h < 841 || h > 843 { // A4 is 595.28 × 841.89 pt
+				t.Errorf("printed page %s × %s pt, want A4", b[1], b[2])
+			}
+		}
+	})
 	for _, width := range []int64{1280, 375} {
 		for _, pg := range pages {
 			t.Run(pg.name+"/"+strconv.FormatInt(width, 10), func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -81,5 +82,36 @@ func TestStatementPDF(t *testing.T) {
 	empty := pdfText(t, render(docStatement(t, Sell, "2026-10", docCDRs())))
 	if !strings.Contains(empty, "nothing to settle") || strings.Contains(empty, "By day") {
 		t.Errorf("empty PDF:\n%s", empty)
+	}
+}
+
+// TestStatementPDFHostileAndLong: names with PDF string delimiters print
+// as given (no broken content stream), a character outside cp1252 prints
+// as '.', and a statement of many destinations runs over pages with the
+// table header repeated on each.
+func TestStatementPDFHostileAndLong(t *testing.T) {
+	cdrs := docCDRs()[:4]
+	for i := range 150 {
+		c := cdrs[0]
+		c.Prefix = "49" + strconv.Itoa(1000+i)
+		c.Description = "Destination (" + strconv.Itoa(i) + `) \ with a description far too long for its column in the PDF table`
+		cdrs = append(cdrs, c)
+	}
+	s := docStatement(t, Sell, "2026-11", cdrs)
+	s.Heading.CounterpartyName = `Carrier (A) \ Ω`
+	var buf bytes.Buffer
+	if err := s.WritePDF(&buf); err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, buf.Bytes())
+	if !strings.Contains(text, `Carrier (A) \ . owes Purple peering`) {
+		t.Errorf("hostile name:\n%s", text)
+	}
+	pages := strings.Count(text, "Page ")
+	if headers := strings.Count(text, "Prefix\n"); pages < 4 || headers < 3 {
+		t.Errorf("%d pages, destination header %d times", pages, headers)
+	}
+	if !strings.Contains(text, "...") || strings.Contains(text, "far too long for its column in the PDF table") {
+		t.Error("an over-long description is not cut to its column")
 	}
 }
