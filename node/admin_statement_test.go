@@ -34,7 +34,7 @@ func TestAdminStatementDocument(t *testing.T) {
 		{"json carries number and sentence", "&counterparty=carrier-a&direction=sell",
 			[]string{`"Owes": "Carrier A owes ospnode demo network 0.09 USD for this period."`, `"Number": "` + strings.ToUpper(DemoNetwork) + `-`}, ""},
 		{"asked for the empty direction", "&counterparty=carrier-a&direction=buy&format=html",
-			[]string{"nothing is owed either way", `id="empty"`}, `class="chart"`},
+			[]string{"ospnode demo network owes Carrier A nothing for this period", `id="empty"`}, `class="chart"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

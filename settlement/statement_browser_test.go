@@ -240,7 +240,7 @@ func TestStatementInBrowser(t *testing.T) {
 			if !f.EmptyVisible || !strings.Contains(f.Empty, "nothing to settle") || f.HasChart || len(f.Days) != 0 || f.Totals != "" {
 				t.Errorf("empty period: message %q (visible %v), chart %v, totals %q", f.Empty, f.EmptyVisible, f.HasChart, f.Totals)
 			}
-			if !strings.Contains(f.Owes, "nothing is owed") {
+			if !strings.Contains(f.Owes, "owes Purple peering nothing for this period") {
 				t.Errorf("empty period's sentence %q", f.Owes)
 			}
 		})

@@ -127,8 +127,11 @@ func (s *Statement) Debt() Debt {
 // an unstated one, or an empty period, says so instead.
 func (d Debt) Sentence() string {
 	switch {
-	case d.Nothing:
+	case d.Nothing && !d.Known:
 		return "No calls between " + d.Creditor.Display() + " and " + d.Debtor.Display() + " in this period: nothing is owed either way."
+	case d.Nothing:
+		// Only this statement's direction is empty: the other may not be.
+		return d.Debtor.Display() + " owes " + d.Creditor.Display() + " nothing for this period: no calls in this statement's direction."
 	case !d.Known:
 		return "Direction not stated: " + GroupedAmount(d.Amount) + " between " + d.Creditor.Display() + " and " + d.Debtor.Display() + " (give the direction to say who pays)."
 	}

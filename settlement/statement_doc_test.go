@@ -57,7 +57,9 @@ func TestDebtSentence(t *testing.T) {
 		{"buy: we owe them", docStatement(t, Buy, "2026-11", docCDRs()), "Purple peering owes Carrier A 1,234.56 USD for this period."},
 		{"credit turns the debt around", neg, "Purple peering owes Carrier A 12.50 USD for this period."},
 		{"no direction says so", docStatement(t, "", "2026-11", docCDRs()), "Direction not stated"},
-		{"empty period says so", docStatement(t, Sell, "2026-10", docCDRs()), "No calls between Purple peering and Carrier A"},
+		{"empty direction says so", docStatement(t, Sell, "2026-10", docCDRs()), "Carrier A owes Purple peering nothing for this period: no calls in this statement's direction."},
+		{"empty buy direction", docStatement(t, Buy, "2026-10", docCDRs()), "Purple peering owes Carrier A nothing"},
+		{"no traffic either way", docStatement(t, "", "2026-10", docCDRs()), "No calls between Purple peering and Carrier A in this period: nothing is owed either way."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

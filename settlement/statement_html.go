@@ -41,7 +41,7 @@ var statementPage = template.Must(template.New("statement").Parse(`<!DOCTYPE htm
 </div>
 <p class="owes" id="owes">{{.Owes}}</p>
 <p class="dir">{{.DirText}}</p>
-{{if .Empty}}<p class="empty" id="empty">No calls with {{.Them.Display}} from {{.Period}}: there is nothing to settle for this period.</p>
+{{if .Empty}}<p class="empty" id="empty">No calls with {{.Them.Display}} from {{.Period}}: there is nothing to settle on this statement.</p>
 {{else}}<h2>Totals</h2>
 <div class="scroll"><table class="totals" id="totals">
 {{range $i, $r := .Totals}}<tr{{if eq $i 3}} class="invoice"{{end}}><th>{{$r.Label}}</th><td>{{$r.Value}}</td></tr>

@@ -24,7 +24,7 @@ func (s *Statement) WritePDF(w io.Writer) error {
 	p := newPDFDoc("Statement", v.Number, v.Issuer.Display(), s.Heading.Issued)
 	p.heading(v)
 	if v.Empty {
-		p.box("No calls with "+v.Them.Display()+" from "+v.Period+": there is nothing to settle for this period.", 11, false, [3]int{250, 250, 250})
+		p.box("No calls with "+v.Them.Display()+" from "+v.Period+": there is nothing to settle on this statement.", 11, false, [3]int{250, 250, 250})
 	} else {
 		p.section("Totals")
 		for i, r := range v.Totals {
