@@ -138,6 +138,7 @@ func settleCommand() *cli.Command {
 						"Online (--node) the default is the one direction the counterparty has traffic in; with traffic both ways you must choose " +
 						"(ospnode settle net nets the two). Offline the default is sell (what settle rate prices)", EnvVars: []string{"OSPNODE_SETTLE_DIRECTION"}},
 					&cli.StringFlag{Name: "issue-date", Usage: "issue date printed on the statement (2006-01-02; default today, UTC)", EnvVars: []string{"OSPNODE_SETTLE_ISSUE_DATE"}},
+					&cli.IntFlag{Name: "due-days", Usage: "payment terms: print a due date this many days after the issue date (0: no due date)", EnvVars: []string{"OSPNODE_SETTLE_DUE_DAYS"}},
 					&cli.StringFlag{Name: "issuer", Usage: "offline: our network id, the statement's issuer (online the node's network settings name it)", EnvVars: []string{"OSPNODE_SETTLE_ISSUER"}},
 					&cli.StringFlag{Name: "issuer-name", Usage: "offline: our network's display name", EnvVars: []string{"OSPNODE_SETTLE_ISSUER_NAME"}},
 					&cli.StringFlag{Name: "counterparty-name", Usage: "offline: the counterparty's display name, e.g. \"Carrier A\" (online the member's or peer's name)", EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY_NAME"}},
@@ -292,6 +293,9 @@ func settleStatement(c *cli.Context) error {
 			return settleUsage("--issue-date %q: want 2006-01-02", d)
 		}
 	}
+	if n := c.Int("due-days"); n < 0 || n > 366 {
+		return settleUsage("--due-days %d: want 0 (no due date) to 366", n)
+	}
 	cur := c.String("currency")
 	if cur != "" && !money.ValidCurrency(cur) {
 		return settleUsage("--currency %q: not an ISO 4217 code", cur)
@@ -342,6 +346,9 @@ func settleStatement(c *cli.Context) error {
 	}
 	st.Heading = settlement.StatementHeading{Issuer: settlement.Party{ID: c.String("issuer"), Name: c.String("issuer-name")},
 		CounterpartyName: c.String("counterparty-name"), Direction: dir, Issued: issued}
+	if n := c.Int("due-days"); n > 0 {
+		st.Heading.Due = st.Heading.Issued.AddDate(0, 0, n)
+	}
 	if to := c.String("convert-to"); to != "" {
 		date, _ := time.Parse("2006-01-02", c.String("rate-date")) // checked by checkConversionFlags
 		x, err := settlement.NewExchangeRate(cur, to, c.String("rate"), date, c.String("rate-source"))
@@ -394,6 +401,9 @@ func settleStatementOnline(c *cli.Context, out, cur string, dir settlement.Direc
 	}
 	if d := c.String("issue-date"); d != "" {
 		q.Set("issue_date", d)
+	}
+	if n := c.Int("due-days"); n > 0 {
+		q.Set("due_days", strconv.Itoa(n))
 	}
 	if to := c.String("convert-to"); to != "" {
 		q.Set("convert_to", to)

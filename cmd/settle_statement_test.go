@@ -92,6 +92,7 @@ func TestSettleStatementDocument(t *testing.T) {
 		want string
 	}{
 		{"default sell", nil, "ACME Telecom owes Purple peering 0.50 USD"},
+		{"due date", []string{"--issue-date", "2026-12-02", "--due-days", "14"}, `<dt>Due date</dt><dd id="due">2026-12-16</dd>`},
 		{"buy", []string{"--direction", "buy"}, "Purple peering owes ACME Telecom 0.50 USD"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestSettleStatementDocument(t *testing.T) {
 		t.Fatalf("offline pdf: exit %d %s", code, errb)
 	}
 	for _, bad := range [][]string{
-		{"--direction", "both"}, {"--issue-date", "tomorrow"}, {"--output", "docx"},
+		{"--direction", "both"}, {"--issue-date", "tomorrow"}, {"--output", "docx"}, {"--due-days", "-3"},
 	} {
 		args := append([]string{"settle", "statement", "--cdrs", export, "--counterparty", "acme", "--period", period}, bad...)
 		if code, _, errb := run(t, args...); code != exitUsage || !strings.Contains(errb, bad[0]) {

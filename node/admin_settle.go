@@ -208,7 +208,7 @@ func statementDirection(r *http.Request) (settlement.Direction, error) {
 }
 
 // handleStatement is GET /v1/statements?counterparty=&period=&currency=
-// &direction=sell|buy&format=json|csv|html|pdf[&issue_date=][&convert_to=
+// &direction=sell|buy&format=json|csv|html|pdf[&issue_date=&due_days=][&convert_to=
 // &rate=&rate_date=&rate_source=]. Without direction the statement is of
 // the one direction the counterparty has traffic in (both: refused with
 // reason direction_required). The document names this network as issuer
@@ -233,6 +233,12 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		issued, err := n.issueDate(r)
 		if err != nil {
 			return nil, "", err
+		}
+		dueDays := 0
+		if s := r.URL.Query().Get("due_days"); s != "" {
+			if dueDays, err = strconv.Atoi(s); err != nil || dueDays < 0 || dueDays > 366 {
+				return nil, "", badRequest("due_days=%q: want 0 (no due date) to 366", s)
+			}
 		}
 		// Check the conversion parameters before the ledger is read (the
 		// source currency is checked again once known).
@@ -295,6 +301,9 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		st.Heading = n.statementHeading(account, dir, issued)
+		if dueDays > 0 {
+			st.Heading.Due = issued.AddDate(0, 0, dueDays)
+		}
 		return st, format, nil
 	}()
 	if err != nil {

@@ -66,6 +66,10 @@ func TestAdminStatementDocument(t *testing.T) {
 
 	adm(t, n, 400, "GET", "/v1/statements?period="+period+"&counterparty=carrier-a&issue_date=02.12.2026", "")
 	adm(t, n, 400, "GET", base+"&counterparty=carrier-a&format=docx", "")
+	adm(t, n, 400, "GET", base+"&counterparty=carrier-a&due_days=-1", "")
+	if b := string(adm(t, n, 200, "GET", base+"&counterparty=carrier-a&format=html&due_days=30", "")); !strings.Contains(b, `<dt>Due date</dt><dd id="due">2027-01-01</dd>`) {
+		t.Errorf("due date 30 days after 2026-12-02:\n%s", b)
+	}
 
 	// carrier-b → carrier-a: now both have traffic both ways.
 	callBetween(t, n, "127.0.0.3", "127.0.0.1", "20", "doc-2", "61.500")

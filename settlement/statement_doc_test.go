@@ -156,7 +156,11 @@ func TestStatementHTMLGolden(t *testing.T) {
 		s    *Statement
 	}{
 		{"statement-sell.html", docStatement(t, Sell, "2026-11", docCDRs())},
-		{"statement-buy.html", docStatement(t, Buy, "2026-11", docCDRs())},
+		{"statement-buy.html", func() *Statement {
+			s := docStatement(t, Buy, "2026-11", docCDRs())
+			s.Heading.Due = s.Heading.Issued.AddDate(0, 0, 30)
+			return s
+		}()},
 		{"statement-empty.html", docStatement(t, Sell, "2026-10", docCDRs())},
 	} {
 		var buf bytes.Buffer

@@ -35,7 +35,8 @@ var statementPage = template.Must(template.New("statement").Parse(`<!DOCTYPE htm
 <dt>Issuer</dt><dd>{{.Issuer.Display}}{{if and .Issuer.Name .Issuer.ID}} <span class="id">({{.Issuer.ID}})</span>{{end}}</dd>
 <dt>Statement no.</dt><dd id="number">{{.Number}}</dd>
 <dt>Issue date</dt><dd>{{.Issued}}</dd>
-<dt>Period</dt><dd id="period">{{.Period}}</dd>
+{{with .Due}}<dt>Due date</dt><dd id="due">{{.}}</dd>
+{{end}}<dt>Period</dt><dd id="period">{{.Period}}</dd>
 <dt>Currency</dt><dd>{{.S.Currency}}</dd>
 </dl>
 </div>

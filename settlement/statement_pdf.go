@@ -144,8 +144,11 @@ func (p *pdfDoc) heading(v statementView) {
 	if v.Issuer.Name != "" && v.Issuer.ID != "" {
 		issuer += " (" + v.Issuer.ID + ")"
 	}
-	p.meta([]viewRow{{"Issuer", issuer}, {"Statement no.", v.Number}, {"Issue date", v.Issued},
-		{"Period", v.Period}, {"Currency", v.S.Currency}})
+	meta := []viewRow{{"Issuer", issuer}, {"Statement no.", v.Number}, {"Issue date", v.Issued}}
+	if v.Due != "" {
+		meta = append(meta, viewRow{"Due date", v.Due})
+	}
+	p.meta(append(meta, viewRow{"Period", v.Period}, viewRow{"Currency", v.S.Currency}))
 	f.Ln(3)
 	fill := [3]int{244, 244, 244}
 	switch v.Class {

@@ -75,8 +75,11 @@ func TestStatementPDF(t *testing.T) {
 	if !bytes.Equal(pdf, render(docStatement(t, Sell, "2026-11", docCDRs()))) {
 		t.Error("the same statement gave two different PDFs")
 	}
-	buy := pdfText(t, render(docStatement(t, Buy, "2026-11", docCDRs())))
-	if !strings.Contains(buy, "Purple peering owes Carrier A 1,234.56 USD") || strings.Contains(buy, "Carrier A owes") || !strings.Contains(buy, "PAYABLE") {
+	buyStatement := docStatement(t, Buy, "2026-11", docCDRs())
+	buyStatement.Heading.Due = buyStatement.Heading.Issued.AddDate(0, 0, 30)
+	buy := pdfText(t, render(buyStatement))
+	if !strings.Contains(buy, "Purple peering owes Carrier A 1,234.56 USD") || strings.Contains(buy, "Carrier A owes") || !strings.Contains(buy, "PAYABLE") ||
+		!strings.Contains(buy, "Due date\n2027-01-01") {
 		t.Errorf("buy PDF does not read as what we owe:\n%s", buy)
 	}
 	empty := pdfText(t, render(docStatement(t, Sell, "2026-10", docCDRs())))

@@ -21,6 +21,7 @@ type statementView struct {
 	Owes         string // the debt in words
 	DirText      string
 	Issued       string
+	Due          string // "" when the heading has no due date
 	Period       string
 	Empty        bool // no call in the period: words instead of zeros and an empty chart
 	Totals       []viewRow
@@ -92,6 +93,9 @@ func (s *Statement) view() statementView {
 	}
 	if !s.Heading.Issued.IsZero() {
 		v.Issued = s.Heading.Issued.UTC().Format("2006-01-02")
+	}
+	if !s.Heading.Due.IsZero() && !v.Empty {
+		v.Due = s.Heading.Due.UTC().Format("2006-01-02")
 	}
 	cur := " " + s.Currency
 	// Every amount of the document with the same decimals: a zero day
