@@ -43,7 +43,7 @@ type nettingView struct {
 	Us, Them               Party
 	Empty                  bool
 	Currencies             []nettingCurrencyView
-	Class                  string // "sell" (they pay us), "buy" (we pay them) or "unknown" (even, mixed or empty)
+	Class                  string // "sell" (they pay us), "buy" (we pay them) or "netting" (even, mixed or empty)
 }
 
 type nettingCurrencyView struct {
@@ -56,7 +56,7 @@ type nettingCurrencyView struct {
 func (nt *Netting) view() nettingView {
 	us, them := Party{ID: nt.Us, Name: nt.Heading.UsName}, Party{ID: nt.Them, Name: nt.Heading.ThemName}
 	v := nettingView{Number: nt.Number(), Issued: "not stated", Period: nt.Period.PeriodText(), Us: us, Them: them,
-		Empty: len(nt.Positions) == 0, Class: "unknown"}
+		Empty: len(nt.Positions) == 0, Class: "netting"}
 	if !nt.Heading.Issued.IsZero() {
 		v.Issued = nt.Heading.Issued.UTC().Format("2006-01-02")
 	}
