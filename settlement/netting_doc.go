@@ -15,7 +15,7 @@ import (
 // reader sees ("" shows the id).
 type NettingHeading struct {
 	UsName, ThemName string
-	Issued           time.Time // the zero time renders as "not stated"
+	Issued           time.Time `json:",omitzero"` // the zero time renders as "not stated"
 }
 
 // Number is the netting statement's number, derived like

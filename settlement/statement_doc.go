@@ -37,8 +37,8 @@ type StatementHeading struct {
 	Issuer           Party     // the network issuing the statement (us)
 	CounterpartyName string    // display name of Statement.Counterparty ("" shows the id)
 	Direction        Direction // Sell: the counterparty owes the issuer; Buy: the issuer owes it; "" not stated
-	Issued           time.Time // the issue date (a UTC day; the zero time renders as "not stated")
-	Due              time.Time // the payment due date (zero: none shown; the ledger holds no payment terms)
+	Issued           time.Time `json:",omitzero"` // the issue date (a UTC day; the zero time renders as "not stated")
+	Due              time.Time `json:",omitzero"` // the payment due date (zero: none shown; the ledger holds no payment terms)
 }
 
 // CounterpartyParty is the statement's counterparty as a Party.
