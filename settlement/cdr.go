@@ -40,6 +40,10 @@ type CDR struct {
 	HasBillable     bool
 	// Amount is the rated cost; the zero Amount (no currency) means unrated.
 	Amount money.Amount
+	// Currency is the record's currency column (an ISO 4217 code, checked),
+	// also when it has no amount: the currency the record expects to be
+	// priced in. Amount's currency when it has an amount; "" if none given.
+	Currency string `json:"-"`
 	// Prefix and Description: the deck row that rated the call, when known
 	// (statements group by them).
 	Prefix      string
@@ -114,14 +118,16 @@ func ParseColumnMap(s string) (ColumnMap, error) {
 		}
 		p := m.ptr(k)
 		if p == nil {
-			return m, fmt.Errorf("%w: column map: unknown field %q (want one of %s)", ErrBadInput, k, strings.Join(cdrFields, ", "))
+			return m, fmt.Errorf("%w: column map: unknown field %q (want one of %s)", ErrBadInput, k, strings.Join(cdrFields[:], ", "))
 		}
 		*p = v
 	}
 	return m, nil
 }
 
-var cdrFields = []string{FieldTransactionID, FieldCallID, FieldCalling, FieldCalled, FieldConnectTime,
+// cdrFields is the one list of CDR fields: ColumnMap keys, CDRReader's
+// column lookup (by the f* indexes) and CDRHeader follow it.
+var cdrFields = [numCDRFields]string{FieldTransactionID, FieldCallID, FieldCalling, FieldCalled, FieldConnectTime,
 	FieldDuration, FieldRole, FieldCounterparty, FieldBillableSeconds, FieldAmount, FieldCurrency,
 	FieldPrefix, FieldDescription}
 
@@ -186,139 +192,54 @@ type CDRFormat struct {
 // when its called column is empty, so rated files read back directly.
 const TotalMarker = "TOTAL"
 
-// ReadCDRs reads CDRs from CSV with a header line. Required columns: called,
-// connect_time and duration (through f.Columns); the rest are optional.
-// A file with any bad line is rejected with a *CDRError naming each bad line
-// and field (capped at MaxListedErrors); bounds as in ReadDeckCSV.
+// ReadCDRs reads a whole CDR file into memory with a CDRReader. Required
+// columns: called, connect_time and duration (through f.Columns); the rest
+// are optional. A file with any bad line is rejected with a *CDRError naming
+// each bad line and field (capped at MaxListedErrors, the rest counted);
+// bounds as in ReadDeckCSV. Callers that must not hold the file (a month of
+// traffic) read it with a CDRReader instead.
 func ReadCDRs(r io.Reader, f CDRFormat) ([]CDR, error) {
-	if f.DurationUnit == "" {
-		f.DurationUnit = "s"
-	}
-	if f.DurationUnit != "s" && f.DurationUnit != "ms" {
-		return nil, fmt.Errorf("%w: duration unit %q (want s or ms)", ErrBadInput, f.DurationUnit)
-	}
-	if f.Currency != "" && !money.ValidCurrency(f.Currency) {
-		return nil, fmt.Errorf("%w: currency %q is not an ISO 4217 code", ErrBadInput, f.Currency)
-	}
-	maxRows, maxLine := f.MaxRows, f.MaxLineBytes
+	maxRows := f.MaxRows
 	if maxRows <= 0 {
 		maxRows = DefaultMaxRows
 	}
-	if maxLine <= 0 {
-		maxLine = DefaultMaxLine
-	}
-	src := newCSVSource(r, maxLine)
-	if err := src.readHeader(); err != nil {
-		return nil, cdrErr(err)
-	}
-	cols := make(map[string]int, len(cdrFields))
-	var errs lineErrors
-	for _, fl := range cdrFields {
-		name := f.Columns.column(fl)
-		i, ok := src.header[name]
-		if name == "-" || !ok {
-			i = -1
-		}
-		cols[fl] = i
-		if i < 0 && (fl == FieldCalled || fl == FieldConnectTime || fl == FieldDuration) {
-			errs.add(1, fl, name, fmt.Errorf("%w: missing column %q (header has %s)", ErrBadInput, name, strings.Join(src.names, ",")))
-		}
-	}
-	if errs.count() > 0 {
-		return nil, &CDRError{Errors: errs.Errors, Omitted: errs.Omitted}
-	}
-	if cols[FieldAmount] >= 0 && cols[FieldCurrency] < 0 && f.Currency == "" {
-		return nil, &CDRError{Errors: []FieldError{{Line: 1, Field: FieldAmount,
-			Err: fmt.Errorf("%w: amounts need a currency column or a default currency", ErrBadInput)}}}
+	cr, err := NewCDRReader(r, f)
+	if err != nil {
+		return nil, err
 	}
 	var out []CDR
+	var errs lineErrors
 	tooBig := false
 	for {
-		rec, line, err := src.nextRecord(&errs)
+		var c CDR
+		err := cr.Next(&c)
 		if err == io.EOF {
 			break
 		}
+		var re *RowError
+		if errors.As(err, &re) {
+			for _, fe := range re.Errors {
+				errs.add(fe.Line, fe.Field, fe.Value, fe.Err)
+			}
+			continue
+		}
 		if err != nil {
-			return nil, err
-		}
-		if field(rec, 0) == TotalMarker && field(rec, cols[FieldCalled]) == "" {
-			continue // the trailer `ospnode settle rate` writes
-		}
-		if len(out) >= maxRows {
-			errs.add(line, "", "", fmt.Errorf("%w: more than %d rows", ErrTooLarge, maxRows))
+			if !errors.Is(err, ErrTooLarge) {
+				return nil, err
+			}
+			errs.add(cr.Line(), "", "", errors.Unwrap(err))
 			tooBig = true
 			break
 		}
-		get := func(fl string) string { return field(rec, cols[fl]) }
-		bad := errs.count()
-		c := CDR{
-			TransactionID: get(FieldTransactionID), CallID: get(FieldCallID),
-			Calling: get(FieldCalling), Called: get(FieldCalled),
-			Counterparty: get(FieldCounterparty), Line: line,
-			Prefix: get(FieldPrefix), Description: get(FieldDescription),
-		}
-		for _, s := range []struct{ name, v string }{{FieldTransactionID, c.TransactionID}, {FieldCallID, c.CallID},
-			{FieldCalling, c.Calling}, {FieldCalled, c.Called}, {FieldCounterparty, c.Counterparty},
-			{FieldPrefix, c.Prefix}, {FieldDescription, c.Description}} {
-			if len(s.v) > 256 {
-				errs.add(line, f.Columns.column(s.name), s.v, fmt.Errorf("%w: longer than 256 bytes", ErrBadInput))
-			}
-		}
-		if c.Called == "" {
-			errs.add(line, f.Columns.column(FieldCalled), "", fmt.Errorf("%w: empty", ErrBadInput))
-		}
-		if s := get(FieldConnectTime); true {
-			t, err := parseTime(s, f.TimeLayout, f.Location)
-			if err != nil {
-				errs.add(line, f.Columns.column(FieldConnectTime), s, err)
-			}
-			c.ConnectTime = t.UTC()
-		}
-		if s := get(FieldDuration); true {
-			ms, err := parseMillis(s, f.DurationUnit)
-			if err == nil && ms > maxDurationMillis {
-				err = fmt.Errorf("%w: duration over 100 days", ErrBadInput)
-			}
-			if err != nil {
-				errs.add(line, f.Columns.column(FieldDuration), s, err)
-			}
-			c.DurationMillis = ms
-		}
-		if s := get(FieldRole); s != "" {
-			switch Role(strings.ToLower(s)) {
-			case RoleSource, "src", "orig", "originating":
-				c.Role = RoleSource
-			case RoleDestination, "dst", "dest", "term", "terminating":
-				c.Role = RoleDestination
-			default:
-				errs.add(line, f.Columns.column(FieldRole), s, fmt.Errorf("%w: want source or destination", ErrBadInput))
-			}
-		}
-		if s := get(FieldBillableSeconds); s != "" {
-			n, err := parseInt(s)
-			if err != nil || n > maxDurationMillis/1000 {
-				errs.add(line, f.Columns.column(FieldBillableSeconds), s, fmt.Errorf("%w: want whole seconds", ErrBadInput))
-			}
-			c.BillableSeconds, c.HasBillable = n, true
-		}
-		if s := get(FieldAmount); s != "" {
-			cur := get(FieldCurrency)
-			if cur == "" {
-				cur = f.Currency
-			}
-			a, err := money.New(s, strings.ToUpper(cur))
-			if err != nil {
-				errs.add(line, f.Columns.column(FieldAmount), s+" "+cur, fmt.Errorf("%w: %w", ErrBadInput, err))
-			}
-			c.Amount = a
-		}
-		if errs.count() > bad {
-			continue
+		if len(out) >= maxRows {
+			errs.add(c.Line, "", "", fmt.Errorf("%w: more than %d rows", ErrTooLarge, maxRows))
+			tooBig = true
+			break
 		}
 		out = append(out, c)
 	}
 	if errs.count() > 0 {
-		return nil, &CDRError{Errors: errs.Errors, Omitted: errs.Omitted, tooBig: tooBig || src.stoppedTooLarge}
+		return nil, &CDRError{Errors: errs.Errors, Omitted: errs.Omitted, tooBig: tooBig}
 	}
 	return out, nil
 }
@@ -336,9 +257,7 @@ func cdrErr(err error) error {
 
 // CDRHeader is the header WriteCDRs writes (the Field* names), which
 // ReadCDRs reads back with an empty ColumnMap.
-var CDRHeader = []string{FieldTransactionID, FieldCallID, FieldCalling, FieldCalled, FieldConnectTime,
-	FieldDuration, FieldRole, FieldCounterparty, FieldBillableSeconds, FieldAmount, FieldCurrency,
-	FieldPrefix, FieldDescription}
+var CDRHeader = append([]string(nil), cdrFields[:]...)
 
 // WriteCDRs writes cdrs as CSV with CDRHeader: times in RFC 3339 UTC with
 // milliseconds, durations in seconds with 3 decimals, amounts in plain
