@@ -69,6 +69,16 @@ func (e *RowError) Detail() string {
 // Is makes errors.Is(err, ErrBadInput) hold.
 func (e *RowError) Is(target error) bool { return target == ErrBadInput }
 
+// Unwrap returns the field errors, so errors.Is finds their causes
+// (money.ErrCurrencyMismatch, ErrTooLarge, ErrNoVersion …).
+func (e *RowError) Unwrap() []error {
+	out := make([]error, len(e.Errors))
+	for i, fe := range e.Errors {
+		out[i] = fe
+	}
+	return out
+}
+
 func rowErr(line int, reason, field, value string, err error) *RowError {
 	return &RowError{Line: line, Reason: reason, Errors: []FieldError{{Line: line, Field: field, Value: value, Err: err}}}
 }
@@ -167,6 +177,7 @@ func (r *CDRReader) Line() int { return r.line }
 // the file cannot be read safely) or a read error. The TOTAL trailer line
 // `settle rate` writes is skipped.
 func (r *CDRReader) Next(c *CDR) error {
+	*c = CDR{}
 	for {
 		rec, line, err := r.src.next()
 		if err == io.EOF {
