@@ -2,14 +2,11 @@ package cmd
 
 import (
 	"bufio"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,13 +16,17 @@ import (
 	"github.com/ospnode/ospnode/settlement"
 )
 
-// Exit codes of the settle and reconcile commands: 0 success (no dispute),
-// 1 bad input file (the message names the file, line and field), 2 bad
-// usage (flags), 3 a dispute was raised by reconcile.
+// Exit codes, one convention for every command (exitStatusHelp shows it
+// in `ospnode help`): 0 success; 1 the operation failed (for a file: the
+// message names the file, line and field); 2 bad usage (flags, arguments,
+// a required flag missing); 3 reconcile raised a dispute; 4 some records
+// were rejected — the output holds the rest and the rejects file (or
+// stderr) each rejected record with its reason.
 const (
 	exitBadInput = 1
 	exitUsage    = 2
 	exitDispute  = 3
+	exitRejected = 4
 )
 
 func settleUsage(format string, args ...any) error {
@@ -94,22 +95,7 @@ func settleCommand() *cli.Command {
 		Name:  "settle",
 		Usage: "rate CDRs against a rate deck and build statements, offline from CSV files",
 		Subcommands: []*cli.Command{
-			{
-				Name:      "rate",
-				Usage:     "rate CDRS.csv with a deck; write the CDRs with billable_seconds and amount and a final TOTAL line",
-				ArgsUsage: "CDRS.csv",
-				Flags: append([]cli.Flag{
-					&cli.StringFlag{Name: "deck", Usage: "rate deck CSV (prefix,description,rate,connect_fee,first_increment,next_increment,effective_from[,effective_until])", Required: true, EnvVars: []string{"OSPNODE_SETTLE_DECK"}},
-					&cli.StringFlag{Name: "currency", Usage: "deck currency (ISO 4217)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_CURRENCY"}},
-					&cli.IntFlag{Name: "decimals", Usage: "round each CDR's cost to this many places", Value: 4, EnvVars: []string{"OSPNODE_SETTLE_DECIMALS"}},
-					&cli.StringFlag{Name: "rounding", Usage: "half-up, half-even, up or down", Value: money.HalfUp, EnvVars: []string{"OSPNODE_SETTLE_ROUNDING"}},
-					&cli.StringFlag{Name: "duration-rounding", Usage: "milliseconds to whole seconds: up, down or half-up", Value: "up", EnvVars: []string{"OSPNODE_SETTLE_DURATION_ROUNDING"}},
-					&cli.BoolFlag{Name: "zero-duration-fee", Usage: "charge the connect fee for 0 s calls too", EnvVars: []string{"OSPNODE_SETTLE_ZERO_DURATION_FEE"}},
-					&cli.StringFlag{Name: "counterparty", Usage: "deck counterparty (also stamped on CDRs that have none)", EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
-					&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout", EnvVars: []string{"OSPNODE_SETTLE_OUT"}},
-				}, cdrFormatFlags("", "SETTLE_")...),
-				Action: settleRate,
-			},
+			settleRateCommand(),
 			{
 				Name:  "statement",
 				Usage: "total rated CDRs for a counterparty and period: by destination and by day, invoice rounding shown",
@@ -130,96 +116,6 @@ func settleCommand() *cli.Command {
 			settleNetCommand(),
 		},
 	}
-}
-
-func settleRate(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return settleUsage("settle rate: give exactly one CDRS.csv")
-	}
-	cdrFile := c.Args().First()
-	dm, err := settlement.ParseDurationMode(c.String("duration-rounding"))
-	if err != nil {
-		return settleUsage("--duration-rounding: %v", err)
-	}
-	opts := settlement.DeckOptions{
-		Counterparty: c.String("counterparty"), Currency: c.String("currency"),
-		Decimals: int32(c.Int("decimals")), Rounding: c.String("rounding"), DurationRounding: dm,
-		ZeroDurationConnectFee: c.Bool("zero-duration-fee"),
-	}
-	if c.Int("decimals") < 0 || c.Int("decimals") > settlement.MaxDecimals {
-		return settleUsage("--decimals %d: want 0..%d", c.Int("decimals"), settlement.MaxDecimals)
-	}
-	deckFile := c.String("deck")
-	fh, err := os.Open(deckFile)
-	if err != nil {
-		return badInput(deckFile, err)
-	}
-	deck, err := settlement.ReadDeckCSV(fh, opts)
-	fh.Close()
-	if err != nil {
-		var de *settlement.DeckError
-		if !errors.As(err, &de) && errors.Is(err, settlement.ErrBadInput) {
-			return settleUsage("%v", err) // a deck-level option, not a line
-		}
-		return badInput(deckFile, err)
-	}
-	rater, err := settlement.NewRater(deck)
-	if err != nil {
-		return badInput(deckFile, err)
-	}
-	format, err := cdrFormat(c, "", opts.Currency)
-	if err != nil {
-		return err
-	}
-	cdrs, err := readCDRFile(cdrFile, format)
-	if err != nil {
-		return err
-	}
-	// Rate everything; a CDR that cannot be rated fails the run naming its
-	// line, after all lines were tried (like the readers).
-	var bad []string
-	total := money.Zero(opts.Currency)
-	var secs int64
-	for i := range cdrs {
-		cd := &cdrs[i]
-		r, err := rater.Rate(cd.Called, cd.ConnectTime, cd.DurationMillis)
-		if err != nil {
-			if len(bad) < settlement.MaxListedErrors {
-				bad = append(bad, fmt.Sprintf("line %d, field called (%q): %v", cd.Line, cd.Called, err))
-			}
-			continue
-		}
-		cd.BillableSeconds, cd.HasBillable, cd.Amount = r.BillableSeconds, true, r.Amount
-		cd.Prefix, cd.Description = r.Prefix, r.Description
-		if cd.Counterparty == "" {
-			cd.Counterparty = opts.Counterparty
-		}
-		secs += r.BillableSeconds
-		if total, err = total.Add(r.Amount); err != nil {
-			return err
-		}
-	}
-	if len(bad) > 0 {
-		return badInput(cdrFile, fmt.Errorf("cannot rate:\n  %s", strings.Join(bad, "\n  ")))
-	}
-	return withOutput(c, c.String("out"), func(w io.Writer) error {
-		if err := settlement.WriteCDRs(w, cdrs); err != nil {
-			return err
-		}
-		// The TOTAL line: calls in duration's place would confuse a reader,
-		// so the count goes into description.
-		cw := csv.NewWriter(w)
-		rec := make([]string, len(settlement.CDRHeader))
-		rec[0] = settlement.TotalMarker
-		rec[8] = strconv.FormatInt(secs, 10)
-		rec[9], rec[10] = total.Text(), total.Currency()
-		rec[12] = strconv.Itoa(len(cdrs)) + " calls"
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-		cw.Flush()
-		return cw.Error()
-	})
 }
 
 // withOutput runs fn on a buffered stdout, or on the named file.

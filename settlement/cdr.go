@@ -263,19 +263,48 @@ var CDRHeader = append([]string(nil), cdrFields[:]...)
 // milliseconds, durations in seconds with 3 decimals, amounts in plain
 // notation. Empty optional fields stay empty.
 func WriteCDRs(w io.Writer, cdrs []CDR) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(CDRHeader); err != nil {
+	cw, err := NewCDRWriter(w)
+	if err != nil {
 		return err
 	}
-	rec := make([]string, len(CDRHeader))
 	for i := range cdrs {
-		cdrRecord(rec, &cdrs[i])
-		if err := cw.Write(rec); err != nil {
+		if err := cw.Write(&cdrs[i]); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Flush()
+}
+
+// CDRWriter writes CDRs one at a time in WriteCDRs' format (what
+// CDRReader reads back with an empty ColumnMap). Not safe for concurrent
+// use.
+type CDRWriter struct {
+	cw  *csv.Writer
+	rec []string
+}
+
+// NewCDRWriter writes the header line (CDRHeader) to w.
+func NewCDRWriter(w io.Writer) (*CDRWriter, error) {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CDRHeader); err != nil {
+		return nil, err
+	}
+	return &CDRWriter{cw: cw, rec: make([]string, len(CDRHeader))}, nil
+}
+
+// Write writes one CDR.
+func (w *CDRWriter) Write(c *CDR) error {
+	cdrRecord(w.rec, c)
+	return w.cw.Write(w.rec)
+}
+
+// WriteRaw writes one record as given (the TOTAL trailer).
+func (w *CDRWriter) WriteRaw(rec []string) error { return w.cw.Write(rec) }
+
+// Flush writes any buffered data and returns the first write error.
+func (w *CDRWriter) Flush() error {
+	w.cw.Flush()
+	return w.cw.Error()
 }
 
 func cdrRecord(rec []string, c *CDR) {
