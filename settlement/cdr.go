@@ -1,13 +1,14 @@
 package settlement
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ospnode/ospnode/ledger/money"
 )
@@ -276,50 +277,125 @@ func WriteCDRs(w io.Writer, cdrs []CDR) error {
 }
 
 // CDRWriter writes CDRs one at a time in WriteCDRs' format (what
-// CDRReader reads back with an empty ColumnMap). Not safe for concurrent
-// use.
+// CDRReader reads back with an empty ColumnMap), quoting as encoding/csv
+// does, without allocating per record. Not safe for concurrent use.
 type CDRWriter struct {
-	cw  *csv.Writer
-	rec []string
+	w   io.Writer
+	buf []byte
 }
 
 // NewCDRWriter writes the header line (CDRHeader) to w.
 func NewCDRWriter(w io.Writer) (*CDRWriter, error) {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(CDRHeader); err != nil {
+	cw := &CDRWriter{w: w, buf: make([]byte, 0, 64<<10)}
+	if err := cw.WriteRaw(CDRHeader); err != nil {
 		return nil, err
 	}
-	return &CDRWriter{cw: cw, rec: make([]string, len(CDRHeader))}, nil
+	return cw, nil
 }
 
 // Write writes one CDR.
 func (w *CDRWriter) Write(c *CDR) error {
-	cdrRecord(w.rec, c)
-	return w.cw.Write(w.rec)
+	b := w.buf
+	b = appendField(b, c.TransactionID, false)
+	b = appendField(b, c.CallID, true)
+	b = appendField(b, c.Calling, true)
+	b = appendField(b, c.Called, true)
+	b = append(b, ',')
+	b = c.ConnectTime.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, ',')
+	b = appendMillis(b, c.DurationMillis)
+	b = appendField(b, string(c.Role), true)
+	b = appendField(b, c.Counterparty, true)
+	b = append(b, ',')
+	if c.HasBillable {
+		b = strconv.AppendInt(b, c.BillableSeconds, 10)
+	}
+	b = append(b, ',')
+	if c.Rated() {
+		d := c.Amount.Decimal()
+		b = d.Append(b, 'f')
+		b = append(b, ',')
+		b = append(b, c.Amount.Currency()...)
+	} else {
+		b = append(b, ',')
+	}
+	b = appendField(b, c.Prefix, true)
+	b = appendField(b, c.Description, true)
+	b = append(b, '\n')
+	return w.spill(b)
 }
 
-// WriteRaw writes one record as given (the TOTAL trailer).
-func (w *CDRWriter) WriteRaw(rec []string) error { return w.cw.Write(rec) }
+// WriteRaw writes one record as given (the header, the TOTAL trailer).
+func (w *CDRWriter) WriteRaw(rec []string) error {
+	b := w.buf
+	for i, f := range rec {
+		b = appendField(b, f, i > 0)
+	}
+	b = append(b, '\n')
+	return w.spill(b)
+}
+
+func (w *CDRWriter) spill(b []byte) error {
+	w.buf = b
+	if len(b) < 60<<10 {
+		return nil
+	}
+	return w.Flush()
+}
 
 // Flush writes any buffered data and returns the first write error.
 func (w *CDRWriter) Flush() error {
-	w.cw.Flush()
-	return w.cw.Error()
+	_, err := w.w.Write(w.buf)
+	w.buf = w.buf[:0]
+	return err
 }
 
-func cdrRecord(rec []string, c *CDR) {
-	rec[0], rec[1], rec[2], rec[3] = c.TransactionID, c.CallID, c.Calling, c.Called
-	rec[4] = c.ConnectTime.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-	rec[5] = FormatMillis(c.DurationMillis)
-	rec[6], rec[7] = string(c.Role), c.Counterparty
-	rec[8], rec[9], rec[10] = "", "", ""
-	rec[11], rec[12] = c.Prefix, c.Description
-	if c.HasBillable {
-		rec[8] = strconv.FormatInt(c.BillableSeconds, 10)
+// appendField appends a CSV field (after a comma if sep), quoted when
+// encoding/csv would quote it.
+func appendField(b []byte, f string, sep bool) []byte {
+	if sep {
+		b = append(b, ',')
 	}
-	if c.Rated() {
-		rec[9], rec[10] = c.Amount.Text(), c.Amount.Currency()
+	if !fieldNeedsQuotes(f) {
+		return append(b, f...)
 	}
+	b = append(b, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, f[i])
+	}
+	return append(b, '"')
+}
+
+// fieldNeedsQuotes is encoding/csv's rule (comma delimiter).
+func fieldNeedsQuotes(f string) bool {
+	if f == "" {
+		return false
+	}
+	if f == `\.` {
+		return true
+	}
+	for i := 0; i < len(f); i++ {
+		switch f[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	r, _ := utf8.DecodeRuneInString(f)
+	return unicode.IsSpace(r)
+}
+
+// appendMillis appends milliseconds as seconds with 3 decimals.
+func appendMillis(b []byte, ms int64) []byte {
+	if ms < 0 {
+		b = append(b, '-')
+		ms = -ms
+	}
+	b = strconv.AppendInt(b, ms/1000, 10)
+	r := ms % 1000
+	return append(b, '.', byte('0'+r/100), byte('0'+r/10%10), byte('0'+r%10))
 }
 
 // FormatMillis renders milliseconds as seconds with 3 decimals ("30.125").
