@@ -32,7 +32,9 @@ func sliceSource(cdrs []CDR) CDRSource {
 // amounts that differ, one-sided records. Lines are set like a file's.
 func messyPair(seed int64, n int) (ours, theirs []CDR) {
 	rng := rand.New(rand.NewSource(seed))
-	amt := func(cents int) money.Amount { return money.MustNew(fmt.Sprintf("%d.%02d", cents/100, cents%100), "USD") }
+	amt := func(cents int) money.Amount {
+		return money.MustNew(fmt.Sprintf("%d.%02d", cents/100, cents%100), "USD")
+	}
 	for i := 0; i < n; i++ {
 		c := CDR{Calling: fmt.Sprint("1212", rng.Intn(5)), Called: fmt.Sprint("4930", rng.Intn(20)),
 			ConnectTime: jan1.Add(time.Duration(rng.Intn(600)) * time.Second), BillableSeconds: int64(rng.Intn(120)), HasBillable: true}
