@@ -27,6 +27,10 @@ type StreamOptions struct {
 	// Internal: ours holds both roles (source = ours, destination =
 	// theirs, as ReconcileInternal); theirs must be nil.
 	Internal bool
+	// Start, if not nil, is called once the report's totals, classes and
+	// decision are final, before the first match reaches Sink (a
+	// ReportWriter's Start).
+	Start func(*Report) error
 	// Sink, if not nil, receives every match, grouped by class in Classes
 	// order (within a class, in partition order); the report then keeps
 	// no Matches. If nil, Report.Matches holds them all (in memory).
@@ -264,6 +268,11 @@ func ReconcileStream(ours, theirs CDRSource, opts ReconcileOptions, so StreamOpt
 	}
 	if err := b.finish(); err != nil {
 		return nil, err
+	}
+	if so.Start != nil {
+		if err := so.Start(rep); err != nil {
+			return nil, err
+		}
 	}
 	// Hand the matches on in class order.
 	for _, f := range classFiles {
