@@ -112,7 +112,7 @@ func settleRate(c *cli.Context) error {
 		return err
 	}
 	defer in.close()
-	rej, err := openRejects(c, in.r.Header())
+	rej, err := openRejects(c, cdrFile, in.r.Header())
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,8 @@ const rejectsShown = 10
 // rejectSink sends rejected records to the --rejects file, or lists the
 // first rejectsShown on stderr.
 type rejectSink struct {
-	name   string
+	name   string // the --rejects file
+	input  string // the file read
 	fh     *os.File
 	bw     *bufio.Writer
 	w      *settlement.RejectWriter
@@ -231,8 +232,8 @@ type rejectSink struct {
 	n      int64
 }
 
-func openRejects(c *cli.Context, header []string) (*rejectSink, error) {
-	s := &rejectSink{name: c.String("rejects"), stderr: c.App.ErrWriter}
+func openRejects(c *cli.Context, input string, header []string) (*rejectSink, error) {
+	s := &rejectSink{name: c.String("rejects"), input: input, stderr: c.App.ErrWriter}
 	if s.name == "" {
 		return s, nil
 	}
@@ -254,7 +255,7 @@ func (s *rejectSink) write(e *settlement.RowError, fields []string) error {
 		return s.w.Write(e, fields)
 	}
 	if s.n <= rejectsShown {
-		fmt.Fprintf(s.stderr, "rejected: %v [%s]\n", e, e.Reason)
+		fmt.Fprintf(s.stderr, "rejected: %s: %v [%s]\n", s.input, e, e.Reason)
 	}
 	return nil
 }
