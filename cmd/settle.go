@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -110,7 +111,13 @@ func settleCommand() *cli.Command {
 					&cli.StringFlag{Name: "rate-date", Usage: "date of the exchange rate (2006-01-02)", EnvVars: []string{"OSPNODE_SETTLE_FX_DATE"}},
 					&cli.StringFlag{Name: "rate-source", Usage: "where the exchange rate comes from", EnvVars: []string{"OSPNODE_SETTLE_FX_SOURCE"}},
 					&cli.StringFlag{Name: "output", Usage: "csv, json or html", Value: "csv", EnvVars: []string{"OSPNODE_OUTPUT"}},
+					&cli.StringSliceFlag{Name: "fx", Usage: "offline: dated exchange rate FROM/TO=RATE@YYYY-MM-DD[,SOURCE] for CDRs rated in FROM, converted into the statement's currency TO (listed on stderr and in the statement's FX); repeatable", EnvVars: []string{"OSPNODE_SETTLE_FX"}},
+					rejectsFlag(), quietFlag(),
 				}, append(cdrFormatFlags("", "SETTLE_"), adminFlags()...)...),
+				Description: "Offline (--cdrs) the file is read as a stream: memory holds the per-destination and per-day\n" +
+					"lines, not the CDRs. A CDR that counts (its counterparty, in the period) but cannot be totalled — not\n" +
+					"rated, rated in another currency without --fx, or a record that does not parse — is left out of every\n" +
+					"total, counted by reason on stderr and written to --rejects FILE; the exit status is then 4.",
 				Action: settleStatement,
 			},
 			settleNetCommand(),
@@ -166,34 +173,72 @@ func settleStatement(c *cli.Context) error {
 		if !online {
 			return settleUsage("give --cdrs FILE, or --node URL to build the statement from a running node's ledger")
 		}
+		for _, f := range []string{"fx", "rejects"} {
+			if c.IsSet(f) {
+				return settleUsage("--%s works offline (--cdrs): the node's statement is built from rated ledger records", f)
+			}
+		}
 		return settleStatementOnline(c, out, cur)
 	}
 	if c.String("direction") != "" {
 		return settleUsage("--direction works online (--node): offline, give the CDR file of one direction")
 	}
+	fx, err := fxTable(c)
+	if err != nil {
+		return err
+	}
 	format, err := cdrFormat(c, "", cur)
 	if err != nil {
 		return err
 	}
-	cdrs, err := readCDRFile(name, format)
+	in, err := openCDRStream(name, format)
 	if err != nil {
 		return err
 	}
-	if cur == "" {
-		for i := range cdrs {
-			if cdrs[i].Rated() {
-				cur = cdrs[i].Amount.Currency()
-				break
-			}
-		}
-		if cur == "" {
-			return badInput(name, fmt.Errorf("no rated CDR (no amount column?): give --currency or rate the file first"))
-		}
+	defer in.close()
+	rej, err := openRejects(c, name, in.r.Header())
+	if err != nil {
+		return err
 	}
-	st, err := settlement.BuildStatement(cdrs, c.String("counterparty"), cur, period)
+	b, err := settlement.NewStatementBuilder(c.String("counterparty"), cur, period, fx)
+	if err != nil {
+		return settleUsage("--currency: %v", err)
+	}
+	var tally settlement.RejectTally
+	prog := newProgress(c.App.ErrWriter, "settle statement", c.Bool("quiet"), in.size, in.read)
+	var cd settlement.CDR
+	for {
+		err := in.r.Next(&cd)
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			err = b.Add(&cd)
+		}
+		var re *settlement.RowError
+		if errors.As(err, &re) {
+			tally.Add(re)
+			if err := rej.write(re, in.r.Record()); err != nil {
+				return err
+			}
+		} else if err != nil {
+			rej.close()
+			return badInput(name, err)
+		}
+		prog.tick()
+	}
+	prog.done()
+	if err := rej.close(); err != nil {
+		return err
+	}
+	st, err := b.Finish()
 	if err != nil {
 		return badInput(name, err)
 	}
+	for _, u := range st.FX {
+		fmt.Fprintf(c.App.ErrWriter, "settle statement: %d CDR(s) in %s (%s %s) converted at %s\n", u.Calls, u.Rate.From, u.Original.Text(), u.Rate.From, u.Rate)
+	}
+	cur = st.Currency
 	if to := c.String("convert-to"); to != "" {
 		date, _ := time.Parse("2006-01-02", c.String("rate-date")) // checked by checkConversionFlags
 		x, err := settlement.NewExchangeRate(cur, to, c.String("rate"), date, c.String("rate-source"))
@@ -204,7 +249,7 @@ func settleStatement(c *cli.Context) error {
 			return settleUsage("--convert-to: %v", err)
 		}
 	}
-	return withOutput(c, "", func(w io.Writer) error {
+	if err := withOutput(c, "", func(w io.Writer) error {
 		switch out {
 		case "json":
 			return st.WriteJSON(w)
@@ -212,7 +257,13 @@ func settleStatement(c *cli.Context) error {
 			return st.WriteHTML(w)
 		}
 		return st.WriteCSV(w)
-	})
+	}); err != nil {
+		return err
+	}
+	if tally.Count > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "settle statement: %s CDR(s) counted, %s rejected (not in the totals)\n", thousands(int64(st.Calls)), thousands(tally.Count))
+	}
+	return rej.summary(c.App.ErrWriter, "settle statement", tally.Reasons())
 }
 
 // settleStatementOnline asks a node for the statement (GET /v1/statements):

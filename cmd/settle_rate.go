@@ -145,8 +145,8 @@ func settleRate(c *cli.Context) error {
 		rec[8] = strconv.FormatInt(sum.BillableSeconds, 10)
 		rec[9], rec[10] = sum.Amount.Text(), sum.Amount.Currency()
 		rec[12] = strconv.FormatInt(sum.Rated, 10) + " calls"
-		if sum.Rejected > 0 {
-			rec[12] += ", " + strconv.FormatInt(sum.Rejected, 10) + " rejected"
+		if sum.Rejected.Count > 0 {
+			rec[12] += ", " + strconv.FormatInt(sum.Rejected.Count, 10) + " rejected"
 		}
 		if err := out.WriteRaw(rec); err != nil {
 			return err
@@ -163,8 +163,8 @@ func settleRate(c *cli.Context) error {
 		return badInput(cdrFile, werr)
 	}
 	fmt.Fprintf(c.App.ErrWriter, "settle rate: %s rated (%s billable s, %s %s), %s rejected\n",
-		thousands(sum.Rated), thousands(sum.BillableSeconds), sum.Amount.Text(), sum.Amount.Currency(), thousands(sum.Rejected))
-	return rej.summary(c.App.ErrWriter, "settle rate", sum.Reasons())
+		thousands(sum.Rated), thousands(sum.BillableSeconds), sum.Amount.Text(), sum.Amount.Currency(), thousands(sum.Rejected.Count))
+	return rej.summary(c.App.ErrWriter, "settle rate", sum.Rejected.Reasons())
 }
 
 // readRater reads and compiles a deck file, naming it in errors.

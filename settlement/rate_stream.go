@@ -10,7 +10,7 @@ import (
 )
 
 // RateSummary totals a streaming rating run: what was rated, what was
-// rejected and why. Nothing is left out: Rated + Rejected is every record of
+// rejected and why. Nothing is left out: Rated + Rejected.Count is every record of
 // the file (blank lines and the TOTAL trailer are not records).
 type RateSummary struct {
 	Rated           int64
@@ -18,8 +18,22 @@ type RateSummary struct {
 	// Amount is the exact sum of the rated amounts, in the deck currency
 	// with the deck's decimals even when nothing was rated ("0.0000").
 	Amount   money.Amount
-	Rejected int64
+	Rejected RejectTally
+}
+
+// RejectTally counts rejected records by reason. The zero value is ready.
+type RejectTally struct {
+	Count    int64
 	byReason map[string]int64
+}
+
+// Add counts e.
+func (t *RejectTally) Add(e *RowError) {
+	if t.byReason == nil {
+		t.byReason = map[string]int64{}
+	}
+	t.Count++
+	t.byReason[e.Reason]++
 }
 
 // ReasonCount is how many records were rejected for one reason.
@@ -29,9 +43,9 @@ type ReasonCount struct {
 }
 
 // Reasons returns the reject counts, most frequent first (then by name).
-func (s *RateSummary) Reasons() []ReasonCount {
-	out := make([]ReasonCount, 0, len(s.byReason))
-	for r, n := range s.byReason {
+func (t *RejectTally) Reasons() []ReasonCount {
+	out := make([]ReasonCount, 0, len(t.byReason))
+	for r, n := range t.byReason {
 		out = append(out, ReasonCount{r, n})
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -43,14 +57,6 @@ func (s *RateSummary) Reasons() []ReasonCount {
 	return out
 }
 
-// reject counts e in s.
-func (s *RateSummary) reject(e *RowError) {
-	if s.byReason == nil {
-		s.byReason = map[string]int64{}
-	}
-	s.Rejected++
-	s.byReason[e.Reason]++
-}
 
 // RateStreamOptions are the sinks and settings of RateStream.
 type RateStreamOptions struct {
@@ -103,7 +109,7 @@ func RateStream(in *CDRReader, r *Rater, opts RateStreamOptions) (*RateSummary, 
 			seen.add(c.TransactionID) // a bad record still claims its id
 		}
 		if re != nil {
-			s.reject(re)
+			s.Rejected.Add(re)
 			if opts.Reject != nil {
 				if err := opts.Reject(re, in.Record()); err != nil {
 					return s, err

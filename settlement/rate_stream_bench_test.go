@@ -58,8 +58,8 @@ func BenchmarkRateStream(b *testing.B) {
 		}
 		out, _ := NewCDRWriter(io.Discard)
 		s, err := RateStream(in, r, RateStreamOptions{Rated: out.Write})
-		if err != nil || s.Rejected != 0 || s.Rated != 200_000 {
-			b.Fatalf("%v %+v %v", err, s, s.Reasons())
+		if err != nil || s.Rejected.Count != 0 || s.Rated != 200_000 {
+			b.Fatalf("%v %+v %v", err, s, s.Rejected.Reasons())
 		}
 		_ = out.Flush()
 	}

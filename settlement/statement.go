@@ -95,23 +95,32 @@ type FXUse struct {
 	Original money.Amount
 }
 
-// NewStatementBuilder starts a statement (see BuildStatement). fx, if not
-// nil, converts CDRs rated in another currency into currency (exactly,
+// NewStatementBuilder starts a statement (see BuildStatement). An empty
+// currency means that of the first rated CDR the statement counts. fx, if
+// not nil, converts CDRs rated in another currency into currency (exactly,
 // amount × rate); the statement lists each rate used (Statement.FX).
 func NewStatementBuilder(counterparty, currency string, period Period, fx FXTable) (*StatementBuilder, error) {
-	minor, ok := MinorUnit(currency)
-	if !ok {
-		return nil, fmt.Errorf("%w: currency %q has no known minor unit", ErrBadInput, currency)
-	}
-	zero := money.Zero(currency)
-	return &StatementBuilder{
-		s:      &Statement{Counterparty: counterparty, Currency: currency, Period: period, MinorUnit: minor, Amount: zero},
+	b := &StatementBuilder{
+		s:      &Statement{Counterparty: counterparty, Period: period},
 		fx:     fx,
-		zero:   zero,
 		byDest: map[string]*StatementLine{},
 		byDay:  map[string]*StatementLine{},
 		conv:   map[[2]string]*FXUse{},
-	}, nil
+	}
+	if currency == "" {
+		return b, nil // the first rated CDR's (see Add)
+	}
+	return b, b.setCurrency(currency)
+}
+
+func (b *StatementBuilder) setCurrency(currency string) error {
+	minor, ok := MinorUnit(currency)
+	if !ok {
+		return fmt.Errorf("%w: currency %q has no known minor unit", ErrBadInput, currency)
+	}
+	b.zero = money.Zero(currency)
+	b.s.Currency, b.s.MinorUnit, b.s.Amount = currency, minor, b.zero
+	return nil
 }
 
 // Add counts c if it belongs to the statement (its counterparty and
@@ -130,6 +139,11 @@ func (b *StatementBuilder) Add(c *CDR) error {
 			fmt.Errorf("%w: CDR (call %s) is not rated", ErrBadInput, c.Called))
 	}
 	amount := c.Amount
+	if s.Currency == "" {
+		if err := b.setCurrency(amount.Currency()); err != nil {
+			return rowErr(c.Line, ReasonCurrency, FieldCurrency, amount.Currency(), err)
+		}
+	}
 	if cur := amount.Currency(); cur != s.Currency {
 		x, ok := b.fx.Lookup(cur, s.Currency)
 		if !ok {
@@ -188,6 +202,9 @@ func (b *StatementBuilder) Add(c *CDR) error {
 // builder must not be used afterwards.
 func (b *StatementBuilder) Finish() (*Statement, error) {
 	s := b.s
+	if s.Currency == "" {
+		return nil, fmt.Errorf("%w: no rated CDR for this counterparty and period: give the currency", ErrBadInput)
+	}
 	s.ByDestination = sortedLines(b.byDest)
 	s.ByDay = sortedLines(b.byDay)
 	for _, u := range b.conv {
