@@ -77,7 +77,7 @@ func reconcile(c *cli.Context) error {
 		return settleUsage("--period: %v", err)
 	}
 	cur := c.String("currency")
-	if cur != "" && !money.ValidCurrency(cur) {
+	if cur != "" && !settlement.ISOCurrency(cur) {
 		return settleUsage("--currency %q: not an ISO 4217 code", cur)
 	}
 	ratio, err := money.ParseDecimal(c.String("volume-ratio"))

@@ -159,7 +159,7 @@ func settleStatement(c *cli.Context) error {
 		return settleUsage("--output %q: want csv, json or html", out)
 	}
 	cur := c.String("currency")
-	if cur != "" && !money.ValidCurrency(cur) {
+	if cur != "" && !settlement.ISOCurrency(cur) {
 		return settleUsage("--currency %q: not an ISO 4217 code", cur)
 	}
 	if err := checkConversionFlags(c); err != nil {
