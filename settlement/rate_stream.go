@@ -57,7 +57,6 @@ func (t *RejectTally) Reasons() []ReasonCount {
 	return out
 }
 
-
 // RateStreamOptions are the sinks and settings of RateStream.
 type RateStreamOptions struct {
 	// Counterparty is stamped on records that have none.
