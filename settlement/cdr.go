@@ -301,7 +301,7 @@ func (w *CDRWriter) Write(c *CDR) error {
 	b = appendField(b, c.Calling, true)
 	b = appendField(b, c.Called, true)
 	b = append(b, ',')
-	b = c.ConnectTime.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = appendTimeMillis(b, c.ConnectTime)
 	b = append(b, ',')
 	b = appendMillis(b, c.DurationMillis)
 	b = appendField(b, string(c.Role), true)
@@ -385,6 +385,32 @@ func fieldNeedsQuotes(f string) bool {
 	}
 	r, _ := utf8.DecodeRuneInString(f)
 	return unicode.IsSpace(r)
+}
+
+// appendTimeMillis appends t in UTC as 2006-01-02T15:04:05.000Z, what
+// AppendFormat writes with that layout, at a fraction of its cost (the
+// generic formatter parses the layout for every record). Years outside
+// 0..9999 go through AppendFormat.
+func appendTimeMillis(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	}
+	h, mi, s := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	two := func(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
+	b = two(b, int(mo))
+	b = append(b, '-')
+	b = two(b, d)
+	b = append(b, 'T')
+	b = two(b, h)
+	b = append(b, ':')
+	b = two(b, mi)
+	b = append(b, ':')
+	b = two(b, s)
+	return append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // appendMillis appends milliseconds as seconds with 3 decimals.

@@ -285,9 +285,11 @@ func referenceRecord(c *CDR) []string {
 }
 
 func FuzzCDRWriter(f *testing.F) {
-	f.Add("T1", `a"b`, " x", "\\.", int64(61001))
-	f.Fuzz(func(t *testing.T, tx, call, calling, desc string, ms int64) {
-		c := CDR{TransactionID: tx, CallID: call, Calling: calling, Called: "49", Description: desc, DurationMillis: ms, ConnectTime: jan1}
+	f.Add("T1", `a"b`, " x", "\\.", int64(61001), int64(1796131200123456789))
+	f.Add("", "", "", "", int64(-1), int64(-62135596800000000))
+	f.Fuzz(func(t *testing.T, tx, call, calling, desc string, ms, at int64) {
+		c := CDR{TransactionID: tx, CallID: call, Calling: calling, Called: "49", Description: desc, DurationMillis: ms,
+			ConnectTime: time.Unix(0, at)}
 		var got, want bytes.Buffer
 		if err := WriteCDRs(&got, []CDR{c}); err != nil {
 			t.Fatal(err)
