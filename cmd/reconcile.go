@@ -106,6 +106,7 @@ func reconcile(c *cli.Context) error {
 	if err != nil || budget < 16<<20 {
 		return settleUsage("--memory %q: want a size of at least 16M, e.g. 256M or 2G", c.String("memory"))
 	}
+	defer leanHeap()()
 	oursFmt, err := cdrFormat(c, "ours", cur)
 	if err != nil {
 		return err

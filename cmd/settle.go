@@ -183,6 +183,7 @@ func settleStatement(c *cli.Context) error {
 	if c.String("direction") != "" {
 		return settleUsage("--direction works online (--node): offline, give the CDR file of one direction")
 	}
+	defer leanHeap()()
 	fx, err := fxTable(c)
 	if err != nil {
 		return err

@@ -79,6 +79,7 @@ func settleRate(c *cli.Context) error {
 		return settleUsage("settle rate: give exactly one CDRS.csv")
 	}
 	cdrFile := c.Args().First()
+	defer leanHeap()()
 	cur := c.String("currency")
 	if !settlement.ISOCurrency(cur) {
 		return settleUsage("--currency %q: not an ISO 4217 code", cur)

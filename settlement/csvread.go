@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -25,16 +26,21 @@ type boundedReader struct {
 
 func (b *boundedReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	for i := 0; i < n; i++ {
-		if p[i] == '\n' {
-			b.cur = 0
-			b.line++
-			continue
+	for i := 0; i < n; {
+		j := bytes.IndexByte(p[i:n], '\n')
+		if j < 0 {
+			j = n - i // no newline: the rest continues the current line
 		}
-		b.cur++
-		if b.cur > b.max {
-			return i, errLineTooLong
+		if b.cur+j > b.max {
+			return i + b.max - b.cur, errLineTooLong
 		}
+		if i+j == n {
+			b.cur += j
+			break
+		}
+		b.cur = 0
+		b.line++
+		i += j + 1
 	}
 	return n, err
 }
