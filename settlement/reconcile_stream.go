@@ -42,14 +42,20 @@ type StreamOptions struct {
 // lines, ~650 bytes of heap per record at the peak of a pass).
 const bytesPerInputByte = 8
 
+// MaxPartitions caps the partitions of a pass: each is two open files
+// with a 64 KB buffer, and the open-file limit is often 1,024. Beyond it a
+// partition holds more than the budget.
+const MaxPartitions = 256
+
 // PartitionsFor returns how many partitions keep one partition of inputs
-// totalling inputBytes of CSV within budget bytes of memory.
+// totalling inputBytes of CSV within budget bytes of memory (at most
+// MaxPartitions).
 func PartitionsFor(inputBytes, budget int64) int {
 	if budget <= 0 || inputBytes <= 0 {
 		return 1
 	}
 	p := (inputBytes*bytesPerInputByte + budget - 1) / budget
-	return int(max(1, min(p, 4096)))
+	return int(max(1, min(p, MaxPartitions)))
 }
 
 // CDRSource yields records: nil, a *RowError for a bad one (skipped and

@@ -204,7 +204,7 @@ func TestPartitionsFor(t *testing.T) {
 	for _, tc := range []struct {
 		in, budget int64
 		want       int
-	}{{0, 1 << 20, 1}, {1 << 20, 0, 1}, {100 << 20, 256 << 20, 4}, {1600 << 20, 256 << 20, 50}, {1 << 50, 1, 4096}} {
+	}{{0, 1 << 20, 1}, {1 << 20, 0, 1}, {100 << 20, 256 << 20, 4}, {1600 << 20, 256 << 20, 50}, {1 << 50, 1, MaxPartitions}} {
 		if got := PartitionsFor(tc.in, tc.budget); got != tc.want {
 			t.Errorf("PartitionsFor(%d, %d) = %d, want %d", tc.in, tc.budget, got, tc.want)
 		}
