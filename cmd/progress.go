@@ -26,13 +26,14 @@ type progress struct {
 	last    time.Time
 	n       int64
 	printed bool
+	now     func() time.Time // the clock; tests set it
 }
 
 const progressEvery = 5 * time.Second
 
 func newProgress(w io.Writer, what string, quiet bool, size int64, read *atomic.Int64) *progress {
 	now := time.Now()
-	return &progress{w: w, what: what, tty: isTerminal(w), quiet: quiet, size: size, read: read, start: now, last: now}
+	return &progress{w: w, what: what, tty: isTerminal(w), quiet: quiet, size: size, read: read, start: now, last: now, now: time.Now}
 }
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -51,7 +52,7 @@ func (p *progress) tick() {
 	if p.quiet || p.n&0xffff != 0 {
 		return
 	}
-	now := time.Now()
+	now := p.now()
 	every := progressEvery
 	if p.tty {
 		every = 200 * time.Millisecond
@@ -94,7 +95,7 @@ func (p *progress) print(now time.Time, final bool) {
 // done ends the bar's line (a terminal) if anything was drawn.
 func (p *progress) done() {
 	if p.printed && p.tty && !p.quiet {
-		p.print(time.Now(), true)
+		p.print(p.now(), true)
 	}
 }
 
