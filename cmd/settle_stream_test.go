@@ -121,6 +121,13 @@ func TestSettleRateHeaderOnlyAndCurrency(t *testing.T) {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, errOut)
 		}
 	}
+	// A line over the byte limit ends the file (the reader cannot resync):
+	// exit 1, saying the output stops there without a TOTAL.
+	long := writeFile(t, dir, "long.csv", "called,connect_time,duration\n4930,2026-11-02T10:00:00Z,60\n4930,"+strings.Repeat("9", 5000)+",60\n")
+	if code, out, errOut := run(t, "settle", "rate", "--deck", deck, "--currency", "USD", long); code != 1 ||
+		!strings.Contains(errOut, "line 3") || !strings.Contains(errOut, "no TOTAL line") || strings.Contains(out, "TOTAL") {
+		t.Errorf("long line: exit %d %q\n%s", code, errOut, out)
+	}
 	// A deck row in EUR: refused without a rate, converted with one.
 	eurDeck := writeFile(t, dir, "eur-deck.csv", "prefix,rate,first_increment,next_increment,effective_from,currency\n49,0.10,60,60,2026-11-01,EUR\n")
 	cdrs := writeFile(t, dir, "cdrs.csv", "called,connect_time,duration\n4930,2026-11-02T10:00:00Z,60\n")

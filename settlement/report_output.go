@@ -272,7 +272,7 @@ func (rw *ReportWriter) startJSON() error {
 		return err
 	}
 	b := buf.Bytes()
-	i := bytes.Index(b, []byte(jsonMatchesMark))
+	i := bytes.LastIndex(b, []byte(jsonMatchesMark)) // the field, not a label that quotes it
 	if i < 0 {
 		return fmt.Errorf("settlement: report JSON without its matches field")
 	}
