@@ -139,16 +139,11 @@ func settleRate(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		// The TOTAL line: calls in duration's place would confuse a
-		// reader, so the count goes into description.
-		rec := make([]string, len(settlement.CDRHeader))
-		rec[0] = settlement.TotalMarker
-		rec[8] = strconv.FormatInt(sum.BillableSeconds, 10)
-		rec[9], rec[10] = sum.Amount.Text(), sum.Amount.Currency()
-		rec[12] = strconv.FormatInt(sum.Rated, 10) + " calls"
+		note := strconv.FormatInt(sum.Rated, 10) + " calls"
 		if sum.Rejected.Count > 0 {
-			rec[12] += ", " + strconv.FormatInt(sum.Rejected.Count, 10) + " rejected"
+			note += ", " + strconv.FormatInt(sum.Rejected.Count, 10) + " rejected"
 		}
+		rec := settlement.TotalRecord(sum.BillableSeconds, sum.Amount, note)
 		if err := out.WriteRaw(rec); err != nil {
 			return err
 		}

@@ -293,36 +293,62 @@ func NewCDRWriter(w io.Writer) (*CDRWriter, error) {
 	return cw, nil
 }
 
-// Write writes one CDR.
+// Write writes one CDR, its fields in cdrFields order (CDRHeader).
 func (w *CDRWriter) Write(c *CDR) error {
 	b := w.buf
-	b = appendField(b, c.TransactionID, false)
-	b = appendField(b, c.CallID, true)
-	b = appendField(b, c.Calling, true)
-	b = appendField(b, c.Called, true)
-	b = append(b, ',')
-	b = appendTimeMillis(b, c.ConnectTime)
-	b = append(b, ',')
-	b = appendMillis(b, c.DurationMillis)
-	b = appendField(b, string(c.Role), true)
-	b = appendField(b, c.Counterparty, true)
-	b = append(b, ',')
-	if c.HasBillable {
-		b = strconv.AppendInt(b, c.BillableSeconds, 10)
+	for k := range cdrFields {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendCDRField(b, k, c)
 	}
-	b = append(b, ',')
-	if c.Rated() {
-		d := c.Amount.Decimal()
-		b = d.Append(b, 'f')
-		b = append(b, ',')
-		b = append(b, c.Amount.Currency()...)
-	} else {
-		b = append(b, ',')
-	}
-	b = appendField(b, c.Prefix, true)
-	b = appendField(b, c.Description, true)
 	b = append(b, '\n')
 	return w.spill(b)
+}
+
+// appendCDRField appends field k (an index into cdrFields) of c: times in
+// RFC 3339 UTC with milliseconds, durations in seconds with 3 decimals,
+// amounts in plain notation, absent optional values empty. A new CDR field
+// is a Field* constant, an f* index, a ColumnMap entry, and a case here.
+func appendCDRField(b []byte, k int, c *CDR) []byte {
+	switch k {
+	case fTransactionID:
+		return appendField(b, c.TransactionID, false)
+	case fCallID:
+		return appendField(b, c.CallID, false)
+	case fCalling:
+		return appendField(b, c.Calling, false)
+	case fCalled:
+		return appendField(b, c.Called, false)
+	case fConnectTime:
+		return appendTimeMillis(b, c.ConnectTime)
+	case fDuration:
+		return appendMillis(b, c.DurationMillis)
+	case fRole:
+		return appendField(b, string(c.Role), false)
+	case fCounterparty:
+		return appendField(b, c.Counterparty, false)
+	case fBillable:
+		if c.HasBillable {
+			b = strconv.AppendInt(b, c.BillableSeconds, 10)
+		}
+		return b
+	case fAmount:
+		if c.Rated() {
+			return c.Amount.Decimal().Append(b, 'f')
+		}
+		return b
+	case fCurrency:
+		if c.Rated() {
+			return append(b, c.Amount.Currency()...)
+		}
+		return b
+	case fPrefix:
+		return appendField(b, c.Prefix, false)
+	case fDescription:
+		return appendField(b, c.Description, false)
+	}
+	return b
 }
 
 // WriteRaw writes one record as given (the header, the TOTAL trailer).
@@ -422,6 +448,19 @@ func appendMillis(b []byte, ms int64) []byte {
 	b = strconv.AppendInt(b, ms/1000, 10)
 	r := ms % 1000
 	return append(b, '.', byte('0'+r/100), byte('0'+r/10%10), byte('0'+r%10))
+}
+
+// TotalRecord is the TOTAL trailer line `settle rate` appends, in
+// CDRHeader's columns: TotalMarker first, the billable seconds, amount and
+// currency in their columns, and note (e.g. "10 calls") in description, so
+// calls are not read as a duration. CDRReader skips it.
+func TotalRecord(billable int64, amount money.Amount, note string) []string {
+	rec := make([]string, len(CDRHeader))
+	rec[0] = TotalMarker
+	rec[fBillable] = strconv.FormatInt(billable, 10)
+	rec[fAmount], rec[fCurrency] = amount.Text(), amount.Currency()
+	rec[fDescription] = note
+	return rec
 }
 
 // FormatMillis renders milliseconds as seconds with 3 decimals ("30.125").
