@@ -337,3 +337,46 @@ func FuzzCDRReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCSVSourceMatchesEncodingCSV: the quote-free fast path and the hand-
+// over to encoding/csv read every input as encoding/csv alone does (same
+// records, same line numbers, an error where it errs).
+func FuzzCSVSourceMatchesEncodingCSV(f *testing.F) {
+	for _, s := range []string{
+		"a,b,c\n1, 2 ,3\n\n4,5\r\n6\r",
+		"a,b\n1,2\n\"x\ny\",3\n4,5\n",
+		"a\n  \n\t,x\nq\"r\n",
+		"h\n1,2,3,4\n5\n\"unterminated\n",
+		"\ufeffa,b\n1,2",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		src := newCSVSource(strings.NewReader(in), 1<<20)
+		ref := csv.NewReader(strings.NewReader(in))
+		ref.FieldsPerRecord, ref.TrimLeadingSpace = -1, true
+		for i := 0; i < 1000; i++ {
+			want, werr := ref.Read()
+			got, line, gerr := src.read()
+			if (werr == nil) != (gerr == nil) {
+				t.Fatalf("record %d: err %v, want %v", i, gerr, werr)
+			}
+			if werr != nil {
+				if werr == io.EOF && gerr != io.EOF {
+					t.Fatalf("record %d: err %v, want EOF", i, gerr)
+				}
+				var wp, gp *csv.ParseError
+				if errors.As(werr, &wp) && (!errors.As(gerr, &gp) || gp.Line != wp.Line) {
+					t.Fatalf("record %d: err %v, want %v", i, gerr, werr)
+				}
+				return
+			}
+			if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+				t.Fatalf("record %d: %q, want %q", i, got, want)
+			}
+			if wl, _ := ref.FieldPos(0); wl != line {
+				t.Fatalf("record %d %q: line %d, want %d", i, got, line, wl)
+			}
+		}
+	})
+}
