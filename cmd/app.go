@@ -44,10 +44,10 @@ func commands() []*cli.Command {
 		reconcileCommand(),
 		ospCommand(),
 		benchCommand(),
-		testnetCommand(),
+		testnetCommand(), restoreCommand(),
 		clusterCommand(), memberCommand(), trunkCommand(), routeCommand(), rateCommand(), peerCommand(),
 		outboxCommand(), cdrCommand(), txCommand(), ledgerCommand(), periodCommand(), certCommand(),
-		networkCommand(), applyCommand(), exportCommand(),
+		networkCommand(), applyCommand(), exportCommand(), fraudCommand(),
 	}
 }
 

@@ -59,7 +59,7 @@ func serveFlags() []cli.Flag {
 		str("cluster-advertise", "", "address other nodes dial to reach this one (default: --cluster-addr as bound)"),
 		boolean("bootstrap", "start a new one-node cluster (default: true unless --join is given)"),
 		str("join", "", "comma-separated cluster addresses of existing members to join"),
-		num("batch-max-commands", 0, "group commit: commands per Raft entry (0: 512)"),
+		num("batch-max-commands", 0, "group commit: commands per Raft entry, at most 4095 (0: 512)"),
 		dur("batch-max-wait", 0, "group commit: longest wait for more commands (0: 500µs)"),
 		str("token-kind", "signed", "default token kind: signed, text or xml"),
 		dur("token-validity", 10*time.Minute, "how long a token is valid"),
@@ -206,6 +206,11 @@ func serveConfig(c *cli.Context) (node.Config, error) {
 	if err != nil {
 		return node.Config{}, err
 	}
+	if b := s.int("batch-max-commands"); b < 0 || b > 4095 {
+		// A numbered network's TransactionIds hold the command's position
+		// in its entry in 12 bits (ledger DESIGN.md "TransactionIDs").
+		return node.Config{}, fmt.Errorf("batch-max-commands %d: want 0..4095", b)
+	}
 	cfg := node.Config{
 		NodeID:               s.str("node-id"),
 		DataDir:              s.str("data-dir"),
@@ -288,7 +293,43 @@ func runServe(ctx context.Context, cfg node.Config, out io.Writer) error {
 	}
 	<-ctx.Done()
 	fmt.Fprintln(out, "ospnode: shutting down")
+	handOver(n, cfg.Logger)
 	return n.Close()
+}
+
+// handOverTimeout bounds the leadership hand-over of a stopping leader.
+const handOverTimeout = 10 * time.Second
+
+// handOver hands leadership to another voter before a clean stop (SIGTERM,
+// systemctl stop, a rolling upgrade): a leader that just stops costs the
+// members an election timeout of OSP 503s. A node that does not lead, or
+// leads alone, stops at once; a hand-over that fails within the bound
+// (no up-to-date voter) is logged and the node stops anyway.
+func handOver(n *node.Node, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := n.Consensus()
+	st := c.Status()
+	if st.State != "Leader" {
+		return
+	}
+	others := 0
+	for _, m := range st.Members {
+		if m.Voter && m.ID != st.ID {
+			others++
+		}
+	}
+	if others == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
+	defer cancel()
+	if err := c.TransferLeadership(ctx, ""); err != nil {
+		log.Warn("stopping as leader: leadership not handed over, the cluster elects a new leader", "err", err)
+		return
+	}
+	log.Info("stopping: leadership handed over to another voter")
 }
 
 // selfCommand is how to run this binary again from the working directory:

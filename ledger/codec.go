@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // CommandVersion is the payload version this build writes for every type
@@ -30,6 +31,12 @@ const RecordUsageVersionOverLimit = 3
 // with a Phase (ledger/lifecycle.go): version 3's payload with the
 // OverLimit flag always present, then the phase and the Matched flag.
 const RecordUsageVersionLifecycle = 4
+
+// RecordUsageVersionPerSide is version 4 plus, for the Rating and the
+// Adjust rating, the buy side's billable seconds when they differ from the
+// sell side's (Rating.BuyBillableSeconds). Written only for a usage whose
+// rating carries them, so every other usage keeps its version 4 bytes.
+const RecordUsageVersionPerSide = 5
 
 // AuthorizeVersion is the version this build writes for Authorize.
 // Version 2 has the payload of version 1 and adds field bounds (Invalid
@@ -196,6 +203,97 @@ func decodeAuthorizeValue(p []byte, version byte) (Authorize, error) {
 	return c, nil
 }
 
+// AuthorizeCall is what watchers of the applied log read of an Authorize
+// (DecodeAuthorizeCall): who called whom, when, for how long.
+type AuthorizeCall struct {
+	At           time.Time
+	SourceMember string
+	Calling      string
+	Called       string
+	TimeLimit    uint32
+	ActiveUntil  time.Time
+}
+
+// DecodeAuthorizeCall reads the AuthorizeCall of an encoded Authorize
+// (any version) with one allocation: its strings share one copy of b, and
+// the destinations are skipped. Errors wrap ErrInvalid.
+func DecodeAuthorizeCall(b []byte) (AuthorizeCall, error) {
+	if len(b) < 2 || CommandType(b[0]) != TypeAuthorize || !versionSupported(TypeAuthorize, b[1]) {
+		return AuthorizeCall{}, fmt.Errorf("%w: not an Authorize this build applies", ErrInvalid)
+	}
+	r := sharedRbuf(b[2:])
+	c := AuthorizeCall{At: r.time(), SourceMember: r.str()}
+	r.str() // MessageID
+	r.str() // CallID
+	c.Calling, c.Called = r.str(), r.str()
+	for range r.count(7) {
+		for range 6 {
+			r.str()
+		}
+		r.u()
+	}
+	tl := r.u()
+	r.time() // UsageDeadline
+	r.str()  // UpstreamPeer
+	r.u()    // UpstreamTransactionID
+	if b[1] == AuthorizeVersionAdmission {
+		c.ActiveUntil = r.time()
+	}
+	if r.err != nil || tl > 1<<32-1 {
+		return AuthorizeCall{}, fmt.Errorf("%w: Authorize: %v", ErrInvalid, errShort)
+	}
+	c.TimeLimit = uint32(tl)
+	return c, nil
+}
+
+// UsageCall is what watchers of the applied log read of a RecordUsage
+// (DecodeUsageCall).
+type UsageCall struct {
+	At             time.Time
+	TransactionID  uint64
+	Role           Role
+	Reporter       string
+	Called         string
+	DurationMillis int64
+	Phase          UsagePhase
+}
+
+// DecodeUsageCall reads the UsageCall of an encoded RecordUsage (any
+// version) with one allocation: its strings share one copy of b, and the
+// ratings are skipped, not parsed. Errors wrap ErrInvalid.
+func DecodeUsageCall(b []byte) (UsageCall, error) {
+	if len(b) < 2 || CommandType(b[0]) != TypeRecordUsage || !versionSupported(TypeRecordUsage, b[1]) {
+		return UsageCall{}, fmt.Errorf("%w: not a RecordUsage this build applies", ErrInvalid)
+	}
+	r := sharedRbuf(b[2:])
+	c := UsageCall{At: r.time(), TransactionID: r.u(), Role: Role(r.byte1())}
+	r.str() // ComponentID
+	c.Reporter = r.str()
+	r.str() // ReporterKey
+	r.str() // Calling
+	c.Called = r.str()
+	r.str()  // CallID
+	r.time() // Start
+	r.time() // Connect
+	r.time() // End
+	c.DurationMillis = r.i()
+	r.u() // TerminationCause
+	if r.bool() {
+		r.i() // BillableSeconds
+		for range 8 {
+			r.str() // two amounts (currency, text) and four ids
+		}
+	}
+	if b[1] == RecordUsageVersionLifecycle {
+		r.bool() // OverLimit
+		c.Phase = UsagePhase(r.byte1())
+	}
+	if r.err != nil {
+		return UsageCall{}, fmt.Errorf("%w: RecordUsage: %v", ErrInvalid, errShort)
+	}
+	return c, nil
+}
+
 func encodeRating(w *wbuf, rt *Rating) {
 	if rt == nil {
 		w.bool(false)
@@ -229,7 +327,10 @@ func decodeRating(r *rbuf) *Rating {
 func encodeRecordUsage(c *RecordUsage) []byte {
 	w := wbuf{b: make([]byte, 0, 160)}
 	w.byte1(byte(TypeRecordUsage))
-	if c.Phase != PhaseNone {
+	perSide := c.Phase != PhaseNone && (c.Rating.perSide() || c.Adjust.perSide())
+	if perSide {
+		w.byte1(RecordUsageVersionPerSide)
+	} else if c.Phase != PhaseNone {
 		w.byte1(RecordUsageVersionLifecycle)
 	} else if c.OverLimit {
 		w.byte1(RecordUsageVersionOverLimit)
@@ -257,10 +358,39 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 		w.bool(c.Matched)
 		w.u(c.OtherFinal)
 		encodeRating(&w, c.Adjust)
+		if perSide {
+			encodeBuySeconds(&w, c.Rating)
+			encodeBuySeconds(&w, c.Adjust)
+		}
 	} else if c.OverLimit {
 		w.bool(true)
 	}
 	return w.b
+}
+
+// encodeBuySeconds writes whether rt carries the buy side's seconds
+// separately, and them.
+func encodeBuySeconds(w *wbuf, rt *Rating) {
+	if !rt.perSide() {
+		w.bool(false)
+		return
+	}
+	w.bool(true)
+	w.i(*rt.BuyBillableSeconds)
+}
+
+// decodeBuySeconds reads what encodeBuySeconds wrote into rt; seconds for
+// a rating that is absent are malformed.
+func decodeBuySeconds(r *rbuf, rt *Rating) {
+	if !r.bool() {
+		return
+	}
+	s := r.i()
+	if rt == nil {
+		r.fail()
+		return
+	}
+	rt.BuyBillableSeconds = &s
 }
 
 func decodeRecordUsage(p []byte, version byte) (Command, error) {
@@ -299,7 +429,7 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 	switch version {
 	case RecordUsageVersionOverLimit:
 		c.OverLimit = r.bool()
-	case RecordUsageVersionLifecycle:
+	case RecordUsageVersionLifecycle, RecordUsageVersionPerSide:
 		c.OverLimit = r.bool()
 		c.Phase = UsagePhase(r.byte1())
 		c.Matched = r.bool()
@@ -307,6 +437,10 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 		c.Adjust = decodeRating(&r)
 		if c.Phase == PhaseNone || c.Phase > PhaseFailed {
 			r.fail()
+		}
+		if version == RecordUsageVersionPerSide {
+			decodeBuySeconds(&r, c.Rating)
+			decodeBuySeconds(&r, c.Adjust)
 		}
 	}
 	if err := r.done(); err != nil {
@@ -328,6 +462,11 @@ const usageRecordOverLimit = 2
 // version 2's fields with OverLimit always present, then the phase, the
 // conflict flag and the mismatch reason.
 const usageRecordLifecycle = 3
+
+// usageRecordPerSide is version 3 plus the rating's buy-side seconds, for
+// a usage whose rating carries them (Rating.BuyBillableSeconds); every
+// other usage keeps its version.
+const usageRecordPerSide = 4
 
 func encodeTransaction(w *wbuf, t *Transaction) {
 	w.byte1(recordVersion)
@@ -398,7 +537,10 @@ func decodeTransactionForUsage(r *rbuf) *Transaction {
 }
 
 func encodeUsage(w *wbuf, u *Usage) {
-	if u.Phase != PhaseNone {
+	perSide := u.Phase != PhaseNone && u.Rating.perSide()
+	if perSide {
+		w.byte1(usageRecordPerSide)
+	} else if u.Phase != PhaseNone {
 		w.byte1(usageRecordLifecycle)
 	} else if u.OverLimit {
 		w.byte1(usageRecordOverLimit)
@@ -432,6 +574,9 @@ func encodeUsage(w *wbuf, u *Usage) {
 		w.bool(u.Conflict)
 		w.str(u.Mismatch)
 		w.u(u.AdjustedBy)
+		if perSide {
+			encodeBuySeconds(w, u.Rating)
+		}
 	} else if u.OverLimit {
 		w.bool(true)
 	}
@@ -439,7 +584,7 @@ func encodeUsage(w *wbuf, u *Usage) {
 
 func decodeUsage(r *rbuf) *Usage {
 	v := r.byte1()
-	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle {
+	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle && v != usageRecordPerSide {
 		r.fail()
 		return nil
 	}
@@ -468,12 +613,15 @@ func decodeUsage(r *rbuf) *Usage {
 	switch v {
 	case usageRecordOverLimit:
 		u.OverLimit = r.bool()
-	case usageRecordLifecycle:
+	case usageRecordLifecycle, usageRecordPerSide:
 		u.OverLimit = r.bool()
 		u.Phase = UsagePhase(r.byte1())
 		u.Conflict = r.bool()
 		u.Mismatch = r.str()
 		u.AdjustedBy = r.u()
+		if v == usageRecordPerSide {
+			decodeBuySeconds(r, u.Rating)
+		}
 	}
 	return u
 }

@@ -32,6 +32,8 @@ const (
 	TypeAckOutbox       CommandType = 14
 	TypeRevokeCert      CommandType = 15
 	TypePostEntry       CommandType = 16
+	TypeFraudBlock      CommandType = 17
+	TypeFraudRelease    CommandType = 18
 )
 
 // String names the type ("Authorize"), or "type(N)".

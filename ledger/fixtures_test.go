@@ -122,11 +122,24 @@ func fixtureLog(t *testing.T) []batch {
 	dst := usage(tx(2), "1")
 	dst.Role, dst.Reporter, dst.CallID, dst.Phase, dst.Matched = RoleDestination, MemberAccount("b"), "call-fx-admission", PhaseFinal, true
 	dst.Rating = &Rating{BillableSeconds: 60, Buy: usd("0.005"), BuyCounterparty: MemberAccount("b")}
+	// Version 5: a source report rated on two decks that bill the call
+	// differently (the sell deck 60 s, the buy deck 61 s).
+	split := usage(tx(2), "1")
+	split.CallID, split.Phase, split.Matched = "call-fx-admission", PhaseFinal, true
+	split.Rating = &Rating{BillableSeconds: 60, Sell: usd("0.01"), SellCounterparty: MemberAccount("a"),
+		Buy: usd("0.0061"), BuyCounterparty: MemberAccount("b")}
+	split.Rating.SetBuySeconds(61)
 	log = append(log, batch{8, [][]byte{
 		version(enc(t, usage(tx(0), "v1")), 1),
 		enc(t, usage(tx(0), "v2")),
 		enc(t, over),
-		enc(t, setup), enc(t, final), enc(t, conflict), enc(t, dst),
+		enc(t, setup), enc(t, final), enc(t, conflict), enc(t, dst), enc(t, split),
+	}})
+	log = append(log, batch{9, [][]byte{
+		enc(t, FraudBlock{ID: "fr-fixture9", At: t0.Add(5 * time.Hour), Member: "a", Prefix: "881", Rule: "high_risk", By: "node:fixture",
+			Evidence: "12 authorisations to 881 within 10m0s"}),
+		enc(t, FraudBlock{ID: "op-fixture", At: t0.Add(5 * time.Hour), Calling: "15550001", Rule: "operator", By: "admin:fixture", Reason: "spoofed"}),
+		enc(t, FraudRelease{ID: "fr-fixture9", At: t0.Add(6 * time.Hour), By: "admin:fixture", Reason: "confirmed legitimate"}),
 	}})
 	return log
 }

@@ -41,6 +41,7 @@ import (
 //	POST /v1/reconcile?counterparty=&period=[&tolerance=&skew=&columns=&time_layout=&duration_unit=&format=json|csv|text] (their CDR CSV)
 //	GET  /v1/reconcile/internal?period=
 //	POST /v1/certs/revoke {serial, reason}   GET /v1/certs/revoked
+//	GET /v1/fraud/events|blocks|config   POST /v1/fraud/blocks   POST /v1/fraud/blocks/{id}/release   (admin_fraud.go)
 //
 // Error bodies are {"error": "..."}. Status codes: 400 invalid input (the
 // message names line and field for CSV), 401 no or wrong token, 404 not
@@ -59,6 +60,7 @@ const (
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	n.adminClusterRoutes(mux)
+	n.adminBackupRoutes(mux)
 	n.adminConfigRoutes(mux)
 	n.adminNetworkRoutes(mux)
 	n.adminAdmissionRoutes(mux)
@@ -67,6 +69,7 @@ func (n *Node) adminHandler() http.Handler {
 	n.adminUsageRoutes(mux)
 	n.adminLedgerRoutes(mux)
 	n.adminSettleRoutes(mux)
+	n.adminFraudRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusNotFound, fmt.Errorf("no admin endpoint %s %s", r.Method, r.URL.Path))
 	})

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,7 +43,10 @@ type Node struct {
 	state  *stateCache
 	adm    *admission
 	met    *metrics
-	fed    *fedState
+	// metricsHandler serves met's registry (GET /metrics).
+	metricsHandler http.Handler
+	fed            *fedState
+	fraud          *fraudControl
 
 	ospSrv, ospTLSSrv, adminSrv *http.Server
 	ospBudget                   *budget // connections and body bytes of the OSP listeners
@@ -114,6 +118,10 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 
+	// Before consensus: raft may apply entries while it opens, and the
+	// detector sees every applied one.
+	n.fraud = newFraudControl(n)
+
 	ln, err := net.Listen("tcp", cfg.ClusterAddr)
 	if err != nil {
 		return nil, fmt.Errorf("node: cluster listener: %w", err)
@@ -139,7 +147,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		SnapshotInterval:   cfg.Raft.SnapshotInterval,
 		TrailingLogs:       cfg.Raft.TrailingLogs,
 		Dial:               cfg.ClusterDial,
-	}, stateMachine{n.store})
+	}, timedStateMachine{stateMachine{s: n.store, watch: n.fraud.observe}, n.met.applyLatency})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("node: %w", err)
@@ -148,11 +156,16 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	n.state = newStateCache(n.store, cfg.Logger)
 	n.adm = newAdmission(n.now, cfg.TokenValidity, n.store.Admission, n.store.AppliedIndex)
+	n.adm.txIndex = n.transactionIndex
 	if n.fed, err = newFedState(n); err != nil {
 		return nil, err
 	}
 	n.fed.start()
+	n.met.reg.MustRegister(stateCollector{n})
+	n.metricsHandler = promhttp.HandlerFor(n.met.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	closers = append(closers, func() error { n.fed.stop(); return nil })
+	n.fraud.start()
+	closers = append(closers, func() error { n.fraud.close(); return nil })
 
 	n.watchCatchUp()
 	if err := n.listen(); err != nil {
@@ -250,7 +263,7 @@ func (n *Node) listen() error {
 		mux.HandleFunc("GET /metrics", n.handleMetrics)
 		n.trustRoutes(mux)
 		mux.Handle("/", n.adminHandler())
-		n.adminSrv = n.newServer(mux, n.adminBudget)
+		n.adminSrv = n.newServer(n.met.instrumentAdmin(mux), n.adminBudget)
 		ln = n.adminBudget.listener(ln)
 		scheme := "http"
 		if n.cfg.AdminTLSCert != "" {
@@ -333,6 +346,7 @@ func (n *Node) Close() error {
 		// Before consensus: the cascader proposes AckOutbox. Items in
 		// flight are delivered again by the next leader.
 		n.fed.stop()
+		n.fraud.close() // before consensus: it proposes blocks
 		var errs []error
 		if err := n.cons.Close(); err != nil {
 			errs = append(errs, err)

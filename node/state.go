@@ -35,6 +35,7 @@ type view struct {
 	trunks map[string]*ledger.Trunk
 	routes *settlement.PrefixIndex[ledger.Route]
 	decks  *deckCache
+	fraud  *fraudBlocks // the ledger's active fraud blocks (admission.go)
 }
 
 type addrCred struct {
@@ -169,6 +170,15 @@ func (c *stateCache) build(old *view, g ledger.Generations) (*view, error) {
 		}
 		v.routes = ix
 		c.log.Info("route index rebuilt", "routes", ix.Len(), "took", time.Since(start))
+	}
+	if old.gens.Fraud == g.Fraud {
+		v.fraud = old.fraud
+	} else {
+		bs, err := c.store.FraudBlocks()
+		if err != nil {
+			return nil, fmt.Errorf("node: read fraud blocks: %w", err)
+		}
+		v.fraud = newFraudBlocks(bs)
 	}
 	if old.gens.Decks == g.Decks && old.decks != nil {
 		v.decks = old.decks

@@ -49,13 +49,14 @@ else
   run "OSP codec (one core)" go test -run '^$' -bench 'Decode|Encode|RequestResponse' -benchmem -benchtime "$benchtime" -cpu 1 ./osp/
   run "Tokens: 5 per authorisation, and verification" go test -run '^$' -bench 'Token' -benchmem -benchtime "$benchtime" -cpu 1 ./osp/
   run "Ledger apply (256 commands per Raft entry)" go test -run '^$' -bench 'Apply|Encode' -benchmem -benchtime "$benchtime" ./ledger/
+  run "Fraud detection per event (detector alone; FSM hook per command)" go test -run '^$' -bench 'Observe|FraudObserve' -benchmem -benchtime "$benchtime" ./settlement/fraud/ ./node/
   # In-process clusters run with 4 Ps (-cpu 4, suffix -4): two per core, as
   # `ospnode serve` runs (cmd/procs.go), so that Ps blocked in fsync do not
   # stall the other nodes' goroutines.
   run "Consensus: 3-node loopback cluster, fsync on, 200-byte commands" go test -run '^$' -bench 'Commit' -benchtime 2s -cpu 4 ./consensus/
   run "Replicated ledger: 3 nodes, real RecordUsage commands, fsync on" go test -run '^$' -bench 'LedgerCommit' -benchtime 2s -cpu 4 ./testnet/
   run "Rating and reconciliation" go test -run '^$' -bench 'Rate|Reconcile' -benchmem -benchtime "$benchtime" ./settlement/
-  run "Routing index (500,000 prefixes) and node authorisation over HTTP + Raft" go test -run '^$' -bench 'PrefixIndex|Authorize5|ForwardedAuthorization|LocalAuthorizationSameSetup' -benchmem -benchtime "$benchtime" ./settlement/ ./node/
+  run "Routing index (500,000 prefixes) and node authorisation over HTTP + Raft" go test -run '^$' -bench 'PrefixIndex|Authorize5|ForwardedAuthorization|LocalAuthorizationSameSetup|MetricsObserve' -benchmem -benchtime "$benchtime" ./settlement/ ./node/
   run "Configuration as code: apply 500,000 routes" go test -run '^$' -bench 'ApplyRoutes500k' -benchtime 1x ./cmd/
   run "Federation forwarding" go test -run '^$' -bench 'Forward|Merge|CheckLoop' -benchmem -benchtime "$benchtime" ./federation/
   run "Load generator overhead" go test -run '^$' -bench 'CallMessages|LoadLoopback' -benchmem -benchtime "$benchtime" ./testnet/

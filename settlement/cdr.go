@@ -28,14 +28,25 @@ const (
 // (a partner may send only durations); HasBillable and Amount.Currency() say
 // whether they are present.
 type CDR struct {
-	TransactionID  string // the OSP transaction id, when known
-	CallID         string // SIP Call-ID
-	Calling        string
-	Called         string
-	ConnectTime    time.Time
-	DurationMillis int64 // duration as reported, in milliseconds
-	Role           Role
-	Counterparty   string
+	TransactionID string // the OSP transaction id, when known
+	// Network is the network whose TransactionID this is (the exporting
+	// network's id, in files an ospnode network exports); "" when the file
+	// does not say, as in a member's own CDRs, which carry the ids we
+	// gave its proxies. Every network numbers its transactions itself, so
+	// two networks' ids name two calls even when equal (Reconcile).
+	Network string
+	// PeerTransactionID is the id the counterparty network knows the call
+	// by, when we know it: the upstream's TransactionId for a call we
+	// forwarded to it. Reconcile pairs it with the counterparty's own
+	// TransactionID.
+	PeerTransactionID string
+	CallID            string // SIP Call-ID
+	Calling           string
+	Called            string
+	ConnectTime       time.Time
+	DurationMillis    int64 // duration as reported, in milliseconds
+	Role              Role
+	Counterparty      string
 	// BillableSeconds is valid when HasBillable.
 	BillableSeconds int64
 	HasBillable     bool
@@ -82,25 +93,32 @@ const (
 	FieldCurrency        = "currency"
 	FieldPrefix          = "prefix"
 	FieldDescription     = "description"
+	// FieldNetwork and FieldPeerTransactionID: whose numbering
+	// transaction_id is, and the id the counterparty network knows the
+	// call by (CDR.Network, CDR.PeerTransactionID).
+	FieldNetwork           = "network"
+	FieldPeerTransactionID = "peer_transaction_id"
 )
 
 // ColumnMap names, for each CDR field, the column of a carrier's CSV that
 // holds it ("" = the field's own name, "-" = absent). Every carrier exports
 // differently, e.g. ColumnMap{TransactionID: "txn_id", Called: "dst"}.
 type ColumnMap struct {
-	TransactionID   string
-	CallID          string
-	Calling         string
-	Called          string
-	ConnectTime     string
-	Duration        string
-	Role            string
-	Counterparty    string
-	BillableSeconds string
-	Amount          string
-	Currency        string
-	Prefix          string
-	Description     string
+	TransactionID     string
+	CallID            string
+	Calling           string
+	Called            string
+	ConnectTime       string
+	Duration          string
+	Role              string
+	Counterparty      string
+	BillableSeconds   string
+	Amount            string
+	Currency          string
+	Prefix            string
+	Description       string
+	Network           string
+	PeerTransactionID string
 }
 
 // ParseColumnMap parses "field=column,field=column" (e.g.
@@ -130,7 +148,7 @@ func ParseColumnMap(s string) (ColumnMap, error) {
 // column lookup (by the f* indexes) and CDRHeader follow it.
 var cdrFields = [numCDRFields]string{FieldTransactionID, FieldCallID, FieldCalling, FieldCalled, FieldConnectTime,
 	FieldDuration, FieldRole, FieldCounterparty, FieldBillableSeconds, FieldAmount, FieldCurrency,
-	FieldPrefix, FieldDescription}
+	FieldPrefix, FieldDescription, FieldNetwork, FieldPeerTransactionID}
 
 func (m *ColumnMap) ptr(field string) *string {
 	switch field {
@@ -160,6 +178,10 @@ func (m *ColumnMap) ptr(field string) *string {
 		return &m.Prefix
 	case FieldDescription:
 		return &m.Description
+	case FieldNetwork:
+		return &m.Network
+	case FieldPeerTransactionID:
+		return &m.PeerTransactionID
 	}
 	return nil
 }
@@ -347,6 +369,10 @@ func appendCDRField(b []byte, k int, c *CDR) []byte {
 		return appendField(b, c.Prefix, false)
 	case fDescription:
 		return appendField(b, c.Description, false)
+	case fNetwork:
+		return appendField(b, c.Network, false)
+	case fPeerTransactionID:
+		return appendField(b, c.PeerTransactionID, false)
 	}
 	return b
 }

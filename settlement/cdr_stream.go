@@ -97,7 +97,7 @@ type CDRReader struct {
 	line int
 }
 
-const numCDRFields = 13
+const numCDRFields = 15
 
 // NewCDRReader reads the header line of r and checks the format: required
 // columns called, connect_time and duration; amounts need a currency column
@@ -158,6 +158,8 @@ const (
 	fCurrency
 	fPrefix
 	fDescription
+	fNetwork
+	fPeerTransactionID
 )
 
 // Header returns the header line's column names, lower-cased.
@@ -218,6 +220,7 @@ func (r *CDRReader) parse(c *CDR, rec []string, line int) error {
 		Calling: get(fCalling), Called: get(fCalled),
 		Counterparty: get(fCounterparty), Line: line,
 		Prefix: get(fPrefix), Description: get(fDescription),
+		Network: get(fNetwork), PeerTransactionID: get(fPeerTransactionID),
 	}
 	var bad *RowError
 	fail := func(k int, value string, err error) {
@@ -227,7 +230,7 @@ func (r *CDRReader) parse(c *CDR, rec []string, line int) error {
 		}
 		bad.Errors = append(bad.Errors, fe)
 	}
-	for _, k := range [...]int{fTransactionID, fCallID, fCalling, fCalled, fCounterparty, fPrefix, fDescription} {
+	for _, k := range [...]int{fTransactionID, fCallID, fCalling, fCalled, fCounterparty, fPrefix, fDescription, fNetwork, fPeerTransactionID} {
 		if s := get(k); len(s) > 256 {
 			fail(k, s, fmt.Errorf("%w: longer than 256 bytes", ErrBadInput))
 		}

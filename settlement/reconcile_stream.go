@@ -73,7 +73,9 @@ type CDRSource func(*CDR) error
 //
 // A bad record in either input rejects that input whole, as ReadCDRs does
 // (a *CDRError naming the lines). Memory: one partition of both sides, and
-// the class totals.
+// the class totals — except across networks: when any record carries a
+// PeerTransactionID, pass 1 (which pairs one side's peer id with the
+// other's own id) holds every record that has an id at once.
 func ReconcileStream(ours, theirs CDRSource, opts ReconcileOptions, so StreamOptions) (*Report, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -96,10 +98,17 @@ func ReconcileStream(ours, theirs CDRSource, opts ReconcileOptions, so StreamOpt
 	rep := &Report{Mode: "external", Period: o.Period, Currency: o.Currency, OursLabel: o.OursLabel,
 		TheirsLabel: o.TheirsLabel, Tolerance: max(o.Tolerance, 0), Skew: o.Skew}
 	if so.Internal {
-		rep.Mode = "internal"
+		rep.Mode, rep.DurationsOnly = "internal", true
 	}
-	in := &pass{parts: make([][2]*spillFile, parts)}
+	seenTxRole := newIDSet()
+	// Records with an id wait in one file until the inputs are read:
+	// across networks pass 1 pairs one side's peer id with the other's
+	// own id, which no single hash key co-locates, so then pass 1 matches
+	// them as one partition (memory: the records with ids); otherwise
+	// they are partitioned by transaction id.
+	ids := &pass{parts: make([][2]*spillFile, 1)}
 	rest := &pass{parts: make([][2]*spillFile, 1)}
+	sawPeer := false
 	var sideTotals [2]sideCount
 	read := func(src CDRSource, side int) error {
 		var errs lineErrors
@@ -124,6 +133,12 @@ func ReconcileStream(ours, theirs CDRSource, opts ReconcileOptions, so StreamOpt
 			}
 			s := side
 			if so.Internal {
+				// As ReconcileInternal: durations only (both roles' amounts
+				// are ours), one record per transaction and role.
+				c.Amount, c.HasBillable, c.BillableSeconds = money.Amount{}, false, 0
+				if c.TransactionID != "" && !seenTxRole.add(c.TransactionID+"\x00"+string(c.Role)) {
+					continue
+				}
 				switch c.Role {
 				case RoleSource:
 					s = 0
@@ -145,11 +160,11 @@ func ReconcileStream(ours, theirs CDRSource, opts ReconcileOptions, so StreamOpt
 				return err
 			}
 			dst := rest
-			p := 0
-			if c.TransactionID != "" {
-				dst, p = in, sp.part(c.TransactionID, "", parts)
+			if c.TransactionID != "" || c.PeerTransactionID != "" {
+				dst = ids
+				sawPeer = sawPeer || c.PeerTransactionID != ""
 			}
-			if err := sp.write(dst, p, s, &c); err != nil {
+			if err := sp.write(dst, 0, s, &c); err != nil {
 				return err
 			}
 		}
@@ -165,6 +180,19 @@ func ReconcileStream(ours, theirs CDRSource, opts ReconcileOptions, so StreamOpt
 		if err := read(theirs, 1); err != nil {
 			return nil, err
 		}
+	}
+	in := ids
+	if !sawPeer && parts > 1 {
+		in = &pass{parts: make([][2]*spillFile, parts)}
+		for s := 0; s < 2; s++ {
+			err := sp.each(ids, 0, s, func(c *CDR) error {
+				return sp.write(in, sp.part(c.TransactionID, "", parts), s, c)
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		sp.drop(ids)
 	}
 
 	// Matches go to one spill file per class, so the report lists them in

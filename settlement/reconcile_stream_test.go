@@ -210,3 +210,51 @@ func TestPartitionsFor(t *testing.T) {
 		}
 	}
 }
+
+// TestReconcileStreamAcrossNetworks: two networks' exports pair on one
+// side's peer id and the other's own id (either way round), never on
+// equal ids of two numberings; streamed with partitions, the same pairs.
+func TestReconcileStreamAcrossNetworks(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	var ours, theirs []CDR
+	for i := 0; i < 3000; i++ {
+		at := jan1.Add(time.Duration(rng.Intn(3600)) * time.Second)
+		o := CDR{TransactionID: fmt.Sprint(rng.Intn(2000)), Network: "A", Calling: "1", Called: fmt.Sprint("49", rng.Intn(50)),
+			ConnectTime: at, BillableSeconds: int64(rng.Intn(100)), HasBillable: true}
+		th := o
+		th.Network, th.TransactionID = "B", fmt.Sprint(rng.Intn(2000)) // the same numbers, another numbering
+		switch rng.Intn(4) {
+		case 0:
+			o.PeerTransactionID = th.TransactionID
+		case 1:
+			th.PeerTransactionID = o.TransactionID
+		case 2:
+			o.CallID, th.CallID = fmt.Sprint("c", i), fmt.Sprint("c", i)
+		}
+		ours = append(ours, o)
+		if rng.Intn(10) > 0 {
+			theirs = append(theirs, th)
+		}
+	}
+	rng.Shuffle(len(theirs), func(i, j int) { theirs[i], theirs[j] = theirs[j], theirs[i] })
+	for i := range ours {
+		ours[i].Line = i + 2
+	}
+	for i := range theirs {
+		theirs[i].Line = i + 2
+	}
+	want, err := Reconcile(ours, theirs, ReconcileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReconcileStream(sliceSource(ours), sliceSource(theirs), ReconcileOptions{}, StreamOptions{TmpDir: t.TempDir(), Partitions: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := pairsOf(got.Matches), pairsOf(want.Matches); !reflect.DeepEqual(g, w) {
+		t.Fatalf("%d pairs, want %d", len(g), len(w))
+	}
+	if !reflect.DeepEqual(got.Classes, want.Classes) || want.Summary(ClassExact).Count == 0 {
+		t.Fatalf("classes %+v, want %+v", got.Classes, want.Classes)
+	}
+}

@@ -46,7 +46,7 @@ func appendString(b []byte, v string) []byte {
 
 func appendCDR(b []byte, c *CDR) []byte {
 	for _, v := range [...]string{c.TransactionID, c.CallID, c.Calling, c.Called, string(c.Role),
-		c.Counterparty, c.Prefix, c.Description, c.Currency} {
+		c.Counterparty, c.Prefix, c.Description, c.Currency, c.Network, c.PeerTransactionID} {
 		b = appendString(b, v)
 	}
 	b = binary.AppendVarint(b, c.ConnectTime.UnixNano())
@@ -175,7 +175,7 @@ func (r *spillReader) amount() money.Amount {
 
 // cdr reads one CDR; io.EOF at a clean end.
 func (r *spillReader) cdr(c *CDR) error {
-	var f [9]string
+	var f [11]string
 	for i := range f {
 		f[i] = r.str()
 		if i == 0 && r.err == io.EOF {
@@ -183,7 +183,7 @@ func (r *spillReader) cdr(c *CDR) error {
 		}
 	}
 	*c = CDR{TransactionID: f[0], CallID: f[1], Calling: f[2], Called: f[3], Role: Role(f[4]),
-		Counterparty: f[5], Prefix: f[6], Description: f[7], Currency: f[8]}
+		Counterparty: f[5], Prefix: f[6], Description: f[7], Currency: f[8], Network: f[9], PeerTransactionID: f[10]}
 	c.ConnectTime = time.Unix(0, r.varint()).UTC()
 	c.DurationMillis = r.varint()
 	if r.byte() == 1 {
