@@ -36,16 +36,6 @@ func newProgress(w io.Writer, what string, quiet bool, size int64, read *atomic.
 	return &progress{w: w, what: what, tty: isTerminal(w), quiet: quiet, size: size, read: read, start: now, last: now, now: time.Now}
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 // tick counts one record.
 func (p *progress) tick() {
 	p.n++

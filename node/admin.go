@@ -107,9 +107,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(b)
 }
 
-// adminError writes {"error": err} with code.
+// adminError writes {"error": err} with code, and "reason" when err
+// carries one (a *reasonError: a stable word a client can act on, such as
+// the CLI saying it in its own flags).
 func adminError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, map[string]string{"error": err.Error()})
+	body := map[string]string{"error": err.Error()}
+	var re *reasonError
+	if errors.As(err, &re) {
+		body["reason"] = re.reason
+	}
+	writeJSON(w, code, body)
 }
 
 // httpError is an error that carries its HTTP status.
@@ -117,6 +124,23 @@ type httpError struct {
 	code int
 	err  error
 }
+
+// reasonError gives an error (usually an *httpError) a reason: one of the
+// reason* constants, a stable word for clients that act on it.
+type reasonError struct {
+	reason string
+	err    error
+}
+
+func (e *reasonError) Error() string { return e.err.Error() }
+func (e *reasonError) Unwrap() error { return e.err }
+
+// Reasons of a refused request that clients act on.
+const (
+	// reasonDirectionRequired: a statement of a counterparty with traffic
+	// both ways needs direction=sell or direction=buy.
+	reasonDirectionRequired = "direction_required"
+)
 
 func (e *httpError) Error() string { return e.err.Error() }
 func (e *httpError) Unwrap() error { return e.err }

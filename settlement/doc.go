@@ -26,7 +26,9 @@
 //     ReconcileStream: the same over files larger than memory, partitioned
 //     on disk; ReportWriter streams a report.
 //   - BuildStatement, StatementBuilder, Statement, Convert, Net: statements,
-//     invoices, netting; ParseFX, FXTable: dated exchange rates.
+//     invoices, netting; ParseFX, FXTable: dated exchange rates;
+//     StatementHeading, Debt, Number and WriteHTML / WritePDF: the statement
+//     as a document to send (who owes whom, named parties, number, dates).
 //   - MinorUnit: ISO 4217 minor units, embedded from datasets/country-codes.
 //   - Policy (NewPolicy, Rank, MarginOK, Seed), CallCredit.Grant,
 //     SecondsFor, HoldAmount, MinuteCost, Translate: the routing and credit

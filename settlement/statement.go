@@ -50,6 +50,9 @@ type Statement struct {
 	// FX lists the dated rates that converted CDRs rated in another
 	// currency into this one (StatementBuilder with an FXTable).
 	FX []FXUse `json:",omitempty"`
+	// Heading names the parties, the direction and the issue date
+	// (statement_doc.go); BuildStatement leaves it zero for the caller.
+	Heading StatementHeading
 }
 
 // Minutes renders the billable minutes with 2 decimals.
