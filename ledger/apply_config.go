@@ -14,7 +14,51 @@ const maxIDLen = 256
 func validID(id string) bool { return id != "" && len(id) <= maxIDLen }
 
 func (a *applier) setNetwork(c *SetNetwork) *Result {
+	if r := a.checkNetwork(c.Network); r != nil {
+		return r
+	}
+	return a.writeNetwork(c.Network)
+}
+
+// createNetwork is SetNetwork version 2: the network is written only when
+// the ledger has none, so that of two concurrent `network init`s exactly
+// one wins on every replica.
+func (a *applier) createNetwork(c *CreateNetwork) *Result {
 	n := c.Network
+	if r := a.checkNetwork(n); r != nil {
+		return r
+	}
+	if old := a.network(); old.ID != "" {
+		if sameNetwork(old, n) {
+			return &Result{Code: Duplicate, Message: "network " + old.ID + " already exists with these settings"}
+		}
+		basis := old.BillingBasis
+		if basis == "" {
+			basis = BasisOwn
+		}
+		return rejected("a network is already initialised: %s (%q, %s, txid epoch %d, billing basis %s)",
+			old.ID, old.Name, old.Currency, old.TxIDEpoch, basis)
+	}
+	return a.writeNetwork(n)
+}
+
+// sameNetwork compares two networks, an empty billing basis being "own".
+func sameNetwork(a, b Network) bool {
+	if a.BillingBasis == "" {
+		a.BillingBasis = BasisOwn
+	}
+	if b.BillingBasis == "" {
+		b.BillingBasis = BasisOwn
+	}
+	if !reflect.DeepEqual(a.Fraud, b.Fraud) {
+		return false
+	}
+	a.Fraud, b.Fraud = nil, nil
+	return a == b
+}
+
+// checkNetwork validates a network identity (nil: valid).
+func (a *applier) checkNetwork(n Network) *Result {
 	if !validID(n.ID) {
 		return invalid("network id is required")
 	}
@@ -35,6 +79,10 @@ func (a *applier) setNetwork(c *SetNetwork) *Result {
 	if !n.BillingBasis.Valid() {
 		return invalid("billing basis %q: want own, source, destination or shorter", n.BillingBasis)
 	}
+	return nil
+}
+
+func (a *applier) writeNetwork(n Network) *Result {
 	putJSON(a.meta, kNetwork, n)
 	a.net, a.netLoaded = n, true
 	a.bumpGen(&a.gens.Network)

@@ -51,6 +51,11 @@ const AuthorizeVersion = 2
 // RecordUsageVersionOverLimit.
 const AuthorizeVersionAdmission = 3
 
+// SetNetworkVersionCreate is the SetNetwork version that carries a
+// CreateNetwork: the version 1 payload (a network), applied create-only.
+// Version 1 entries still replace, so an existing log replays as before.
+const SetNetworkVersionCreate = 2
+
 // Encode renders cmd as an envelope: byte 0 the type, byte 1 the version,
 // then the payload (compact binary for Authorize and RecordUsage, JSON for
 // the configuration commands). It fails only for an unencodable value.
@@ -64,6 +69,10 @@ func Encode(cmd Command) ([]byte, error) {
 		return encodeRecordUsage(&c), nil
 	case *RecordUsage:
 		return encodeRecordUsage(c), nil
+	case CreateNetwork:
+		return encodeJSON(TypeSetNetwork, SetNetworkVersionCreate, c)
+	case *CreateNetwork:
+		return encodeJSON(TypeSetNetwork, SetNetworkVersionCreate, c)
 	case nil:
 		return nil, fmt.Errorf("ledger: encode nil command")
 	}
@@ -71,12 +80,18 @@ func Encode(cmd Command) ([]byte, error) {
 	if !knownType(t) {
 		return nil, fmt.Errorf("ledger: encode unknown command type %d", t)
 	}
+	return encodeJSON(t, CommandVersion, cmd)
+}
+
+// encodeJSON is the envelope of a configuration command: type, version,
+// then the command as JSON.
+func encodeJSON(t CommandType, v byte, cmd any) ([]byte, error) {
 	p, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: encode %s: %w", t, err)
 	}
 	out := make([]byte, 2, 2+len(p))
-	out[0], out[1] = byte(t), CommandVersion
+	out[0], out[1] = byte(t), v
 	return append(out, p...), nil
 }
 

@@ -56,6 +56,18 @@ type SetNetwork struct {
 	Network Network `json:"network"`
 }
 
+// CreateNetwork sets the network identity only when the ledger has none:
+// the arbiter of `network init`. It is SetNetwork's envelope type at
+// version SetNetworkVersionCreate, so that the check and the write happen
+// in one apply, identically on every node, and two operators racing to
+// initialise different networks cannot both win. With a network already
+// present nothing is written: the same network (billing basis "" and
+// "own" alike) gives Duplicate, another one Rejected naming the present
+// network.
+type CreateNetwork struct {
+	Network Network `json:"network"`
+}
+
 // PutMember creates or replaces a member.
 type PutMember struct {
 	Member Member `json:"member"`
@@ -234,6 +246,9 @@ type PostEntry struct {
 
 // Type implements Command.
 func (SetNetwork) Type() CommandType { return TypeSetNetwork }
+
+// Type is SetNetwork's: CreateNetwork is its version SetNetworkVersionCreate.
+func (CreateNetwork) Type() CommandType { return TypeSetNetwork }
 
 // Type implements Command.
 func (PutMember) Type() CommandType { return TypePutMember }

@@ -64,7 +64,7 @@ func TestCommandFixtures(t *testing.T) {
 	s := openTest(t)
 	for i, rs := range applyLog(t, s, log) {
 		for j, r := range rs {
-			if r.Code != OK && r.Code != Ignored {
+			if r.Code != OK && r.Code != Ignored && !(log[i].index == 10 && r.Code == Duplicate) {
 				t.Errorf("batch %d command %d: %s %s (fixtures are meant to apply)", log[i].index, j, r.Code, r.Message)
 			}
 			if log[i].index == 8 && (r.Unmatched || (j >= 3 && r.UsageID == 0)) {
@@ -84,7 +84,7 @@ func TestCommandFixtures(t *testing.T) {
 
 // fixtureLog builds the fixture log: fullLog and its tail, then every
 // version the full log does not use (Authorize 1 and 3, RecordUsage 1, 3
-// and 4). Older versions are produced from the current encoding where the
+// and 4, SetNetwork 2). Older versions are produced from the current encoding where the
 // payload is the same (Authorize 1 = 2, RecordUsage 1 = 2).
 func fixtureLog(t *testing.T) []batch {
 	s := openTest(t)
@@ -140,6 +140,11 @@ func fixtureLog(t *testing.T) []batch {
 			Evidence: "12 authorisations to 881 within 10m0s"}),
 		enc(t, FraudBlock{ID: "op-fixture", At: t0.Add(5 * time.Hour), Calling: "15550001", Rule: "operator", By: "admin:fixture", Reason: "spoofed"}),
 		enc(t, FraudRelease{ID: "fr-fixture9", At: t0.Add(6 * time.Hour), By: "admin:fixture", Reason: "confirmed legitimate"}),
+	}})
+	// SetNetwork version 2 (CreateNetwork) over the network batch 1 set:
+	// the same network is a Duplicate and writes nothing.
+	log = append(log, batch{10, [][]byte{
+		enc(t, CreateNetwork{Network{ID: "purple", Name: "Purple", Currency: "USD", TxIDEpoch: 1}}),
 	}})
 	return log
 }

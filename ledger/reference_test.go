@@ -123,8 +123,13 @@ func (g *logGen) batch(t *testing.T, index uint64) [][]byte {
 		case k == 18 && index%10 == 0:
 			c = ClosePeriod{At: at, ID: "p" + strconv.FormatUint(index, 10), End: at.Add(-30 * time.Minute)}
 		default:
-			c = SetNetwork{Network{ID: "purple", Currency: "USD", TxIDEpoch: 2,
-				BillingBasis: BillingBasis(g.pick("", string(BasisOwn), string(BasisShorter), string(BasisDestination)))}}
+			n := Network{ID: "purple", Currency: "USD", TxIDEpoch: 2,
+				BillingBasis: BillingBasis(g.pick("", string(BasisOwn), string(BasisShorter), string(BasisDestination)))}
+			if g.rng.IntN(3) == 0 {
+				c = CreateNetwork{n} // Duplicate or Rejected: the network exists
+			} else {
+				c = SetNetwork{n}
+			}
 		}
 		cmds = append(cmds, enc(t, c))
 	}

@@ -27,7 +27,34 @@ type commandSpec struct {
 
 // commands registers every command type of this build.
 var commands = map[CommandType]*commandSpec{
-	TypeSetNetwork:      jsonCommand("SetNetwork", func(a *applier, c *SetNetwork) *Result { return a.setNetwork(c) }),
+	TypeSetNetwork: {
+		name:     "SetNetwork",
+		versions: []byte{CommandVersion, SetNetworkVersionCreate},
+		decode: func(p []byte, v byte) (Command, error) {
+			if v == SetNetworkVersionCreate {
+				var c CreateNetwork
+				err := decodeJSONInto(p, &c)
+				return c, err
+			}
+			var c SetNetwork
+			err := decodeJSONInto(p, &c)
+			return c, err
+		},
+		apply: func(a *applier, _ int, p []byte, v byte) *Result {
+			if v == SetNetworkVersionCreate {
+				var c CreateNetwork
+				if err := decodeJSONInto(p, &c); err != nil {
+					return invalidPayload(TypeSetNetwork, err)
+				}
+				return a.createNetwork(&c)
+			}
+			var c SetNetwork
+			if err := decodeJSONInto(p, &c); err != nil {
+				return invalidPayload(TypeSetNetwork, err)
+			}
+			return a.setNetwork(&c)
+		},
+	},
 	TypePutMember:       jsonCommand("PutMember", func(a *applier, c *PutMember) *Result { return a.putMember(c) }),
 	TypeSetMemberStatus: jsonCommand("SetMemberStatus", func(a *applier, c *SetMemberStatus) *Result { return a.setMemberStatus(c) }),
 	TypePutTrunk:        jsonCommand("PutTrunk", func(a *applier, c *PutTrunk) *Result { return a.putTrunk(c) }),
