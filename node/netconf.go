@@ -119,11 +119,11 @@ var ErrNetworkExists = errors.New("a network is already initialised")
 
 // InitNetwork creates the ledger's network. It is create-once: with the
 // same network already present it returns created false and no error;
-// with a different one, an error wrapping ErrNetworkExists. The check
-// reads after a barrier; two operators initialising different networks at
-// the same instant are not arbitrated by the ledger (SetNetwork replaces),
-// which is why `network init` is an operator's first step, not a script's
-// race.
+// with a different one, a 409 wrapping ErrNetworkExists. The ledger
+// arbitrates (CreateNetwork writes only into a ledger without a network),
+// so two inits racing on two nodes cannot both succeed: the loser gets the
+// 409 naming the winner. The read before the proposal only spares the log
+// an entry in the common case.
 func (n *Node) InitNetwork(ctx context.Context, net ledger.Network) (created bool, err error) {
 	if err := validateNetwork(net); err != nil {
 		return false, badRequest("%v", err)
@@ -137,19 +137,35 @@ func (n *Node) InitNetwork(ctx context.Context, net ledger.Network) (created boo
 		if sameNetwork(old, net) {
 			return false, nil
 		}
-		return false, &httpError{http.StatusConflict, fmt.Errorf("%w: %s (%q, %s, txid epoch %d, txid network %d, billing basis %s); a network is initialised once: change its name or billing basis with `ospnode apply`",
-			ErrNetworkExists, old.ID, old.Name, old.Currency, old.TxIDEpoch, old.TxIDNetwork, basisText(old.BillingBasis))}
+		return false, networkExists(old)
 	case !isNotFound(err):
 		return false, err
 	}
-	res, err := n.Propose(ctx, ledger.SetNetwork{Network: net})
+	res, err := n.Propose(ctx, ledger.CreateNetwork{Network: net})
 	if err != nil {
 		return false, err
 	}
-	if err := res.Err(); err != nil {
-		return false, fmt.Errorf("SetNetwork: %w", err)
+	switch res.Code {
+	case ledger.OK:
+		return true, nil
+	case ledger.Duplicate:
+		return false, nil
+	case ledger.Rejected:
+		// Another init won between the read and the proposal. The store
+		// has applied the entry that rejected ours, so it names the winner.
+		if won, err := n.store.Network(); err == nil {
+			return false, networkExists(won)
+		}
+		return false, &httpError{http.StatusConflict, fmt.Errorf("%w: %s", ErrNetworkExists, res.Message)}
 	}
-	return true, nil
+	return false, fmt.Errorf("CreateNetwork: %w", res.Err())
+}
+
+// networkExists is the 409 of an init that names another network than the
+// ledger's.
+func networkExists(old ledger.Network) error {
+	return &httpError{http.StatusConflict, fmt.Errorf("%w: %s (%q, %s, txid epoch %d, txid network %d, billing basis %s); a network is initialised once: change its name or billing basis with `ospnode apply`",
+		ErrNetworkExists, old.ID, old.Name, old.Currency, old.TxIDEpoch, old.TxIDNetwork, basisText(old.BillingBasis))}
 }
 
 func validateNetwork(net ledger.Network) error {
