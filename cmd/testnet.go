@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -30,14 +31,20 @@ func testnetCommand() *cli.Command {
 			{
 				Name:  "up",
 				Usage: "start the networks and wait (Ctrl-C stops every node)",
-				Description: "Starts --networks networks of --nodes-per-network nodes each, chained NET1 → NET2 → …\n" +
-					"(each forwards 33… to the next), or the topology of --topology FILE (JSON, see\n" +
-					"testnet/DESIGN.md). Every node is a child process of this binary with its own data\n" +
-					"directory under --dir; endpoints are printed and written to DIR/testnet.json.\n" +
+				Description: "Starts --networks networks of --nodes-per-network nodes each, chained PURPLE → HUB → YELLOW\n" +
+					"(each forwards 33… to the next; one network is PURPLE, two PURPLE → YELLOW, four or more\n" +
+					"PURPLE → HUB1 → HUB2 → … → YELLOW; --names chooses others), or the topology of --topology\n" +
+					"FILE (JSON, see testnet/DESIGN.md). Every node is a child process of this binary with its\n" +
+					"own data directory under --dir; endpoints are printed and written to DIR/testnet.json.\n" +
+					"Node ids are the network name in lower case and the node's number: purple-1, hub-2, ….\n" +
+					"Ports are free ones unless --base-port lays them out: node k (0-based, networks in order)\n" +
+					"serves OSP on BASE+3k, the admin API on BASE+3k+1 and its cluster on BASE+3k+2.\n" +
 					"Carrier A of every network is recognised from 127.0.0.2, carrier B from 127.0.0.3.",
 				Flags: []cli.Flag{
 					dirFlag,
-					&cli.IntFlag{Name: "networks", Value: 1, Usage: "number of chained networks", EnvVars: env("NETWORKS")},
+					&cli.IntFlag{Name: "networks", Value: 1, Usage: "number of chained networks (default: 1, or the number of --names)", EnvVars: env("NETWORKS")},
+					&cli.StringSliceFlag{Name: "names", Usage: "network names in chain order, comma-separated or repeated (default PURPLE, HUB…, YELLOW)", EnvVars: env("NAMES")},
+					&cli.IntFlag{Name: "base-port", Usage: "lay the nodes' ports out from this port (3 per node; 0: free ports)", EnvVars: env("BASE_PORT")},
 					&cli.IntFlag{Name: "nodes-per-network", Value: 3, Usage: "nodes per network (1..7)", EnvVars: env("NODES_PER_NETWORK")},
 					&cli.StringFlag{Name: "topology", Usage: "topology file (JSON); overrides --networks and --nodes-per-network", EnvVars: env("TOPOLOGY")},
 					&cli.DurationFlag{Name: "ready-timeout", Value: 90 * time.Second, Usage: "bound on starting every node", EnvVars: env("READY_TIMEOUT")},
@@ -52,20 +59,14 @@ func testnetCommand() *cli.Command {
 			},
 			{
 				Name:  "status",
-				Usage: "print the endpoints of the testnet in --dir (--output json: the state file)",
-				Flags: []cli.Flag{dirFlag, &cli.StringFlag{Name: "output", Value: "table", Usage: "table or json"}},
-				Action: func(c *cli.Context) error {
-					st, err := testnet.ReadState(c.String("dir"))
-					if err != nil {
-						return cli.Exit(err.Error(), 1)
-					}
-					if c.String("output") == "json" {
-						enc := json.NewEncoder(c.App.Writer)
-						enc.SetIndent("", "  ")
-						return enc.Encode(st)
-					}
-					return st.WriteEndpoints(c.App.Writer)
-				},
+				Usage: "print each network's leader and each node's role, applied index, health and endpoints",
+				Description: "Asks every node of the testnet in --dir for /healthz and its admin API's /v1/status\n" +
+					"(role, leader, applied index). A network whose nodes name no leader cannot commit and is\n" +
+					"shown as NO LEADER; a node that does not answer is shown down. --output json prints the\n" +
+					"health as JSON; --output state prints the state file (it holds the admin tokens).",
+				Flags: []cli.Flag{dirFlag, &cli.StringFlag{Name: "output", Value: "table", Usage: "table, json or state"},
+					&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "bound on each question to a node"}},
+				Action: testnetStatus,
 			},
 			{
 				Name:      "kill",
@@ -123,11 +124,20 @@ func testnetUp(c *cli.Context) error {
 			return cli.Exit("testnet up: "+err.Error(), 2)
 		}
 	} else {
-		n, k := c.Int("networks"), c.Int("nodes-per-network")
+		n, k, names := c.Int("networks"), c.Int("nodes-per-network"), c.StringSlice("names")
+		if len(names) > 0 && !c.IsSet("networks") {
+			n = len(names)
+		}
 		if n < 1 || n > 26 {
 			return cli.Exit(fmt.Sprintf("testnet up: --networks %d: want 1..26", n), 2)
 		}
-		spec = testnet.ChainTopology(n, k)
+		if len(names) == 0 {
+			names = testnet.ChainNames(n)
+		}
+		if len(names) != n {
+			return cli.Exit(fmt.Sprintf("testnet up: --names gives %d name(s) for --networks %d", len(names), n), 2)
+		}
+		spec = testnet.NamedChainTopology(names, k)
 	}
 	if err := spec.Normalize(); err != nil {
 		return cli.Exit("testnet up: "+err.Error(), 2)
@@ -136,7 +146,10 @@ func testnetUp(c *cli.Context) error {
 	defer stop()
 	dir := c.String("dir")
 	fmt.Fprintf(c.App.ErrWriter, "testnet: starting %d network(s) in %s …\n", len(spec.Networks), dir)
-	p, err := testnet.Up(ctx, testnet.UpOptions{Dir: dir, Spec: spec, ReadyTimeout: c.Duration("ready-timeout")})
+	p, err := testnet.Up(ctx, testnet.UpOptions{Dir: dir, Spec: spec, ReadyTimeout: c.Duration("ready-timeout"), BasePort: c.Int("base-port")})
+	if errors.Is(err, testnet.ErrSpec) {
+		return cli.Exit("testnet up: "+err.Error(), 2)
+	}
 	if err != nil {
 		return cli.Exit("testnet up: "+err.Error(), 1)
 	}
@@ -160,6 +173,29 @@ func testnetUp(c *cli.Context) error {
 			return nil
 		}
 	}
+}
+
+func testnetStatus(c *cli.Context) error {
+	st, err := testnet.ReadState(c.String("dir"))
+	if err != nil {
+		return cli.Exit("testnet status: "+err.Error(), 1)
+	}
+	out := c.String("output")
+	switch out {
+	case "table", "json", "state":
+	default:
+		return usage("--output %q: want table, json or state", out)
+	}
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	if out == "state" {
+		return enc.Encode(st)
+	}
+	health := st.Health(c.Context, c.Duration("timeout"))
+	if out == "json" {
+		return enc.Encode(health)
+	}
+	return st.WriteStatus(c.App.Writer, health)
 }
 
 func testnetDown(c *cli.Context) error {

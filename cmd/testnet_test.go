@@ -36,6 +36,9 @@ func TestTestnetUsageErrors(t *testing.T) {
 		{"down without state", []string{"testnet", "down", "--dir", filepath.Join(dir, "empty")}, "testnet.json"},
 		{"status without state", []string{"testnet", "status", "--dir", filepath.Join(dir, "empty")}, "testnet.json"},
 		{"kill without id", []string{"testnet", "kill", "--dir", dir}, "node id"},
+		{"names and networks disagree", []string{"testnet", "up", "--dir", dir, "--networks", "3", "--names", "A,B"}, "--names gives 2 name(s) for --networks 3"},
+		{"privileged base port", []string{"testnet", "up", "--dir", filepath.Join(dir, "bp"), "--base-port", "80"}, "base port 80"},
+		{"base port too high", []string{"testnet", "up", "--dir", filepath.Join(dir, "bp"), "--networks", "2", "--base-port", "65530"}, "want 1024..65518"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(t, tc.args...)

@@ -212,6 +212,17 @@ func freePort() (string, error) {
 	return addr, ln.Close()
 }
 
+// pinnedPort checks that port on 127.0.0.1 is free (listens, then
+// releases it for the node) and returns its address.
+func pinnedPort(port int) (string, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("testnet: port %d of the --base-port layout is taken: %w", port, err)
+	}
+	return addr, ln.Close()
+}
+
 // stablePorts returns [lo, hi): ports below the ephemeral range
 // (/proc/sys/net/ipv4/ip_local_port_range) and above 10000, or an empty
 // range where that cannot be read or leaves no room.

@@ -67,6 +67,9 @@ type ProcState struct {
 	Nodes    []ProcNode   `json:"nodes"`
 	// Control is the fault control endpoint of the `up` process (nil: none).
 	Control *ProcControl `json:"control,omitempty"`
+	// BasePort is the first port of the node port layout (0: free ports;
+	// see PlanProcessesAt).
+	BasePort int `json:"base_port,omitempty"`
 }
 
 // ErrRunning: the directory already holds a testnet whose processes run.
@@ -78,9 +81,35 @@ var ErrRunning = errors.New("testnet: a testnet is already running in this direc
 // bind), draws an admin token per node and returns the state (not yet
 // written). Node 1 of each network bootstraps; the others join it.
 func PlanProcesses(dir string, spec TopologySpec) (*ProcState, error) {
+	return PlanProcessesAt(dir, spec, 0)
+}
+
+// PlanProcessesAt is PlanProcesses with the nodes' ports laid out from
+// basePort (0: free ports): node k of the whole topology (networks in
+// order, nodes in order, k from 0) listens for OSP on basePort+3k, for
+// the admin API on basePort+3k+1 and for its cluster on basePort+3k+2, so
+// that a demo's URLs are the same on every run. Each port is checked free
+// now; a taken one is an error naming it. The fault proxies in front of
+// the cluster ports stay on free ports (nothing outside the testnet dials
+// them).
+func PlanProcessesAt(dir string, spec TopologySpec, basePort int) (*ProcState, error) {
 	if err := spec.Normalize(); err != nil {
 		return nil, err
 	}
+	total := 0
+	for _, ns := range spec.Networks {
+		total += ns.Nodes
+	}
+	if basePort != 0 && (basePort < 1024 || basePort+3*total-1 > 65535) {
+		return nil, fmt.Errorf("%w: base port %d: want 1024..%d for %d node(s) (3 ports each)", ErrSpec, basePort, 65535-3*total+1, total)
+	}
+	nextPort := func(k, slot int) (string, error) {
+		if basePort == 0 {
+			return freePort()
+		}
+		return pinnedPort(basePort + 3*k + slot)
+	}
+	k := 0
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("testnet: dir: %w", err)
@@ -88,7 +117,7 @@ func PlanProcesses(dir string, spec TopologySpec) (*ProcState, error) {
 	if err := os.MkdirAll(filepath.Join(abs, "run"), 0o700); err != nil {
 		return nil, fmt.Errorf("testnet: dir: %w", err)
 	}
-	st := &ProcState{Dir: abs, Topology: spec, Started: time.Now().UTC()}
+	st := &ProcState{Dir: abs, Topology: spec, Started: time.Now().UTC(), BasePort: basePort}
 	for _, ns := range spec.Networks {
 		netDir := filepath.Join(abs, strings.ToLower(ns.Name))
 		pkiDir := filepath.Join(netDir, "pki")
@@ -101,11 +130,12 @@ func PlanProcesses(dir string, spec TopologySpec) (*ProcState, error) {
 				PKIDir: pkiDir, TokenKind: ns.TokenKind, Bootstrap: i == 0}
 			pn.DataDir = filepath.Join(netDir, pn.ID)
 			pn.Log = filepath.Join(abs, "run", pn.ID+".log")
-			for _, a := range []*string{&pn.OSPAddr, &pn.AdminAddr, &pn.ClusterAddr} {
-				if *a, err = freePort(); err != nil {
+			for slot, a := range []*string{&pn.OSPAddr, &pn.AdminAddr, &pn.ClusterAddr} {
+				if *a, err = nextPort(k, slot); err != nil {
 					return nil, err
 				}
 			}
+			k++
 			pn.OSPURL = "http://" + pn.OSPAddr + "/osp"
 			pn.AdminURL = "http://" + pn.AdminAddr
 			var tok [16]byte
@@ -316,6 +346,9 @@ type UpOptions struct {
 	Args func(dir, id string) []string
 	// ReadyTimeout bounds the wait for every node to be ready (default 90s).
 	ReadyTimeout time.Duration
+	// BasePort lays the nodes' ports out from it (0: free ports; see
+	// PlanProcessesAt).
+	BasePort int
 }
 
 // Processes is a running process testnet supervised by this process.
@@ -357,7 +390,7 @@ func Up(ctx context.Context, o UpOptions) (_ *Processes, err error) {
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 90 * time.Second
 	}
-	st, err := PlanProcesses(o.Dir, o.Spec)
+	st, err := PlanProcessesAt(o.Dir, o.Spec, o.BasePort)
 	if err != nil {
 		return nil, err
 	}

@@ -225,6 +225,41 @@ func ChainTopology(n, k int) TopologySpec {
 	return t
 }
 
+// ChainNames are the default names of an n-network chain, as the README's
+// tiers: PURPLE originates, YELLOW terminates and the networks between
+// are HUB (HUB1, HUB2, … when there are several): PURPLE; PURPLE →
+// YELLOW; PURPLE → HUB → YELLOW; PURPLE → HUB1 → HUB2 → YELLOW.
+func ChainNames(n int) []string {
+	switch {
+	case n <= 0:
+		return nil
+	case n == 1:
+		return []string{"PURPLE"}
+	}
+	names := []string{"PURPLE"}
+	for i := 1; i < n-1; i++ {
+		if n == 3 {
+			names = append(names, "HUB")
+		} else {
+			names = append(names, fmt.Sprintf("HUB%d", i))
+		}
+	}
+	return append(names, "YELLOW")
+}
+
+// NamedChainTopology is ChainTopology with the given network names, in
+// chain order: names[0] → names[1] → … (each forwards 33… to the next).
+func NamedChainTopology(names []string, k int) TopologySpec {
+	var t TopologySpec
+	for _, name := range names {
+		t.Networks = append(t.Networks, NetworkSpec{Name: name, Nodes: k})
+	}
+	for i := 1; i < len(names); i++ {
+		t.Links = append(t.Links, Link{From: names[i-1], To: names[i]})
+	}
+	return t
+}
+
 // ReadTopology decodes a topology file (JSON, unknown fields refused) and
 // normalises it.
 func ReadTopology(r io.Reader) (TopologySpec, error) {
