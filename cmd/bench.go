@@ -27,7 +27,12 @@ func benchCommand() *cli.Command {
 			"source and the destination role (a failed attempt: source usage only). Open loop with --rate\n" +
 			"(latency from each call's intended start), closed loop with --concurrency. The run is bounded\n" +
 			"by --duration and/or --calls. The last line of the text summary is \"completed calls/s: N\".\n" +
-			"Only the --url service points given are contacted.",
+			"Only the --url and --dest-url service points given are contacted.\n\n" +
+			"Across peer networks (PURPLE → HUB → YELLOW) the tokens come from the network that terminates\n" +
+			"the call, and only it knows their TransactionIds: give its OSP service points with --dest-url\n" +
+			"(the destination usage goes there, and --dest-verify-admin checks it there). A call whose token\n" +
+			"names another network's transaction while no --dest-url is given is not reported and fails\n" +
+			"the run; so does any confirmed usage the ledger holds unmatched or unrated.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "url", Usage: "OSP service point, e.g. http://127.0.0.1:5060/osp; repeatable", Required: true, EnvVars: env("URL")},
 			&cli.IntSliceFlag{Name: "weight", Usage: "weight of each --url, in order (default all 1)", EnvVars: env("WEIGHT")},
@@ -58,7 +63,9 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "source-address", Usage: "source DeviceInfo (transport)", Value: "[127.0.0.1]:5060", EnvVars: env("SOURCE_ADDRESS")},
 			&cli.StringFlag{Name: "source-network", Usage: "source SourceAlternate (network)", EnvVars: env("SOURCE_NETWORK")},
 			&cli.StringFlag{Name: "source-bind", Usage: "local IP the source proxy's requests leave from (members are identified by address)", EnvVars: env("SOURCE_BIND")},
-			&cli.StringFlag{Name: "dest-bind", Usage: "local IP the terminating proxy's requests leave from", EnvVars: env("DEST_BIND")},
+			&cli.StringSliceFlag{Name: "dest-url", Usage: "OSP service point of the network that terminates the calls, where destination usage goes (default: the --url list); repeatable", EnvVars: env("DEST_URL")},
+			&cli.BoolFlag{Name: "per-destination-txid", Usage: "the server gives every destination's token its own TransactionId (not ospnode): such a token is not taken for another network's", EnvVars: env("PER_DESTINATION_TXID")},
+			&cli.StringFlag{Name: "dest-bind", Usage: "local IP the terminating proxy's requests leave from, or \"signal\": each call's destination IP (one 127.x per carrier)", EnvVars: env("DEST_BIND")},
 			&cli.StringFlag{Name: "dest-customer", Usage: "terminating side's CustomerId (default --customer)", EnvVars: env("DEST_CUSTOMER")},
 			&cli.StringFlag{Name: "dest-device", Usage: "terminating side's DeviceId (default --device)", EnvVars: env("DEST_DEVICE")},
 			&cli.StringFlag{Name: "dest-address", Usage: "terminating side's DeviceInfo (default: the routed destination's address)", EnvVars: env("DEST_ADDRESS")},
@@ -68,6 +75,8 @@ func benchCommand() *cli.Command {
 
 			&cli.StringFlag{Name: "verify-admin", Usage: "after the run, check every confirmed usage at this admin API base URL", EnvVars: env("VERIFY_ADMIN")},
 			&cli.StringFlag{Name: "admin-token", Usage: "bearer token for --verify-admin", EnvVars: []string{"OSPNODE_BENCH_ADMIN_TOKEN", "OSPNODE_ADMIN_TOKEN"}},
+			&cli.StringFlag{Name: "dest-verify-admin", Usage: "admin API base URL of the terminating network: check every confirmed destination usage there (needed with --dest-url and --verify-admin)", EnvVars: env("DEST_VERIFY_ADMIN")},
+			&cli.StringFlag{Name: "dest-admin-token", Usage: "bearer token for --dest-verify-admin", EnvVars: env("DEST_ADMIN_TOKEN")},
 			&cli.StringFlag{Name: "output", Usage: "text or json", Value: "text", EnvVars: env("OUTPUT")},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress lines on stderr", EnvVars: env("QUIET")},
 		},
@@ -77,21 +86,23 @@ func benchCommand() *cli.Command {
 
 func benchOptions(c *cli.Context) (testnet.LoadOptions, error) {
 	o := testnet.LoadOptions{
-		URLs:             c.StringSlice("url"),
-		Weights:          c.IntSlice("weight"),
-		Failover:         c.Bool("failover"),
-		NewConnections:   c.Bool("new-connections"),
-		Timeout:          c.Duration("timeout"),
-		Rate:             c.Float64("rate"),
-		Concurrency:      c.Int("concurrency"),
-		Duration:         c.Duration("duration"),
-		Calls:            c.Int("calls"),
-		MaxDestinations:  c.Int("destinations"),
-		FailRatio:        c.Float64("fail-ratio"),
-		Durations:        testnet.DurationDist{Kind: c.String("distribution"), Mean: c.Duration("mean-duration"), Sigma: c.Float64("sigma")},
-		CallingCountries: c.StringSlice("calling-cc"),
-		CalledCountries:  c.StringSlice("called-cc"),
-		Seed:             c.Uint64("seed"),
+		URLs:               c.StringSlice("url"),
+		DestURLs:           c.StringSlice("dest-url"),
+		PerDestinationTxID: c.Bool("per-destination-txid"),
+		Weights:            c.IntSlice("weight"),
+		Failover:           c.Bool("failover"),
+		NewConnections:     c.Bool("new-connections"),
+		Timeout:            c.Duration("timeout"),
+		Rate:               c.Float64("rate"),
+		Concurrency:        c.Int("concurrency"),
+		Duration:           c.Duration("duration"),
+		Calls:              c.Int("calls"),
+		MaxDestinations:    c.Int("destinations"),
+		FailRatio:          c.Float64("fail-ratio"),
+		Durations:          testnet.DurationDist{Kind: c.String("distribution"), Mean: c.Duration("mean-duration"), Sigma: c.Float64("sigma")},
+		CallingCountries:   c.StringSlice("calling-cc"),
+		CalledCountries:    c.StringSlice("called-cc"),
+		Seed:               c.Uint64("seed"),
 		Source: testnet.Party{CustomerID: c.String("customer"), DeviceID: c.String("device"),
 			Address: c.String("source-address"), NetworkID: c.String("source-network"), Bind: c.String("source-bind")},
 		Destination: testnet.Party{CustomerID: c.String("dest-customer"), DeviceID: c.String("dest-device"),
@@ -123,12 +134,27 @@ func benchOptions(c *cli.Context) (testnet.LoadOptions, error) {
 	if !c.Bool("quiet") {
 		o.Progress = c.App.ErrWriter
 	}
-	if base := c.String("verify-admin"); base != "" {
+	base, destBase := c.String("verify-admin"), c.String("dest-verify-admin")
+	switch {
+	case destBase != "" && base == "":
+		return o, usage("--dest-verify-admin checks the destination side only: give --verify-admin too (the originating network's admin API)")
+	case base != "" && destBase == "" && len(o.DestURLs) > 0:
+		return o, usage("--dest-url sends destination usage to another network: give --dest-verify-admin (its admin API) so that it is verified where it belongs")
+	}
+	if base != "" {
 		hc := &http.Client{Timeout: 30 * time.Second}
 		if o.TLSConfig != nil {
 			hc.Transport = &http.Transport{TLSClientConfig: o.TLSConfig}
 		}
-		o.Verify = testnet.VerifyUsages(&testnet.AdminLedger{BaseURL: base, Token: c.String("admin-token"), HTTP: hc}, 8)
+		var l testnet.UsageLedger = &testnet.AdminLedger{BaseURL: base, Token: c.String("admin-token"), HTTP: hc}
+		if destBase != "" {
+			tok := c.String("dest-admin-token")
+			if tok == "" {
+				tok = c.String("admin-token")
+			}
+			l = testnet.ByRole{Source: l, Destination: &testnet.AdminLedger{BaseURL: destBase, Token: tok, HTTP: hc}}
+		}
+		o.Verify = testnet.VerifyUsages(l, 8)
 	}
 	return o, nil
 }
@@ -183,7 +209,7 @@ func benchRun(c *cli.Context) error {
 		werr = res.WriteText(c.App.Writer)
 	}
 	switch {
-	case errors.Is(err, testnet.ErrVerify):
+	case errors.Is(err, testnet.ErrVerify), errors.Is(err, testnet.ErrDestinationElsewhere):
 		return cli.Exit("bench: "+err.Error(), 1)
 	case errors.Is(err, context.Canceled):
 		return cli.Exit("bench: interrupted", 130)

@@ -73,6 +73,9 @@ func (d DurationDist) Draw(r *rand.Rand) time.Duration {
 // an optional SourceAlternate of type network. Bind is the local IP the
 // proxy's requests leave from (servers such as ospnode identify members by
 // source address: give each role its own loopback address, e.g. 127.0.0.2).
+// The terminating proxy's Bind may be BindSignal: its requests then leave
+// from the IP of each call's routed destination, as when every carrier of
+// a loopback testnet has its own 127.x address.
 type Party struct {
 	CustomerID string `json:"customerId,omitempty"`
 	DeviceID   string `json:"deviceId,omitempty"`
@@ -80,6 +83,10 @@ type Party struct {
 	NetworkID  string `json:"networkId,omitempty"`
 	Bind       string `json:"bind,omitempty"`
 }
+
+// BindSignal as the terminating Party's Bind sends each call's
+// destination usage from the IP of its destination's signal address.
+const BindSignal = "signal"
 
 // CallModel builds the OSP messages of simulated calls. Everything random
 // about call number seq (numbers, failure, duration) is drawn from a

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,21 @@ type LoadOptions struct {
 	URLs []string
 	// Weights, if set, has one positive weight per URL (default all 1).
 	Weights []int
+	// DestURLs are the service points of the network that terminates the
+	// calls, where the terminating proxy reports its (destination) usage:
+	// across a chain of networks the tokens come from the last one, and
+	// only it knows their TransactionIds. Empty: URLs (one network). A
+	// call whose token names another transaction than its authorisation
+	// (it came back through a peer) while DestURLs is empty is not
+	// reported to URLs, where it would be stored unmatched: it counts as
+	// a call error and RunLoad fails with ErrDestinationElsewhere (unless
+	// PerDestinationTxID).
+	DestURLs []string
+	// PerDestinationTxID says the server gives each destination's token a
+	// TransactionId of its own, so a token naming another transaction
+	// than its authorisation does not mean another network issued it.
+	// ospnode puts its own transaction's id in every token it issues.
+	PerDestinationTxID bool
 	// Failover lets a request move on to the other URLs after a transport
 	// error or a 503, as the OSP Toolkit does. Off by default, so that every
 	// answer a server gives is counted as it was given.
@@ -115,6 +131,10 @@ var (
 	// ErrVerify: the run completed but LoadOptions.Verify reported a
 	// problem (such as a confirmed usage missing from the ledger).
 	ErrVerify = errors.New("testnet: verification failed")
+	// ErrDestinationElsewhere: tokens named another network's
+	// transactions but no LoadOptions.DestURLs said where that network
+	// is, so their destination usage was not reported.
+	ErrDestinationElsewhere = errors.New("testnet: calls terminated in another network")
 )
 
 // Message types of LoadResult.Messages, in order.
@@ -131,6 +151,12 @@ func (o *LoadOptions) withDefaults() (LoadOptions, error) {
 	}
 	if len(c.URLs) == 0 {
 		return bad("no service point URL")
+	}
+	if c.Destination.Bind == BindSignal && c.Transport != nil {
+		return bad("a signal-address bind needs the default transport")
+	}
+	if c.Source.Bind == BindSignal {
+		return bad("bind %q is for the terminating side only", BindSignal)
 	}
 	if len(c.Weights) != 0 && len(c.Weights) != len(c.URLs) {
 		return bad("%d weights for %d URLs", len(c.Weights), len(c.URLs))
@@ -195,7 +221,17 @@ type loadRun struct {
 	opts    LoadOptions
 	model   CallModel
 	pick    *picker
-	clients [2][]*osp.Client // [0] source proxy, [1] terminating proxy; one per URL
+	clients [2][]*osp.Client // [0] source proxy (one per URL), [1] terminating proxy (one per destination URL)
+	// destPick picks among the destination URLs (DestURLs, or URLs).
+	destPick *picker
+	// bySignal holds the terminating proxy's clients per bind IP when it
+	// binds to each destination's signal address (BindSignal).
+	bySignal   map[string][]*osp.Client
+	signalMu   sync.Mutex
+	closeIdles []func()
+
+	elsewhere    atomic.Uint64 // calls whose token came from another network, not reported (no DestURLs)
+	sawElsewhere atomic.Bool
 
 	msgs [3]*msgStats
 
@@ -242,25 +278,26 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	// The source and the terminating proxy are different machines: each
 	// role has its own transport (dialling from its Party.Bind address) and
 	// its own client per service point.
-	for role, p := range []Party{o.Source, o.Destination} {
-		transport, closeIdle, err := r.transport(p.Bind)
-		if err != nil {
-			return nil, err
+	defer func() {
+		for _, f := range r.closeIdles {
+			f()
 		}
-		defer closeIdle()
-		for i := range o.URLs {
-			sps := []string{o.URLs[i]}
-			if o.Failover {
-				for j := 1; j < len(o.URLs); j++ {
-					sps = append(sps, o.URLs[(i+j)%len(o.URLs)])
-				}
-			}
-			c, err := osp.NewClient(osp.ClientConfig{ServicePoints: sps, Timeout: o.Timeout, Transport: transport, Logger: o.Logger})
-			if err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrLoadOptions, err)
-			}
-			r.clients[role] = append(r.clients[role], c)
-		}
+	}()
+	destURLs := o.URLs
+	if len(o.DestURLs) > 0 {
+		destURLs = o.DestURLs
+	}
+	r.destPick = r.pick
+	if len(o.DestURLs) > 0 {
+		r.destPick = newPicker(nil, len(destURLs))
+	}
+	if r.clients[0], err = r.roleClients(o.Source.Bind, o.URLs); err != nil {
+		return nil, err
+	}
+	if o.Destination.Bind == BindSignal {
+		r.bySignal = map[string][]*osp.Client{}
+	} else if r.clients[1], err = r.roleClients(o.Destination.Bind, destURLs); err != nil {
+		return nil, err
 	}
 
 	cpu0 := processCPU()
@@ -280,14 +317,89 @@ func RunLoad(ctx context.Context, opts LoadOptions) (*LoadResult, error) {
 	if runErr != nil {
 		return res, runErr
 	}
+	var elsewhere error
+	if res.TerminatedElsewhere > 0 {
+		elsewhere = fmt.Errorf("%w: %d call(s) got tokens that name another network's transaction (the call crossed a peer network); "+
+			"their destination usage belongs to the network that issued the token and was not sent: give that network's OSP service points with --dest-url (LoadOptions.DestURLs)",
+			ErrDestinationElsewhere, res.TerminatedElsewhere)
+	}
 	if o.Verify != nil {
 		if err := o.Verify(ctx, res.Confirmed); err != nil {
 			res.VerifyError = err.Error()
-			return res, fmt.Errorf("%w: %w", ErrVerify, err)
+			return res, errors.Join(elsewhere, fmt.Errorf("%w: %w", ErrVerify, err))
 		}
 		res.Verified = true
 	}
-	return res, nil
+	return res, elsewhere
+}
+
+// roleClients returns one OSP client per URL for a proxy dialling from
+// bind, each failing over to the other URLs when Failover is set.
+func (r *loadRun) roleClients(bind string, urls []string) ([]*osp.Client, error) {
+	o := &r.opts
+	transport, closeIdle, err := r.transport(bind)
+	if err != nil {
+		return nil, err
+	}
+	r.closeIdles = append(r.closeIdles, closeIdle)
+	var out []*osp.Client
+	for i := range urls {
+		sps := []string{urls[i]}
+		if o.Failover {
+			for j := 1; j < len(urls); j++ {
+				sps = append(sps, urls[(i+j)%len(urls)])
+			}
+		}
+		c, err := osp.NewClient(osp.ClientConfig{ServicePoints: sps, Timeout: o.Timeout, Transport: transport, Logger: o.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrLoadOptions, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// destClient returns the terminating proxy's client for a call routed to
+// dest: the next destination URL's, dialling from dest's signal address
+// when the proxy binds to it (BindSignal).
+func (r *loadRun) destClient(dest *osp.Destination) (*osp.Client, error) {
+	i := r.destPick.next()
+	if r.bySignal == nil {
+		return r.clients[1][i], nil
+	}
+	ip, err := signalIP(dest.SignalAddress)
+	if err != nil {
+		return nil, err
+	}
+	r.signalMu.Lock()
+	defer r.signalMu.Unlock()
+	cs := r.bySignal[ip]
+	if cs == nil {
+		urls := r.opts.URLs
+		if len(r.opts.DestURLs) > 0 {
+			urls = r.opts.DestURLs
+		}
+		if cs, err = r.roleClients(ip, urls); err != nil {
+			return nil, err
+		}
+		r.bySignal[ip] = cs
+	}
+	return cs[i], nil
+}
+
+// signalIP is the IP of a destination's signal address ("[127.0.0.3]:5060",
+// "127.0.0.3:5060" or "127.0.0.3").
+func signalIP(addr string) (string, error) {
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return "", fmt.Errorf("signal address %q is not an IP address to bind to", addr)
+	}
+	return ip.String(), nil
 }
 
 // transport returns the HTTP transport of a proxy dialling from bind ("":

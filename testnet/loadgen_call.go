@@ -111,7 +111,28 @@ func (r *loadRun) call(ctx context.Context, seq uint64, intended time.Time) {
 		}
 		return
 	}
-	okDest := r.usage(ctx, r.clients[1][r.pick.next()], r.msgs[2], r.model.DestinationUsage(&c, claims, dest, r.opts.Now()), claims.TransactionID, osp.RoleDestination)
+	if len(r.opts.DestURLs) == 0 && !r.opts.PerDestinationTxID &&
+		(claims.TransactionID != ar.TransactionID || r.sawElsewhere.Load()) {
+		// The token is another network's (the call crossed a peer): the
+		// networks behind URLs do not know its transaction and would
+		// store the usage unmatched. RunLoad fails the run. Two networks'
+		// ids can coincide (both derive them from their log positions),
+		// so once one call showed that the calls cross, no later call's
+		// destination usage goes to URLs either.
+		r.sawElsewhere.Store(true)
+		r.elsewhere.Add(1)
+		r.callErrors.Add(1)
+		return
+	}
+	destClient, err := r.destClient(dest)
+	if err != nil {
+		r.msgs[2].sent.Add(1)
+		r.msgs[2].failTransport("bind")
+		r.opts.Logger.Debug("destination usage not sent", "call", c.Seq, "err", err)
+		r.callErrors.Add(1)
+		return
+	}
+	okDest := r.usage(ctx, destClient, r.msgs[2], r.model.DestinationUsage(&c, claims, dest, r.opts.Now()), claims.TransactionID, osp.RoleDestination)
 	if ok && okDest {
 		r.completed.Add(1)
 	} else {

@@ -30,6 +30,12 @@ type LoadResult struct {
 	Completed      uint64 `json:"completed"`
 	FailedAttempts uint64 `json:"failedAttempts"`
 	CallErrors     uint64 `json:"callErrors"`
+	// TerminatedElsewhere counts calls (among CallErrors) whose token named
+	// another network's transaction while no destination URLs were given:
+	// their destination usage was not sent (see LoadOptions.DestURLs).
+	TerminatedElsewhere uint64 `json:"terminatedElsewhere,omitempty"`
+	// DestURLs are the terminating network's service points, if given.
+	DestURLs []string `json:"destUrls,omitempty"`
 
 	CallsPerSecond    float64 `json:"completedCallsPerSecond"`
 	Messages          uint64  `json:"messages"`
@@ -98,6 +104,7 @@ func (r *loadRun) result(elapsed time.Duration, cpu cpuTimes) *LoadResult {
 		Mode: "closed", Concurrency: o.Concurrency, URLs: o.URLs, Seed: o.Seed,
 		Elapsed: elapsed, Calls: r.started.Load(), Completed: r.completed.Load(),
 		FailedAttempts: r.failedAttempts.Load(), CallErrors: r.callErrors.Load(),
+		TerminatedElsewhere: r.elsewhere.Load(), DestURLs: o.DestURLs,
 		ScheduleLag:   time.Duration(r.scheduleLag.Load()),
 		TokensChecked: o.TokenRoots != nil || o.AcceptUnsigned,
 		TokenChecks:   r.tokenChecked.Load(), TokenFailures: r.tokenFailed.Load(),
@@ -145,7 +152,13 @@ func (r *LoadResult) WriteText(w io.Writer) error {
 		mode = fmt.Sprintf("open loop, target %.1f calls/s (in-flight cap %d)", r.Rate, r.Concurrency)
 	}
 	fmt.Fprintf(&b, "ospnode bench: %s, %s, %d service point(s), seed %d\n", mode, r.Elapsed.Round(time.Millisecond), len(r.URLs), r.Seed)
+	if len(r.DestURLs) > 0 {
+		fmt.Fprintf(&b, "destination usage to the terminating network: %s\n", strings.Join(r.DestURLs, ", "))
+	}
 	fmt.Fprintf(&b, "calls: %d started, %d completed, %d failed attempts, %d errors\n", r.Calls, r.Completed, r.FailedAttempts, r.CallErrors)
+	if r.TerminatedElsewhere > 0 {
+		fmt.Fprintf(&b, "calls terminated in another network, destination usage NOT SENT (give --dest-url): %d\n", r.TerminatedElsewhere)
+	}
 	fmt.Fprintf(&b, "messages: %d (%.1f/s)\n", r.Messages, r.MessagesPerSecond)
 	if r.ScheduleLag > 0 {
 		fmt.Fprintf(&b, "schedule lag (max): %s\n", fmtDur(r.ScheduleLag))

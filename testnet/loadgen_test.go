@@ -28,6 +28,8 @@ func baseOptions(url string, p *testPKI) LoadOptions {
 		Destination: Party{CustomerID: "3000", DeviceID: "4000"},
 		TokenRoots:  p.pool,
 		Timeout:     10 * time.Second,
+		// The responder gives each destination's token its own id.
+		PerDestinationTxID: true,
 	}
 }
 

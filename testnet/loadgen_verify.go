@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/ospnode/ospnode/osp"
 )
 
 // UsageLedger answers whether a ledger holds a usage. Implementations must
@@ -104,6 +106,22 @@ func VerifyUsages(l UsageLedger, parallel int) func(context.Context, []Confirmed
 	}
 }
 
+// ByRole is a UsageLedger that asks Source about source-role usage and
+// Destination about destination-role usage: across a chain of networks
+// the originating network records the source side and the terminating
+// network, whose tokens the terminating proxy got, the destination side.
+type ByRole struct {
+	Source, Destination UsageLedger
+}
+
+// HasUsage implements UsageLedger.
+func (b ByRole) HasUsage(ctx context.Context, u ConfirmedUsage) (bool, error) {
+	if u.Role == osp.RoleDestination {
+		return b.Destination.HasUsage(ctx, u)
+	}
+	return b.Source.HasUsage(ctx, u)
+}
+
 // AdminLedger asks a node's admin API about usages:
 //
 //	GET {BaseURL}/v1/usage/{transactionId}?role={role}&component={componentId}
@@ -182,7 +200,10 @@ func (a *AdminLedger) HasUsage(ctx context.Context, u ConfirmedUsage) (bool, err
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return true, checkUsageRecord(u, body)
+		if err := checkUsageRecord(u, body); err != nil {
+			return true, fmt.Errorf("%w (at %s)", err, a.BaseURL)
+		}
+		return true, nil
 	case http.StatusNotFound:
 		return false, nil
 	case http.StatusUnauthorized, http.StatusForbidden:
