@@ -129,15 +129,20 @@ func routeLookup(c *cli.Context) error {
 		if err := a.do(ctx, http.MethodGet, "/v1/routes/lookup", q, nil, &ex); err != nil {
 			return err
 		}
-		t := &table{head: []string{"RANK", "KIND", "ID", "MEMBER", "ADDRESS", "CALLED", "PRIORITY", "WEIGHT", "BUY/MIN", "MARGIN", "EXCLUDED BECAUSE"}}
+		t := &table{head: []string{"RANK", "KIND", "ID", "MEMBER", "ADDRESS", "CALLED", "PRIORITY", "WEIGHT",
+			"BUY/MIN", "BUY CONNECT", "MARGIN 1-MIN CALL", "EXCLUDED BECAUSE"}}
 		for _, list := range [][]candidateVerdict{ex.Offered, ex.Excluded} {
 			for _, v := range list {
 				rank := "-"
 				if v.Rank > 0 {
 					rank = strconv.Itoa(v.Rank)
 				}
-				t.add(rank, v.Kind, v.ID, orDash(v.Member), orDash(v.Address), v.Called, strconv.Itoa(v.Priority),
-					strconv.Itoa(v.Weight), ptrAmount(v.BuyRate), ptrAmount(v.Margin), orDash(v.Reason))
+				buy := ptrAmount(v.BuyPerMinute)
+				if v.BuyNote != "" {
+					buy = v.BuyNote
+				}
+				t.add(rank, v.Kind, v.ID, orDash(v.Member), orDash(v.Address), v.Called, priorityText(v.RoutePriority, v.TrunkPriority),
+					strconv.Itoa(v.Weight), buy, ptrAmount(v.BuyConnectFee), ptrAmount(v.Margin), orDash(v.Reason))
 			}
 		}
 		if c.String("output") == "table" {
@@ -149,8 +154,13 @@ func routeLookup(c *cli.Context) error {
 					prefix = "(default route)"
 				}
 			}
-			fmt.Fprintf(w, "number %s, member %s: matched prefix %s, sell/min %s (deck %s), minimum margin %s\n",
-				ex.Number, orDash(ex.Member), prefix, ptrAmount(ex.SellRate), orDash(ex.SellDeck), ex.MinMargin)
+			sell := "no sell rate"
+			if ex.SellPerMinute != nil {
+				sell = fmt.Sprintf("sell %s/min + connect fee %s (a 1-minute call: %s)", amountText(*ex.SellPerMinute),
+					ptrAmount(ex.SellConnectFee), ptrAmount(ex.SellRate))
+			}
+			fmt.Fprintf(w, "number %s, member %s: matched prefix %s, %s, deck %s, minimum margin %s\n",
+				ex.Number, orDash(ex.Member), prefix, sell, orDash(ex.SellDeck), ex.MinMargin)
 			if ex.Blocked != "" {
 				fmt.Fprintf(w, "REFUSED: %s\n", ex.Blocked)
 			}
@@ -160,6 +170,16 @@ func routeLookup(c *cli.Context) error {
 		}
 		return printResult(c, ex, t)
 	})
+}
+
+// priorityText shows a candidate's priority as `route list` does (p1),
+// with the trunk's own priority when it has one (p1 t2): lower first.
+func priorityText(route, trunk int) string {
+	s := "p" + strconv.Itoa(route)
+	if trunk != 0 {
+		s += " t" + strconv.Itoa(trunk)
+	}
+	return s
 }
 
 func ptrAmount(a *money.Amount) string {

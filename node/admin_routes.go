@@ -302,7 +302,11 @@ type RouteExplanation struct {
 	MatchedPrefix *string            `json:"matched_prefix"` // nil: no route
 	Blocked       string             `json:"blocked,omitempty"`
 	SellDeck      string             `json:"sell_deck,omitempty"`
-	SellRate      *money.Amount      `json:"sell_rate,omitempty"` // cost of one minute to the member
+	SellRate      *money.Amount      `json:"sell_rate,omitempty"` // cost of a one-minute call to the member, connect fee included
+	// SellPerMinute and SellConnectFee are the sell deck row's two prices
+	// apart (SellRate adds them over the billing increments).
+	SellPerMinute  *money.Amount `json:"sell_per_minute,omitempty"`
+	SellConnectFee *money.Amount `json:"sell_connect_fee,omitempty"`
 	MinMargin     string             `json:"min_margin"`
 	Offered       []CandidateVerdict `json:"offered"`
 	Excluded      []CandidateVerdict `json:"excluded"`
@@ -318,13 +322,28 @@ type CandidateVerdict struct {
 	Member   string        `json:"member,omitempty"`
 	Address  string        `json:"address,omitempty"`
 	Called   string        `json:"called,omitempty"` // after translation
-	Priority int           `json:"priority"`         // route priority × 1000 + trunk priority
-	Weight   int           `json:"weight"`
-	BuyDeck  string        `json:"buy_deck,omitempty"`
-	BuyRate  *money.Amount `json:"buy_rate,omitempty"` // one minute, what the terminator charges us
-	Margin   *money.Amount `json:"margin,omitempty"`   // sell − buy of one minute
-	Reason   string        `json:"reason,omitempty"`   // why excluded
+	Priority int           `json:"priority"`         // route priority × 1000 + trunk priority (the order key)
+	// RoutePriority is the route candidate's priority, as `route list`
+	// shows it (p1); TrunkPriority the trunk's, which orders a route
+	// priority's trunks among themselves.
+	RoutePriority int           `json:"route_priority"`
+	TrunkPriority int           `json:"trunk_priority,omitempty"`
+	Weight        int           `json:"weight"`
+	BuyDeck       string        `json:"buy_deck,omitempty"`
+	BuyRate       *money.Amount `json:"buy_rate,omitempty"` // a one-minute call, connect fee included: what the terminator charges us
+	// BuyPerMinute and BuyConnectFee are the buy deck row's two prices
+	// apart; BuyNote says why there are none ("unknown (peer-rated)": a
+	// peer without a buy deck of ours prices the call on its side).
+	BuyPerMinute  *money.Amount `json:"buy_per_minute,omitempty"`
+	BuyConnectFee *money.Amount `json:"buy_connect_fee,omitempty"`
+	BuyNote       string        `json:"buy_note,omitempty"`
+	Margin        *money.Amount `json:"margin,omitempty"` // sell − buy of a one-minute call
+	Reason        string        `json:"reason,omitempty"` // why excluded
 }
+
+// BuyPeerRated is CandidateVerdict.BuyNote for a peer candidate whose
+// price we do not know: no buy deck of ours rates calls to it.
+const BuyPeerRated = "unknown (peer-rated)"
 
 // explainRoute runs the authorisation path's own routing (the member's
 // blocked prefixes, the route index, request.candidates with its margin
@@ -372,6 +391,7 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 	ex.SellDeck = m.SellDeckID
 	if sellOK {
 		ex.SellRate = &sell
+		ex.SellPerMinute, ex.SellConnectFee = rq.tariff(m.SellDeckID, called)
 	}
 	dests := rq.candidates(m, route, called, sell, sellOK, "")
 	rank := map[string]int{}
@@ -379,26 +399,41 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 		rank[d.Kind+"\x00"+d.ID] = i + 1
 	}
 	for _, rc := range route.Candidates {
-		cv := CandidateVerdict{Kind: rc.Kind, ID: rc.ID, Priority: rc.Priority * 1000, Weight: rc.Weight,
+		cv := CandidateVerdict{Kind: rc.Kind, ID: rc.ID, Priority: rc.Priority * 1000, RoutePriority: rc.Priority, Weight: rc.Weight,
 			Called: settlement.Translate(called, rc.Strip, rc.AddPrefix)}
 		var tm *ledger.Member
 		if rc.Kind == ledger.CandidateTrunk {
 			if tr := v.trunks[rc.ID]; tr != nil {
 				cv.Member, cv.Address = tr.MemberID, tr.Address
 				cv.Priority += tr.Priority
+				cv.TrunkPriority = tr.Priority
 				cv.Weight = max(rc.Weight, 0) * max(tr.Weight, 1)
 				tm = v.members[tr.MemberID]
 			}
 		}
-		if tm != nil && tm.BuyDeckID != "" {
+		switch {
+		case tm != nil:
 			cv.BuyDeck = tm.BuyDeckID
-			if c, ok := rq.minuteCost(tm.BuyDeckID, cv.Called); ok {
+		case rc.Kind == ledger.CandidatePeer:
+			// Our agreement with the peer: the buy deck that rates what it
+			// charges us. Without one the peer prices the call on its side.
+			if p, ok := n.peerExists(rc.ID); ok && p.BuyDeckID != "" {
+				cv.BuyDeck = p.BuyDeckID
+			} else {
+				cv.BuyNote = BuyPeerRated
+			}
+		}
+		if cv.BuyDeck != "" {
+			if c, ok := rq.minuteCost(cv.BuyDeck, cv.Called); ok {
 				cv.BuyRate = &c
+				cv.BuyPerMinute, cv.BuyConnectFee = rq.tariff(cv.BuyDeck, cv.Called)
 				if sellOK {
 					if mg, err := sell.Sub(c); err == nil {
 						cv.Margin = &mg
 					}
 				}
+			} else if rc.Kind == ledger.CandidatePeer {
+				cv.BuyNote = "no rate in buy deck " + cv.BuyDeck
 			}
 		}
 		if r, ok := rank[rc.Kind+"\x00"+rc.ID]; ok {
@@ -453,6 +488,20 @@ func exclusionReason(rc ledger.RouteCandidate, v *view, m, tm *ledger.Member, cv
 		return "below the minimum margin " + n.cfg.policy.MinMargin() + " of the sell rate"
 	}
 	return "not offered by the routing policy"
+}
+
+// tariff returns deck's per-minute rate and connect fee for number, apart
+// (nil, nil when the deck does not price it).
+func (rq *request) tariff(deckID, number string) (perMinute, connectFee *money.Amount) {
+	r := rq.rater(deckID)
+	if r == nil {
+		return nil, nil
+	}
+	t, err := r.Tariff(number, rq.now)
+	if err != nil {
+		return nil, nil
+	}
+	return &t.PerMinute, &t.ConnectFee
 }
 
 func (n *Node) peerExists(id string) (ledger.Peer, bool) {

@@ -183,6 +183,38 @@ func (r *Rater) Rate(called string, connect time.Time, durationMillis int64) (Ra
 	return out, err
 }
 
+// Tariff is the price of a destination as a deck row states it, its
+// parts apart: what a one-minute Rate mixes (connect fee + per-minute
+// rate over the billing increments).
+type Tariff struct {
+	Prefix, Description string
+	PerMinute           money.Amount // the row's rate per minute
+	ConnectFee          money.Amount
+	// FirstIncrement and NextIncrement are the billing increments in
+	// seconds.
+	FirstIncrement, NextIncrement int64
+	DeckVersion                   string
+}
+
+// Tariff returns the row that prices calls to called connecting at at.
+// Errors: as Rate's (ErrBadNumber, ErrNoVersion, ErrNoPrefix).
+func (r *Rater) Tariff(called string, at time.Time) (Tariff, error) {
+	num, err := e164.Parse(called)
+	if err != nil {
+		return Tariff{}, fmt.Errorf("%w: %q", ErrBadNumber, called)
+	}
+	v := r.version(at)
+	if v == nil {
+		return Tariff{}, fmt.Errorf("%w at %s", ErrNoVersion, at.UTC().Format(time.RFC3339))
+	}
+	row := v.lookup(string(num))
+	if row == nil {
+		return Tariff{}, fmt.Errorf("%w for %s in version %s", ErrNoPrefix, num, v.id)
+	}
+	return Tariff{Prefix: row.prefix, Description: row.description, PerMinute: row.rate, ConnectFee: row.fee,
+		FirstIncrement: row.a, NextIncrement: row.b, DeckVersion: v.id}, nil
+}
+
 func zeroAmount(currency string, decimals int32) (money.Amount, error) {
 	var d apd.Decimal
 	d.SetFinite(0, -decimals)
