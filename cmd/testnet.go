@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -65,8 +66,31 @@ func testnetCommand() *cli.Command {
 					"shown as NO LEADER; a node that does not answer is shown down. --output json prints the\n" +
 					"health as JSON; --output state prints the state file (it holds the admin tokens).",
 				Flags: []cli.Flag{dirFlag, &cli.StringFlag{Name: "output", Value: "table", Usage: "table, json or state"},
-					&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "bound on each question to a node"}},
+					&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "bound on each question to a node"},
+					&cli.DurationFlag{Name: "wait", Usage: "first wait up to this long for the testnet to be ready with a leader in every network (for scripts: exit 1 if it is not)"}},
 				Action: testnetStatus,
+			},
+			{
+				Name:      "token",
+				Usage:     "print one node's admin token (from the state file), for --token or bench's --admin-token",
+				ArgsUsage: "NODE-ID",
+				Flags:     []cli.Flag{dirFlag},
+				Action: func(c *cli.Context) error {
+					id, err := oneArg(c, "NODE-ID")
+					if err != nil {
+						return err
+					}
+					st, err := testnet.ReadState(c.String("dir"))
+					if err != nil {
+						return cli.Exit("testnet token: "+err.Error(), 1)
+					}
+					n := st.Node(id)
+					if n == nil {
+						return cli.Exit(fmt.Sprintf("testnet token: no node %q (see `ospnode testnet status`)", id), 1)
+					}
+					fmt.Fprintln(c.App.Writer, n.AdminToken)
+					return nil
+				},
 			},
 			{
 				Name:      "kill",
@@ -176,15 +200,20 @@ func testnetUp(c *cli.Context) error {
 }
 
 func testnetStatus(c *cli.Context) error {
-	st, err := testnet.ReadState(c.String("dir"))
-	if err != nil {
-		return cli.Exit("testnet status: "+err.Error(), 1)
-	}
 	out := c.String("output")
 	switch out {
 	case "table", "json", "state":
 	default:
 		return usage("--output %q: want table, json or state", out)
+	}
+	if d := c.Duration("wait"); d > 0 {
+		if err := waitTestnet(c.Context, c.String("dir"), d, c.Duration("timeout")); err != nil {
+			return cli.Exit("testnet status: "+err.Error(), 1)
+		}
+	}
+	st, err := testnet.ReadState(c.String("dir"))
+	if err != nil {
+		return cli.Exit("testnet status: "+err.Error(), 1)
 	}
 	enc := json.NewEncoder(c.App.Writer)
 	enc.SetIndent("", "  ")
@@ -196,6 +225,37 @@ func testnetStatus(c *cli.Context) error {
 		return enc.Encode(health)
 	}
 	return st.WriteStatus(c.App.Writer, health)
+}
+
+// waitTestnet polls until the testnet in dir says it is ready and every
+// network has a leader, for at most d.
+func waitTestnet(ctx context.Context, dir string, d, probe time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	last := "no state file yet"
+	for {
+		if st, err := testnet.ReadState(dir); err != nil {
+			last = err.Error()
+		} else if !st.Ready {
+			last = "starting"
+		} else {
+			var leaderless []string
+			for _, h := range st.Health(ctx, probe) {
+				if h.Leader == "" {
+					leaderless = append(leaderless, h.Name)
+				}
+			}
+			if len(leaderless) == 0 {
+				return nil
+			}
+			last = "no leader in " + strings.Join(leaderless, ", ")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %s (%s)", d, last)
+		case <-time.After(100 * time.Millisecond): // polling interval
+		}
+	}
 }
 
 func testnetDown(c *cli.Context) error {

@@ -104,4 +104,32 @@ func TestTestnetStatusHealth(t *testing.T) {
 	if code, _, errOut := run(t, "testnet", "status", "--dir", dir, "--output", "yaml"); code != 2 || !strings.Contains(errOut, "table, json or state") {
 		t.Fatalf("bad --output: exit %d %s", code, errOut)
 	}
+
+	// testnet token prints a node's token from the state file.
+	if code, out, _ := run(t, "testnet", "token", "--dir", dir, "yellow-1"); code != 0 || out != "yellow-secret\n" {
+		t.Fatalf("token: exit %d %q", code, out)
+	}
+	if code, _, errOut := run(t, "testnet", "token", "--dir", dir, "green-1"); code != 1 || !strings.Contains(errOut, `no node "green-1"`) {
+		t.Fatalf("token of an unknown node: exit %d %s", code, errOut)
+	}
+
+	// --wait: a testnet with a leaderless network is not ready (exit 1,
+	// naming it); PURPLE alone, once its state says ready, is.
+	if code, _, errOut := run(t, "testnet", "status", "--dir", dir, "--wait", "300ms"); code != 1 || !strings.Contains(errOut, "not ready after 300ms (starting)") {
+		t.Fatalf("wait on a state not ready: exit %d %s", code, errOut)
+	}
+	st.Ready = true
+	if err := st.Write(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, "testnet", "status", "--dir", dir, "--wait", "300ms"); code != 1 || !strings.Contains(errOut, "no leader in YELLOW") {
+		t.Fatalf("wait with a leaderless network: exit %d %s", code, errOut)
+	}
+	st.Topology.Networks, st.Nodes = st.Topology.Networks[:1], st.Nodes[:3]
+	if err := st.Write(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, "testnet", "status", "--dir", dir, "--wait", "60s"); code != 0 || !strings.Contains(out, "): leader ") {
+		t.Fatalf("wait on a ready testnet: exit %d\n%s%s", code, out, errOut)
+	}
 }
