@@ -84,7 +84,7 @@ func TestRunner(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "out.txt")); err != nil || string(b) != "1 two with # no comment\n" {
 		t.Fatalf("out.txt %q %v", b, err)
 	}
-	if len(waited) != 1 || waited[0] != 13 || strings.TrimSpace(r.Output()) != "deeper" {
+	if len(waited) != 1 || waited[0] != 13 || strings.TrimSpace(r.Output()) != "deeper" || strings.TrimSpace(r.OutputAt(23)) != "deeper" || r.OutputAt(99) != "" {
 		t.Fatalf("waited %v, last output %q", waited, r.Output())
 	}
 	b, err := os.ReadFile(r.pids)

@@ -54,12 +54,16 @@ type Runner struct {
 	pids  string // background pids, one a line
 	logs  string
 	n     int
+	ran   map[int]string // document line → log of the command that started there
 }
 
 // NewRunner returns a Runner working in dir; its bookkeeping files live
-// in a directory of their own (tmp).
+// in a directory of their own (tmp, created if need be).
 func NewRunner(dir, tmp, source string) (*Runner, error) {
-	r := &Runner{Dir: dir, Source: source, state: filepath.Join(tmp, "env.sh"), pids: filepath.Join(tmp, "pids"), logs: tmp}
+	r := &Runner{Dir: dir, Source: source, state: filepath.Join(tmp, "env.sh"), pids: filepath.Join(tmp, "pids"), logs: tmp, ran: map[int]string{}}
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, err
+	}
 	if err := os.WriteFile(r.state, nil, 0o600); err != nil {
 		return nil, err
 	}
@@ -116,6 +120,17 @@ func (r *Runner) Output() string {
 	return string(b)
 }
 
+// OutputAt returns what the command that starts at document line line
+// printed (its last run), or "" when none ran there.
+func (r *Runner) OutputAt(line int) string {
+	p, ok := r.ran[line]
+	if !ok {
+		return ""
+	}
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
 func (r *Runner) logPath(n int) string { return filepath.Join(r.logs, fmt.Sprintf("cmd-%03d.log", n)) }
 
 // run runs one command: the exported state first, the command, then the
@@ -123,6 +138,7 @@ func (r *Runner) logPath(n int) string { return filepath.Join(r.logs, fmt.Sprint
 func (r *Runner) run(ctx context.Context, c Command) (string, error) {
 	r.n++
 	logPath := r.logPath(r.n)
+	r.ran[c.Line] = logPath
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return logPath, err
