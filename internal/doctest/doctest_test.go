@@ -112,3 +112,25 @@ func TestRunner(t *testing.T) {
 		t.Fatalf("timeout: %v", err)
 	}
 }
+
+// FuzzBlocks: any document either yields commands that each come from a
+// shell block line of the section, start at a line inside the document
+// and are not blank, or an error; never a panic.
+func FuzzBlocks(f *testing.F) {
+	f.Add([]byte(doc), "A short tour")
+	f.Add([]byte("## S\n```sh\necho a \\\n  b # c\n```\n"), "S")
+	f.Add([]byte("```sh\n## S\n```\n## S\n"), "S")
+	f.Fuzz(func(t *testing.T, md []byte, heading string) {
+		cmds, err := Blocks(md, heading)
+		if err != nil {
+			return
+		}
+		lines := strings.Count(string(md), "\n") + 1
+		for _, c := range cmds {
+			if c.Line < 1 || c.Line > lines || strings.TrimSpace(c.Text) == "" {
+				t.Fatalf("command %+v of a %d-line document", c, lines)
+			}
+			_ = c.Background()
+		}
+	})
+}
