@@ -297,32 +297,32 @@ func (n *Node) routeWarnings(routes []ledger.Route) []string {
 // RouteExplanation answers GET /v1/routes/lookup: what the authorisation
 // path would offer a member calling number, and why.
 type RouteExplanation struct {
-	Number        string             `json:"number"`
-	Member        string             `json:"member,omitempty"`
-	MatchedPrefix *string            `json:"matched_prefix"` // nil: no route
-	Blocked       string             `json:"blocked,omitempty"`
-	SellDeck      string             `json:"sell_deck,omitempty"`
-	SellRate      *money.Amount      `json:"sell_rate,omitempty"` // cost of a one-minute call to the member, connect fee included
+	Number        string        `json:"number"`
+	Member        string        `json:"member,omitempty"`
+	MatchedPrefix *string       `json:"matched_prefix"` // nil: no route
+	Blocked       string        `json:"blocked,omitempty"`
+	SellDeck      string        `json:"sell_deck,omitempty"`
+	SellRate      *money.Amount `json:"sell_rate,omitempty"` // cost of a one-minute call to the member, connect fee included
 	// SellPerMinute and SellConnectFee are the sell deck row's two prices
 	// apart (SellRate adds them over the billing increments).
-	SellPerMinute  *money.Amount `json:"sell_per_minute,omitempty"`
-	SellConnectFee *money.Amount `json:"sell_connect_fee,omitempty"`
-	MinMargin     string             `json:"min_margin"`
-	Offered       []CandidateVerdict `json:"offered"`
-	Excluded      []CandidateVerdict `json:"excluded"`
-	Note          string             `json:"note,omitempty"`
-	Route         *ledger.Route      `json:"route,omitempty"`
+	SellPerMinute  *money.Amount      `json:"sell_per_minute,omitempty"`
+	SellConnectFee *money.Amount      `json:"sell_connect_fee,omitempty"`
+	MinMargin      string             `json:"min_margin"`
+	Offered        []CandidateVerdict `json:"offered"`
+	Excluded       []CandidateVerdict `json:"excluded"`
+	Note           string             `json:"note,omitempty"`
+	Route          *ledger.Route      `json:"route,omitempty"`
 }
 
 // CandidateVerdict is one route candidate with its economics.
 type CandidateVerdict struct {
-	Rank     int           `json:"rank,omitempty"` // 1-based order offered
-	Kind     string        `json:"kind"`
-	ID       string        `json:"id"`
-	Member   string        `json:"member,omitempty"`
-	Address  string        `json:"address,omitempty"`
-	Called   string        `json:"called,omitempty"` // after translation
-	Priority int           `json:"priority"`         // route priority × 1000 + trunk priority (the order key)
+	Rank     int    `json:"rank,omitempty"` // 1-based order offered
+	Kind     string `json:"kind"`
+	ID       string `json:"id"`
+	Member   string `json:"member,omitempty"`
+	Address  string `json:"address,omitempty"`
+	Called   string `json:"called,omitempty"` // after translation
+	Priority int    `json:"priority"`         // route priority × 1000 + trunk priority (the order key)
 	// RoutePriority is the route candidate's priority, as `route list`
 	// shows it (p1); TrunkPriority the trunk's, which orders a route
 	// priority's trunks among themselves.
