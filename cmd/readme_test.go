@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -55,38 +56,20 @@ func TestReadmeTour(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Ports: the demo's through the environment (make run gives no flags),
-	// the others by substitution.
-	port := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	demoOSP, demoAdmin, demoCluster := port(), port(), port()
-	ownOSP, ownAdmin, ownCluster := port(), port(), port()
+	// Ports: the demo's through the environment (make run gives no
+	// flags), the others by substitution, each drawn just before the
+	// phase that binds them (other processes on the machine take ports
+	// too: the window stays short).
 	nodes := 3
 	if !full {
 		nodes = 1
 	}
-	base := freeBase(t, 9*nodes)
-	at := func(k, slot int) string { return "127.0.0.1:" + strconv.Itoa(base+3*k+slot) }
-	yellow := 2 * nodes // YELLOW's first node in the --base-port layout
-	subs := []doctest.Sub{
-		{Old: "127.0.0.1:5045", New: demoOSP}, {Old: "127.0.0.1:5046", New: demoAdmin},
-		{Old: "--base-port 7000", New: "--base-port " + strconv.Itoa(base)},
-		{Old: "127.0.0.1:7000", New: at(0, 0)}, {Old: "127.0.0.1:7001", New: at(0, 1)},
-		{Old: "127.0.0.1:7018", New: at(yellow, 0)}, {Old: "127.0.0.1:7019", New: at(yellow, 1)},
-		{Old: "127.0.0.1:5055", New: ownOSP}, {Old: "127.0.0.1:5056", New: ownAdmin}, {Old: "127.0.0.1:5057", New: ownCluster},
+	ports := func(n int) func(i int) string {
+		first := freeBase(t, n)
+		return func(i int) string { return "127.0.0.1:" + strconv.Itoa(first+i) }
 	}
-	if !full {
-		subs = append(subs,
-			doctest.Sub{Old: "--calls 2000", New: "--calls 60"},
-			doctest.Sub{Old: "--calls 200 ", New: "--calls 30 "},
-			doctest.Sub{Old: "--nodes-per-network 3", New: "--nodes-per-network 1"})
-	}
+	demo := ports(3)
+	demoOSP, demoAdmin, demoCluster := demo(0), demo(1), demo(2)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "OSPNODE_") { // the reader's own settings stay out
@@ -94,17 +77,42 @@ func TestReadmeTour(t *testing.T) {
 		}
 	}
 	env = append(env, "OSPNODE_OSP_ADDR="+demoOSP, "OSPNODE_ADMIN_ADDR="+demoAdmin, "OSPNODE_CLUSTER_ADDR="+demoCluster)
+	// The phases of the tour and their substitutions.
+	demoSubs := []doctest.Sub{{Old: "127.0.0.1:5045", New: demoOSP}, {Old: "127.0.0.1:5046", New: demoAdmin}}
+	cascadeSubs := func() []doctest.Sub {
+		at := ports(9 * nodes) // the --base-port layout
+		yellow := 2 * nodes    // YELLOW's first node in it
+		subs := []doctest.Sub{
+			{Old: "--base-port 7000", New: "--base-port " + strings.TrimPrefix(at(0), "127.0.0.1:")},
+			{Old: "127.0.0.1:7000", New: at(0)}, {Old: "127.0.0.1:7001", New: at(1)},
+			{Old: "127.0.0.1:7018", New: at(3 * yellow)}, {Old: "127.0.0.1:7019", New: at(3*yellow + 1)},
+		}
+		if !full {
+			subs = append(subs, doctest.Sub{Old: "--calls 200 ", New: "--calls 30 "},
+				doctest.Sub{Old: "--nodes-per-network 3", New: "--nodes-per-network 1"})
+		}
+		return subs
+	}
+	var ownAdmin string
+	ownSubs := func() []doctest.Sub {
+		own := ports(3)
+		ownAdmin = own(1)
+		return []doctest.Sub{{Old: "127.0.0.1:5055", New: own(0)}, {Old: "127.0.0.1:5056", New: own(1)}, {Old: "127.0.0.1:5057", New: own(2)}}
+	}
+	if !full {
+		demoSubs = append(demoSubs, doctest.Sub{Old: "--calls 2000", New: "--calls 60"})
+	}
 
 	makeRun, err := makeRecipe(makefile, "run")
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := doctest.Blocks(readme, "Two commands")
+	twoCommands, err := doctest.Blocks(readme, "Two commands")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var query []doctest.Command
-	for _, c := range first {
+	for _, c := range twoCommands {
 		if !strings.HasPrefix(c.Text, "make ") {
 			query = append(query, c)
 		}
@@ -113,10 +121,31 @@ func TestReadmeTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmds, err := doctest.Apply(append(query, tour...), subs)
+	// Split the tour: the demo part, the cascade (testnet up … down), the
+	// own network (from its serve on).
+	var phases [3][]doctest.Command
+	phase := 0
+	for _, c := range tour {
+		switch {
+		case strings.Contains(c.Text, "testnet up"):
+			phase = 1
+		case phase == 1 && strings.Contains(c.Text, " serve "):
+			phase = 2
+		case phase == 1 && strings.HasPrefix(c.Text, "unset "):
+			phase = 2
+		}
+		phases[phase] = append(phases[phase], c)
+	}
+	for i, p := range phases {
+		if len(p) == 0 {
+			t.Fatalf("README's tour has no phase %d (demo, cascade, own network): the test must follow it", i)
+		}
+	}
+	demoCmds, err := doctest.Apply(append(query, phases[0]...), demoSubs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var cmds []doctest.Command // every command as run, for the checks below
 
 	r, err := doctest.NewRunner(work, filepath.Join(tmp, "runner"), "README.md")
 	if err != nil {
@@ -132,7 +161,7 @@ func TestReadmeTour(t *testing.T) {
 	})
 	r.Wait = func(ctx context.Context, c doctest.Command) error {
 		switch {
-		case strings.Contains(c.Text, " serve ") && strings.Contains(c.Text, "--admin-addr "+ownAdmin):
+		case strings.Contains(c.Text, " serve ") && ownAdmin != "" && strings.Contains(c.Text, "--admin-addr "+ownAdmin):
 			return waitServing(ctx, ownAdmin, filepath.Join(work, "data", "purple", "admin.token"), false)
 		case strings.Contains(c.Text, " serve "):
 			// The demo seeds its network after it starts serving:
@@ -148,8 +177,26 @@ func TestReadmeTour(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Source = "README.md"
-	if err := r.Run(ctx, cmds); err != nil {
-		t.Fatal(err)
+	run := func(phase []doctest.Command) {
+		t.Helper()
+		cmds = append(cmds, phase...)
+		if err := r.Run(ctx, phase); err != nil {
+			// What the background processes said may explain it.
+			for _, c := range append([]doctest.Command{makeRun}, cmds...) {
+				if c.Background() {
+					t.Logf("background command %q printed:\n%s", c.Text, r.OutputAt(c.Line))
+				}
+			}
+			t.Fatal(err)
+		}
+	}
+	run(demoCmds)
+	for i, subs := range []func() []doctest.Sub{cascadeSubs, ownSubs} {
+		p, err := doctest.Apply(phases[i+1], subs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(p)
 	}
 
 	// What the README says each step shows.
@@ -250,27 +297,41 @@ func waitServing(ctx context.Context, adminAddr, tokenFile string, network bool)
 }
 
 // freeBase returns a port whose next n ports looked free a moment ago
-// (the kernel chooses it: no fixed port).
+// (no fixed port). It draws from below the kernel's ephemeral range when
+// there is room: the tour opens thousands of outgoing connections before
+// the testnet binds these ports, and any of them could be given an
+// ephemeral port of the layout as its local port.
 func freeBase(t *testing.T, n int) int {
 	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	lo, hi := 10000, 0
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			hi, _ = strconv.Atoi(f[0])
 		}
-		b := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if b+n > 65535 {
-			continue
-		}
-		ok := true
-		for p := b; p < b+n && ok; p++ {
+	}
+	free := func(b int) bool {
+		for p := b; p < b+n; p++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if ok = err == nil; ok {
-				l.Close()
+			if err != nil {
+				return false
 			}
+			l.Close()
 		}
-		if ok {
+		return true
+	}
+	for range 50 {
+		var b int
+		if hi-n > lo {
+			b = lo + rand.IntN(hi-n-lo)
+		} else {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = ln.Addr().(*net.TCPAddr).Port
+			ln.Close()
+		}
+		if b+n <= 65535 && free(b) {
 			return b
 		}
 	}
