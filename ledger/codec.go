@@ -57,9 +57,18 @@ func Encode(cmd Command) ([]byte, error) {
 		return encodeRecordUsage(&c), nil
 	case *RecordUsage:
 		return encodeRecordUsage(c), nil
+	case PutRoutes:
+		return encodeJSONCommand(cmd, routesVersion(&c))
+	case *PutRoutes:
+		return encodeJSONCommand(cmd, routesVersion(c))
 	case nil:
 		return nil, fmt.Errorf("ledger: encode nil command")
 	}
+	return encodeJSONCommand(cmd, CommandVersion)
+}
+
+// encodeJSONCommand writes cmd's JSON payload under version v.
+func encodeJSONCommand(cmd Command, v byte) ([]byte, error) {
 	t := cmd.Type()
 	if !knownType(t) {
 		return nil, fmt.Errorf("ledger: encode unknown command type %d", t)
@@ -69,7 +78,7 @@ func Encode(cmd Command) ([]byte, error) {
 		return nil, fmt.Errorf("ledger: encode %s: %w", t, err)
 	}
 	out := make([]byte, 2, 2+len(p))
-	out[0], out[1] = byte(t), CommandVersion
+	out[0], out[1] = byte(t), v
 	return append(out, p...), nil
 }
 
@@ -229,7 +238,9 @@ func decodeRating(r *rbuf) *Rating {
 func encodeRecordUsage(c *RecordUsage) []byte {
 	w := wbuf{b: make([]byte, 0, 160)}
 	w.byte1(byte(TypeRecordUsage))
-	if c.Phase != PhaseNone {
+	if c.Phase != PhaseNone && c.Quality != nil {
+		w.byte1(RecordUsageVersionQuality)
+	} else if c.Phase != PhaseNone {
 		w.byte1(RecordUsageVersionLifecycle)
 	} else if c.OverLimit {
 		w.byte1(RecordUsageVersionOverLimit)
@@ -257,6 +268,9 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 		w.bool(c.Matched)
 		w.u(c.OtherFinal)
 		encodeRating(&w, c.Adjust)
+		if c.Quality != nil {
+			encodeQuality(&w, c.Quality)
+		}
 	} else if c.OverLimit {
 		w.bool(true)
 	}
@@ -299,7 +313,7 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 	switch version {
 	case RecordUsageVersionOverLimit:
 		c.OverLimit = r.bool()
-	case RecordUsageVersionLifecycle:
+	case RecordUsageVersionLifecycle, RecordUsageVersionQuality:
 		c.OverLimit = r.bool()
 		c.Phase = UsagePhase(r.byte1())
 		c.Matched = r.bool()
@@ -307,6 +321,9 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 		c.Adjust = decodeRating(&r)
 		if c.Phase == PhaseNone || c.Phase > PhaseFailed {
 			r.fail()
+		}
+		if version == RecordUsageVersionQuality {
+			c.Quality = decodeQuality(&r)
 		}
 	}
 	if err := r.done(); err != nil {
@@ -398,7 +415,9 @@ func decodeTransactionForUsage(r *rbuf) *Transaction {
 }
 
 func encodeUsage(w *wbuf, u *Usage) {
-	if u.Phase != PhaseNone {
+	if u.Phase != PhaseNone && u.Quality != nil {
+		w.byte1(usageRecordQuality)
+	} else if u.Phase != PhaseNone {
 		w.byte1(usageRecordLifecycle)
 	} else if u.OverLimit {
 		w.byte1(usageRecordOverLimit)
@@ -432,6 +451,9 @@ func encodeUsage(w *wbuf, u *Usage) {
 		w.bool(u.Conflict)
 		w.str(u.Mismatch)
 		w.u(u.AdjustedBy)
+		if u.Quality != nil {
+			encodeQuality(w, u.Quality)
+		}
 	} else if u.OverLimit {
 		w.bool(true)
 	}
@@ -439,7 +461,7 @@ func encodeUsage(w *wbuf, u *Usage) {
 
 func decodeUsage(r *rbuf) *Usage {
 	v := r.byte1()
-	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle {
+	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle && v != usageRecordQuality {
 		r.fail()
 		return nil
 	}
@@ -468,12 +490,15 @@ func decodeUsage(r *rbuf) *Usage {
 	switch v {
 	case usageRecordOverLimit:
 		u.OverLimit = r.bool()
-	case usageRecordLifecycle:
+	case usageRecordLifecycle, usageRecordQuality:
 		u.OverLimit = r.bool()
 		u.Phase = UsagePhase(r.byte1())
 		u.Conflict = r.bool()
 		u.Mismatch = r.str()
 		u.AdjustedBy = r.u()
+		if v == usageRecordQuality {
+			u.Quality = decodeQuality(r)
+		}
 	}
 	return u
 }

@@ -221,6 +221,9 @@ type Route struct {
 	Prefix     string           `json:"prefix"`
 	Candidates []RouteCandidate `json:"candidates,omitempty"`
 	Blocked    bool             `json:"blocked,omitempty"`
+	// Quality, when set, demotes or excludes candidates of poor quality
+	// (quality.go).
+	Quality *RouteQuality `json:"quality,omitempty"`
 }
 
 // Deck directions.
@@ -379,6 +382,9 @@ type Usage struct {
 	// is settled on; Rating is the adjusted one, and an adjustment posting
 	// moved the difference.
 	AdjustedBy uint64 `json:"adjusted_by,omitempty"`
+	// Quality is what the report said about the attempt's quality
+	// (quality.go); nil for usage recorded before it existed.
+	Quality *UsageQuality `json:"quality,omitempty"`
 }
 
 // Settled reports whether u is the record its call is settled on: a paid
