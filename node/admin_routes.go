@@ -15,6 +15,7 @@ import (
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/osp"
 	"github.com/ospnode/ospnode/settlement"
+	"github.com/ospnode/ospnode/settlement/quality"
 )
 
 // Route CSV columns (found by header name, any order and case; unknown
@@ -324,6 +325,10 @@ type CandidateVerdict struct {
 	BuyRate  *money.Amount `json:"buy_rate,omitempty"` // one minute, what the terminator charges us
 	Margin   *money.Amount `json:"margin,omitempty"`   // sell − buy of one minute
 	Reason   string        `json:"reason,omitempty"`   // why excluded
+	// Quality explains a route-quality demotion or exclusion ("demoted:
+	// ASR 12% < 30% over the last 200 attempts"); empty when the route
+	// has no quality policy or the candidate is healthy.
+	Quality string `json:"quality,omitempty"`
 }
 
 // explainRoute runs the authorisation path's own routing (the member's
@@ -401,6 +406,10 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 				}
 			}
 		}
+		qv := n.qualityVerdict(v, route, rc)
+		if qv.Demoted {
+			cv.Quality = qualityNote(qv)
+		}
 		if r, ok := rank[rc.Kind+"\x00"+rc.ID]; ok {
 			delete(rank, rc.Kind+"\x00"+rc.ID) // a trunk listed twice is offered once
 			if ex.Blocked == "" {
@@ -409,6 +418,8 @@ func (n *Node) explainRoute(number, memberID string) (*RouteExplanation, error) 
 				continue
 			}
 			cv.Reason = ex.Blocked
+		} else if qv.Exclude && !qv.Probe && v.trunks[rc.ID] != nil {
+			cv.Reason = cv.Quality
 		} else {
 			cv.Reason = exclusionReason(rc, v, m, tm, cv, sellOK, n, sell)
 		}
@@ -453,6 +464,28 @@ func exclusionReason(rc ledger.RouteCandidate, v *view, m, tm *ledger.Member, cv
 		return "below the minimum margin " + n.cfg.policy.MinMargin() + " of the sell rate"
 	}
 	return "not offered by the routing policy"
+}
+
+// qualityVerdict is route quality's verdict on candidate rc of route, as
+// an explanation sees it (it takes no turn of the probe share).
+func (n *Node) qualityVerdict(v *view, route *ledger.Route, rc ledger.RouteCandidate) quality.Verdict {
+	th := v.quality[route.Prefix]
+	if th == nil {
+		return quality.Verdict{}
+	}
+	return n.quality.tr.Judge(quality.Key{Candidate: candidateKey(rc.Kind, rc.ID), Prefix: route.Prefix}, th, false)
+}
+
+// qualityNote words a demotion for route lookup.
+func qualityNote(qv quality.Verdict) string {
+	s := "demoted: " + qv.Reason
+	if qv.Exclude {
+		s = "excluded: " + qv.Reason
+	}
+	if qv.Probe {
+		s += " (the next authorisation probes it first)"
+	}
+	return s
 }
 
 func (n *Node) peerExists(id string) (ledger.Peer, bool) {

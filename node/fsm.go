@@ -10,7 +10,12 @@ import (
 // stateMachine adapts *ledger.Store to consensus.StateMachine: the two
 // packages declare their own Snapshot interfaces (neither imports the
 // other), so Snapshot needs a one-line conversion.
-type stateMachine struct{ s *ledger.Store }
+type stateMachine struct {
+	s *ledger.Store
+	// restored, when set, runs after a successful Restore (node rebuilds
+	// what it derives from the ledger outside it: route quality).
+	restored func()
+}
 
 var _ consensus.StateMachine = stateMachine{}
 
@@ -28,4 +33,12 @@ func (m stateMachine) Snapshot() (consensus.Snapshot, error) {
 	return snap, nil // ledger.Snapshot has Persist and Release: same method set
 }
 
-func (m stateMachine) Restore(r io.Reader) error { return m.s.Restore(r) }
+func (m stateMachine) Restore(r io.Reader) error {
+	if err := m.s.Restore(r); err != nil {
+		return err
+	}
+	if m.restored != nil {
+		m.restored()
+	}
+	return nil
+}
