@@ -110,6 +110,9 @@ func (n *Node) adminRouteRoutes(mux *http.ServeMux) {
 		if len(rt.Candidates) == 0 && !rt.Blocked {
 			return 0, nil, badRequest("route %q: give candidates, or block it", rt.Prefix)
 		}
+		if err := checkRouteQuality(rt.Quality); err != nil {
+			return 0, nil, err
+		}
 		if _, err := n.adminApply(r, ledger.PutRoutes{Routes: []ledger.Route{rt}}); err != nil {
 			return 0, nil, err
 		}

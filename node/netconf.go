@@ -532,6 +532,11 @@ func validateConfig(cfg *NetworkConfig, cur *runningConfig, prune bool) []string
 			continue
 		}
 		seenRoute[r.Prefix] = true
+		if r.Quality != nil {
+			if _, err := thresholdsOf(r.Quality); err != nil {
+				bad("%s: quality: %v", item, err)
+			}
+		}
 		for j, c := range r.Candidates {
 			ci := fmt.Sprintf("%s candidate %d", item, j+1)
 			switch c.Kind {

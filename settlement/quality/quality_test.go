@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -434,5 +435,43 @@ func BenchmarkJudge(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tr.Judge(k1, &th, true)
+	}
+}
+
+func TestGroupAddsCounts(t *testing.T) {
+	tr := New(Config{})
+	th, _ := Thresholds{MinSamples: 2, MinASR: 60}.Normalize()
+	a, b := Key{"trunk:a", "44"}, Key{"trunk:a", "49"}
+	tr.Observe(a, answered(t0, 10*time.Second), &th)
+	tr.Observe(a, answered(t0, 30*time.Second), &th)
+	tr.Observe(b, failed(t0, NetworkFailure), &th)
+	tr.Observe(b, answered(t0, 20*time.Second), &th) // 50% < 60%: demoted
+	tr.Observe(Key{"peer:y", "44"}, failed(t0, UserFailure), nil)
+	got := tr.Group(t0, func(k Key) (string, bool) { return k.Candidate, strings.HasPrefix(k.Candidate, "trunk:") })
+	if len(got) != 1 {
+		t.Fatalf("groups %+v, want trunk:a only", got)
+	}
+	g := got[0]
+	if g.Group != "trunk:a" || g.Series != 2 || g.Demoted != 1 || g.Last.Attempts != 4 || g.Last.Answered != 3 ||
+		g.Last.ACD != 20*time.Second || g.Last.ASR != 75 || g.Hour.Attempts != 4 {
+		t.Fatalf("group %+v", g)
+	}
+}
+
+func TestStatsJSONInMilliseconds(t *testing.T) {
+	st := Stats{Attempts: 3, Answered: 2, ASR: 66.7, ACD: 61500 * time.Millisecond, PDD50: time.Second, PDD95: 3 * time.Second,
+		PDDSamples: 2, Jitter: 12500 * time.Microsecond, JitterSamples: 1}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"acd_ms":61500`, `"pdd_p95_ms":3000`, `"jitter_ms":12.5`, `"asr_pct":66.7`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
+	}
+	var back Stats
+	if err := json.Unmarshal(b, &back); err != nil || back != st {
+		t.Fatalf("round trip %+v (%v), want %+v", back, err, st)
 	}
 }

@@ -1,28 +1,71 @@
 package quality
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
-// Stats summarises one window of one key. Rates are percentages (0..100)
-// of Attempts; ACD is over answered calls; PDD percentiles are the upper
+// Stats summarises one window of one key. ASR and NER are percentages
+// (0..100) of Attempts, ShortRatio of the answered calls; ACD is over
+// answered calls; PDD percentiles are the upper
 // bound of their histogram bucket (pddBounds) over the attempts that
 // reported a post-dial delay (PDDSamples); loss (a percentage of packets)
 // and jitter are means over the attempts that reported them.
 type Stats struct {
-	Attempts      int           `json:"attempts"`
-	Answered      int           `json:"answered"`
-	UserFailures  int           `json:"user_failures"`
-	ShortCalls    int           `json:"short_calls"`
-	ASR           float64       `json:"asr_pct"`
-	NER           float64       `json:"ner_pct"`
-	ShortRatio    float64       `json:"short_call_pct"`
-	ACD           time.Duration `json:"acd"`
-	PDD50         time.Duration `json:"pdd_p50"`
-	PDD95         time.Duration `json:"pdd_p95"`
-	PDDSamples    int           `json:"pdd_samples"`
-	LossPct       float64       `json:"loss_pct"`
-	LossSamples   int           `json:"loss_samples"`
-	Jitter        time.Duration `json:"jitter"`
-	JitterSamples int           `json:"jitter_samples"`
+	Attempts      int
+	Answered      int
+	UserFailures  int
+	ShortCalls    int
+	ASR           float64
+	NER           float64
+	ShortRatio    float64 // short calls, % of answered calls
+	ACD           time.Duration
+	PDD50         time.Duration
+	PDD95         time.Duration
+	PDDSamples    int
+	LossPct       float64
+	LossSamples   int
+	Jitter        time.Duration
+	JitterSamples int
+}
+
+// statsJSON is Stats on the wire: durations in milliseconds.
+type statsJSON struct {
+	Attempts      int     `json:"attempts"`
+	Answered      int     `json:"answered"`
+	UserFailures  int     `json:"user_failures"`
+	ShortCalls    int     `json:"short_calls"`
+	ASR           float64 `json:"asr_pct"`
+	NER           float64 `json:"ner_pct"`
+	ShortRatio    float64 `json:"short_call_pct"`
+	ACDMs         int64   `json:"acd_ms"`
+	PDD50Ms       int64   `json:"pdd_p50_ms"`
+	PDD95Ms       int64   `json:"pdd_p95_ms"`
+	PDDSamples    int     `json:"pdd_samples"`
+	LossPct       float64 `json:"loss_pct"`
+	LossSamples   int     `json:"loss_samples"`
+	JitterMs      float64 `json:"jitter_ms"`
+	JitterSamples int     `json:"jitter_samples"`
+}
+
+// MarshalJSON writes durations as milliseconds (acd_ms, pdd_p50_ms, …).
+func (s Stats) MarshalJSON() ([]byte, error) {
+	return json.Marshal(statsJSON{s.Attempts, s.Answered, s.UserFailures, s.ShortCalls, s.ASR, s.NER, s.ShortRatio,
+		s.ACD.Milliseconds(), s.PDD50.Milliseconds(), s.PDD95.Milliseconds(), s.PDDSamples, s.LossPct, s.LossSamples,
+		float64(s.Jitter.Microseconds()) / 1000, s.JitterSamples})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Stats) UnmarshalJSON(b []byte) error {
+	var j statsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*s = Stats{j.Attempts, j.Answered, j.UserFailures, j.ShortCalls, j.ASR, j.NER, j.ShortRatio,
+		time.Duration(j.ACDMs) * time.Millisecond, time.Duration(j.PDD50Ms) * time.Millisecond,
+		time.Duration(j.PDD95Ms) * time.Millisecond, j.PDDSamples, j.LossPct, j.LossSamples,
+		time.Duration(j.JitterMs * float64(time.Millisecond)), j.JitterSamples}
+	return nil
 }
 
 // pddBounds are the upper bounds of the PDD histogram's buckets (the last

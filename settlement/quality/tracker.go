@@ -378,3 +378,51 @@ func (t *Tracker) Reset() {
 	t.seenQ, t.seenAt = t.seenQ[:0], 0
 	t.evicted, t.dups = 0, 0
 }
+
+// GroupStats is the windows of a group of keys added together (Group).
+type GroupStats struct {
+	Group   string `json:"group"`
+	Series  int    `json:"series"`
+	Demoted int    `json:"demoted"`
+	Last    Stats  `json:"last_n"`
+	Hour    Stats  `json:"last_hour"`
+}
+
+// Group adds up the windows of the keys that group names (false: leave
+// the key out) as of at, sorted by group. The sums are exact: counts and
+// histograms add, so a group's ASR or PDD p95 is over all its attempts.
+// It scans every key: for stats and metrics, not for routing.
+func (t *Tracker) Group(at time.Time, group func(Key) (string, bool)) []GroupStats {
+	type acc struct {
+		g          GroupStats
+		last, hour counts
+	}
+	t.mu.RLock()
+	m := map[string]*acc{}
+	for _, sr := range t.keys {
+		name, ok := group(sr.key)
+		if !ok {
+			continue
+		}
+		a := m[name]
+		if a == nil {
+			a = &acc{g: GroupStats{Group: name}}
+			m[name] = a
+		}
+		a.g.Series++
+		if sr.bad {
+			a.g.Demoted++
+		}
+		a.last.merge(&sr.last)
+		h := sr.hourCounts(at)
+		a.hour.merge(&h)
+	}
+	t.mu.RUnlock()
+	out := make([]GroupStats, 0, len(m))
+	for _, a := range m {
+		a.g.Last, a.g.Hour = a.last.stats(), a.hour.stats()
+		out = append(out, a.g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	return out
+}
