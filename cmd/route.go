@@ -129,7 +129,7 @@ func routeLookup(c *cli.Context) error {
 		if err := a.do(ctx, http.MethodGet, "/v1/routes/lookup", q, nil, &ex); err != nil {
 			return err
 		}
-		t := &table{head: []string{"RANK", "KIND", "ID", "MEMBER", "ADDRESS", "CALLED", "PRIORITY", "WEIGHT", "BUY/MIN", "MARGIN", "EXCLUDED BECAUSE"}}
+		t := &table{head: []string{"RANK", "KIND", "ID", "MEMBER", "ADDRESS", "CALLED", "PRIORITY", "WEIGHT", "BUY/MIN", "MARGIN", "EXCLUDED BECAUSE", "QUALITY"}}
 		for _, list := range [][]candidateVerdict{ex.Offered, ex.Excluded} {
 			for _, v := range list {
 				rank := "-"
@@ -137,7 +137,7 @@ func routeLookup(c *cli.Context) error {
 					rank = strconv.Itoa(v.Rank)
 				}
 				t.add(rank, v.Kind, v.ID, orDash(v.Member), orDash(v.Address), v.Called, strconv.Itoa(v.Priority),
-					strconv.Itoa(v.Weight), ptrAmount(v.BuyRate), ptrAmount(v.Margin), orDash(v.Reason))
+					strconv.Itoa(v.Weight), ptrAmount(v.BuyRate), ptrAmount(v.Margin), orDash(v.Reason), orDash(v.Quality))
 			}
 		}
 		if c.String("output") == "table" {

@@ -1,0 +1,46 @@
+package cmd
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestStatsCLI: three answered calls and one failed attempt through the
+// demo's trunk b-1 show as 4 attempts at 75 % ASR, by trunk, by member
+// and by prefix, in every output format; a bad grouping is a usage error.
+func TestStatsCLI(t *testing.T) {
+	n := openTestNode(t)
+	for i, secs := range []string{"30", "60", "90", "0"} {
+		id := string(rune('a' + i))
+		callFlow(t, n, "stats-"+id, "stats-call-"+id, secs)
+	}
+	for _, tc := range []struct{ by, group string }{{"trunk", "b-1"}, {"member", "carrier-b"}, {"series", "trunk:b-1 1678"}} {
+		var rep statsReport
+		if err := json.Unmarshal([]byte(mustCLI(t, n, []string{"stats"}, "--by", tc.by, "--output", "json")), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Groups) != 1 {
+			t.Fatalf("by %s: groups %+v", tc.by, rep.Groups)
+		}
+		g := rep.Groups[0]
+		if g.Group != tc.group || g.Last.Attempts != 4 || g.Last.Answered != 3 || g.Last.ASR != 75 || g.Hour.Attempts != 4 || g.Last.ACD.Seconds() != 60 {
+			t.Fatalf("by %s: %+v", tc.by, g)
+		}
+	}
+	out := mustCLI(t, n, []string{"stats"})
+	for _, want := range []string{"route quality by trunk over the last 200 attempts of each series", "TRUNK", "ASR%", "b-1", "75.0", "60.0s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	csv := mustCLI(t, n, []string{"stats"}, "--window", "hour", "--output", "csv")
+	if !strings.HasPrefix(csv, "TRUNK,SERIES,DEMOTED,ATTEMPTS,ASR%,NER%,ACD,PDD P50,PDD P95,SHORT%,LOSS%,JITTER\nb-1,1,0,4,75.0,75.0,60.0s,-,-,0.0,-,-\n") {
+		t.Fatalf("csv:\n%s", csv)
+	}
+	for _, bad := range [][]string{{"--by", "carrier"}, {"--window", "day"}} {
+		if code, _, stderr := adminCLI(t, n, []string{"stats"}, bad...); code == 0 || !strings.Contains(stderr, bad[1]) {
+			t.Errorf("stats %v: exit %d, stderr %q", bad, code, stderr)
+		}
+	}
+}
