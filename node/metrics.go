@@ -221,6 +221,7 @@ func (n *Node) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "ospnode_consensus_batch_size_sum %d\n", cs.BatchSizeSum)
 	fmt.Fprintf(w, "ospnode_consensus_batch_size_count %d\n", count)
 	n.writeFederationMetrics(w)
+	n.writeQualityMetrics(w)
 }
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

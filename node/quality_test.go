@@ -291,3 +291,35 @@ func (n *Node) mustView(t *testing.T) *view {
 	}
 	return v
 }
+
+// The metrics carry route quality per trunk (never per prefix), both
+// windows, and the demotion.
+func TestQualityMetrics(t *testing.T) {
+	n := kamailioNetwork(t, ledger.BasisOwn)
+	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 4, MinASRPct: 50})
+	a := client("127.0.0.11")
+	for i, secs := range []int{0, 0, 0, 40} {
+		id := fmt.Sprint("m", i)
+		tx, _ := attempt(t, n, a, id)
+		report(t, n, a, id, tx, "[127.0.0.13]", secs, 503)
+	}
+	var b strings.Builder
+	n.writeMetrics(&b)
+	out := b.String()
+	for _, want := range []string{
+		`ospnode_route_quality_attempts{kind="trunk",id="b-1",window="last"} 4`,
+		`ospnode_route_quality_attempts{kind="trunk",id="b-1",window="hour"} 4`,
+		`ospnode_route_quality_asr_ratio{kind="trunk",id="b-1",window="last"} 0.25`,
+		`ospnode_route_quality_acd_seconds{kind="trunk",id="b-1",window="last"} 40`,
+		`ospnode_route_quality_pdd_p95_seconds{kind="trunk",id="b-1",window="hour"} 2`,
+		`ospnode_route_quality_demoted_series{kind="trunk",id="b-1"} 1`,
+		"ospnode_route_quality_series 1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(out, "1555") {
+		t.Error("a prefix is a metric label (unbounded cardinality)")
+	}
+}
