@@ -3,6 +3,7 @@ package node
 import (
 	"log/slog"
 	"math"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -233,13 +234,17 @@ func usageCandidate(v *view, t *ledger.Transaction, ui *osp.UsageIndication, rol
 }
 
 // hostOf returns the IP address of "[ip]", "[ip]:port", "ip:port" or
-// "ip"; invalid when s is none of them (a host name: not compared).
+// "ip" (IPv4 in brackets too: the toolkit writes "[192.0.2.1]:5060");
+// invalid when s is none of them (a host name: not compared).
 func hostOf(s string) netip.Addr {
 	s = strings.TrimSpace(s)
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
+	if rest, ok := strings.CutPrefix(s, "["); ok {
+		if i := strings.IndexByte(rest, ']'); i >= 0 {
+			s = rest[:i]
+		}
+	} else if h, _, err := net.SplitHostPort(s); err == nil {
+		s = h
 	}
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}

@@ -323,3 +323,12 @@ func TestQualityMetrics(t *testing.T) {
 		t.Error("a prefix is a metric label (unbounded cardinality)")
 	}
 }
+
+func TestHostOf(t *testing.T) {
+	for in, want := range map[string]string{"[127.0.0.3]:5060": "127.0.0.3", "[127.0.0.3]": "127.0.0.3", "127.0.0.3:5060": "127.0.0.3",
+		"127.0.0.3": "127.0.0.3", "[2001:db8::1]:5061": "2001:db8::1", "[::ffff:192.0.2.1]": "192.0.2.1", "sip.example.com:5060": "invalid IP", "": "invalid IP"} {
+		if got := hostOf(in).String(); got != want {
+			t.Errorf("hostOf(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -40,6 +40,9 @@ type LoadResult struct {
 
 	// Messages by type: MsgAuthorization, MsgUsageSource, MsgUsageDestination.
 	Types []MessageResult `json:"types"`
+	// Destinations counts calls by the destination offered first (its IP),
+	// and how they ended: where routing sent the traffic.
+	Destinations []DestinationResult `json:"destinations,omitempty"`
 
 	TokensChecked        bool              `json:"tokensChecked"`
 	TokenChecks          uint64            `json:"tokenChecks"`
@@ -121,6 +124,7 @@ func (r *loadRun) result(elapsed time.Duration, cpu cpuTimes) *LoadResult {
 	}
 	r.mu.Unlock()
 	res.ConfirmedCount = len(res.Confirmed)
+	res.Destinations = r.destinations()
 	if s := elapsed.Seconds(); s > 0 {
 		res.CallsPerSecond = float64(res.Completed) / s
 		res.MessagesPerSecond = float64(res.Messages) / s
