@@ -189,6 +189,9 @@ func (r *LoadResult) WriteText(w io.Writer) error {
 		b.WriteString(", VERIFICATION FAILED: " + r.VerifyError)
 	}
 	b.WriteString("\n")
+	for _, d := range r.Destinations {
+		fmt.Fprintf(&b, "first destination %s: %d calls, %d answered, %d failed attempts\n", d.Address, d.Offered, d.Answered, d.Failed)
+	}
 	fmt.Fprintf(&b, "client cpu: %.2fs user + %.2fs sys = %.1f%% of one core\n", r.CPUUser.Seconds(), r.CPUSys.Seconds(), r.CPUPercent)
 	fmt.Fprintf(&b, "completed calls/s: %.1f\n", r.CallsPerSecond)
 	_, err := io.WriteString(w, b.String())
