@@ -255,7 +255,8 @@ func hostOf(s string) netip.Addr {
 // decimalMillis reads decimal seconds ("1.250") as milliseconds.
 func decimalMillis(s string) (int64, bool) {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || f < 0 || math.IsInf(f, 0) || f > 86400 {
+	if err != nil || !(f >= 0 && f <= 86400) { // NaN fails both
+
 		return 0, false
 	}
 	return int64(math.Round(f * 1000)), true

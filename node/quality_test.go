@@ -332,3 +332,31 @@ func TestHostOf(t *testing.T) {
 		}
 	}
 }
+
+// FuzzUsageQuality: whatever a reporter writes in its delays, loss and
+// jitter, the quality block stays in the ranges the ledger accepts (a
+// block out of range would make the ledger refuse the whole usage, and
+// the call's record would be lost).
+func FuzzUsageQuality(f *testing.F) {
+	f.Add("0", "1.5", "20", "[127.0.0.3]", int64(2000))
+	f.Add("NaN", "-1", "Inf", "[::1]:5060", int64(-5))
+	f.Add("1e308", "86400.0001", "1e7", "x", int64(1<<62))
+	f.Fuzz(func(t *testing.T, frac, pdd, jitter, addr string, alertMs int64) {
+		start := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+		ui := &osp.UsageIndication{UsageDetail: &osp.UsageDetail{
+			StartTime: start, AlertTime: start.Add(time.Duration(alertMs%(48*3600*1000)) * time.Millisecond),
+			PostDialDelay: osp.TypedValues{{Type: "source", Value: pdd}},
+			Statistics: &osp.Statistics{LossReceived: &osp.Loss{Fraction: frac},
+				Metrics: []osp.Metrics{{Jitter: []osp.Dispersion{{Mean: jitter}}}}},
+		}}
+		ui.DestinationAlternate = osp.TypedValues{{Type: osp.TypeTransport, Value: addr}}
+		tx := &ledger.Transaction{Destinations: []ledger.Destination{{Kind: ledger.DestTrunk, ID: "t", Address: addr}, {Kind: ledger.DestTrunk, ID: "u"}}}
+		q := usageQuality(&view{}, tx, ui, ledger.RoleSource, "member:m")
+		if q.PDDMillis < -1 || q.PDDMillis > 24*3600*1000 || q.LossPPM < -1 || q.LossPPM > 1_000_000 || q.JitterMicros < -1 {
+			t.Fatalf("out of range: %+v", q)
+		}
+		if q.Candidate != "" && q.Candidate != "trunk:t" {
+			t.Fatalf("candidate %q", q.Candidate)
+		}
+	})
+}
