@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/osp"
+	"github.com/ospnode/ospnode/settlement"
 	"github.com/ospnode/ospnode/settlement/quality"
 )
 
@@ -359,4 +361,38 @@ func FuzzUsageQuality(f *testing.F) {
 			t.Fatalf("candidate %q", q.Candidate)
 		}
 	})
+}
+
+// BenchmarkQualityFeed is what the apply path pays per usage record for
+// route quality: the candidate's route by longest prefix in the view, the
+// outcome, the windows' update and the route's thresholds (500 routes,
+// 50 trunks, a quarter of the routes with a policy).
+func BenchmarkQualityFeed(b *testing.B) {
+	var routes []ledger.Route
+	for i := range 500 {
+		r := ledger.Route{Prefix: fmt.Sprint(4400 + i)}
+		if i%4 == 0 {
+			r.Quality = &ledger.RouteQuality{MinASRPct: 30, RecoverASRPct: 40, MaxPDDMillis: 5000}
+		}
+		routes = append(routes, r)
+	}
+	ix, err := settlement.NewPrefixIndex(routes, func(r *ledger.Route) string { return r.Prefix })
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := &view{routes: ix, quality: routeThresholds(routes, slog.New(slog.DiscardHandler))}
+	f := newQualityFeed(quality.Config{}, slog.New(slog.DiscardHandler))
+	us := make([]ledger.Usage, 1024)
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	for i := range us {
+		us[i] = ledger.Usage{TransactionID: uint64(i + 1), Role: ledger.RoleSource, Phase: ledger.PhaseFinal, DurationMillis: 60_000,
+			Called: fmt.Sprint(4400+i%500, "5550100"), RecordedAt: at.Add(time.Duration(i) * time.Millisecond),
+			Quality: &ledger.UsageQuality{Candidate: fmt.Sprint("trunk:t", i%50), PDDMillis: 1200, LossPPM: -1, JitterMicros: -1}}
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		u := &us[i%len(us)]
+		u.TransactionID += uint64(len(us)) // a new transaction each time round
+		f.observe(v, u)
+	}
 }
