@@ -534,7 +534,7 @@ func validateConfig(cfg *NetworkConfig, cur *runningConfig, prune bool) []string
 		seenRoute[r.Prefix] = true
 		if r.Quality != nil {
 			if _, err := thresholdsOf(r.Quality); err != nil {
-				bad("%s: quality: %v", item, err)
+				bad("%s: %v", item, err) // "quality: bad thresholds: …"
 			}
 		}
 		for j, c := range r.Candidates {
