@@ -44,3 +44,35 @@ func TestStatsCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteQualityCLI: route quality sets a route's policy (route list
+// shows it), refuses a bad one, and route lookup explains the demotion
+// once the trunk's calls fail; --clear removes it.
+func TestRouteQualityCLI(t *testing.T) {
+	n := openTestNode(t)
+	out := mustCLI(t, n, []string{"route", "quality"}, "1678", "--min-asr", "30", "--recover-asr", "40", "--max-pdd", "5s", "--probe", "10", "--min-samples", "8")
+	if want := "route 1678: quality ASR<30% (restore 40%) PDD>5s n≥8: demote, probe 10%\n"; out != want {
+		t.Fatalf("route quality: %q, want %q", out, want)
+	}
+	if out := mustCLI(t, n, []string{"route", "list"}, "--prefix", "1678"); !strings.Contains(out, "ASR<30% (restore 40%) PDD>5s n≥8: demote, probe 10%") {
+		t.Fatalf("route list:\n%s", out)
+	}
+	for _, bad := range [][]string{{"1678"}, {"1678", "--min-asr", "130"}, {"1678", "--min-asr", "30", "--recover-asr", "10"}, {"999", "--min-asr", "30"}} {
+		if code, _, stderr := adminCLI(t, n, []string{"route", "quality"}, bad...); code == 0 {
+			t.Errorf("route quality %v accepted (%s)", bad, stderr)
+		}
+	}
+	for i := range 8 {
+		id := string(rune('a' + i))
+		callFlow(t, n, "rq-"+id, "rq-call-"+id, "0")
+	}
+	if out := mustCLI(t, n, []string{"route", "lookup"}, "16785551234", "--member", "carrier-a"); !strings.Contains(out, "demoted: ASR 0% < 30% over the last 8 attempts") {
+		t.Fatalf("route lookup after 8 failed attempts:\n%s", out)
+	}
+	if out := mustCLI(t, n, []string{"route", "quality"}, "1678", "--clear"); out != "route 1678: quality -\n" {
+		t.Fatalf("--clear: %q", out)
+	}
+	if out := mustCLI(t, n, []string{"route", "lookup"}, "16785551234", "--member", "carrier-a"); strings.Contains(out, "demoted") {
+		t.Fatalf("route lookup without a policy still demotes:\n%s", out)
+	}
+}
