@@ -396,3 +396,42 @@ func BenchmarkQualityFeed(b *testing.B) {
 		f.observe(v, u)
 	}
 }
+
+// TestUsageCandidate: which route candidate a usage report is about.
+func TestUsageCandidate(t *testing.T) {
+	v := &view{trunks: map[string]*ledger.Trunk{"b-1": {ID: "b-1", MemberID: "b"}, "c-1": {ID: "c-1", MemberID: "c"}}}
+	two := &ledger.Transaction{Destinations: []ledger.Destination{
+		{Kind: ledger.DestTrunk, ID: "b-1", Address: "[192.0.2.1]:5060"}, {Kind: ledger.DestTrunk, ID: "c-1", Address: "192.0.2.2:5060"}}}
+	one := &ledger.Transaction{Destinations: two.Destinations[:1]}
+	fwd := &ledger.Transaction{UpstreamPeer: "yellow", Destinations: []ledger.Destination{{Kind: ledger.DestPeer, ID: "yellow"}}}
+	mixed := &ledger.Transaction{UpstreamPeer: "yellow", Destinations: []ledger.Destination{{Kind: ledger.DestPeer, ID: "yellow"}, two.Destinations[1]}}
+	ui := func(dest string) *osp.UsageIndication {
+		u := &osp.UsageIndication{}
+		if dest != "" {
+			u.DestinationAlternate = osp.TypedValues{{Type: osp.TypeTransport, Value: dest}}
+		}
+		return u
+	}
+	for _, tc := range []struct {
+		name     string
+		t        *ledger.Transaction
+		ui       *osp.UsageIndication
+		role     ledger.Role
+		reporter string
+		want     string
+	}{
+		{"source names the second trunk's address", two, ui("[192.0.2.2]"), ledger.RoleSource, "member:a", "trunk:c-1"},
+		{"source names the first, with its port", two, ui("[192.0.2.1]:5060"), ledger.RoleSource, "member:a", "trunk:b-1"},
+		{"source names nothing, two destinations: unknown", two, ui(""), ledger.RoleSource, "member:a", ""},
+		{"source names an address not offered: unknown", two, ui("[198.51.100.9]"), ledger.RoleSource, "member:a", ""},
+		{"source names nothing, one destination", one, ui(""), ledger.RoleSource, "member:a", "trunk:b-1"},
+		{"forwarded call: the upstream peer", fwd, ui("[203.0.113.5]"), ledger.RoleSource, "member:a", "peer:yellow"},
+		{"mixed answer, the local trunk named", mixed, ui("192.0.2.2"), ledger.RoleSource, "member:a", "trunk:c-1"},
+		{"destination: the reporter's own trunk", two, ui(""), ledger.RoleDestination, "member:c", "trunk:c-1"},
+		{"destination from a non-party", two, ui(""), ledger.RoleDestination, "member:z", ""},
+	} {
+		if got := usageCandidate(v, tc.t, tc.ui, tc.role, tc.reporter); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
