@@ -160,12 +160,13 @@ type confQuality struct {
 	RecoverPDD string  `yaml:"recover_pdd,omitempty"`
 	Exclude    bool    `yaml:"exclude,omitempty"`
 	Probe      float64 `yaml:"probe,omitempty"`
+	WeightCost bool    `yaml:"weight_cost,omitempty"` // rank by rate ÷ ASR
 }
 
 // ledger converts q, or says what is wrong with a delay.
 func (q *confQuality) ledger() (*ledger.RouteQuality, error) {
 	lq := &ledger.RouteQuality{MinSamples: q.MinSamples, MinASRPct: q.MinASR, RecoverASRPct: q.RecoverASR,
-		MinNERPct: q.MinNER, RecoverNERPct: q.RecoverNER, Exclude: q.Exclude, ProbePct: q.Probe}
+		MinNERPct: q.MinNER, RecoverNERPct: q.RecoverNER, Exclude: q.Exclude, ProbePct: q.Probe, WeightCost: q.WeightCost}
 	for _, d := range []struct {
 		name string
 		s    string
@@ -188,7 +189,7 @@ func confQualityOf(q *ledger.RouteQuality) *confQuality {
 		return nil
 	}
 	cq := &confQuality{MinSamples: q.MinSamples, MinASR: q.MinASRPct, RecoverASR: q.RecoverASRPct, MinNER: q.MinNERPct,
-		RecoverNER: q.RecoverNERPct, Exclude: q.Exclude, Probe: q.ProbePct}
+		RecoverNER: q.RecoverNERPct, Exclude: q.Exclude, Probe: q.ProbePct, WeightCost: q.WeightCost}
 	if q.MaxPDDMillis > 0 {
 		cq.MaxPDD = (time.Duration(q.MaxPDDMillis) * time.Millisecond).String()
 	}
@@ -657,6 +658,9 @@ func writeQuality(bw *bufio.Writer, q *confQuality) {
 	}
 	if q.Probe != 0 {
 		parts = append(parts, "probe: "+strconv.FormatFloat(q.Probe, 'f', -1, 64))
+	}
+	if q.WeightCost {
+		parts = append(parts, "weight_cost: true")
 	}
 	fmt.Fprintf(bw, ", quality: {%s}", strings.Join(parts, ", "))
 }

@@ -62,6 +62,7 @@ func routeCommand() *cli.Command {
 					&cli.DurationFlag{Name: "recover-pdd", Usage: "restore at this median post-dial delay (≤ --max-pdd)", EnvVars: []string{"OSPNODE_ROUTE_RECOVER_PDD"}},
 					&cli.BoolFlag{Name: "exclude", Usage: "exclude a poor candidate instead of demoting it", EnvVars: []string{"OSPNODE_ROUTE_EXCLUDE"}},
 					&cli.Float64Flag{Name: "probe", Usage: "% of authorisations that still offer a demoted candidate first", Value: 5, EnvVars: []string{"OSPNODE_ROUTE_PROBE"}},
+					&cli.BoolFlag{Name: "weight-cost", Usage: "rank candidates of equal priority by rate per answered call (rate ÷ ASR) instead of rate alone", EnvVars: []string{"OSPNODE_ROUTE_WEIGHT_COST"}},
 					&cli.BoolFlag{Name: "clear", Usage: "remove the route's quality policy", EnvVars: []string{"OSPNODE_ROUTE_CLEAR"}}),
 				Action: routeQuality},
 			{Name: "lookup", ArgsUsage: "NUMBER", Usage: "which destinations a call to NUMBER gets, in order, and why the others are excluded",
@@ -266,12 +267,13 @@ func routeQuality(c *cli.Context) error {
 	}
 	q := &ledger.RouteQuality{MinSamples: c.Int("min-samples"), MinASRPct: c.Float64("min-asr"), RecoverASRPct: c.Float64("recover-asr"),
 		MinNERPct: c.Float64("min-ner"), RecoverNERPct: c.Float64("recover-ner"), MaxPDDMillis: c.Duration("max-pdd").Milliseconds(),
-		RecoverPDDMillis: c.Duration("recover-pdd").Milliseconds(), Exclude: c.Bool("exclude"), ProbePct: c.Float64("probe")}
+		RecoverPDDMillis: c.Duration("recover-pdd").Milliseconds(), Exclude: c.Bool("exclude"), ProbePct: c.Float64("probe"),
+		WeightCost: c.Bool("weight-cost")}
 	method := http.MethodPut
 	if c.Bool("clear") {
 		method, q = http.MethodDelete, nil
-	} else if q.MinASRPct == 0 && q.MinNERPct == 0 && q.MaxPDDMillis == 0 {
-		return usage("give --min-asr, --min-ner or --max-pdd (or --clear)")
+	} else if q.MinASRPct == 0 && q.MinNERPct == 0 && q.MaxPDDMillis == 0 && !q.WeightCost {
+		return usage("give --min-asr, --min-ner, --max-pdd or --weight-cost (or --clear)")
 	}
 	return adminRun(c, func(ctx context.Context, a *adminClient) error {
 		var out ledger.Route
@@ -319,5 +321,13 @@ func qualityText(q *ledger.RouteQuality) string {
 	if q.Exclude {
 		action = "exclude"
 	}
-	return strings.Join(parts, " ") + ": " + action + ", probe " + num(q.ProbePct) + "%"
+	s := strings.Join(parts, " ")
+	if s == "" {
+		s = "no thresholds"
+	}
+	s += ": " + action + ", probe " + num(q.ProbePct) + "%"
+	if q.WeightCost {
+		s += ", cost per answered call"
+	}
+	return s
 }

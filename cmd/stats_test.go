@@ -69,6 +69,20 @@ func TestRouteQualityCLI(t *testing.T) {
 	if out := mustCLI(t, n, []string{"route", "lookup"}, "16785551234", "--member", "carrier-a"); !strings.Contains(out, "demoted: ASR 0% < 30% over the last 8 attempts") {
 		t.Fatalf("route lookup after 8 failed attempts:\n%s", out)
 	}
+	if out := mustCLI(t, n, []string{"route", "quality"}, "1", "--weight-cost", "--probe", "0"); out != "route 1: quality no thresholds: demote, probe 0%, cost per answered call\n" {
+		t.Fatalf("--weight-cost: %q", out)
+	}
+	// The policies round-trip through the network file.
+	exported := mustCLI(t, n, []string{"export"})
+	for _, want := range []string{`{prefix: "1", candidates: [`, `quality: {weight_cost: true}}`, `quality: {min_samples: 8, min_asr: 30, recover_asr: 40, max_pdd: "5s", probe: 10}}`} {
+		if !strings.Contains(exported, want) {
+			t.Fatalf("export lacks %s:\n%s", want, exported)
+		}
+	}
+	file := writeTemp(t, "net.yaml", exported)
+	if out := mustCLI(t, n, []string{"apply"}, "-f", file, "--prune"); !strings.Contains(out, "no changes") {
+		t.Fatalf("export → apply: %s", out)
+	}
 	if out := mustCLI(t, n, []string{"route", "quality"}, "1678", "--clear"); out != "route 1678: quality -\n" {
 		t.Fatalf("--clear: %q", out)
 	}

@@ -92,6 +92,9 @@ type RouteQuality struct {
 	RecoverPDDMillis int64   `json:"recover_pdd_ms,omitempty"`
 	Exclude          bool    `json:"exclude,omitempty"`
 	ProbePct         float64 `json:"probe_pct,omitempty"`
+	// WeightCost ranks candidates of equal priority by cost per answered
+	// call (rate ÷ ASR) instead of rate alone.
+	WeightCost bool `json:"weight_cost,omitempty"`
 }
 
 // check returns why q is out of range ("" when it is not): the ledger

@@ -143,6 +143,7 @@ func thresholdsOf(q *ledger.RouteQuality) (quality.Thresholds, error) {
 		RecoverPDD: time.Duration(q.RecoverPDDMillis) * time.Millisecond,
 		Exclude:    q.Exclude,
 		ProbePct:   q.ProbePct,
+		WeightCost: q.WeightCost,
 	}.Normalize()
 }
 

@@ -435,3 +435,45 @@ func TestUsageCandidate(t *testing.T) {
 		}
 	}
 }
+
+// TestQualityWeightedCost: two trunks at the same priority and rate; with
+// weight_cost the one answering its calls is first on every call once
+// both have their sample size (cost per answered call), and route
+// quality demotes nobody (no thresholds).
+func TestQualityWeightedCost(t *testing.T) {
+	n := kamailioNetwork(t, ledger.BasisOwn)
+	ma, _ := n.Store().Member(DemoCarrierA)
+	ma.ConcurrentLimit = 0
+	mustPropose(t, n, ledger.PutMember{Member: ma},
+		ledger.PutTrunk{Trunk: ledger.Trunk{ID: "b-2", MemberID: DemoCarrierB, Address: "[127.0.0.14]", Protocol: "udp", Weight: 1}},
+		ledger.PutRoutes{Routes: []ledger.Route{{Prefix: "1555", Quality: &ledger.RouteQuality{MinSamples: 5, WeightCost: true},
+			Candidates: []ledger.RouteCandidate{{Kind: ledger.CandidateTrunk, ID: "b-1", Weight: 1}, {Kind: ledger.CandidateTrunk, ID: "b-2", Weight: 1}}}}})
+	a := client("127.0.0.11")
+	for i := range 5 {
+		id := fmt.Sprint("w1-", i)
+		tx, _ := attempt(t, n, a, id)
+		report(t, n, a, id, tx, "[127.0.0.13]", 0, 503) // b-1 answers 1 in 5
+		if i == 0 {
+			id = fmt.Sprint("w1a-", i)
+			tx, _ = attempt(t, n, a, id)
+			report(t, n, a, id, tx, "[127.0.0.13]", 30, 0)
+		}
+		id = fmt.Sprint("w2-", i)
+		tx, _ = attempt(t, n, a, id)
+		report(t, n, a, id, tx, "[127.0.0.14]", 30, 0) // b-2 answers all
+	}
+	for i := range 10 {
+		if _, addrs := attempt(t, n, a, fmt.Sprint("w-after-", i)); len(addrs) != 2 || addrs[0] != "[127.0.0.14]" {
+			t.Fatalf("call %d: offered %v, want b-2 (cost per answered call 1×) before b-1 (6×)", i, addrs)
+		}
+	}
+	ex, err := n.explainRoute("15551234567", DemoCarrierA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cv := range ex.Offered {
+		if cv.Quality != "" {
+			t.Fatalf("weight_cost alone demoted %s: %s", cv.ID, cv.Quality)
+		}
+	}
+}

@@ -224,7 +224,7 @@ func (p *Policy) Rank(cands []Candidate, sell money.Amount, sellOK bool, seed ui
 		}
 		var cost money.Amount
 		if c.BuyDeck {
-			cost = c.Cost
+			cost = weightedCost(c)
 		}
 		idx[key] = i
 		tier := 1
@@ -242,6 +242,29 @@ func (p *Policy) Rank(cands []Candidate, sell money.Amount, sellOK bool, seed ui
 		out = append(out, idx[o.Key])
 	}
 	return out
+}
+
+// weightedCost is c's cost for ranking: its rate, or, when route quality
+// weights cost by ASR (Candidate.Quality.Weighted), its rate per answered
+// call: rate × 100 ÷ ASR; a candidate that answered none of its window
+// sorts with the unknown costs, after every priced one of its priority.
+// The amount only orders; nothing is charged at it.
+func weightedCost(c *Candidate) money.Amount {
+	if !c.Quality.Weighted || c.Cost.Currency() == "" {
+		return c.Cost
+	}
+	if c.Quality.ASR <= 0 {
+		return money.Amount{}
+	}
+	f, _, err := apd.NewFromString(strconv.FormatFloat(100/c.Quality.ASR, 'f', 6, 64))
+	if err != nil {
+		return c.Cost
+	}
+	w, err := c.Cost.Mul(f)
+	if err != nil {
+		return c.Cost
+	}
+	return w
 }
 
 // CallCredit is the credit side of one call's plan: what a member selling

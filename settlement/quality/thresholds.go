@@ -34,11 +34,16 @@ type Thresholds struct {
 	RecoverPDD time.Duration `json:"recover_pdd,omitempty"`
 	Exclude    bool          `json:"exclude,omitempty"`
 	ProbePct   float64       `json:"probe_pct,omitempty"`
+	// WeightCost orders candidates of equal priority by cost per answered
+	// call (cost ÷ ASR over the last-N window, once it holds MinSamples)
+	// instead of cost alone: a cheap carrier that answers half its calls
+	// costs twice its rate.
+	WeightCost bool `json:"weight_cost,omitempty"`
 }
 
 // Enabled reports whether any threshold is set.
 func (th *Thresholds) Enabled() bool {
-	return th != nil && (th.MinASR > 0 || th.MinNER > 0 || th.MaxPDD > 0)
+	return th != nil && (th.MinASR > 0 || th.MinNER > 0 || th.MaxPDD > 0 || th.WeightCost)
 }
 
 // Normalize validates th and fills its defaults: MinSamples 0 is

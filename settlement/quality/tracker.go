@@ -270,6 +270,10 @@ type Verdict struct {
 	Reason string
 	// Samples is the last-N window's size.
 	Samples int
+	// Weighted: the thresholds weight cost by ASR (Thresholds.WeightCost)
+	// and the window holds MinSamples; ASR is then its ASR (%).
+	Weighted bool
+	ASR      float64
 }
 
 // Judge returns k's verdict under th (nil or no thresholds: not
@@ -289,6 +293,9 @@ func (t *Tracker) Judge(k Key, th *Thresholds, probe bool) Verdict {
 		return Verdict{}
 	}
 	v := Verdict{Samples: int(sr.last.attempts)}
+	if th.WeightCost && sr.last.attempts >= int64(max(th.MinSamples, 1)) {
+		v.Weighted, v.ASR = true, float64(sr.last.answered*100)/float64(sr.last.attempts)
+	}
 	if !sr.bad {
 		return v
 	}
