@@ -162,3 +162,43 @@ func lastWindows(rep *node.StatsReport) []qualityRow {
 	}
 	return out
 }
+
+func TestCarrierProfiles(t *testing.T) {
+	for _, bad := range []CarrierProfile{{AnswerRatio: 1.5}, {AnswerRatio: -0.1}, {AnswerRatio: 0.5, PDD: time.Second, PDDSpread: 2 * time.Second},
+		{AnswerRatio: 0.5, Failures: []FailureCause{{SIP: 200, Weight: 1}}}, {AnswerRatio: 0.5, Failures: []FailureCause{{SIP: 486}}},
+		{AnswerRatio: 0.5, Durations: DurationDist{Kind: "uniform"}}} {
+		o := LoadOptions{URLs: []string{"http://127.0.0.1:1/osp"}, Calls: 1, Carriers: map[string]CarrierProfile{"127.0.0.3": bad}}
+		if _, err := o.withDefaults(); err == nil {
+			t.Errorf("profile %+v accepted", bad)
+		}
+	}
+	// Keys are normalised to the IP: "[ip]:port", "[ip]" and "ip" alike.
+	o := LoadOptions{URLs: []string{"http://127.0.0.1:1/osp"}, Calls: 1, Carriers: map[string]CarrierProfile{"[127.0.0.3]:5060": {AnswerRatio: 1}}}
+	c, err := o.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Carriers[carrierKey("[127.0.0.3]")]; !ok {
+		t.Fatalf("carriers %v not keyed by IP", c.Carriers)
+	}
+	// Draws are per call, reproducible, and follow the ratios.
+	p := CarrierProfile{AnswerRatio: 0.3, PDD: 3 * time.Second, PDDSpread: time.Second, Failures: []FailureCause{{SIP: 486, Weight: 1}, {SIP: 503, Weight: 3}}}
+	answered, busy := 0, 0
+	for seq := range uint64(2000) {
+		a, b := p.draw(7, seq, DurationDist{}), p.draw(7, seq, DurationDist{})
+		if a != b {
+			t.Fatalf("call %d drew %+v then %+v", seq, a, b)
+		}
+		if a.pdd < 2*time.Second || a.pdd > 4*time.Second || a.duration < time.Second {
+			t.Fatalf("call %d: %+v", seq, a)
+		}
+		if a.answered {
+			answered++
+		} else if a.sip == 486 {
+			busy++
+		}
+	}
+	if answered < 520 || answered > 680 || busy < 280 || busy > 420 { // 600 and 350 expected
+		t.Fatalf("%d answered, %d busy of 2000 at 30%% and 1:3", answered, busy)
+	}
+}
