@@ -44,7 +44,7 @@ func commands() []*cli.Command {
 		reconcileCommand(),
 		ospCommand(),
 		benchCommand(),
-		testnetCommand(),
+		testnetCommand(), restoreCommand(),
 		clusterCommand(), memberCommand(), trunkCommand(), routeCommand(), statsCommand(), rateCommand(), peerCommand(),
 		outboxCommand(), cdrCommand(), txCommand(), ledgerCommand(), periodCommand(), certCommand(),
 		networkCommand(), applyCommand(), exportCommand(),

@@ -24,7 +24,7 @@ type clusterStatus struct {
 	} `json:"ledger"`
 }
 
-// clusterCommand is `ospnode cluster status|join|remove|transfer`.
+// clusterCommand is `ospnode cluster status|join|remove|transfer|snapshot`.
 func clusterCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cluster",
@@ -53,6 +53,7 @@ func clusterCommand() *cli.Command {
 					}
 					return clusterChange(c, "transfer", map[string]string{"id": c.Args().First()})
 				}},
+			snapshotCommand(),
 		},
 	}
 }

@@ -32,8 +32,9 @@ type Node struct {
 	fsm  *fsm
 	// raftSet is closed once Open has stored raft (the FSM may run before).
 	raftSet   chan struct{}
-	transport *raft.NetworkTransport
+	transport *commitClampTransport
 	store     *raftboltdb.BoltStore
+	snaps     raft.SnapshotStore
 	mux       *mux
 	rpcc      *rpcClient
 	rpcs      *rpcServer
@@ -167,6 +168,7 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("consensus: open snapshot store: %w", err))
 	}
+	n.snaps = snaps
 	if err := catchUpFromSnapshot(snaps, sm, n.log); err != nil {
 		return fail(err)
 	}
@@ -190,12 +192,12 @@ func Open(cfg Config, sm StateMachine) (*Node, error) {
 	n.mux.serve()
 	cleanup = append(cleanup, func() { n.mux.close() })
 
-	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	n.transport = newCommitClampTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  raftStream{n.mux.subs[connRaft]},
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hl.Named("transport"),
-	})
+	}))
 	cleanup = append(cleanup, func() { n.transport.Close() })
 
 	rc := raft.DefaultConfig()

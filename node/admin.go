@@ -59,6 +59,7 @@ const (
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	n.adminClusterRoutes(mux)
+	n.adminBackupRoutes(mux)
 	n.adminConfigRoutes(mux)
 	n.adminNetworkRoutes(mux)
 	n.adminAdmissionRoutes(mux)

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -256,42 +253,6 @@ func (n *Node) KickCascade() { n.fed.kick() }
 // NetworkID returns the network id this node federates under: Config's,
 // else the ledger Network's ("" when neither is set: federation off).
 func (n *Node) NetworkID() string { return n.fed.runtime().netID }
-
-// writeFederationMetrics appends the federation metrics to /metrics.
-func (n *Node) writeFederationMetrics(w io.Writer) {
-	cm := n.fed.casc.Metrics()
-	counter := func(name, help string, v uint64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
-	}
-	counter("ospnode_cascade_sent_total", "Usage indications cascaded to peers (one per outbox item per attempt).", cm.Sent)
-	counter("ospnode_cascade_acked_total", "Outbox items confirmed by their peer and acknowledged in the ledger.", cm.Acked)
-	counter("ospnode_cascade_failed_total", "Failed deliveries of an outbox item (retried with backoff).", cm.Failed)
-	counter("ospnode_cascade_ack_errors_total", "AckOutbox proposals that failed (retried).", cm.AckErrors)
-	counter("ospnode_cascade_passes_total", "Outbox drain passes run as leader.", cm.Passes)
-	fmt.Fprintf(w, "# HELP ospnode_cascade_pending Outbox items pending at the last drain pass (leader).\n# TYPE ospnode_cascade_pending gauge\nospnode_cascade_pending %d\n", cm.Pending)
-
-	fmt.Fprintln(w, "# HELP ospnode_federation_forwards_total Authorisations forwarded to peers, by outcome.")
-	fmt.Fprintln(w, "# TYPE ospnode_federation_forwards_total counter")
-	var outcomes []string
-	n.fed.forwarded.Range(func(k, _ any) bool { outcomes = append(outcomes, k.(string)); return true })
-	slices.Sort(outcomes)
-	for _, o := range outcomes {
-		v, _ := n.fed.forwarded.Load(o)
-		fmt.Fprintf(w, "ospnode_federation_forwards_total{outcome=%q} %d\n", o, v.(*atomic.Uint64).Load())
-	}
-	fmt.Fprintln(w, "# HELP ospnode_peer_service_point_state Circuit breaker state of each peer service point (1 for the current state).")
-	fmt.Fprintln(w, "# TYPE ospnode_peer_service_point_state gauge")
-	for _, ph := range n.PeerHealth() {
-		for _, sp := range ph.ServicePoints {
-			fmt.Fprintf(w, "ospnode_peer_service_point_state{peer=%q,url=%q,state=%q} 1\n", ph.ID, sp.URL, fmt.Sprint(sp.State))
-		}
-	}
-	fmt.Fprintln(w, "# HELP ospnode_peer_in_flight Authorisations in flight to each peer.")
-	fmt.Fprintln(w, "# TYPE ospnode_peer_in_flight gauge")
-	for _, ph := range n.PeerHealth() {
-		fmt.Fprintf(w, "ospnode_peer_in_flight{peer=%q} %s\n", ph.ID, strconv.Itoa(ph.InFlight))
-	}
-}
 
 // ---- authorisation through a peer ----
 

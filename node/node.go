@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,7 +43,9 @@ type Node struct {
 	state  *stateCache
 	adm    *admission
 	met    *metrics
-	fed    *fedState
+	// metricsHandler serves met's registry (GET /metrics).
+	metricsHandler http.Handler
+	fed            *fedState
 	// quality: the route-quality windows, fed by the ledger's apply path
 	// (quality.go).
 	quality *qualityFeed
@@ -153,7 +156,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		SnapshotInterval:   cfg.Raft.SnapshotInterval,
 		TrailingLogs:       cfg.Raft.TrailingLogs,
 		Dial:               cfg.ClusterDial,
-	}, stateMachine{s: n.store, restored: n.qualityRestored})
+	}, timedStateMachine{stateMachine{s: n.store, restored: n.qualityRestored}, n.met.applyLatency})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("node: %w", err)
@@ -165,6 +168,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.fed.start()
+	n.met.reg.MustRegister(stateCollector{n}, qualityCollector{n})
+	n.metricsHandler = promhttp.HandlerFor(n.met.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	closers = append(closers, func() error { n.fed.stop(); return nil })
 
 	n.watchCatchUp()
@@ -263,7 +268,7 @@ func (n *Node) listen() error {
 		mux.HandleFunc("GET /metrics", n.handleMetrics)
 		n.trustRoutes(mux)
 		mux.Handle("/", n.adminHandler())
-		n.adminSrv = n.newServer(mux, n.adminBudget)
+		n.adminSrv = n.newServer(n.met.instrumentAdmin(mux), n.adminBudget)
 		ln = n.adminBudget.listener(ln)
 		scheme := "http"
 		if n.cfg.AdminTLSCert != "" {

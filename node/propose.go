@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ospnode/ospnode/consensus"
 	"github.com/ospnode/ospnode/ledger"
@@ -29,7 +30,9 @@ func (n *Node) Propose(ctx context.Context, cmd ledger.Command) (*ledger.Result,
 	if err != nil {
 		return nil, fmt.Errorf("node: encode %s: %w", cmd.Type(), err)
 	}
+	start := time.Now()
 	out, err := n.cons.Propose(ctx, b)
+	n.met.proposed(cmd.Type().String(), time.Since(start))
 	if err != nil {
 		return nil, fmt.Errorf("%w: propose %s: %w", ErrUnavailable, cmd.Type(), err)
 	}

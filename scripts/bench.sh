@@ -55,7 +55,7 @@ else
   run "Consensus: 3-node loopback cluster, fsync on, 200-byte commands" go test -run '^$' -bench 'Commit' -benchtime 2s -cpu 4 ./consensus/
   run "Replicated ledger: 3 nodes, real RecordUsage commands, fsync on" go test -run '^$' -bench 'LedgerCommit' -benchtime 2s -cpu 4 ./testnet/
   run "Rating and reconciliation" go test -run '^$' -bench 'Rate|Reconcile' -benchmem -benchtime "$benchtime" ./settlement/
-  run "Routing index (500,000 prefixes) and node authorisation over HTTP + Raft" go test -run '^$' -bench 'PrefixIndex|Authorize5|ForwardedAuthorization|LocalAuthorizationSameSetup' -benchmem -benchtime "$benchtime" ./settlement/ ./node/
+  run "Routing index (500,000 prefixes) and node authorisation over HTTP + Raft" go test -run '^$' -bench 'PrefixIndex|Authorize5|ForwardedAuthorization|LocalAuthorizationSameSetup|MetricsObserve' -benchmem -benchtime "$benchtime" ./settlement/ ./node/
   run "Configuration as code: apply 500,000 routes" go test -run '^$' -bench 'ApplyRoutes500k' -benchtime 1x ./cmd/
   run "Federation forwarding" go test -run '^$' -bench 'Forward|Merge|CheckLoop' -benchmem -benchtime "$benchtime" ./federation/
   run "Load generator overhead" go test -run '^$' -bench 'CallMessages|LoadLoopback' -benchmem -benchtime "$benchtime" ./testnet/
