@@ -67,6 +67,7 @@ type adminClient struct {
 type adminError struct {
 	Status int
 	Msg    string
+	Reason string // the node's stable word for the refusal ("" when none), e.g. direction_required
 }
 
 func (e *adminError) Error() string {
@@ -145,7 +146,8 @@ func (a *adminClient) raw(ctx context.Context, method, path string, q url.Values
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var e struct {
-		Error string `json:"error"`
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
 	}
 	msg := strings.TrimSpace(string(b))
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
@@ -155,7 +157,7 @@ func (a *adminClient) raw(ctx context.Context, method, path string, q url.Values
 		// The OSP listener's answer to anything but a POST.
 		msg = fmt.Sprintf("%s is an OSP listener, not the admin API: give --node the admin URL (ospnode serve prints it; by default port 5046)", a.base)
 	}
-	return nil, &adminError{Status: resp.StatusCode, Msg: msg}
+	return nil, &adminError{Status: resp.StatusCode, Msg: msg, Reason: e.Reason}
 }
 
 // do sends in (nil, or a value sent as JSON) and decodes the answer into

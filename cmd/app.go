@@ -47,7 +47,7 @@ func commands() []*cli.Command {
 		testnetCommand(), restoreCommand(),
 		clusterCommand(), memberCommand(), trunkCommand(), routeCommand(), statsCommand(), rateCommand(), peerCommand(),
 		outboxCommand(), cdrCommand(), txCommand(), ledgerCommand(), periodCommand(), certCommand(),
-		networkCommand(), applyCommand(), exportCommand(),
+		networkCommand(), applyCommand(), exportCommand(), fraudCommand(),
 	}
 }
 

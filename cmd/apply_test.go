@@ -75,7 +75,10 @@ func TestNetworkCLI(t *testing.T) {
 		{"bad basis", []string{"--id", "PURPLE", "--currency", "USD", "--billing-basis", "longest"}, 2, "--billing-basis"},
 		{"bad epoch", []string{"--id", "PURPLE", "--currency", "USD", "--txid-epoch", "200"}, 2, "--txid-epoch"},
 		{"argument", []string{"--id", "PURPLE", "--currency", "USD", "extra"}, 2, "no arguments"},
-		{"create", []string{"--id", "PURPLE", "--name", "Purple peering", "--currency", "usd", "--billing-basis", "shorter", "--txid-epoch", "2"}, 0, "PURPLE  Purple peering  USD       2           shorter"},
+		{"bad txid network", []string{"--id", "PURPLE", "--currency", "USD", "--txid-network", "256"}, 2, "--txid-network"},
+		{"epoch over 3 bits with a number", []string{"--id", "PURPLE", "--currency", "USD", "--txid-epoch", "8"}, 2, "--txid-epoch 8: want 0..7"},
+		// The network number is derived from the id: 99 for PURPLE.
+		{"create", []string{"--id", "PURPLE", "--name", "Purple peering", "--currency", "usd", "--billing-basis", "shorter", "--txid-epoch", "2"}, 0, "PURPLE  Purple peering  USD       2           99            shorter"},
 		{"same again", []string{"--id", "PURPLE", "--name", "Purple peering", "--currency", "USD", "--billing-basis", "shorter", "--txid-epoch", "2"}, 1, "already initialised (with these same settings)"},
 		{"another", []string{"--id", "YELLOW", "--currency", "EUR"}, 1, "network init refused: node answered 409 Conflict: a network is already initialised: PURPLE"},
 	}
@@ -256,6 +259,18 @@ routes:
 			[]string{`route "46": quality: max_pdd "soon": want a duration`}},
 		{"route quality key", "network: {id: P, currency: USD}\nroutes:\n  - {prefix: \"47\", blocked: true, quality: {min_asr: 30, minimum_asr: 3}}\n",
 			[]string{"line 3: field minimum_asr not found"}},
+		{"fraud settings", `network:
+  id: P
+  currency: USD
+  fraud:
+    learn: 90ms
+    high_risk_ranges: [{prefix: "88x"}]
+    rules:
+      - {rule: telepathy}
+      - {rule: high_risk, window: soon}
+`, []string{`network fraud learn "90ms"`, `network fraud high_risk window "soon"`}},
+		{"fraud rules", "network: {id: P, currency: USD, fraud: {rules: [{rule: high_risk, action: shout}, {rule: short_calls, ratio: 2}]}}\n",
+			[]string{`action "shout"`, "ratio"}},
 		{"missing csv", "network: {id: P, currency: USD}\ndecks:\n  - {id: d, counterparty: member:a, direction: sell, currency: USD, csv: nothere.csv}\nroute_files: [nothere.csv]\n",
 			[]string{"deck d: csv nothere.csv:", "route_files:"}},
 	}

@@ -36,9 +36,16 @@ func cdrCommand() *cli.Command {
 				&cli.IntFlag{Name: "limit", Usage: "records per page", Value: 100, EnvVars: env("LIMIT")},
 				&cli.Uint64Flag{Name: "after", Usage: "cursor: the last record id of the previous page", EnvVars: env("AFTER")})...),
 				Action: cdrList},
-			{Name: "export", Usage: "every matching record, streamed (CSV in the format settle statement and reconcile read)", Flags: withAdmin(false, append(filters(),
-				&cli.StringFlag{Name: "format", Usage: "csv or json", Value: "csv", EnvVars: env("FORMAT")},
-				&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout", EnvVars: env("OUT")})...),
+			{Name: "export", Usage: "every matching record, streamed (CSV in the format settle statement and reconcile read)",
+				Description: "CSV has one line per rated side of a call: the counterparty it is owed by or to, that side's\n" +
+					"deck's billable seconds and amount, our network id (whose numbering transaction_id is) and,\n" +
+					"for a peer's line, peer_transaction_id: the id that network knows the call by. Send a peer\n" +
+					"its lines (--counterparty PEER) to reconcile against: `ospnode reconcile` pairs the two\n" +
+					"networks' exports on those ids.",
+				Flags: withAdmin(false, append(filters(),
+					&cli.StringFlag{Name: "counterparty", Usage: "CSV: only the lines of this member or peer (its side of each call), what it reconciles against", EnvVars: env("COUNTERPARTY")},
+					&cli.StringFlag{Name: "format", Usage: "csv or json", Value: "csv", EnvVars: env("FORMAT")},
+					&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout", EnvVars: env("OUT")})...),
 				Action: cdrExport},
 			{Name: "unfinished", Usage: "calls that connected but whose source or destination sent no final record before the usage deadline (nothing is paid for that side)",
 				Flags:  withAdmin(true, &cli.IntFlag{Name: "limit", Usage: "at most this many calls", Value: 1000, EnvVars: env("LIMIT")}),
@@ -96,7 +103,7 @@ func cdrList(c *cli.Context) error {
 		for _, u := range p.CDRs {
 			bill, sell, buy := "-", "-", "-"
 			if r := u.Rating; r != nil {
-				bill = strconv.FormatInt(r.BillableSeconds, 10)
+				bill = billableText(r)
 				sell, buy = amountText(r.Sell), amountText(r.Buy)
 			}
 			flags := ""
@@ -135,6 +142,12 @@ func cdrExport(c *cli.Context) error {
 		return usage("--format %q: want csv or json", f)
 	}
 	q.Set("format", f)
+	if cp := c.String("counterparty"); cp != "" {
+		if f != "csv" {
+			return usage("--counterparty is for --format csv (JSON lists the ledger's usage records whole)")
+		}
+		q.Set("counterparty", cp)
+	}
 	q.Set("limit", "0") // everything, streamed
 	return adminRun(c, func(ctx context.Context, a *adminClient) error {
 		a.hc.Timeout = 0 // a month of CDRs takes as long as it takes; ctx still cancels
@@ -179,4 +192,13 @@ func cdrUnfinished(c *cli.Context) error {
 		}
 		return printResult(c, p, t)
 	})
+}
+
+// billableText is a rating's billable seconds: one number, or "sell/buy"
+// when the two sides' decks billed the call differently.
+func billableText(r *ledger.Rating) string {
+	if r.SellSeconds() != r.BuySeconds() {
+		return strconv.FormatInt(r.SellSeconds(), 10) + "/" + strconv.FormatInt(r.BuySeconds(), 10)
+	}
+	return strconv.FormatInt(r.BillableSeconds, 10)
 }

@@ -35,6 +35,14 @@ func TestCDRExportCLI(t *testing.T) {
 	if src != 2 {
 		t.Fatalf("%d source CDRs", src)
 	}
+	// One counterparty's lines only: carrier A's side of its two calls.
+	mine, err := settlement.ReadCDRs(strings.NewReader(mustCLI(t, n, []string{"cdr", "export"}, "--counterparty", "carrier-a")), settlement.CDRFormat{})
+	if err != nil || len(mine) != 2 || mine[0].Counterparty != "member:carrier-a" || mine[0].Network == "" {
+		t.Fatalf("counterparty export %v: %+v", err, mine)
+	}
+	if code, _, errb := adminCLI(t, n, []string{"cdr", "export"}, "--counterparty", "carrier-a", "--format", "json"); code != 2 || !strings.Contains(errb, "--counterparty") {
+		t.Fatalf("--counterparty with json: %d %s", code, errb)
+	}
 	if out := mustCLI(t, n, []string{"cdr", "export"}, "--number", "44"); strings.Count(out, "\n") != 1 {
 		t.Fatalf("filtered export should hold only the header: %s", out)
 	}

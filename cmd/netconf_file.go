@@ -50,11 +50,105 @@ type confFile struct {
 }
 
 type confNetwork struct {
-	ID           string `yaml:"id"`
-	Name         string `yaml:"name,omitempty"`
-	Currency     string `yaml:"currency"`
-	TxIDEpoch    uint8  `yaml:"txid_epoch,omitempty"`
-	BillingBasis string `yaml:"billing_basis,omitempty"` // own (default), source, destination, shorter
+	ID           string     `yaml:"id"`
+	Name         string     `yaml:"name,omitempty"`
+	Currency     string     `yaml:"currency"`
+	TxIDEpoch    uint8      `yaml:"txid_epoch,omitempty"`
+	TxIDNetwork  uint8      `yaml:"txid_network,omitempty"`  // 1..255, fixed at network init; 0: none
+	BillingBasis string     `yaml:"billing_basis,omitempty"` // own (default), source, destination, shorter
+	Fraud        *confFraud `yaml:"fraud,omitempty"`         // fraud control; none: the shipped defaults
+}
+
+// confFraud is the network's fraud control settings (ledger.FraudSettings):
+// what differs from the shipped defaults; durations in Go's notation
+// ("10m", "24h"), whole seconds.
+type confFraud struct {
+	Disabled          bool            `yaml:"disabled,omitempty"`
+	Learn             string          `yaml:"learn,omitempty"` // "0s": no learning period
+	DestinationDigits int             `yaml:"destination_digits,omitempty"`
+	MaxKeys           int             `yaml:"max_keys,omitempty"`
+	MaxCalls          int             `yaml:"max_calls,omitempty"`
+	HighRiskRanges    []confRange     `yaml:"high_risk_ranges,omitempty"` // replaces the shipped list
+	Rules             []confFraudRule `yaml:"rules,omitempty"`
+}
+
+type confRange struct {
+	Prefix string `yaml:"prefix"`
+	Name   string `yaml:"name,omitempty"`
+	Source string `yaml:"source,omitempty"`
+}
+
+type confFraudRule struct {
+	Rule            string  `yaml:"rule"`
+	Action          string  `yaml:"action,omitempty"` // off, alert or block
+	Window          string  `yaml:"window,omitempty"`
+	BaselineWindows int     `yaml:"baseline_windows,omitempty"`
+	MinCalls        int     `yaml:"min_calls,omitempty"`
+	Factor          float64 `yaml:"factor,omitempty"`
+	ShortSeconds    int     `yaml:"short_seconds,omitempty"`
+	Ratio           float64 `yaml:"ratio,omitempty"`
+	MinMinutes      float64 `yaml:"min_minutes,omitempty"`
+	NewFor          string  `yaml:"new_for,omitempty"`
+	MaxConcurrent   int     `yaml:"max_concurrent,omitempty"`
+}
+
+// fraudSettings is f in the ledger's form; bad reports each duration
+// that is not whole seconds.
+func (f *confFraud) fraudSettings(bad func(string, ...any)) *ledger.FraudSettings {
+	if f == nil {
+		return nil
+	}
+	secs := func(what, s string) int {
+		if s == "" {
+			return 0
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 || d%time.Second != 0 {
+			bad("network fraud %s %q: want a duration of whole seconds such as 10m or 24h", what, s)
+			return 0
+		}
+		return int(d / time.Second)
+	}
+	out := &ledger.FraudSettings{Disabled: f.Disabled, DestinationDigits: f.DestinationDigits, MaxKeys: f.MaxKeys, MaxCalls: f.MaxCalls}
+	if f.Learn != "" {
+		l := secs("learn", f.Learn)
+		out.LearnSeconds = &l
+	}
+	for _, r := range f.HighRiskRanges {
+		out.HighRiskRanges = append(out.HighRiskRanges, ledger.FraudRange{Prefix: strings.TrimPrefix(r.Prefix, "+"), Name: r.Name, Source: r.Source})
+	}
+	for _, r := range f.Rules {
+		out.Rules = append(out.Rules, ledger.FraudRuleSettings{Rule: r.Rule, Action: r.Action, WindowSeconds: secs(r.Rule+" window", r.Window),
+			BaselineWindows: r.BaselineWindows, MinCalls: r.MinCalls, Factor: r.Factor, ShortSeconds: r.ShortSeconds, Ratio: r.Ratio,
+			MinMinutes: r.MinMinutes, NewForSeconds: secs(r.Rule+" new_for", r.NewFor), MaxConcurrent: r.MaxConcurrent})
+	}
+	return out
+}
+
+// confFraudFrom is the file form of a network's fraud settings.
+func confFraudFrom(s *ledger.FraudSettings) *confFraud {
+	if s == nil {
+		return nil
+	}
+	dur := func(secs int) string {
+		if secs == 0 {
+			return ""
+		}
+		return (time.Duration(secs) * time.Second).String()
+	}
+	f := &confFraud{Disabled: s.Disabled, DestinationDigits: s.DestinationDigits, MaxKeys: s.MaxKeys, MaxCalls: s.MaxCalls}
+	if s.LearnSeconds != nil {
+		f.Learn = (time.Duration(*s.LearnSeconds) * time.Second).String()
+	}
+	for _, r := range s.HighRiskRanges {
+		f.HighRiskRanges = append(f.HighRiskRanges, confRange{Prefix: r.Prefix, Name: r.Name, Source: r.Source})
+	}
+	for _, r := range s.Rules {
+		f.Rules = append(f.Rules, confFraudRule{Rule: r.Rule, Action: r.Action, Window: dur(r.WindowSeconds), BaselineWindows: r.BaselineWindows,
+			MinCalls: r.MinCalls, Factor: r.Factor, ShortSeconds: r.ShortSeconds, Ratio: r.Ratio, MinMinutes: r.MinMinutes,
+			NewFor: dur(r.NewForSeconds), MaxConcurrent: r.MaxConcurrent})
+	}
+	return f
 }
 
 type confDeck struct {
@@ -251,8 +345,8 @@ func (f *confFile) toConfig(name, dir string) (*node.NetworkConfig, error) {
 	cfg := &node.NetworkConfig{Decks: []ledger.DeckVersion{}, Members: []ledger.Member{}, Peers: []ledger.Peer{},
 		Trunks: []ledger.Trunk{}, Routes: []ledger.Route{}}
 	if n := f.Network; n != nil {
-		cfg.Network = &ledger.Network{ID: n.ID, Name: n.Name, Currency: strings.ToUpper(n.Currency), TxIDEpoch: n.TxIDEpoch,
-			BillingBasis: ledger.BillingBasis(n.BillingBasis)}
+		cfg.Network = &ledger.Network{ID: n.ID, Name: n.Name, Currency: strings.ToUpper(n.Currency), TxIDEpoch: n.TxIDEpoch, TxIDNetwork: n.TxIDNetwork,
+			BillingBasis: ledger.BillingBasis(n.BillingBasis), Fraud: n.Fraud.fraudSettings(bad)}
 	}
 	members, peers := map[string]bool{}, map[string]bool{}
 	for _, m := range f.Members {
@@ -448,7 +542,8 @@ func parseConfTime(s string) (time.Time, error) {
 func confFromConfig(cfg *node.NetworkConfig) *confFile {
 	f := &confFile{}
 	if n := cfg.Network; n != nil {
-		f.Network = &confNetwork{ID: n.ID, Name: n.Name, Currency: n.Currency, TxIDEpoch: n.TxIDEpoch, BillingBasis: string(n.BillingBasis)}
+		f.Network = &confNetwork{ID: n.ID, Name: n.Name, Currency: n.Currency, TxIDEpoch: n.TxIDEpoch, TxIDNetwork: n.TxIDNetwork, BillingBasis: string(n.BillingBasis),
+			Fraud: confFraudFrom(n.Fraud)}
 	}
 	byID := map[string]*confDeck{}
 	for _, v := range cfg.Decks {

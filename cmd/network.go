@@ -27,7 +27,8 @@ func networkCommand() *cli.Command {
 				&cli.StringFlag{Name: "id", Usage: "network id, e.g. PURPLE (peers know the network by it)", Required: true, EnvVars: env("ID")},
 				&cli.StringFlag{Name: "name", Usage: "display name", EnvVars: env("NAME")},
 				&cli.StringFlag{Name: "currency", Usage: "ISO 4217 settlement (home) currency, e.g. USD", Required: true, EnvVars: env("CURRENCY")},
-				&cli.UintFlag{Name: "txid-epoch", Usage: "0..127, folded into every TransactionId: raise it when rebuilding a network from an empty ledger so peers never see an id twice", EnvVars: env("TXID_EPOCH")},
+				&cli.UintFlag{Name: "txid-epoch", Usage: "0..127 (0..7 with a txid network), folded into every TransactionId: raise it when rebuilding a network from an empty ledger so peers never see an id twice", EnvVars: env("TXID_EPOCH")},
+				&cli.IntFlag{Name: "txid-network", Usage: "1..255: this network's number in the high bits of every TransactionId, so peering networks never issue the same id; -1 (default): derived from --id (give distinct numbers to networks that peer, if two derive the same); 0: none (ids as before numbers)", Value: -1, EnvVars: env("TXID_NETWORK")},
 				&cli.StringFlag{Name: "billing-basis", Usage: "duration a call is settled on when both sides report: own, source, destination or shorter", Value: string(ledger.BasisOwn), EnvVars: env("BILLING_BASIS")},
 			), Action: networkInit},
 			{Name: "show", Usage: "show the network", Flags: withAdmin(true), Action: func(c *cli.Context) error {
@@ -63,6 +64,17 @@ func networkInit(c *cli.Context) error {
 	if net.ID == "" || strings.ContainsAny(net.ID, " /") {
 		return usage("--id %q: want a network id without spaces or slashes, e.g. PURPLE", c.String("id"))
 	}
+	switch n := c.Int("txid-network"); {
+	case n == -1:
+		net.TxIDNetwork = ledger.DeriveTxIDNetwork(net.ID)
+	case n < 0 || n > 255:
+		return usage("--txid-network %d: want 1..255, 0 for none, or -1 to derive it from --id", n)
+	default:
+		net.TxIDNetwork = uint8(n)
+	}
+	if net.TxIDNetwork != 0 && net.TxIDEpoch > 7 {
+		return usage("--txid-epoch %d: want 0..7 with a txid network (give --txid-network 0 for 0..127)", net.TxIDEpoch)
+	}
 	return adminRun(c, func(ctx context.Context, a *adminClient) error {
 		var res node.NetworkInit
 		err := a.do(ctx, http.MethodPost, "/v1/network", nil, net, &res)
@@ -84,7 +96,11 @@ func printNetwork(c *cli.Context, net ledger.Network) error {
 	if basis == "" {
 		basis = string(ledger.BasisOwn)
 	}
-	t := &table{head: []string{"ID", "NAME", "CURRENCY", "TXID EPOCH", "BILLING BASIS"}}
-	t.add(net.ID, orDash(net.Name), net.Currency, strconv.Itoa(int(net.TxIDEpoch)), basis)
+	number := "none"
+	if net.TxIDNetwork != 0 {
+		number = strconv.Itoa(int(net.TxIDNetwork))
+	}
+	t := &table{head: []string{"ID", "NAME", "CURRENCY", "TXID EPOCH", "TXID NETWORK", "BILLING BASIS"}}
+	t.add(net.ID, orDash(net.Name), net.Currency, strconv.Itoa(int(net.TxIDEpoch)), number, basis)
 	return printResult(c, net, t)
 }

@@ -22,7 +22,7 @@ func reconcileCommand() *cli.Command {
 		&cli.StringFlag{Name: "ours", Usage: "our CDR CSV (with --internal: one file with source and destination roles); or give --node to take ours from a running node's ledger", EnvVars: []string{"OSPNODE_RECONCILE_OURS"}},
 		&cli.StringFlag{Name: "counterparty", Usage: "with --node: whose CDRs --theirs holds (member or peer id)", EnvVars: []string{"OSPNODE_RECONCILE_COUNTERPARTY"}},
 		&cli.StringFlag{Name: "theirs", Usage: "the counterparty's CDR CSV", EnvVars: []string{"OSPNODE_RECONCILE_THEIRS"}},
-		&cli.BoolFlag{Name: "internal", Usage: "compare source-role vs destination-role records of --ours", EnvVars: []string{"OSPNODE_RECONCILE_INTERNAL"}},
+		&cli.BoolFlag{Name: "internal", Usage: "compare the durations the source-role and destination-role records of --ours report (amounts are not compared: each side is rated on its own deck)", EnvVars: []string{"OSPNODE_RECONCILE_INTERNAL"}},
 		&cli.DurationFlag{Name: "tolerance", Usage: "billable-seconds difference still counted as partial (0 = none)", Value: settlement.DefaultTolerance, EnvVars: []string{"OSPNODE_RECONCILE_TOLERANCE"}},
 		&cli.DurationFlag{Name: "skew", Usage: "connect-time skew for matching without ids", Value: settlement.DefaultSkew, EnvVars: []string{"OSPNODE_RECONCILE_SKEW"}},
 		&cli.StringFlag{Name: "period", Usage: "only records connected in this period: 2026-11, 2026-11-05 or START/END", EnvVars: []string{"OSPNODE_RECONCILE_PERIOD"}},
@@ -36,8 +36,14 @@ func reconcileCommand() *cli.Command {
 	flags = append(flags, cdrFormatFlags("theirs", "RECONCILE_")...)
 	flags = append(flags, adminFlags()...)
 	return &cli.Command{
-		Name:   "reconcile",
-		Usage:  "match our CDRs against a counterparty's; exit 0 no dispute, 3 dispute raised, 1 bad input, 2 bad usage",
+		Name:  "reconcile",
+		Usage: "match our CDRs against a counterparty's; exit 0 no dispute, 3 dispute raised, 1 bad input, 2 bad usage",
+		Description: "Records are paired by transaction id, then Call-ID, then calling and called number with the\n" +
+			"connect time within --skew. A file's network column says whose numbering its transaction_id\n" +
+			"is (ospnode exports write it; a member's own file, without it, carries the ids we gave it).\n" +
+			"Two networks' ids are never compared as equals: their records pair when one side's\n" +
+			"peer_transaction_id is the other's transaction_id (`cdr export --counterparty PEER` writes\n" +
+			"it for the calls forwarded to that peer), or on Call-ID with connect times within --skew.",
 		Flags:  flags,
 		Action: reconcile,
 	}

@@ -92,3 +92,62 @@ func TestReconcileCommandBadInput(t *testing.T) {
 		t.Errorf("internal below a 2%% ratio: exit %d\n%s", code, out)
 	}
 }
+
+// Two networks' exports of the same two calls (PURPLE forwarded them to
+// HUB): PURPLE's lines carry HUB's ids in peer_transaction_id, and both
+// networks issue the id 100 to another call.
+const (
+	purpleForHub = `transaction_id,call_id,calling,called,connect_time,duration,billable_seconds,amount,currency,network,peer_transaction_id
+100,c1,1212,3314,2026-11-01T10:00:00Z,61.000,66,0.0495,USD,PURPLE,900
+101,c2,1212,3315,2026-11-01T10:05:00Z,30.000,30,0.0225,USD,PURPLE,901
+`
+	hubForPurple = `transaction_id,call_id,calling,called,connect_time,duration,billable_seconds,amount,currency,network,peer_transaction_id
+900,c1,1212,3314,2026-11-01T10:00:00.300Z,61.000,66,0.0495,USD,HUB,
+901,c2,1212,3315,2026-11-01T10:05:00.200Z,30.000,30,0.0225,USD,HUB,
+100,c9,1212,3314,2026-11-01T12:00:00Z,61.000,66,0.0495,USD,HUB,
+`
+)
+
+// TestReconcileCommandAcrossNetworks: offline, both ways round, the two
+// exports pair on the id each network knows the other's call by; HUB's
+// own id 100 (another call) is not paired with PURPLE's id 100 but
+// reported, and the extra invoice line is a dispute (exit 3).
+func TestReconcileCommandAcrossNetworks(t *testing.T) {
+	dir := t.TempDir()
+	purple := writeFile(t, dir, "purple.csv", purpleForHub)
+	hub := writeFile(t, dir, "hub.csv", hubForPurple)
+	for _, tc := range []struct{ ours, theirs, want string }{
+		{purple, hub, "theirs-only"},
+		{hub, purple, "ours-only"},
+	} {
+		code, out, errOut := run(t, "reconcile", "--ours", tc.ours, "--theirs", tc.theirs, "--output", "json")
+		if code != 3 {
+			t.Fatalf("exit %d, want 3 (the extra line is a dispute): %s\n%s", code, errOut, out)
+		}
+		var rep struct {
+			Classes []struct {
+				Class string
+				Count int
+			}
+			Matches []struct {
+				Class string
+				Key   string
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]int{}
+		for _, c := range rep.Classes {
+			counts[c.Class] = c.Count
+		}
+		if counts["exact"] != 2 || counts[tc.want] != 1 || counts["mismatch"] != 0 {
+			t.Fatalf("%s vs %s: %+v", tc.ours, tc.theirs, rep.Classes)
+		}
+		for _, m := range rep.Matches {
+			if m.Class == "exact" && m.Key != "peer_transaction_id" {
+				t.Fatalf("paired by %s: %+v", m.Key, rep.Matches)
+			}
+		}
+	}
+}

@@ -60,7 +60,7 @@ func serveFlags() []cli.Flag {
 		str("cluster-advertise", "", "address other nodes dial to reach this one (default: --cluster-addr as bound)"),
 		boolean("bootstrap", "start a new one-node cluster (default: true unless --join is given)"),
 		str("join", "", "comma-separated cluster addresses of existing members to join"),
-		num("batch-max-commands", 0, "group commit: commands per Raft entry (0: 512)"),
+		num("batch-max-commands", 0, "group commit: commands per Raft entry, at most 4095 (0: 512)"),
 		dur("batch-max-wait", 0, "group commit: longest wait for more commands (0: 500µs)"),
 		str("token-kind", "signed", "default token kind: signed, text or xml"),
 		dur("token-validity", 10*time.Minute, "how long a token is valid"),
@@ -209,6 +209,11 @@ func serveConfig(c *cli.Context) (node.Config, error) {
 	kind, err := osp.ParseTokenKind(s.str("token-kind"))
 	if err != nil {
 		return node.Config{}, err
+	}
+	if b := s.int("batch-max-commands"); b < 0 || b > 4095 {
+		// A numbered network's TransactionIds hold the command's position
+		// in its entry in 12 bits (ledger DESIGN.md "TransactionIDs").
+		return node.Config{}, fmt.Errorf("batch-max-commands %d: want 0..4095", b)
 	}
 	cfg := node.Config{
 		NodeID:               s.str("node-id"),

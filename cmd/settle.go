@@ -113,17 +113,41 @@ func settleCommand() *cli.Command {
 			{
 				Name:  "statement",
 				Usage: "total rated CDRs for a counterparty and period: by destination and by day, invoice rounding shown",
+				Description: "A statement is one direction of the traffic with one counterparty in one currency and period:\n" +
+					"sell is what the counterparty owes us for the calls it sent, buy what we owe it for the calls it\n" +
+					"carried. The html and pdf documents say who owes whom in words, name the issuer and the\n" +
+					"counterparty, and carry a statement number (the same for the same statement issued again),\n" +
+					"the issue date and the period's bounds (UTC, start inclusive, end exclusive), with every day\n" +
+					"of the period.\n\n" +
+					"Offline (--cdrs FILE) the file is one direction's rated CDRs (settle rate's output): --direction\n" +
+					"defaults to sell, and --issuer, --issuer-name and --counterparty-name name the parties.\n" +
+					"Online (--node URL) the node builds it from its ledger and names the parties from its\n" +
+					"settings; without --direction it takes the one direction the counterparty has traffic in,\n" +
+					"and refuses (exit 2) when there is traffic both ways: give --direction, or see settle net.\n\n" +
+					"Examples:\n" +
+					"  ospnode settle statement --node URL --counterparty carrier-a --period 2026-11 --direction sell --output pdf --out nov.pdf\n" +
+					"  ospnode settle statement --cdrs rated.csv --counterparty acme --period 2026-11 --issuer purple \\\n" +
+					"      --issuer-name \"Purple peering\" --counterparty-name \"ACME Telecom\" --output html > nov.html\n\n" +
+					"Exit status: 0 written, 1 bad input file or the node refused the request, 2 bad usage (flags).",
 				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "cdrs", Usage: "rated CDR CSV (e.g. the output of settle rate); or give --node to build it online from the ledger", EnvVars: []string{"OSPNODE_SETTLE_CDRS"}},
 					&cli.StringFlag{Name: "counterparty", Usage: "counterparty (CDRs with another counterparty are excluded)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
 					&cli.StringFlag{Name: "period", Usage: "2026-11, 2026-11-05 or START/END (UTC)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_PERIOD"}},
 					&cli.StringFlag{Name: "currency", Usage: "statement currency (default: that of the first rated CDR)", EnvVars: []string{"OSPNODE_SETTLE_CURRENCY"}},
-					&cli.StringFlag{Name: "direction", Usage: "online: sell (what the counterparty owes us) or buy (what we owe it); default both summed", EnvVars: []string{"OSPNODE_SETTLE_DIRECTION"}},
+					&cli.StringFlag{Name: "direction", Usage: "sell (what the counterparty owes us: calls it sent) or buy (what we owe it: calls it carried for us). " +
+						"Online (--node) the default is the one direction the counterparty has traffic in; with traffic both ways you must choose " +
+						"(ospnode settle net nets the two). Offline the default is sell (what settle rate prices)", EnvVars: []string{"OSPNODE_SETTLE_DIRECTION"}},
+					&cli.StringFlag{Name: "issue-date", Usage: "issue date printed on the statement (2006-01-02; default today, UTC)", EnvVars: []string{"OSPNODE_SETTLE_ISSUE_DATE"}},
+					&cli.IntFlag{Name: "due-days", Usage: "payment terms: print a due date this many days after the issue date (0: no due date)", EnvVars: []string{"OSPNODE_SETTLE_DUE_DAYS"}},
+					&cli.StringFlag{Name: "issuer", Usage: "offline: our network id, the statement's issuer (online the node's network settings name it)", EnvVars: []string{"OSPNODE_SETTLE_ISSUER"}},
+					&cli.StringFlag{Name: "issuer-name", Usage: "offline: our network's display name", EnvVars: []string{"OSPNODE_SETTLE_ISSUER_NAME"}},
+					&cli.StringFlag{Name: "counterparty-name", Usage: "offline: the counterparty's display name, e.g. \"Carrier A\" (online the member's or peer's name)", EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY_NAME"}},
 					&cli.StringFlag{Name: "convert-to", Usage: "convert the statement to this currency (offline or online; needs --rate and --rate-date)", EnvVars: []string{"OSPNODE_SETTLE_CONVERT_TO"}},
 					&cli.StringFlag{Name: "rate", Usage: "exchange rate for --convert-to (1 unit = RATE target units)", EnvVars: []string{"OSPNODE_SETTLE_FX_RATE"}},
 					&cli.StringFlag{Name: "rate-date", Usage: "date of the exchange rate (2006-01-02)", EnvVars: []string{"OSPNODE_SETTLE_FX_DATE"}},
 					&cli.StringFlag{Name: "rate-source", Usage: "where the exchange rate comes from", EnvVars: []string{"OSPNODE_SETTLE_FX_SOURCE"}},
-					&cli.StringFlag{Name: "output", Usage: "csv, json or html", Value: "csv", EnvVars: []string{"OSPNODE_OUTPUT"}},
+					&cli.StringFlag{Name: "output", Usage: "csv, json, html or pdf (a document to send: html and pdf say who owes whom, with names, number and dates)", Value: "csv", EnvVars: []string{"OSPNODE_OUTPUT"}},
+					&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout (pdf is not written to a terminal)", EnvVars: []string{"OSPNODE_SETTLE_OUT"}},
 				}, append(cdrFormatFlags("", "SETTLE_"), adminFlags()...)...),
 				Action: settleStatement,
 			},
@@ -252,8 +276,25 @@ func settleStatement(c *cli.Context) error {
 		return settleUsage("--period: %v", err)
 	}
 	out := c.String("output")
-	if out != "csv" && out != "json" && out != "html" {
-		return settleUsage("--output %q: want csv, json or html", out)
+	if out != "csv" && out != "json" && out != "html" && out != "pdf" {
+		return settleUsage("--output %q: want csv, json, html or pdf", out)
+	}
+	if out == "pdf" && c.String("out") == "" && isTerminal(c.App.Writer) {
+		return settleUsage("--output pdf: give --out FILE.pdf (or redirect stdout): a PDF is not for a terminal")
+	}
+	dir := settlement.Direction(c.String("direction"))
+	if dir != "" && dir != settlement.Sell && dir != settlement.Buy {
+		return settleUsage("--direction %q: want sell or buy", dir)
+	}
+	issued := time.Now().UTC()
+	if d := c.String("issue-date"); d != "" {
+		var err error
+		if issued, err = time.Parse("2006-01-02", d); err != nil {
+			return settleUsage("--issue-date %q: want 2006-01-02", d)
+		}
+	}
+	if n := c.Int("due-days"); n < 0 || n > 366 {
+		return settleUsage("--due-days %d: want 0 (no due date) to 366", n)
 	}
 	cur := c.String("currency")
 	if cur != "" && !money.ValidCurrency(cur) {
@@ -270,10 +311,15 @@ func settleStatement(c *cli.Context) error {
 		if !online {
 			return settleUsage("give --cdrs FILE, or --node URL to build the statement from a running node's ledger")
 		}
-		return settleStatementOnline(c, out, cur)
+		for _, f := range []string{"issuer", "issuer-name", "counterparty-name"} {
+			if c.String(f) != "" {
+				return settleUsage("--%s is for offline statements: online the node names the parties from its network, member and peer settings", f)
+			}
+		}
+		return settleStatementOnline(c, out, cur, dir)
 	}
-	if c.String("direction") != "" {
-		return settleUsage("--direction works online (--node): offline, give the CDR file of one direction")
+	if dir == "" {
+		dir = settlement.Sell // what settle rate prices: the file is the calls the counterparty sent
 	}
 	format, err := cdrFormat(c, "", cur)
 	if err != nil {
@@ -298,6 +344,11 @@ func settleStatement(c *cli.Context) error {
 	if err != nil {
 		return badInput(name, err)
 	}
+	st.Heading = settlement.StatementHeading{Issuer: settlement.Party{ID: c.String("issuer"), Name: c.String("issuer-name")},
+		CounterpartyName: c.String("counterparty-name"), Direction: dir, Issued: issued}
+	if n := c.Int("due-days"); n > 0 {
+		st.Heading.Due = st.Heading.Issued.AddDate(0, 0, n)
+	}
 	if to := c.String("convert-to"); to != "" {
 		date, _ := time.Parse("2006-01-02", c.String("rate-date")) // checked by checkConversionFlags
 		x, err := settlement.NewExchangeRate(cur, to, c.String("rate"), date, c.String("rate-source"))
@@ -308,15 +359,27 @@ func settleStatement(c *cli.Context) error {
 			return settleUsage("--convert-to: %v", err)
 		}
 	}
-	return withOutput(c, "", func(w io.Writer) error {
+	return withOutput(c, c.String("out"), func(w io.Writer) error {
 		switch out {
 		case "json":
 			return st.WriteJSON(w)
 		case "html":
 			return st.WriteHTML(w)
+		case "pdf":
+			return st.WritePDF(w)
 		}
 		return st.WriteCSV(w)
 	})
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // settleStatementOnline asks a node for the statement (GET /v1/statements):
@@ -324,11 +387,7 @@ func settleStatement(c *cli.Context) error {
 // and runs the same settlement.BuildStatement.
 // With --convert-to the node converts it at the given dated rate, which
 // the statement records (as offline).
-func settleStatementOnline(c *cli.Context, out, cur string) error {
-	dir := c.String("direction")
-	if dir != "" && dir != string(settlement.Sell) && dir != string(settlement.Buy) {
-		return settleUsage("--direction %q: want sell or buy", dir)
-	}
+func settleStatementOnline(c *cli.Context, out, cur string, dir settlement.Direction) error {
 	a, err := newAdminClient(c)
 	if err != nil {
 		return err
@@ -338,7 +397,13 @@ func settleStatementOnline(c *cli.Context, out, cur string) error {
 		q.Set("currency", cur)
 	}
 	if dir != "" {
-		q.Set("direction", dir)
+		q.Set("direction", string(dir))
+	}
+	if d := c.String("issue-date"); d != "" {
+		q.Set("issue_date", d)
+	}
+	if n := c.Int("due-days"); n > 0 {
+		q.Set("due_days", strconv.Itoa(n))
 	}
 	if to := c.String("convert-to"); to != "" {
 		q.Set("convert_to", to)
@@ -349,11 +414,17 @@ func settleStatementOnline(c *cli.Context, out, cur string) error {
 		}
 	}
 	resp, err := a.raw(c.Context, http.MethodGet, "/v1/statements", q, nil, "")
+	var ae *adminError
+	if errors.As(err, &ae) && ae.Reason == "direction_required" {
+		// The node says it in its API's words; say it in ours.
+		return settleUsage("counterparty %s has traffic both ways in %s: give --direction sell (what it owes us) or --direction buy (what we owe it); "+
+			"`ospnode settle net` shows the two netted", c.String("counterparty"), c.String("period"))
+	}
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return withOutput(c, "", func(w io.Writer) error {
+	return withOutput(c, c.String("out"), func(w io.Writer) error {
 		_, err := io.Copy(w, resp.Body)
 		return err
 	})

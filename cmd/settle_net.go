@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,14 +30,23 @@ Online, both directions from a running node's ledger (GET /v1/netting):
 
 Each side is totalled per currency like settle statement; the invoice amounts
 (rounded to the currency's minor unit) are netted: net = they owe us − we owe
-them, positive when they pay us. Currencies are never mixed.`,
+them, positive when they pay us. Currencies are never mixed.
+
+--output html or pdf is the netting statement to send: per currency what each
+side owes the other and who pays whom the net, in words, with both parties'
+names (offline --us-name and --counterparty-name), a statement number (the same
+for the same netting issued again), the issue date and the period's bounds.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "they-owe", Usage: "offline: rated CDR CSV of the calls the counterparty owes us for", EnvVars: []string{"OSPNODE_SETTLE_THEY_OWE"}},
 			&cli.StringFlag{Name: "we-owe", Usage: "offline: rated CDR CSV of the calls we owe the counterparty for", EnvVars: []string{"OSPNODE_SETTLE_WE_OWE"}},
 			&cli.StringFlag{Name: "us", Usage: "offline: our network's name as it appears in the output", Value: "us", EnvVars: []string{"OSPNODE_SETTLE_US"}},
 			&cli.StringFlag{Name: "counterparty", Aliases: []string{"them"}, Usage: "the other network: offline, as in the CDRs' counterparty column; online, a member or peer id", Required: true, EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
 			&cli.StringFlag{Name: "period", Usage: "2026-11, 2026-11-05 or START/END (UTC)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_PERIOD"}},
-			&cli.StringFlag{Name: "output", Usage: "text, json or csv", Value: "text", EnvVars: []string{"OSPNODE_OUTPUT"}},
+			&cli.StringFlag{Name: "us-name", Usage: "offline: our network's display name on html and pdf (online the node's network name)", EnvVars: []string{"OSPNODE_SETTLE_US_NAME"}},
+			&cli.StringFlag{Name: "counterparty-name", Usage: "offline: the counterparty's display name on html and pdf (online the member's or peer's name)", EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY_NAME"}},
+			&cli.StringFlag{Name: "issue-date", Usage: "issue date printed on html and pdf (2006-01-02; default today, UTC)", EnvVars: []string{"OSPNODE_SETTLE_ISSUE_DATE"}},
+			&cli.StringFlag{Name: "output", Usage: "text, json, csv, or a netting statement to send: html or pdf", Value: "text", EnvVars: []string{"OSPNODE_OUTPUT"}},
+			&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout (pdf is not written to a terminal)", EnvVars: []string{"OSPNODE_SETTLE_OUT"}},
 		}, append(cdrFormatFlags("", "SETTLE_"), adminFlags()...)...),
 		Action: settleNet,
 	}
@@ -48,13 +58,29 @@ func settleNet(c *cli.Context) error {
 		return settleUsage("--period: %v", err)
 	}
 	out := c.String("output")
-	if out != "text" && out != "json" && out != "csv" {
-		return settleUsage("--output %q: want text, json or csv", out)
+	switch out {
+	case "text", "json", "csv", "html", "pdf":
+	default:
+		return settleUsage("--output %q: want text, json, csv, html or pdf", out)
+	}
+	if out == "pdf" && c.String("out") == "" && isTerminal(c.App.Writer) {
+		return settleUsage("--output pdf: give --out FILE.pdf (or redirect stdout): a PDF is not for a terminal")
+	}
+	issued := time.Now().UTC()
+	if d := c.String("issue-date"); d != "" {
+		if issued, err = time.Parse("2006-01-02", d); err != nil {
+			return settleUsage("--issue-date %q: want 2006-01-02", d)
+		}
 	}
 	they, we := c.String("they-owe"), c.String("we-owe")
 	if c.IsSet("node") {
 		if they != "" || we != "" {
 			return settleUsage("give --they-owe and --we-owe (offline) or --node (online), not both")
+		}
+		for _, f := range []string{"us-name", "counterparty-name"} {
+			if c.String(f) != "" {
+				return settleUsage("--%s is for offline netting: online the node names the parties from its settings", f)
+			}
 		}
 		return settleNetOnline(c, out)
 	}
@@ -77,12 +103,17 @@ func settleNet(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("netting --they-owe %s / --we-owe %s: %v", they, we, err), exitBadInput)
 	}
-	return withOutput(c, "", func(w io.Writer) error {
+	nt.Heading = settlement.NettingHeading{UsName: c.String("us-name"), ThemName: c.String("counterparty-name"), Issued: issued}
+	return withOutput(c, c.String("out"), func(w io.Writer) error {
 		switch out {
 		case "json":
 			return nt.WriteJSON(w)
 		case "csv":
 			return nt.WriteCSV(w)
+		case "html":
+			return nt.WriteHTML(w)
+		case "pdf":
+			return nt.WritePDF(w)
 		}
 		return nt.WriteText(w)
 	})
@@ -97,12 +128,15 @@ func settleNetOnline(c *cli.Context, out string) error {
 		return err
 	}
 	q := url.Values{"counterparty": {c.String("counterparty")}, "period": {c.String("period")}, "format": {out}}
+	if d := c.String("issue-date"); d != "" {
+		q.Set("issue_date", d)
+	}
 	resp, err := a.raw(c.Context, http.MethodGet, "/v1/netting", q, nil, "")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return withOutput(c, "", func(w io.Writer) error {
+	return withOutput(c, c.String("out"), func(w io.Writer) error {
 		_, err := io.Copy(w, resp.Body)
 		return err
 	})

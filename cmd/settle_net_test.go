@@ -191,7 +191,7 @@ func TestSettleNetOnline(t *testing.T) {
 		{"no date", []string{"--convert-to", "EUR", "--rate", "0.92"}, exitUsage, "--rate-date"},
 		{"rate alone", []string{"--rate", "0.92"}, exitUsage, "without --convert-to"},
 		{"bad direction", []string{"--direction", "both"}, exitUsage, "--direction"},
-		{"node refuses", []string{"--convert-to", "XXX", "--rate", "0.92", "--rate-date", "2026-11-30"}, 1, "400"},
+		{"node refuses", []string{"--direction", "sell", "--convert-to", "XXX", "--rate", "0.92", "--rate-date", "2026-11-30"}, 1, "400"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, errb := adminCLI(t, n, []string{"settle", "statement"}, append([]string{"--counterparty", "carrier-a", "--period", period}, c.args...)...)
@@ -200,8 +200,9 @@ func TestSettleNetOnline(t *testing.T) {
 			}
 		})
 	}
-	// Offline, --direction is refused (a file holds one direction).
-	if code, _, errb := run(t, "settle", "statement", "--cdrs", writeTemp(t, "x.csv", "called\n"), "--counterparty", "x", "--period", "2026-11", "--direction", "sell"); code != exitUsage || !strings.Contains(errb, "--direction") {
+	// Offline, --direction says which way the file's calls go (default
+	// sell); anything else is refused before the file is read.
+	if code, _, errb := run(t, "settle", "statement", "--cdrs", writeTemp(t, "x.csv", "called\n"), "--counterparty", "x", "--period", "2026-11", "--direction", "both"); code != exitUsage || !strings.Contains(errb, "--direction") {
 		t.Fatalf("offline --direction: %d %s", code, errb)
 	}
 }

@@ -79,7 +79,7 @@ func TestSettleRate(t *testing.T) {
 	}
 	code, out, _ = run(t, "settle", "statement", "--cdrs", rated, "--counterparty", "acme", "--period", "2026-11", "--output", "html",
 		"--convert-to", "EUR", "--rate", "0.9", "--rate-date", "2026-11-30", "--rate-source", "test")
-	if code != 0 || !strings.Contains(out, "<svg") || !strings.Contains(out, "0.450") {
+	if code != 0 || !strings.Contains(out, `class="chart"`) || !strings.Contains(out, "0.450") {
 		t.Fatalf("html exit %d:\n%s", code, out)
 	}
 	code, out, _ = run(t, "settle", "statement", "--cdrs", rated, "--counterparty", "acme", "--period", "2026-11")

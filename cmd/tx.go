@@ -108,7 +108,7 @@ func writeCall(c *cli.Context, rec ledger.CallRecords) error {
 	for _, u := range rec.Usage {
 		bill, amount := "-", "-"
 		if r := u.Rating; r != nil {
-			bill = strconv.FormatInt(r.BillableSeconds, 10)
+			bill = billableText(r)
 			amount = amountText(r.Sell)
 			if u.Role == ledger.RoleDestination {
 				amount = amountText(r.Buy)

@@ -24,6 +24,14 @@ func (a *applier) setNetwork(c *SetNetwork) *Result {
 	if n.TxIDEpoch > maxEpoch {
 		return invalid("txid epoch %d above %d", n.TxIDEpoch, maxEpoch)
 	}
+	if n.TxIDNetwork != 0 && n.TxIDEpoch > maxNumberedEpoch {
+		return invalid("txid epoch %d above %d (a numbered network has 3 epoch bits)", n.TxIDEpoch, maxNumberedEpoch)
+	}
+	if old := a.network(); old.TxIDNetwork != n.TxIDNetwork && a.issuedTransactions() {
+		// Its ids so far are in the other layout: a new number could
+		// reissue one of them, and the index could no longer be read.
+		return invalid("txid network %d: this ledger has issued transaction ids under network number %d, which it keeps", n.TxIDNetwork, old.TxIDNetwork)
+	}
 	if !n.BillingBasis.Valid() {
 		return invalid("billing basis %q: want own, source, destination or shorter", n.BillingBasis)
 	}
@@ -31,6 +39,12 @@ func (a *applier) setNetwork(c *SetNetwork) *Result {
 	a.net, a.netLoaded = n, true
 	a.bumpGen(&a.gens.Network)
 	return &Result{Code: OK}
+}
+
+// issuedTransactions reports whether any transaction exists.
+func (a *applier) issuedTransactions() bool {
+	k, _ := a.tx.Bucket(bTx).Cursor().First()
+	return k != nil
 }
 
 func (a *applier) putMember(c *PutMember) *Result {

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"time"
 
 	"github.com/ospnode/ospnode/ledger/money"
@@ -32,10 +33,62 @@ func TransactionIDFor(epoch uint8, index uint64, pos int) (uint64, bool) {
 
 // TransactionIndex returns the log index encoded in a transaction id made by
 // TransactionIDFor: the entry whose apply created it. A replica that has
-// applied that index holds the transaction, if it exists.
+// applied that index holds the transaction, if it exists. For a network
+// with a number, Network.TransactionIndex reads its ids.
 func TransactionIndex(id uint64) uint64 {
 	return (id >> posBits) & maxTxIndex
 }
+
+// The layout of a numbered network's TransactionIDs (Network.TxIDNetwork
+// 1..255; DESIGN.md "TransactionIDs"): bit 63 is 0, bits 55..62 the
+// network number, bits 52..54 the epoch (0..7), bits 12..51 the log index
+// (as wide as without a number), bits 0..11 the position (≤ 4,095
+// commands per entry; consensus batches 512). Two networks with different
+// numbers never issue the same id, so their CDRs cannot be confused.
+const (
+	maxTxNetwork     = 255
+	maxNumberedEpoch = 7
+	numPosBits       = 12
+	maxNumPosition   = 1<<numPosBits - 1
+	numEpochShift    = numPosBits + indexBits // 52
+	numNetworkShift  = numEpochShift + 3      // 55
+)
+
+// NetworkTransactionIDFor is TransactionIDFor for network number number
+// (1..255); 0 is TransactionIDFor itself (the layout of a network without
+// a number). False when the id space is exhausted or a field out of range.
+func NetworkTransactionIDFor(number, epoch uint8, index uint64, pos int) (uint64, bool) {
+	if number == 0 {
+		return TransactionIDFor(epoch, index, pos)
+	}
+	if epoch > maxNumberedEpoch || index > maxTxIndex || pos < 0 || pos > maxNumPosition {
+		return 0, false
+	}
+	return uint64(number)<<numNetworkShift | uint64(epoch)<<numEpochShift | index<<numPosBits | uint64(pos), true
+}
+
+// TransactionIndex returns the log index in one of n's transaction ids
+// (TransactionIndex's rule, in n's layout).
+func (n Network) TransactionIndex(id uint64) uint64 {
+	if n.TxIDNetwork == 0 {
+		return TransactionIndex(id)
+	}
+	return (id >> numPosBits) & maxTxIndex
+}
+
+// DeriveTxIDNetwork is the network number `network init` gives network id
+// unless told one: 1..255 from a hash of the id (FNV-1a), so two networks
+// get different numbers unless their ids happen to collide in 255 (then
+// one is configured).
+func DeriveTxIDNetwork(id string) uint8 {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return uint8(1 + h.Sum32()%maxTxNetwork)
+}
+
+// TransactionNetwork returns the network number in one of n's layout's
+// ids (0 for a network without a number): whose id it is.
+func TransactionNetwork(id uint64) uint8 { return uint8(id >> numNetworkShift) }
 
 func (a *applier) authorize(pos int, c *Authorize) *Result {
 	if c.At.IsZero() {
@@ -90,9 +143,10 @@ func (a *applier) authorize(pos int, c *Authorize) *Result {
 			return refused
 		}
 	}
-	id, ok := TransactionIDFor(a.network().TxIDEpoch, a.index, pos)
+	nw := a.network()
+	id, ok := NetworkTransactionIDFor(nw.TxIDNetwork, nw.TxIDEpoch, a.index, pos)
 	if !ok {
-		return rejected("authorize: transaction id space of epoch %d exhausted at index %d position %d; raise the network's txid epoch", a.network().TxIDEpoch, a.index, pos)
+		return rejected("authorize: transaction id space of network number %d epoch %d exhausted at index %d position %d", nw.TxIDNetwork, nw.TxIDEpoch, a.index, pos)
 	}
 	t := &Transaction{
 		ID:                    id,
@@ -230,7 +284,7 @@ func checkUsage(c *RecordUsage) *Result {
 		return r
 	}
 	if rt := c.Rating; rt != nil {
-		if rt.BillableSeconds < 0 {
+		if rt.BillableSeconds < 0 || rt.BuySeconds() < 0 {
 			return invalid("usage: negative billable seconds")
 		}
 		if rt.Sell.Sign() < 0 || rt.Buy.Sign() < 0 {

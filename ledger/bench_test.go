@@ -88,7 +88,7 @@ func BenchmarkApplyUsageLifecycleBatch256(b *testing.B) {
 }
 
 // BenchmarkApplyUsageQualityBatch256: the same with the quality block
-// node writes (RecordUsage version 5), for the cost of route quality in
+// node writes (RecordUsage version 6), for the cost of route quality in
 // the ledger (compare with BenchmarkApplyUsageLifecycleBatch256).
 func BenchmarkApplyUsageQualityBatch256(b *testing.B) {
 	benchLifecycle(b, &UsageQuality{Candidate: "trunk:b1", Alert: t0.Add(time.Second), PDDMillis: 1000, LossPPM: 2000, JitterMicros: 15000})

@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // CommandVersion is the payload version this build writes for every type
@@ -30,6 +31,12 @@ const RecordUsageVersionOverLimit = 3
 // with a Phase (ledger/lifecycle.go): version 3's payload with the
 // OverLimit flag always present, then the phase and the Matched flag.
 const RecordUsageVersionLifecycle = 4
+
+// RecordUsageVersionPerSide is version 4 plus, for the Rating and the
+// Adjust rating, the buy side's billable seconds when they differ from the
+// sell side's (Rating.BuyBillableSeconds). Written only for a usage whose
+// rating carries them, so every other usage keeps its version 4 bytes.
+const RecordUsageVersionPerSide = 5
 
 // AuthorizeVersion is the version this build writes for Authorize.
 // Version 2 has the payload of version 1 and adds field bounds (Invalid
@@ -205,6 +212,97 @@ func decodeAuthorizeValue(p []byte, version byte) (Authorize, error) {
 	return c, nil
 }
 
+// AuthorizeCall is what watchers of the applied log read of an Authorize
+// (DecodeAuthorizeCall): who called whom, when, for how long.
+type AuthorizeCall struct {
+	At           time.Time
+	SourceMember string
+	Calling      string
+	Called       string
+	TimeLimit    uint32
+	ActiveUntil  time.Time
+}
+
+// DecodeAuthorizeCall reads the AuthorizeCall of an encoded Authorize
+// (any version) with one allocation: its strings share one copy of b, and
+// the destinations are skipped. Errors wrap ErrInvalid.
+func DecodeAuthorizeCall(b []byte) (AuthorizeCall, error) {
+	if len(b) < 2 || CommandType(b[0]) != TypeAuthorize || !versionSupported(TypeAuthorize, b[1]) {
+		return AuthorizeCall{}, fmt.Errorf("%w: not an Authorize this build applies", ErrInvalid)
+	}
+	r := sharedRbuf(b[2:])
+	c := AuthorizeCall{At: r.time(), SourceMember: r.str()}
+	r.str() // MessageID
+	r.str() // CallID
+	c.Calling, c.Called = r.str(), r.str()
+	for range r.count(7) {
+		for range 6 {
+			r.str()
+		}
+		r.u()
+	}
+	tl := r.u()
+	r.time() // UsageDeadline
+	r.str()  // UpstreamPeer
+	r.u()    // UpstreamTransactionID
+	if b[1] == AuthorizeVersionAdmission {
+		c.ActiveUntil = r.time()
+	}
+	if r.err != nil || tl > 1<<32-1 {
+		return AuthorizeCall{}, fmt.Errorf("%w: Authorize: %v", ErrInvalid, errShort)
+	}
+	c.TimeLimit = uint32(tl)
+	return c, nil
+}
+
+// UsageCall is what watchers of the applied log read of a RecordUsage
+// (DecodeUsageCall).
+type UsageCall struct {
+	At             time.Time
+	TransactionID  uint64
+	Role           Role
+	Reporter       string
+	Called         string
+	DurationMillis int64
+	Phase          UsagePhase
+}
+
+// DecodeUsageCall reads the UsageCall of an encoded RecordUsage (any
+// version) with one allocation: its strings share one copy of b, and the
+// ratings are skipped, not parsed. Errors wrap ErrInvalid.
+func DecodeUsageCall(b []byte) (UsageCall, error) {
+	if len(b) < 2 || CommandType(b[0]) != TypeRecordUsage || !versionSupported(TypeRecordUsage, b[1]) {
+		return UsageCall{}, fmt.Errorf("%w: not a RecordUsage this build applies", ErrInvalid)
+	}
+	r := sharedRbuf(b[2:])
+	c := UsageCall{At: r.time(), TransactionID: r.u(), Role: Role(r.byte1())}
+	r.str() // ComponentID
+	c.Reporter = r.str()
+	r.str() // ReporterKey
+	r.str() // Calling
+	c.Called = r.str()
+	r.str()  // CallID
+	r.time() // Start
+	r.time() // Connect
+	r.time() // End
+	c.DurationMillis = r.i()
+	r.u() // TerminationCause
+	if r.bool() {
+		r.i() // BillableSeconds
+		for range 8 {
+			r.str() // two amounts (currency, text) and four ids
+		}
+	}
+	if b[1] == RecordUsageVersionLifecycle {
+		r.bool() // OverLimit
+		c.Phase = UsagePhase(r.byte1())
+	}
+	if r.err != nil {
+		return UsageCall{}, fmt.Errorf("%w: RecordUsage: %v", ErrInvalid, errShort)
+	}
+	return c, nil
+}
+
 func encodeRating(w *wbuf, rt *Rating) {
 	if rt == nil {
 		w.bool(false)
@@ -238,8 +336,12 @@ func decodeRating(r *rbuf) *Rating {
 func encodeRecordUsage(c *RecordUsage) []byte {
 	w := wbuf{b: make([]byte, 0, 160)}
 	w.byte1(byte(TypeRecordUsage))
-	if c.Phase != PhaseNone && c.Quality != nil {
+	perSide := c.Phase != PhaseNone && (c.Rating.perSide() || c.Adjust.perSide())
+	withQuality := c.Phase != PhaseNone && c.Quality != nil
+	if withQuality {
 		w.byte1(RecordUsageVersionQuality)
+	} else if perSide {
+		w.byte1(RecordUsageVersionPerSide)
 	} else if c.Phase != PhaseNone {
 		w.byte1(RecordUsageVersionLifecycle)
 	} else if c.OverLimit {
@@ -268,13 +370,42 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 		w.bool(c.Matched)
 		w.u(c.OtherFinal)
 		encodeRating(&w, c.Adjust)
-		if c.Quality != nil {
+		if perSide || withQuality {
+			encodeBuySeconds(&w, c.Rating)
+			encodeBuySeconds(&w, c.Adjust)
+		}
+		if withQuality {
 			encodeQuality(&w, c.Quality)
 		}
 	} else if c.OverLimit {
 		w.bool(true)
 	}
 	return w.b
+}
+
+// encodeBuySeconds writes whether rt carries the buy side's seconds
+// separately, and them.
+func encodeBuySeconds(w *wbuf, rt *Rating) {
+	if !rt.perSide() {
+		w.bool(false)
+		return
+	}
+	w.bool(true)
+	w.i(*rt.BuyBillableSeconds)
+}
+
+// decodeBuySeconds reads what encodeBuySeconds wrote into rt; seconds for
+// a rating that is absent are malformed.
+func decodeBuySeconds(r *rbuf, rt *Rating) {
+	if !r.bool() {
+		return
+	}
+	s := r.i()
+	if rt == nil {
+		r.fail()
+		return
+	}
+	rt.BuyBillableSeconds = &s
 }
 
 func decodeRecordUsage(p []byte, version byte) (Command, error) {
@@ -313,7 +444,7 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 	switch version {
 	case RecordUsageVersionOverLimit:
 		c.OverLimit = r.bool()
-	case RecordUsageVersionLifecycle, RecordUsageVersionQuality:
+	case RecordUsageVersionLifecycle, RecordUsageVersionPerSide, RecordUsageVersionQuality:
 		c.OverLimit = r.bool()
 		c.Phase = UsagePhase(r.byte1())
 		c.Matched = r.bool()
@@ -321,6 +452,10 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 		c.Adjust = decodeRating(&r)
 		if c.Phase == PhaseNone || c.Phase > PhaseFailed {
 			r.fail()
+		}
+		if version == RecordUsageVersionPerSide || version == RecordUsageVersionQuality {
+			decodeBuySeconds(&r, c.Rating)
+			decodeBuySeconds(&r, c.Adjust)
 		}
 		if version == RecordUsageVersionQuality {
 			c.Quality = decodeQuality(&r)
@@ -345,6 +480,11 @@ const usageRecordOverLimit = 2
 // version 2's fields with OverLimit always present, then the phase, the
 // conflict flag and the mismatch reason.
 const usageRecordLifecycle = 3
+
+// usageRecordPerSide is version 3 plus the rating's buy-side seconds, for
+// a usage whose rating carries them (Rating.BuyBillableSeconds); every
+// other usage keeps its version.
+const usageRecordPerSide = 4
 
 func encodeTransaction(w *wbuf, t *Transaction) {
 	w.byte1(recordVersion)
@@ -415,8 +555,12 @@ func decodeTransactionForUsage(r *rbuf) *Transaction {
 }
 
 func encodeUsage(w *wbuf, u *Usage) {
-	if u.Phase != PhaseNone && u.Quality != nil {
+	perSide := u.Phase != PhaseNone && u.Rating.perSide()
+	withQuality := u.Phase != PhaseNone && u.Quality != nil
+	if withQuality {
 		w.byte1(usageRecordQuality)
+	} else if perSide {
+		w.byte1(usageRecordPerSide)
 	} else if u.Phase != PhaseNone {
 		w.byte1(usageRecordLifecycle)
 	} else if u.OverLimit {
@@ -451,7 +595,10 @@ func encodeUsage(w *wbuf, u *Usage) {
 		w.bool(u.Conflict)
 		w.str(u.Mismatch)
 		w.u(u.AdjustedBy)
-		if u.Quality != nil {
+		if perSide || withQuality {
+			encodeBuySeconds(w, u.Rating)
+		}
+		if withQuality {
 			encodeQuality(w, u.Quality)
 		}
 	} else if u.OverLimit {
@@ -461,7 +608,7 @@ func encodeUsage(w *wbuf, u *Usage) {
 
 func decodeUsage(r *rbuf) *Usage {
 	v := r.byte1()
-	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle && v != usageRecordQuality {
+	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle && v != usageRecordPerSide && v != usageRecordQuality {
 		r.fail()
 		return nil
 	}
@@ -490,12 +637,15 @@ func decodeUsage(r *rbuf) *Usage {
 	switch v {
 	case usageRecordOverLimit:
 		u.OverLimit = r.bool()
-	case usageRecordLifecycle, usageRecordQuality:
+	case usageRecordLifecycle, usageRecordPerSide, usageRecordQuality:
 		u.OverLimit = r.bool()
 		u.Phase = UsagePhase(r.byte1())
 		u.Conflict = r.bool()
 		u.Mismatch = r.str()
 		u.AdjustedBy = r.u()
+		if v == usageRecordPerSide || v == usageRecordQuality {
+			decodeBuySeconds(r, u.Rating)
+		}
 		if v == usageRecordQuality {
 			u.Quality = decodeQuality(r)
 		}

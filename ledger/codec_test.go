@@ -95,6 +95,15 @@ func FuzzApplyKnownType(f *testing.F) {
 			f.Add(u[0], u[1], u[2:])
 		}
 	}
+	// Version 5: per-side seconds on the rating and the adjustment.
+	split := lifeUsage(1<<16, RoleSource, PhaseFinal, "1", 2000)
+	split.Rating = &Rating{BillableSeconds: 60, Sell: usd("0.01"), SellCounterparty: MemberAccount("a"),
+		Buy: usd("0.02"), BuyCounterparty: PeerAccount("yellow")}
+	split.Rating.SetBuySeconds(66)
+	split.Adjust = &Rating{BillableSeconds: 1}
+	split.Adjust.SetBuySeconds(2)
+	u5 := enc(f, split)
+	f.Add(u5[0], u5[1], u5[2:])
 	s := openTest(f)
 	setupMembers(f, s)
 	mustOK(f, apply1(f, s, PutMember{Member{ID: "a", CreditLimit: usd("3"), CPSLimit: 5, ConcurrentLimit: 4}}))

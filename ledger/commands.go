@@ -32,6 +32,8 @@ const (
 	TypeAckOutbox       CommandType = 14
 	TypeRevokeCert      CommandType = 15
 	TypePostEntry       CommandType = 16
+	TypeFraudBlock      CommandType = 17
+	TypeFraudRelease    CommandType = 18
 )
 
 // String names the type ("Authorize"), or "type(N)".
@@ -191,7 +193,7 @@ type RecordUsage struct {
 	OtherFinal uint64
 	Adjust     *Rating
 	// Quality is the attempt's quality as reported (quality.go). Set (with
-	// a Phase), the command is written as version 5; the ledger stores it
+	// a Phase), the command is written as version 6; the ledger stores it
 	// on the Usage and applies nothing else from it.
 	Quality *UsageQuality
 

@@ -122,14 +122,28 @@ func fixtureLog(t *testing.T) []batch {
 	dst := usage(tx(2), "1")
 	dst.Role, dst.Reporter, dst.CallID, dst.Phase, dst.Matched = RoleDestination, MemberAccount("b"), "call-fx-admission", PhaseFinal, true
 	dst.Rating = &Rating{BillableSeconds: 60, Buy: usd("0.005"), BuyCounterparty: MemberAccount("b")}
+	// Version 5: a source report rated on two decks that bill the call
+	// differently (the sell deck 60 s, the buy deck 61 s).
+	split := usage(tx(2), "1")
+	split.CallID, split.Phase, split.Matched = "call-fx-admission", PhaseFinal, true
+	split.Rating = &Rating{BillableSeconds: 60, Sell: usd("0.01"), SellCounterparty: MemberAccount("a"),
+		Buy: usd("0.0061"), BuyCounterparty: MemberAccount("b")}
+	split.Rating.SetBuySeconds(61)
 	log = append(log, batch{8, [][]byte{
 		version(enc(t, usage(tx(0), "v1")), 1),
 		enc(t, usage(tx(0), "v2")),
 		enc(t, over),
-		enc(t, setup), enc(t, final), enc(t, conflict), enc(t, dst),
+		enc(t, setup), enc(t, final), enc(t, conflict), enc(t, dst), enc(t, split),
+	}})
+	log = append(log, batch{9, [][]byte{
+		enc(t, FraudBlock{ID: "fr-fixture9", At: t0.Add(5 * time.Hour), Member: "a", Prefix: "881", Rule: "high_risk", By: "node:fixture",
+			Evidence: "12 authorisations to 881 within 10m0s"}),
+		enc(t, FraudBlock{ID: "op-fixture", At: t0.Add(5 * time.Hour), Calling: "15550001", Rule: "operator", By: "admin:fixture", Reason: "spoofed"}),
+		enc(t, FraudRelease{ID: "fr-fixture9", At: t0.Add(6 * time.Hour), By: "admin:fixture", Reason: "confirmed legitimate"}),
 	}})
 	// Route quality: a route with a quality policy (PutRoutes 2) and a
-	// failed attempt carrying its quality block (RecordUsage 5).
+	// failed attempt carrying its quality block (RecordUsage 6: version 5's
+	// payload, here without buy-side seconds, then the block).
 	routes := PutRoutes{Routes: []Route{{Prefix: "1212", Candidates: []RouteCandidate{{Kind: CandidateTrunk, ID: "b1"}},
 		Quality: &RouteQuality{MinSamples: 50, MinASRPct: 30, RecoverASRPct: 40, MaxPDDMillis: 5000, ProbePct: 5}}}}
 	failedQ := usage(tx(2), "q")
@@ -137,7 +151,7 @@ func fixtureLog(t *testing.T) []batch {
 	failedQ.Connect, failedQ.DurationMillis, failedQ.TerminationCause = time.Time{}, 0, 486
 	failedQ.Quality = &UsageQuality{Candidate: "trunk:b1", SIPCode: 486, Alert: t0.Add(3*time.Hour + 2*time.Second),
 		PDDMillis: 2000, LossPPM: -1, JitterMicros: 1500}
-	log = append(log, batch{9, [][]byte{enc(t, routes), enc(t, failedQ)}})
+	log = append(log, batch{10, [][]byte{enc(t, routes), enc(t, failedQ)}})
 	return log
 }
 

@@ -10,14 +10,35 @@ import (
 // including duplicates below), recorded before the apply hot-path
 // optimisations: any change to stored bytes changes it. Update only
 // with a deliberate, documented change of the on-disk format.
-const goldenFullDigest = "84a68e95f758bc709efbc3cdaa14b1a17f7392429b4581a1836542d4eaf01ae1"
+//
+// The fraud block and release commands (types 17 and 18) joined the log
+// on 2026-12-02; goldenPreFraudDigest is the digest recorded before them,
+// which the same log without those commands must still give (a log
+// written before they existed builds the state it always did).
+const (
+	goldenFullDigest     = "14ea588a34cd53905faa834fee9e3c4ff2386253e0a0a21205c9b165e770acc2"
+	goldenPreFraudDigest = "84a68e95f758bc709efbc3cdaa14b1a17f7392429b4581a1836542d4eaf01ae1"
+)
 
 // TestGoldenDigest applies a fixed log of every command type, plus a
 // batch of duplicate and expired/unmatched usage and a duplicate
 // authorisation, and compares the state digest with a recorded constant.
 func TestGoldenDigest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		skip []CommandType
+		want string
+	}{
+		{"every command type", nil, goldenFullDigest},
+		{"before fraud blocks", []CommandType{TypeFraudBlock, TypeFraudRelease}, goldenPreFraudDigest},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testGoldenDigest(t, tc.skip, tc.want) })
+	}
+}
+
+func testGoldenDigest(t *testing.T, skip []CommandType, goldenFullDigest string) {
 	s := openTest(t)
-	log := buildFull(t, s)
+	log := buildFullWithout(t, s, skip...)
 	if len(log) == 0 {
 		t.Fatal("empty log")
 	}

@@ -131,10 +131,13 @@ func routesVersion(c *PutRoutes) byte {
 const PutRoutesVersionQuality = 2
 
 // RecordUsageVersionQuality is the RecordUsage version with a
-// UsageQuality: version 4's payload, then the quality block. Written only
-// for a usage that has one.
-const RecordUsageVersionQuality = 5
+// UsageQuality: version 5's payload (RecordUsageVersionPerSide: version 4
+// plus both ratings' buy-side seconds flags), then the quality block.
+// Written only for a usage that has one; a usage without one keeps its
+// version 4 or 5 bytes.
+const RecordUsageVersionQuality = 6
 
 // usageRecordQuality is the stored Usage version with a UsageQuality:
-// version 3's fields, then the quality block.
-const usageRecordQuality = 4
+// usageRecordPerSide's fields (version 3's plus the rating's buy-side
+// seconds flag), then the quality block.
+const usageRecordQuality = 5

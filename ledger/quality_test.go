@@ -43,7 +43,7 @@ func TestUsageQualityRoundTrip(t *testing.T) {
 	plain := u
 	plain.Quality = nil
 	if pb := enc(t, plain); pb[1] != RecordUsageVersionLifecycle || !strings.HasPrefix(string(b[2:]), string(pb[2:])) {
-		t.Fatalf("without quality: version %d; the version 5 payload must be version 4's plus the block", pb[1])
+		t.Fatalf("without quality: version %d; the version 6 payload must be version 4's plus the buy-seconds flags and the block", pb[1])
 	}
 	res := apply1(t, s, u)
 	mustOK(t, res)

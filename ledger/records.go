@@ -7,14 +7,21 @@ import (
 )
 
 // Network is the identity of the peering network this ledger belongs to.
-// Currency is its settlement (home) currency. TxIDEpoch (0..127) is folded
-// into every TransactionID so that a network rebuilt from an empty log never
-// reissues an id its peers remember (see DESIGN.md).
+// Currency is its settlement (home) currency. TxIDEpoch (0..127; 0..7 with
+// a TxIDNetwork) is folded into every TransactionID so that a network
+// rebuilt from an empty log never reissues an id its peers remember (see
+// DESIGN.md).
 type Network struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	Currency  string `json:"currency"`
 	TxIDEpoch uint8  `json:"txid_epoch,omitempty"`
+	// TxIDNetwork (1..255) is this network's number in the high bits of
+	// every TransactionID, so that two peering networks never issue the
+	// same id (every network numbers from its own log). 0: no number, the
+	// layout of ledgers from before it. Set while the ledger has issued no
+	// transaction (network init derives it from the id), never changed.
+	TxIDNetwork uint8 `json:"txid_network,omitempty"`
 	// BillingBasis decides which duration a call is settled on when its
 	// source and destination report different ones (lifecycle.go): "own"
 	// (or empty) rates each side on its own report; "source",
@@ -22,6 +29,46 @@ type Network struct {
 	// duration once both finals are in (the first side is adjusted when
 	// the second arrives).
 	BillingBasis BillingBasis `json:"billing_basis,omitempty"`
+	// Fraud configures fraud control (settlement/fraud); nil: the shipped
+	// defaults. Every node detects with the same settings.
+	Fraud *FraudSettings `json:"fraud,omitempty"`
+}
+
+// FraudSettings is a network's fraud control configuration: what differs
+// from the shipped defaults (settlement/fraud.DefaultConfig); a zero field
+// keeps the default.
+type FraudSettings struct {
+	Disabled bool `json:"disabled,omitempty"`
+	// HighRiskRanges, when not empty, replaces the shipped high-risk list.
+	HighRiskRanges    []FraudRange `json:"high_risk_ranges,omitempty"`
+	DestinationDigits int          `json:"destination_digits,omitempty"`
+	// LearnSeconds is the learning period (nil: the default; 0: none).
+	LearnSeconds *int                `json:"learn_seconds,omitempty"`
+	MaxKeys      int                 `json:"max_keys,omitempty"`
+	MaxCalls     int                 `json:"max_calls,omitempty"`
+	Rules        []FraudRuleSettings `json:"rules,omitempty"`
+}
+
+// FraudRange is one high-risk destination range and where it comes from.
+type FraudRange struct {
+	Prefix string `json:"prefix"`
+	Name   string `json:"name,omitempty"`
+	Source string `json:"source,omitempty"`
+}
+
+// FraudRuleSettings overrides one rule's defaults (zero fields keep them).
+type FraudRuleSettings struct {
+	Rule            string  `json:"rule"`
+	Action          string  `json:"action,omitempty"`
+	WindowSeconds   int     `json:"window_seconds,omitempty"`
+	BaselineWindows int     `json:"baseline_windows,omitempty"`
+	MinCalls        int     `json:"min_calls,omitempty"`
+	Factor          float64 `json:"factor,omitempty"`
+	ShortSeconds    int     `json:"short_seconds,omitempty"`
+	Ratio           float64 `json:"ratio,omitempty"`
+	MinMinutes      float64 `json:"min_minutes,omitempty"`
+	NewForSeconds   int     `json:"new_for_seconds,omitempty"`
+	MaxConcurrent   int     `json:"max_concurrent,omitempty"`
 }
 
 // BillingBasis is a network's rule for the settled duration of a call.
@@ -325,15 +372,52 @@ func (r Role) String() string {
 // (settlement) and stamped into the command. The originating counterparty
 // owes us Sell; we owe the terminating counterparty Buy. A zero amount (or
 // empty counterparty) posts nothing on that side.
+//
+// Each side is rated on its own deck, and two decks round the same call to
+// different billable seconds (60/60 against 1/1): BillableSeconds is the
+// sell side's (the only side's, for a one-sided rating), and
+// BuyBillableSeconds the buy side's when it differs. Read them with
+// SellSeconds and BuySeconds.
 type Rating struct {
-	BillableSeconds  int64        `json:"billable_seconds"`
-	Sell             money.Amount `json:"sell"`
-	SellCounterparty string       `json:"sell_counterparty,omitempty"` // account name
-	SellDeckID       string       `json:"sell_deck_id,omitempty"`
-	Buy              money.Amount `json:"buy"`
-	BuyCounterparty  string       `json:"buy_counterparty,omitempty"` // account name
-	BuyDeckID        string       `json:"buy_deck_id,omitempty"`
+	BillableSeconds int64 `json:"billable_seconds"`
+	// BuyBillableSeconds: the buy side's billable seconds when they differ
+	// from BillableSeconds (set with SetBuySeconds); nil: the same. Only
+	// RecordUsage versions 5 and 6 and usage records of versions 4 and 5
+	// carry it, so a rating without it encodes as before.
+	BuyBillableSeconds *int64       `json:"buy_billable_seconds,omitempty"`
+	Sell               money.Amount `json:"sell"`
+	SellCounterparty   string       `json:"sell_counterparty,omitempty"` // account name
+	SellDeckID         string       `json:"sell_deck_id,omitempty"`
+	Buy                money.Amount `json:"buy"`
+	BuyCounterparty    string       `json:"buy_counterparty,omitempty"` // account name
+	BuyDeckID          string       `json:"buy_deck_id,omitempty"`
 }
+
+// SellSeconds returns the billable seconds of the sell side.
+func (r *Rating) SellSeconds() int64 { return r.BillableSeconds }
+
+// BuySeconds returns the billable seconds of the buy side: what the buy
+// deck billed, which is what the terminating counterparty invoices.
+func (r *Rating) BuySeconds() int64 {
+	if r.BuyBillableSeconds != nil {
+		return *r.BuyBillableSeconds
+	}
+	return r.BillableSeconds
+}
+
+// SetBuySeconds records the buy side's billable seconds; equal to
+// BillableSeconds they are not stored separately (the rating then encodes
+// as a rating of before per-side seconds, byte for byte).
+func (r *Rating) SetBuySeconds(s int64) {
+	if s == r.BillableSeconds {
+		r.BuyBillableSeconds = nil
+		return
+	}
+	r.BuyBillableSeconds = &s
+}
+
+// perSide reports whether r carries the buy side's seconds separately.
+func (r *Rating) perSide() bool { return r != nil && r.BuyBillableSeconds != nil }
 
 // Usage is one recorded usage report (a CDR).
 type Usage struct {

@@ -113,6 +113,13 @@ func (g *logGen) batch(t *testing.T, index uint64) [][]byte {
 			c = PostEntry{At: at, Memo: "manual", Lines: []PostingLine{{Account: MemberAccount("a"), Amount: usd("0.10")}, {Account: AccountRevenue, Amount: usd("-0.10")}}}
 		case k == 17:
 			c = AckOutbox{IDs: []uint64{uint64(g.rng.IntN(5)), uint64(g.rng.IntN(5))}}
+		case k == 19 && g.rng.IntN(2) == 0:
+			id := "fr-" + strconv.Itoa(g.rng.IntN(4))
+			if g.rng.IntN(3) == 0 {
+				c = FraudRelease{ID: id, At: at, By: "admin:op"}
+			} else {
+				c = FraudBlock{ID: id, At: at, Member: g.pick("a", "c"), Prefix: g.pick("881", "44"), Rule: "high_risk", By: "node:n1"}
+			}
 		case k == 18 && index%10 == 0:
 			c = ClosePeriod{At: at, ID: "p" + strconv.FormatUint(index, 10), End: at.Add(-30 * time.Minute)}
 		default:
@@ -149,12 +156,21 @@ func (g *logGen) usage(at time.Time) RecordUsage {
 		u.Rating = &Rating{BillableSeconds: ms / 1000}
 		if role == RoleSource {
 			u.Rating.Sell, u.Rating.SellCounterparty = usd(strconv.Itoa(g.rng.IntN(3))+".0"+strconv.Itoa(g.rng.IntN(10))), reporter
+			if g.rng.IntN(3) == 0 && u.Phase != PhaseNone {
+				// A forwarded call: the upstream's buy deck bills its own
+				// seconds (RecordUsage version 5).
+				u.Rating.Buy, u.Rating.BuyCounterparty = usd("0.0"+strconv.Itoa(g.rng.IntN(10))), PeerAccount("yellow")
+				u.Rating.SetBuySeconds(ms/1000 + int64(g.rng.IntN(60)))
+			}
 		} else {
 			u.Rating.Buy, u.Rating.BuyCounterparty = usd("0.0"+strconv.Itoa(g.rng.IntN(10))), reporter
 		}
 		if g.rng.IntN(3) == 0 {
 			u.OtherFinal = uint64(g.rng.IntN(int(g.n) + 1))
 			u.Adjust = &Rating{BillableSeconds: 1, Sell: usd("0.02"), SellCounterparty: MemberAccount("a")}
+			if g.rng.IntN(2) == 0 {
+				u.Adjust.SetBuySeconds(int64(g.rng.IntN(3)))
+			}
 		}
 	}
 	return u

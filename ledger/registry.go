@@ -58,7 +58,7 @@ var commands = map[CommandType]*commandSpec{
 	},
 	TypeRecordUsage: {
 		name:     "RecordUsage",
-		versions: []byte{1, RecordUsageVersion, RecordUsageVersionOverLimit, RecordUsageVersionLifecycle, RecordUsageVersionQuality},
+		versions: []byte{1, RecordUsageVersion, RecordUsageVersionOverLimit, RecordUsageVersionLifecycle, RecordUsageVersionPerSide, RecordUsageVersionQuality},
 		decode:   decodeRecordUsage,
 		apply: func(a *applier, _ int, p []byte, v byte) *Result {
 			c, err := decodeRecordUsageValue(p, v)
@@ -72,6 +72,10 @@ var commands = map[CommandType]*commandSpec{
 	TypeAckOutbox:   jsonCommand("AckOutbox", func(a *applier, c *AckOutbox) *Result { return a.ackOutbox(c) }),
 	TypeRevokeCert:  jsonCommand("RevokeCert", func(a *applier, c *RevokeCert) *Result { return a.revokeCert(c) }),
 	TypePostEntry:   jsonCommand("PostEntry", func(a *applier, c *PostEntry) *Result { return a.postEntry(c) }),
+	TypeFraudBlock:  jsonCommand("FraudBlock", func(a *applier, c *FraudBlock) *Result { return a.fraudBlock(c) }),
+	TypeFraudRelease: jsonCommand("FraudRelease", func(a *applier, c *FraudRelease) *Result {
+		return a.fraudRelease(c)
+	}),
 }
 
 // jsonCommand registers a configuration command: a JSON payload decoded

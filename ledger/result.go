@@ -169,6 +169,26 @@ func EncodeResult(r *Result) []byte {
 	return w.b
 }
 
+// ResultHead reads only the code and the TransactionID of an encoded
+// result, without allocating: for watchers of the applied log that skip
+// most results (false: empty or not a result).
+func ResultHead(b []byte) (ResultCode, uint64, bool) {
+	if len(b) < 2 || b[0] != resultVersion {
+		return 0, 0, false
+	}
+	r := rbuf{b: b[2:]}
+	if n := r.u(); r.err != nil || n > uint64(len(r.b)) {
+		return 0, 0, false
+	} else {
+		r.b = r.b[n:]
+	}
+	tx := r.u()
+	if r.err != nil {
+		return 0, 0, false
+	}
+	return ResultCode(b[1]), tx, true
+}
+
 // DecodeResult parses what EncodeResult wrote. A nil or empty b (ApplyBatch
 // skipped the entry because it was already applied) is an error.
 func DecodeResult(b []byte) (*Result, error) {

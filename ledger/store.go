@@ -101,6 +101,10 @@ type Generations struct {
 	Routes  uint64 `json:"routes"`
 	Decks   uint64 `json:"decks"`
 	Revoked uint64 `json:"revoked"`
+	// Fraud counts fraud block and release commands. It is stored only
+	// once non-zero, so a log without fraud commands keeps the file (and
+	// its digest) it had before the field existed.
+	Fraud uint64 `json:"fraud"`
 }
 
 // Open opens (or creates) the store at path. The applied index it reports
@@ -463,6 +467,9 @@ func readGenerations(meta *bolt.Bucket) Generations {
 	for _, p := range g.fields() {
 		*p = r.u()
 	}
+	if len(r.b) > 0 {
+		g.Fraud = r.u()
+	}
 	return g
 }
 
@@ -470,6 +477,9 @@ func writeGenerations(meta *bolt.Bucket, g *Generations) {
 	var w wbuf
 	for _, p := range g.fields() {
 		w.u(*p)
+	}
+	if g.Fraud != 0 {
+		w.u(g.Fraud)
 	}
 	if err := meta.Put(kGens, w.b); err != nil {
 		panic(fmt.Sprintf("ledger: put generations: %v", err))

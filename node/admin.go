@@ -41,6 +41,7 @@ import (
 //	POST /v1/reconcile?counterparty=&period=[&tolerance=&skew=&columns=&time_layout=&duration_unit=&format=json|csv|text] (their CDR CSV)
 //	GET  /v1/reconcile/internal?period=
 //	POST /v1/certs/revoke {serial, reason}   GET /v1/certs/revoked
+//	GET /v1/fraud/events|blocks|config   POST /v1/fraud/blocks   POST /v1/fraud/blocks/{id}/release   (admin_fraud.go)
 //
 // Error bodies are {"error": "..."}. Status codes: 400 invalid input (the
 // message names line and field for CSV), 401 no or wrong token, 404 not
@@ -69,6 +70,7 @@ func (n *Node) adminHandler() http.Handler {
 	n.adminUsageRoutes(mux)
 	n.adminLedgerRoutes(mux)
 	n.adminSettleRoutes(mux)
+	n.adminFraudRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusNotFound, fmt.Errorf("no admin endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -106,9 +108,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(b)
 }
 
-// adminError writes {"error": err} with code.
+// adminError writes {"error": err} with code, and "reason" when err
+// carries one (a *reasonError: a stable word a client can act on, such as
+// the CLI saying it in its own flags).
 func adminError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, map[string]string{"error": err.Error()})
+	body := map[string]string{"error": err.Error()}
+	var re *reasonError
+	if errors.As(err, &re) {
+		body["reason"] = re.reason
+	}
+	writeJSON(w, code, body)
 }
 
 // httpError is an error that carries its HTTP status.
@@ -116,6 +125,23 @@ type httpError struct {
 	code int
 	err  error
 }
+
+// reasonError gives an error (usually an *httpError) a reason: one of the
+// reason* constants, a stable word for clients that act on it.
+type reasonError struct {
+	reason string
+	err    error
+}
+
+func (e *reasonError) Error() string { return e.err.Error() }
+func (e *reasonError) Unwrap() error { return e.err }
+
+// Reasons of a refused request that clients act on.
+const (
+	// reasonDirectionRequired: a statement of a counterparty with traffic
+	// both ways needs direction=sell or direction=buy.
+	reasonDirectionRequired = "direction_required"
+)
 
 func (e *httpError) Error() string { return e.err.Error() }
 func (e *httpError) Unwrap() error { return e.err }

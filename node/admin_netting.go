@@ -7,7 +7,8 @@ import (
 	"github.com/ospnode/ospnode/settlement"
 )
 
-// handleNetting is GET /v1/netting?counterparty=&period=&format=json|csv|text:
+// handleNetting is GET /v1/netting?counterparty=&period=&format=json|csv|
+// text|html|pdf[&issue_date=]:
 // the mutual traffic of this network and one member or peer for a period,
 // netted per currency (SETTLEMENT.md). Both directions come from the same
 // ledger walk the statements use (settleCDRsEach): the calls the
@@ -22,10 +23,14 @@ func (n *Node) handleNetting(w http.ResponseWriter, r *http.Request) {
 		if format == "" {
 			format = "json"
 		}
-		if format != "json" && format != "csv" && format != "text" {
-			return nil, "", badRequest("format=%q: want json, csv or text", format)
+		if format != "json" && format != "csv" && format != "text" && format != "html" && format != "pdf" {
+			return nil, "", badRequest("format=%q: want json, csv, text, html or pdf", format)
 		}
 		account, period, _, err := n.settleQuery(r, true)
+		if err != nil {
+			return nil, "", err
+		}
+		issued, err := n.issueDate(r)
 		if err != nil {
 			return nil, "", err
 		}
@@ -53,14 +58,19 @@ func (n *Node) handleNetting(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, "", badRequest("netting: %v", err)
 		}
+		h := n.statementHeading(account, "", issued)
+		nt.Heading = settlement.NettingHeading{UsName: h.Issuer.Name, ThemName: h.CounterpartyName, Issued: issued}
 		return nt, format, nil
 	}()
 	if err != nil {
 		n.adminFail(w, r, err)
 		return
 	}
+	if format == "pdf" {
+		w.Header().Set("Content-Disposition", `attachment; filename="netting-`+nt.Number()+`.pdf"`)
+	}
 	n.renderAs(w, "netting", format, map[string]func(io.Writer) error{
-		"json": nt.WriteJSON, "csv": nt.WriteCSV, "text": nt.WriteText,
+		"json": nt.WriteJSON, "csv": nt.WriteCSV, "text": nt.WriteText, "html": nt.WriteHTML, "pdf": nt.WritePDF,
 	})
 }
 

@@ -71,10 +71,19 @@ func TestAdminNettingAndConversion(t *testing.T) {
 	}
 	adm(t, n, 404, "GET", "/v1/netting?counterparty=nobody&period=2026-11", "")
 	adm(t, n, 400, "GET", "/v1/netting?counterparty=carrier-a&period=soon", "")
-	adm(t, n, 400, "GET", "/v1/netting?counterparty=carrier-a&period=2026-11&format=html", "")
+	adm(t, n, 400, "GET", "/v1/netting?counterparty=carrier-a&period=2026-11&format=docx", "")
+	// The netting statement as a document: names, the net in words, a PDF.
+	if b := string(adm(t, n, 200, "GET", "/v1/netting?counterparty=carrier-a&period="+period+"&format=html&issue_date=2026-12-02", "")); !strings.Contains(b, "Net: Carrier A pays ospnode demo network 0.06 USD.") ||
+		!strings.Contains(b, "ospnode demo network owes Carrier A 0.03 USD for 1 call it carried") || !strings.Contains(b, "2026-12-02") {
+		t.Fatalf("html netting:\n%s", b)
+	}
+	if b := adm(t, n, 200, "GET", "/v1/netting?counterparty=carrier-a&period="+period+"&format=pdf", ""); !strings.HasPrefix(string(b), "%PDF-") {
+		t.Fatalf("pdf netting: %q", b[:min(len(b), 8)])
+	}
+	adm(t, n, 400, "GET", "/v1/netting?counterparty=carrier-a&period=2026-11&issue_date=soon", "")
 	adm(t, n, 400, "GET", "/v1/netting?counterparty=carrier-a&period=2026-11&currency=USD", "")
 
-	// Statements by direction; without one, both are summed (as before).
+	// Statements by direction; without one, two-way traffic is refused (below).
 	type stmt struct {
 		Amount, Invoice money.Amount
 		Calls           int

@@ -11,6 +11,7 @@ var contentTypes = map[string]string{
 	"csv":  "text/csv; charset=utf-8",
 	"text": "text/plain; charset=utf-8",
 	"html": "text/html; charset=utf-8",
+	"pdf":  "application/pdf",
 }
 
 // renderAs writes one report in format ("" = json) with the matching

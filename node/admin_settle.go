@@ -208,16 +208,19 @@ func statementDirection(r *http.Request) (settlement.Direction, error) {
 }
 
 // handleStatement is GET /v1/statements?counterparty=&period=&currency=
-// &direction=sell|buy&format=json|csv|html[&convert_to=&rate=&rate_date=
-// &rate_source=].
+// &direction=sell|buy&format=json|csv|html|pdf[&issue_date=&due_days=][&convert_to=
+// &rate=&rate_date=&rate_source=]. Without direction the statement is of
+// the one direction the counterparty has traffic in (both: refused with
+// reason direction_required). The document names this network as issuer
+// and is dated issue_date (default: today, UTC).
 func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 	st, format, err := func() (*settlement.Statement, string, error) {
 		format := r.URL.Query().Get("format")
 		if format == "" {
 			format = "json"
 		}
-		if format != "json" && format != "csv" && format != "html" {
-			return nil, "", badRequest("format=%q: want json, csv or html", format)
+		if format != "json" && format != "csv" && format != "html" && format != "pdf" {
+			return nil, "", badRequest("format=%q: want json, csv, html or pdf", format)
 		}
 		account, period, cur, err := n.settleQuery(r, true)
 		if err != nil {
@@ -226,6 +229,16 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		dir, err := statementDirection(r)
 		if err != nil {
 			return nil, "", err
+		}
+		issued, err := n.issueDate(r)
+		if err != nil {
+			return nil, "", err
+		}
+		dueDays := 0
+		if s := r.URL.Query().Get("due_days"); s != "" {
+			if dueDays, err = strconv.Atoi(s); err != nil || dueDays < 0 || dueDays > 366 {
+				return nil, "", badRequest("due_days=%q: want 0 (no due date) to 366", s)
+			}
 		}
 		// Check the conversion parameters before the ledger is read (the
 		// source currency is checked again once known).
@@ -251,7 +264,17 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		// Summing what a counterparty owes us with what we owe it would be a
 		// number nobody owes: with traffic both ways a direction is required.
 		if dir == "" && seen[settlement.Sell] && seen[settlement.Buy] {
-			return nil, "", badRequest("counterparty %s has traffic both ways in %s: give direction=sell (what it owes us) or direction=buy (what we owe it), or see /v1/netting", account, period)
+			return nil, "", &reasonError{reasonDirectionRequired, badRequest("counterparty %s has traffic both ways in %s: give direction=sell (what it owes us) or direction=buy (what we owe it), or see /v1/netting", account, period)}
+		}
+		if dir == "" {
+			// The one direction the counterparty has traffic in: the
+			// document must say who pays (none: an empty period).
+			switch {
+			case seen[settlement.Sell]:
+				dir = settlement.Sell
+			case seen[settlement.Buy]:
+				dir = settlement.Buy
+			}
 		}
 		if cur == "" {
 			cur = n.defaultCurrency(cdrs)
@@ -277,15 +300,56 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 				return nil, "", badRequest("convert: %v", err)
 			}
 		}
+		st.Heading = n.statementHeading(account, dir, issued)
+		if dueDays > 0 {
+			st.Heading.Due = issued.AddDate(0, 0, dueDays)
+		}
 		return st, format, nil
 	}()
 	if err != nil {
 		n.adminFail(w, r, err)
 		return
 	}
+	if format == "pdf" {
+		w.Header().Set("Content-Disposition", `attachment; filename="statement-`+st.Number()+`.pdf"`)
+	}
 	n.renderAs(w, "statement", format, map[string]func(io.Writer) error{
-		"json": st.WriteJSON, "csv": st.WriteCSV, "html": st.WriteHTML,
+		"json": st.WriteJSON, "csv": st.WriteCSV, "html": st.WriteHTML, "pdf": st.WritePDF,
 	})
+}
+
+// issueDate reads issue_date (2006-01-02), the date a statement document
+// carries; default today (UTC, the node's clock).
+func (n *Node) issueDate(r *http.Request) (time.Time, error) {
+	d := r.URL.Query().Get("issue_date")
+	if d == "" {
+		return n.cfg.Clock().UTC(), nil
+	}
+	t, err := time.Parse("2006-01-02", d)
+	if err != nil {
+		return time.Time{}, badRequest("issue_date=%q: want 2006-01-02", d)
+	}
+	return t, nil
+}
+
+// statementHeading names the parties of a statement: this network as the
+// issuer (id and name from the network settings) and the counterparty's
+// display name (the member's or peer's name; "" leaves its id).
+func (n *Node) statementHeading(account string, dir settlement.Direction, issued time.Time) settlement.StatementHeading {
+	h := settlement.StatementHeading{Direction: dir, Issued: issued}
+	if nw, err := n.store.Network(); err == nil {
+		h.Issuer = settlement.Party{ID: nw.ID, Name: nw.Name}
+	}
+	if id, ok := strings.CutPrefix(account, "member:"); ok {
+		if m, err := n.store.Member(id); err == nil {
+			h.CounterpartyName = m.Name
+		}
+	} else if id, ok := strings.CutPrefix(account, "peer:"); ok {
+		if p, err := n.store.Peer(id); err == nil {
+			h.CounterpartyName = p.Name
+		}
+	}
+	return h
 }
 
 // reconcileOptions reads tolerance, skew, volume_ratio and volume_minimum.

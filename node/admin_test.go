@@ -347,6 +347,20 @@ func TestAdminUsageCDRsStatement(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// One counterparty's lines: its side of each call, in our numbering.
+	mine, err := settlement.ReadCDRs(bytes.NewReader(adm(t, n, 200, "GET", "/v1/cdrs?format=csv&counterparty=carrier-a", "")), settlement.CDRFormat{})
+	if err != nil || len(mine) != 2 {
+		t.Fatalf("carrier-a's lines %v: %+v", err, mine)
+	}
+	nw, _ := n.store.Network()
+	for _, c := range mine {
+		if c.Counterparty != "member:carrier-a" || c.Network != nw.ID || c.PeerTransactionID != "" || !c.Rated() {
+			t.Fatalf("carrier-a's line %+v", c)
+		}
+	}
+	adm(t, n, 404, "GET", "/v1/cdrs?format=csv&counterparty=nobody", "")
+	adm(t, n, 400, "GET", "/v1/cdrs?format=json&counterparty=carrier-a", "")
+
 	now := time.Now().UTC()
 	period := url.QueryEscape(now.Add(-time.Hour).Format(time.RFC3339) + "/" + now.Add(time.Hour).Format(time.RFC3339))
 	var st struct {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ospnode/ospnode/ledger"
@@ -182,6 +183,24 @@ func (n *Node) handleCDRs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := f.Limit
+	// counterparty (CSV only): the lines of one member or peer, each with
+	// that counterparty's side of the call (its deck's seconds and
+	// amount, the id its network knows the call by): what we send it to
+	// reconcile against.
+	account := ""
+	if cp := r.URL.Query().Get("counterparty"); cp != "" {
+		if format != "csv" {
+			n.adminFail(w, r, badRequest("counterparty: for format=csv (JSON lists the ledger's usage records whole)"))
+			return
+		}
+		if account, err = n.resolveCounterparty(cp, false); err != nil {
+			n.adminFail(w, r, err)
+			return
+		}
+		if id, ok := strings.CutPrefix(account, "member:"); ok && f.Member == "" {
+			f.Member = id // the member's usage index holds every line of it
+		}
+	}
 	// Read the first page before writing the header, so an error still
 	// gets a proper status.
 	f.Limit = min(limit, cdrPage)
@@ -208,7 +227,7 @@ func (n *Node) handleCDRs(w http.ResponseWriter, r *http.Request) {
 					continue // CSV CDRs are one per call attempt: the final, not its setup record
 				}
 				buf.Reset()
-				cdrs := n.usageCDRs(u, "")
+				cdrs := n.usageCDRs(u, account)
 				if err := settlement.WriteCDRs(&buf, cdrs); err != nil {
 					n.abortStream(bw, err)
 				}
@@ -265,13 +284,19 @@ func (n *Node) abortStream(bw *bufio.Writer, err error) {
 // usageCDRs turns a ledger usage record into settlement CDRs: one per
 // rated side (the sell side owed by SellCounterparty, the buy side owed to
 // BuyCounterparty), or one unrated CDR of its reporter. counterparty, when
-// not "", keeps only that account's CDRs. Prefix and description come
-// from the deck row that rated the call.
+// not "", keeps only that account's CDRs. Each side carries its own
+// deck's billable seconds, our network id (whose numbering the
+// transaction id is) and, for a peer's side, the id that peer knows the
+// call by (the upstream TransactionId of a call we forwarded to it).
+// Prefix and description come from the deck row that rated the call.
 func (n *Node) usageCDRs(u *ledger.Usage, counterparty string) []settlement.CDR {
 	base := settlement.CDR{CallID: u.CallID, Calling: u.Calling, Called: u.Called,
 		ConnectTime: usageTime(u), DurationMillis: u.DurationMillis, Role: settlement.Role(u.Role.String())}
 	if u.TransactionID != 0 {
 		base.TransactionID = strconv.FormatUint(u.TransactionID, 10)
+	}
+	if v, err := n.state.get(); err == nil {
+		base.Network = v.network.ID
 	}
 	var out []settlement.CDR
 	add := func(cp, deck string, secs int64, amt money.Amount) {
@@ -280,6 +305,9 @@ func (n *Node) usageCDRs(u *ledger.Usage, counterparty string) []settlement.CDR 
 		}
 		c := base
 		c.Counterparty, c.BillableSeconds, c.HasBillable, c.Amount = cp, secs, true, amt
+		if strings.HasPrefix(cp, "peer:") {
+			c.PeerTransactionID = n.peerTransactionID(u.TransactionID, strings.TrimPrefix(cp, "peer:"))
+		}
 		if deck != "" {
 			if _, row, err := n.store.LookupDeckRow(deck, c.ConnectTime, u.Called); err == nil {
 				c.Prefix, c.Description = row.Prefix, row.Description
@@ -288,11 +316,12 @@ func (n *Node) usageCDRs(u *ledger.Usage, counterparty string) []settlement.CDR 
 		out = append(out, c)
 	}
 	if rt := u.Rating; rt != nil {
+		// Each side with its own deck's seconds: the counterparty's.
 		if rt.SellCounterparty != "" && rt.Sell.Currency() != "" {
-			add(rt.SellCounterparty, rt.SellDeckID, rt.BillableSeconds, rt.Sell)
+			add(rt.SellCounterparty, rt.SellDeckID, rt.SellSeconds(), rt.Sell)
 		}
 		if rt.BuyCounterparty != "" && rt.Buy.Currency() != "" {
-			add(rt.BuyCounterparty, rt.BuyDeckID, rt.BillableSeconds, rt.Buy)
+			add(rt.BuyCounterparty, rt.BuyDeckID, rt.BuySeconds(), rt.Buy)
 		}
 	}
 	if len(out) == 0 && (counterparty == "" || counterparty == u.Reporter) && (u.Rating == nil || counterparty == "") {
@@ -304,6 +333,27 @@ func (n *Node) usageCDRs(u *ledger.Usage, counterparty string) []settlement.CDR 
 		out = append(out, c)
 	}
 	return out
+}
+
+// peerTransactionID is the TransactionId peer gave transaction id (we
+// forwarded the call to it), as text; "" when there is none.
+func (n *Node) peerTransactionID(id uint64, peer string) string {
+	if id == 0 {
+		return ""
+	}
+	t, err := n.store.Transaction(id)
+	if err != nil {
+		return ""
+	}
+	if t.UpstreamPeer == peer && t.UpstreamTransactionID != 0 {
+		return strconv.FormatUint(t.UpstreamTransactionID, 10)
+	}
+	for _, d := range t.Destinations {
+		if d.Kind == ledger.DestPeer && d.ID == peer && d.PeerTransactionID != 0 {
+			return strconv.FormatUint(d.PeerTransactionID, 10)
+		}
+	}
+	return ""
 }
 
 // usageTime is the time a usage is settled at: its connect time, else its

@@ -2,7 +2,9 @@ package node
 
 import (
 	"container/heap"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ospnode/ospnode/ledger"
@@ -43,6 +45,11 @@ type admission struct {
 	validity time.Duration // tokens' validity: a call authorised at t for L s ends by t + validity + L
 	view     func(member, currency string, at time.Time) (ledger.Admission, error)
 	applied  func() uint64 // this replica's applied log index
+	// txIndex reads the log index out of a transaction id (the network's
+	// id layout: Network.TransactionIndex); set before use.
+	txIndex func(uint64) uint64
+
+	fraudRefused atomic.Uint64 // calls Screen refused (metrics)
 
 	mu    sync.Mutex
 	cps   map[string]*bucket
@@ -64,7 +71,7 @@ type bucket struct {
 // validity (a call's slot and hold last until its token expired plus its
 // time limit).
 func newAdmission(now func() time.Time, validity time.Duration, view func(member, currency string, at time.Time) (ledger.Admission, error), applied func() uint64) *admission {
-	return &admission{now: now, validity: validity, view: view, applied: applied,
+	return &admission{now: now, validity: validity, view: view, applied: applied, txIndex: ledger.TransactionIndex,
 		cps: map[string]*bucket{}, calls: map[string]map[*reservation]struct{}{},
 		ended: map[string]map[*reservation]struct{}{}, byTx: map[uint64]*reservation{}}
 }
@@ -92,6 +99,7 @@ type reservation struct {
 	// under a.mu
 	until   time.Time // when it stops counting here
 	tx      uint64    // its transaction once committed
+	index   uint64    // the log index of tx's entry (a.txIndex)
 	done    bool      // committed or released
 	endedAt uint64    // ended here: this replica's applied index then (the usage is at or after it)
 }
@@ -176,7 +184,7 @@ func (a *admission) countLocked(member, currency string, now time.Time) (int, mo
 		switch {
 		case now.After(r.until):
 			a.dropLocked(r)
-		case r.tx != 0 && ledger.TransactionIndex(r.tx) <= ad.Index:
+		case r.tx != 0 && r.index <= ad.Index:
 			// The file has the call: the ledger counts it, and releases it
 			// when its usage reaches any node. (byTx keeps it for End.)
 			uncount(a.calls, r)
@@ -189,7 +197,7 @@ func (a *admission) countLocked(member, currency string, now time.Time) (int, mo
 		switch {
 		case ad.Index >= r.endedAt || now.After(r.active):
 			uncount(a.ended, r) // the file may have the end, or the call is over anyway
-		case ledger.TransactionIndex(r.tx) <= ad.Index:
+		case r.index <= ad.Index:
 			// The file has the call but not its end: it still counts it.
 			calls = max(calls-1, 0)
 			held = addSame(held, r.hold, -1)
@@ -283,6 +291,7 @@ func (r *reservation) Commit(tx uint64, until time.Time) {
 		return
 	}
 	a := r.a
+	index := a.txIndex(tx) // outside the lock: it reads the node's view
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if r.done {
@@ -293,7 +302,7 @@ func (r *reservation) Commit(tx uint64, until time.Time) {
 		a.dropLocked(r)
 		return
 	}
-	r.tx, r.until = tx, until
+	r.tx, r.index, r.until = tx, index, until
 	a.byTx[tx] = r
 	heap.Push(&a.exp, r)
 	a.forgetExpiredLocked(a.now())
@@ -386,4 +395,98 @@ func (a *admission) dropLocked(r *reservation) {
 	if r.tx != 0 && a.byTx[r.tx] == r {
 		delete(a.byTx, r.tx)
 	}
+}
+
+// fraudBlocks indexes the ledger's active fraud blocks (ledger.FraudBlock)
+// for Screen: by member, and by calling number for the blocks of every
+// member. Immutable once built (one per Fraud generation of the view).
+type fraudBlocks struct {
+	byMember  map[string][]*ledger.FraudBlockRecord
+	anyMember map[string][]*ledger.FraudBlockRecord // calling number → blocks of every member
+	active    int
+}
+
+func newFraudBlocks(rs []ledger.FraudBlockRecord) *fraudBlocks {
+	b := &fraudBlocks{byMember: map[string][]*ledger.FraudBlockRecord{}, anyMember: map[string][]*ledger.FraudBlockRecord{}}
+	for i := range rs {
+		r := &rs[i]
+		if !r.Active() {
+			continue
+		}
+		b.active++
+		if r.Member == "" {
+			b.anyMember[r.Calling] = append(b.anyMember[r.Calling], r)
+		} else {
+			b.byMember[r.Member] = append(b.byMember[r.Member], r)
+		}
+	}
+	return b
+}
+
+// match returns the first active block that refuses a call of member
+// from calling to called, or nil.
+func (b *fraudBlocks) match(member, calling, called string) *ledger.FraudBlockRecord {
+	if b == nil || b.active == 0 {
+		return nil
+	}
+	for _, r := range b.byMember[member] {
+		if r.Matches(member, calling, called) {
+			return r
+		}
+	}
+	if calling != "" {
+		for _, r := range b.anyMember[calling] {
+			if r.Matches(member, calling, called) {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// callingDigits is the form fraud control keys and matches calling
+// numbers by: the digits of the user part ("+1 (555) 000-1234",
+// "tel:+15550001234" and "sip:15550001234@proxy;user=phone" are all
+// 15550001234), so that a member cannot step around a calling-number
+// block by formatting the number differently. "" when there are none.
+func callingDigits(s string) string {
+	if i := strings.IndexAny(s, "@;"); i >= 0 {
+		s = s[:i]
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	if n == len(s) {
+		return s
+	}
+	b := make([]byte, 0, n)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+// Screen refuses a call that one of the ledger's fraud blocks matches
+// (blocks, the view's): 403, the status the toolkit knows as a blocked
+// route, naming the block for the member's operators to quote. It runs
+// first in admission, before a retry is answered from the ledger: a
+// block stops fresh tokens for a call authorised before it too. calling
+// is callingDigits of the request's calling number ("" when none), called
+// its E.164 digits.
+func (a *admission) Screen(blocks *fraudBlocks, member, calling, called string) *refusal {
+	r := blocks.match(member, calling, called)
+	if r == nil {
+		return nil
+	}
+	a.fraudRefused.Add(1)
+	what := "destination " + r.Prefix
+	if r.Calling != "" {
+		what = "calling number " + r.Calling
+	}
+	return &refusal{code: codeBlocked, desc: what + " blocked by fraud control (block " + r.ID + ", rule " + r.Rule + ")"}
 }

@@ -274,3 +274,31 @@ func TestAdmissionCPS(t *testing.T) {
 		t.Fatal("a member without limits: admitted for the maximum, nothing for the ledger to check")
 	}
 }
+
+// TestAdmissionNumberedNetworkIDs: a numbered network's transaction ids
+// (ledger.Network.TxIDNetwork) are read in its layout, so a call the
+// ledger's file has is no longer counted here too; read in the layout
+// without a number its index would be far in the future and the call
+// counted twice until it expired.
+func TestAdmissionNumberedNetworkIDs(t *testing.T) {
+	nw := ledger.Network{ID: "purple", TxIDNetwork: 99}
+	tx, ok := ledger.NetworkTransactionIDFor(nw.TxIDNetwork, 0, 5, 0)
+	if !ok {
+		t.Fatal("no transaction id")
+	}
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	fl := &fakeLedger{}
+	a, cc := testAdmission(clk, fl)
+	a.txIndex = nw.TransactionIndex
+	m := &ledger.Member{ID: "m", ConcurrentLimit: 1}
+	r, ref := a.Reserve(clk.now(), m, cc)
+	if ref != nil {
+		t.Fatal(ref)
+	}
+	r.Commit(tx, clk.now().Add(time.Hour))
+	// The file has the call and has seen it end (its own count is 0).
+	fl.ad = ledger.Admission{Index: 5}
+	if _, ref := a.Reserve(clk.now(), m, cc); ref != nil {
+		t.Fatalf("the call the ledger has is still counted here: %+v", ref)
+	}
+}

@@ -59,6 +59,7 @@ func normalizeNumber(s string) string {
 // refuses, with the OSP status of the answer:
 //
 //	identify, check input   authInput      401, 405, 489, 428, 400
+//	fraud blocks            adm.Screen     403 (admission.go)
 //	a retry?                TransactionByKey: answered from the ledger
 //	loop prevention         rq.upstream    404 for a loop (federation step)
 //	plan                    rq.plan        403, 404 (settlement's policy)
@@ -70,6 +71,9 @@ func (rq *request) authorize(ctx context.Context, c *osp.Component) osp.Componen
 	in, no := rq.authInput(c)
 	if no != nil {
 		return rq.refuse(c.ID, no)
+	}
+	if no := rq.n.adm.Screen(rq.v.fraud, in.member.ID, callingDigits(in.req.Calling()), string(in.called)); no != nil {
+		return rq.refuse(in.id, no)
 	}
 	// A retry of the same request (same member, messageId, Call-ID) gets
 	// the transaction it already has and takes no limit; the ledger

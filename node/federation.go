@@ -408,6 +408,13 @@ func (rq *request) forwardedAnswer(id string, txID uint64, fr *federation.Forwar
 // destinations. The hold stays at what our limit costs: the chained limit
 // is at most that, so it errs on the safe side.
 func (rq *request) authorizeForwarded(ctx context.Context, in *authIn, ch choice, fr *federation.ForwardResult, r *reservation) osp.Component {
+	if our := rq.v.network.TxIDNetwork; our != 0 && ledger.TransactionNetwork(fr.TransactionID) == our {
+		// Two networks numbering their calls alike is what the number is
+		// there to prevent (reconciliation still tells them apart by the
+		// network column): a derived number collided, or the peer copies it.
+		rq.n.log.Warn("federation: the peer's TransactionId carries our network number; give one of the two networks another txid network",
+			"peer", fr.Peer, "txid_network", our, "peer_tx", fr.TransactionID)
+	}
 	chain := federation.ChainLimit(r.Limit(), fr.TimeLimit)
 	offered := fr.Offer(in.want, chain)
 	dests := make([]ledger.Destination, 0, len(offered))

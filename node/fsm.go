@@ -9,9 +9,12 @@ import (
 
 // stateMachine adapts *ledger.Store to consensus.StateMachine: the two
 // packages declare their own Snapshot interfaces (neither imports the
-// other), so Snapshot needs a one-line conversion.
+// other), so Snapshot needs a one-line conversion. watch, when set, sees
+// every applied batch with its results after the ledger applied it (fraud
+// detection, fraud.go); it must be quick and must not propose.
 type stateMachine struct {
-	s *ledger.Store
+	s     *ledger.Store
+	watch func(cmds, results [][]byte)
 	// restored, when set, runs after a successful Restore (node rebuilds
 	// what it derives from the ledger outside it: route quality).
 	restored func()
@@ -20,7 +23,11 @@ type stateMachine struct {
 var _ consensus.StateMachine = stateMachine{}
 
 func (m stateMachine) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
-	return m.s.ApplyBatch(index, cmds)
+	results := m.s.ApplyBatch(index, cmds)
+	if m.watch != nil {
+		m.watch(cmds, results)
+	}
+	return results
 }
 
 func (m stateMachine) AppliedIndex() uint64 { return m.s.AppliedIndex() }

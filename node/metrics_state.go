@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/ospnode/ospnode/settlement/fraud"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -50,6 +51,15 @@ var (
 	descForwards       = desc("ospnode_federation_forwards_total", "Authorisations forwarded to peers, by outcome.", "outcome")
 	descSPState        = desc("ospnode_peer_service_point_state", "Circuit breaker state of each peer service point (1 for the current state).", "peer", "url", "state")
 	descPeerInFlight   = desc("ospnode_peer_in_flight", "Authorisations in flight to each peer.", "peer")
+
+	// Fraud control (fraud.go): labelled by rule, action and table only,
+	// never by member or number, so their cardinality is fixed.
+	descFraudFindings = desc("ospnode_fraud_findings_total", "Fraud rule findings on this node, by rule and action (alert, or block; a block while the detector is still learning is counted as an alert).", "rule", "action")
+	descFraudRefused  = desc("ospnode_fraud_refused_total", "Authorisations this node refused (403) because a fraud block matched.")
+	descFraudDropped  = desc("ospnode_fraud_block_proposals_dropped_total", "Block findings not proposed because the proposal queue was full (other nodes propose the same block).")
+	descFraudActive   = desc("ospnode_fraud_blocks_active", "Fraud blocks in force in the ledger (as this replica has applied).")
+	descFraudTracked  = desc("ospnode_fraud_tracked", "Keys and calls the fraud detector tracks (each table is capped; see ospnode_fraud_evicted_total).", "table")
+	descFraudEvicted  = desc("ospnode_fraud_evicted_total", "Keys and calls the fraud detector dropped at a cap (their history is lost).")
 )
 
 // Describe sends nothing: the collector is "unchecked", which lets the
@@ -125,4 +135,29 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descPeerInFlight, float64(ph.InFlight), ph.ID)
 	}
+	c.collectFraud(counter, gauge)
+}
+
+func (c stateCollector) collectFraud(counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, float64, ...string)) {
+	n := c.n
+	fc := n.fraud
+	for i, r := range fraud.Rules {
+		for j, a := range fraud.Actions {
+			if a != fraud.ActionOff {
+				counter(descFraudFindings, fc.findings[i][j].Load(), string(r), string(a))
+			}
+		}
+	}
+	counter(descFraudRefused, n.adm.fraudRefused.Load())
+	counter(descFraudDropped, fc.dropped.Load())
+	active := 0
+	if v, err := n.state.get(); err == nil && v.fraud != nil {
+		active = v.fraud.active
+	}
+	gauge(descFraudActive, float64(active))
+	st := fc.det.Stats()
+	gauge(descFraudTracked, float64(st.DestinationKeys), "destination")
+	gauge(descFraudTracked, float64(st.CallingKeys), "calling")
+	gauge(descFraudTracked, float64(st.Calls), "calls")
+	counter(descFraudEvicted, uint64(st.Evicted))
 }

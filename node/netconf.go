@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/ospnode/ospnode/ledger/e164"
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/settlement"
+	"github.com/ospnode/ospnode/settlement/fraud"
 )
 
 // Configuration as code. A NetworkConfig is a network's whole
@@ -135,8 +137,8 @@ func (n *Node) InitNetwork(ctx context.Context, net ledger.Network) (created boo
 		if sameNetwork(old, net) {
 			return false, nil
 		}
-		return false, &httpError{http.StatusConflict, fmt.Errorf("%w: %s (%q, %s, txid epoch %d, billing basis %s); a network is initialised once: change its name or billing basis with `ospnode apply`",
-			ErrNetworkExists, old.ID, old.Name, old.Currency, old.TxIDEpoch, basisText(old.BillingBasis))}
+		return false, &httpError{http.StatusConflict, fmt.Errorf("%w: %s (%q, %s, txid epoch %d, txid network %d, billing basis %s); a network is initialised once: change its name or billing basis with `ospnode apply`",
+			ErrNetworkExists, old.ID, old.Name, old.Currency, old.TxIDEpoch, old.TxIDNetwork, basisText(old.BillingBasis))}
 	case !isNotFound(err):
 		return false, err
 	}
@@ -161,8 +163,16 @@ func validateNetwork(net ledger.Network) error {
 	if net.TxIDEpoch > 127 {
 		p = append(p, fmt.Sprintf("network txid_epoch %d: want 0..127", net.TxIDEpoch))
 	}
+	if net.TxIDNetwork != 0 && net.TxIDEpoch > 7 {
+		p = append(p, fmt.Sprintf("network txid_epoch %d: want 0..7 with a txid_network (its ids have 3 epoch bits)", net.TxIDEpoch))
+	}
 	if !net.BillingBasis.Valid() {
 		p = append(p, fmt.Sprintf("network billing_basis %q: want own, source, destination or shorter", net.BillingBasis))
+	}
+	if net.Fraud != nil {
+		if _, err := fraud.FromSettings(net.Fraud); err != nil {
+			p = append(p, "network "+err.Error())
+		}
 	}
 	if len(p) > 0 {
 		return errors.New(strings.Join(p, "; "))
@@ -179,6 +189,10 @@ func basisText(b ledger.BillingBasis) string {
 
 func sameNetwork(a, b ledger.Network) bool {
 	a.BillingBasis, b.BillingBasis = ledger.BillingBasis(basisText(a.BillingBasis)), ledger.BillingBasis(basisText(b.BillingBasis))
+	if !reflect.DeepEqual(a.Fraud, b.Fraud) {
+		return false
+	}
+	a.Fraud, b.Fraud = nil, nil
 	return a == b
 }
 
@@ -355,9 +369,9 @@ func validateConfig(cfg *NetworkConfig, cur *runningConfig, prune bool) []string
 	case cfg.Network != nil:
 		if err := validateNetwork(*cfg.Network); err != nil {
 			bad("%v", err)
-		} else if o := cur.network; o != nil && (o.ID != cfg.Network.ID || o.Currency != cfg.Network.Currency || o.TxIDEpoch != cfg.Network.TxIDEpoch) {
-			bad("network %s: this node serves network %s (currency %s, txid_epoch %d): a network's id, currency and txid_epoch are fixed once initialised",
-				cfg.Network.ID, o.ID, o.Currency, o.TxIDEpoch)
+		} else if o := cur.network; o != nil && (o.ID != cfg.Network.ID || o.Currency != cfg.Network.Currency || o.TxIDEpoch != cfg.Network.TxIDEpoch || o.TxIDNetwork != cfg.Network.TxIDNetwork) {
+			bad("network %s: this node serves network %s (currency %s, txid_epoch %d, txid_network %d): a network's id, currency, txid_epoch and txid_network are fixed once initialised",
+				cfg.Network.ID, o.ID, o.Currency, o.TxIDEpoch, o.TxIDNetwork)
 		}
 	}
 	ids := func(kind string) func(id string, i int) bool {

@@ -46,6 +46,7 @@ type Node struct {
 	// metricsHandler serves met's registry (GET /metrics).
 	metricsHandler http.Handler
 	fed            *fedState
+	fraud          *fraudControl
 	// quality: the route-quality windows, fed by the ledger's apply path
 	// (quality.go).
 	quality *qualityFeed
@@ -131,6 +132,10 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 
+	// Before consensus: raft may apply entries while it opens, and the
+	// detector sees every applied one.
+	n.fraud = newFraudControl(n)
+
 	ln, err := net.Listen("tcp", cfg.ClusterAddr)
 	if err != nil {
 		return nil, fmt.Errorf("node: cluster listener: %w", err)
@@ -156,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		SnapshotInterval:   cfg.Raft.SnapshotInterval,
 		TrailingLogs:       cfg.Raft.TrailingLogs,
 		Dial:               cfg.ClusterDial,
-	}, timedStateMachine{stateMachine{s: n.store, restored: n.qualityRestored}, n.met.applyLatency})
+	}, timedStateMachine{stateMachine{s: n.store, watch: n.fraud.observe, restored: n.qualityRestored}, n.met.applyLatency})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("node: %w", err)
@@ -164,6 +169,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	closers = append(closers, n.cons.Close)
 
 	n.adm = newAdmission(n.now, cfg.TokenValidity, n.store.Admission, n.store.AppliedIndex)
+	n.adm.txIndex = n.transactionIndex
 	if n.fed, err = newFedState(n); err != nil {
 		return nil, err
 	}
@@ -171,6 +177,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.met.reg.MustRegister(stateCollector{n}, qualityCollector{n})
 	n.metricsHandler = promhttp.HandlerFor(n.met.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	closers = append(closers, func() error { n.fed.stop(); return nil })
+	n.fraud.start()
+	closers = append(closers, func() error { n.fraud.close(); return nil })
 
 	n.watchCatchUp()
 	if err := n.listen(); err != nil {
@@ -351,6 +359,7 @@ func (n *Node) Close() error {
 		// Before consensus: the cascader proposes AckOutbox. Items in
 		// flight are delivered again by the next leader.
 		n.fed.stop()
+		n.fraud.close() // before consensus: it proposes blocks
 		var errs []error
 		if err := n.cons.Close(); err != nil {
 			errs = append(errs, err)

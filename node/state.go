@@ -39,6 +39,7 @@ type view struct {
 	// quality policy only; quality.go).
 	quality map[string]*quality.Thresholds
 	decks   *deckCache
+	fraud   *fraudBlocks // the ledger's active fraud blocks (admission.go)
 }
 
 type addrCred struct {
@@ -174,6 +175,15 @@ func (c *stateCache) build(old *view, g ledger.Generations) (*view, error) {
 		v.routes = ix
 		v.quality = routeThresholds(rs, c.log)
 		c.log.Info("route index rebuilt", "routes", ix.Len(), "took", time.Since(start))
+	}
+	if old.gens.Fraud == g.Fraud {
+		v.fraud = old.fraud
+	} else {
+		bs, err := c.store.FraudBlocks()
+		if err != nil {
+			return nil, fmt.Errorf("node: read fraud blocks: %w", err)
+		}
+		v.fraud = newFraudBlocks(bs)
 	}
 	if old.gens.Decks == g.Decks && old.decks != nil {
 		v.decks = old.decks

@@ -256,7 +256,7 @@ func (rq *request) usageTransaction(ctx context.Context, id uint64) (*ledger.Tra
 		return nil, err
 	}
 	if err != nil {
-		idx := ledger.TransactionIndex(id)
+		idx := rq.v.network.TransactionIndex(id)
 		if idx == 0 || applied >= idx {
 			return nil, nil // applied here before the lookup: no such transaction
 		}
@@ -416,6 +416,9 @@ func (rq *request) rateUpstream(t *ledger.Transaction, at time.Time, durMs int64
 		rating = &ledger.Rating{BillableSeconds: rt.BillableSeconds}
 	}
 	rating.Buy, rating.BuyCounterparty, rating.BuyDeckID = rt.Amount, ledger.PeerAccount(t.UpstreamPeer), deck
+	// The peer's deck bills its own seconds (60/60 where our member's is
+	// 1/1): kept apart, so what we show the peer is what it invoices.
+	rating.SetBuySeconds(rt.BillableSeconds)
 	return rating
 }
 
@@ -480,4 +483,13 @@ func tokenErrorStatus(err error) int {
 		return osp.StatusTimeProblem
 	}
 	return osp.StatusBadRequest
+}
+
+// transactionIndex is the log index of one of our transaction ids, in the
+// network's id layout (ledger.Network.TransactionIndex).
+func (n *Node) transactionIndex(id uint64) uint64 {
+	if v, err := n.state.get(); err == nil {
+		return v.network.TransactionIndex(id)
+	}
+	return ledger.TransactionIndex(id)
 }

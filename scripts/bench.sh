@@ -49,6 +49,7 @@ else
   run "OSP codec (one core)" go test -run '^$' -bench 'Decode|Encode|RequestResponse' -benchmem -benchtime "$benchtime" -cpu 1 ./osp/
   run "Tokens: 5 per authorisation, and verification" go test -run '^$' -bench 'Token' -benchmem -benchtime "$benchtime" -cpu 1 ./osp/
   run "Ledger apply (256 commands per Raft entry)" go test -run '^$' -bench 'Apply|Encode' -benchmem -benchtime "$benchtime" ./ledger/
+  run "Fraud detection per event (detector alone; FSM hook per command)" go test -run '^$' -bench 'Observe|FraudObserve' -benchmem -benchtime "$benchtime" ./settlement/fraud/ ./node/
   # In-process clusters run with 4 Ps (-cpu 4, suffix -4): two per core, as
   # `ospnode serve` runs (cmd/procs.go), so that Ps blocked in fsync do not
   # stall the other nodes' goroutines.

@@ -27,14 +27,25 @@ const (
 // (a partner may send only durations); HasBillable and Amount.Currency() say
 // whether they are present.
 type CDR struct {
-	TransactionID  string // the OSP transaction id, when known
-	CallID         string // SIP Call-ID
-	Calling        string
-	Called         string
-	ConnectTime    time.Time
-	DurationMillis int64 // duration as reported, in milliseconds
-	Role           Role
-	Counterparty   string
+	TransactionID string // the OSP transaction id, when known
+	// Network is the network whose TransactionID this is (the exporting
+	// network's id, in files an ospnode network exports); "" when the file
+	// does not say, as in a member's own CDRs, which carry the ids we
+	// gave its proxies. Every network numbers its transactions itself, so
+	// two networks' ids name two calls even when equal (Reconcile).
+	Network string
+	// PeerTransactionID is the id the counterparty network knows the call
+	// by, when we know it: the upstream's TransactionId for a call we
+	// forwarded to it. Reconcile pairs it with the counterparty's own
+	// TransactionID.
+	PeerTransactionID string
+	CallID            string // SIP Call-ID
+	Calling           string
+	Called            string
+	ConnectTime       time.Time
+	DurationMillis    int64 // duration as reported, in milliseconds
+	Role              Role
+	Counterparty      string
 	// BillableSeconds is valid when HasBillable.
 	BillableSeconds int64
 	HasBillable     bool
@@ -77,25 +88,32 @@ const (
 	FieldCurrency        = "currency"
 	FieldPrefix          = "prefix"
 	FieldDescription     = "description"
+	// FieldNetwork and FieldPeerTransactionID: whose numbering
+	// transaction_id is, and the id the counterparty network knows the
+	// call by (CDR.Network, CDR.PeerTransactionID).
+	FieldNetwork           = "network"
+	FieldPeerTransactionID = "peer_transaction_id"
 )
 
 // ColumnMap names, for each CDR field, the column of a carrier's CSV that
 // holds it ("" = the field's own name, "-" = absent). Every carrier exports
 // differently, e.g. ColumnMap{TransactionID: "txn_id", Called: "dst"}.
 type ColumnMap struct {
-	TransactionID   string
-	CallID          string
-	Calling         string
-	Called          string
-	ConnectTime     string
-	Duration        string
-	Role            string
-	Counterparty    string
-	BillableSeconds string
-	Amount          string
-	Currency        string
-	Prefix          string
-	Description     string
+	TransactionID     string
+	CallID            string
+	Calling           string
+	Called            string
+	ConnectTime       string
+	Duration          string
+	Role              string
+	Counterparty      string
+	BillableSeconds   string
+	Amount            string
+	Currency          string
+	Prefix            string
+	Description       string
+	Network           string
+	PeerTransactionID string
 }
 
 // ParseColumnMap parses "field=column,field=column" (e.g.
@@ -121,9 +139,11 @@ func ParseColumnMap(s string) (ColumnMap, error) {
 	return m, nil
 }
 
+// cdrFields is every CDR field, in CDRHeader's order: the one column set
+// of the CSV that exports write and every reader takes.
 var cdrFields = []string{FieldTransactionID, FieldCallID, FieldCalling, FieldCalled, FieldConnectTime,
 	FieldDuration, FieldRole, FieldCounterparty, FieldBillableSeconds, FieldAmount, FieldCurrency,
-	FieldPrefix, FieldDescription}
+	FieldPrefix, FieldDescription, FieldNetwork, FieldPeerTransactionID}
 
 func (m *ColumnMap) ptr(field string) *string {
 	switch field {
@@ -153,6 +173,10 @@ func (m *ColumnMap) ptr(field string) *string {
 		return &m.Prefix
 	case FieldDescription:
 		return &m.Description
+	case FieldNetwork:
+		return &m.Network
+	case FieldPeerTransactionID:
+		return &m.PeerTransactionID
 	}
 	return nil
 }
@@ -256,10 +280,12 @@ func ReadCDRs(r io.Reader, f CDRFormat) ([]CDR, error) {
 			Calling: get(FieldCalling), Called: get(FieldCalled),
 			Counterparty: get(FieldCounterparty), Line: line,
 			Prefix: get(FieldPrefix), Description: get(FieldDescription),
+			Network: get(FieldNetwork), PeerTransactionID: get(FieldPeerTransactionID),
 		}
 		for _, s := range []struct{ name, v string }{{FieldTransactionID, c.TransactionID}, {FieldCallID, c.CallID},
 			{FieldCalling, c.Calling}, {FieldCalled, c.Called}, {FieldCounterparty, c.Counterparty},
-			{FieldPrefix, c.Prefix}, {FieldDescription, c.Description}} {
+			{FieldPrefix, c.Prefix}, {FieldDescription, c.Description}, {FieldNetwork, c.Network},
+			{FieldPeerTransactionID, c.PeerTransactionID}} {
 			if len(s.v) > 256 {
 				errs.add(line, f.Columns.column(s.name), s.v, fmt.Errorf("%w: longer than 256 bytes", ErrBadInput))
 			}
@@ -336,9 +362,7 @@ func cdrErr(err error) error {
 
 // CDRHeader is the header WriteCDRs writes (the Field* names), which
 // ReadCDRs reads back with an empty ColumnMap.
-var CDRHeader = []string{FieldTransactionID, FieldCallID, FieldCalling, FieldCalled, FieldConnectTime,
-	FieldDuration, FieldRole, FieldCounterparty, FieldBillableSeconds, FieldAmount, FieldCurrency,
-	FieldPrefix, FieldDescription}
+var CDRHeader = cdrFields
 
 // WriteCDRs writes cdrs as CSV with CDRHeader: times in RFC 3339 UTC with
 // milliseconds, durations in seconds with 3 decimals, amounts in plain
@@ -366,6 +390,7 @@ func cdrRecord(rec []string, c *CDR) {
 	rec[6], rec[7] = string(c.Role), c.Counterparty
 	rec[8], rec[9], rec[10] = "", "", ""
 	rec[11], rec[12] = c.Prefix, c.Description
+	rec[13], rec[14] = c.Network, c.PeerTransactionID
 	if c.HasBillable {
 		rec[8] = strconv.FormatInt(c.BillableSeconds, 10)
 	}

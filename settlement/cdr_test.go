@@ -119,6 +119,7 @@ func FuzzReadCDRs(f *testing.F) {
 	f.Add("called,connect_time,duration,amount,currency,billable_seconds,role,transaction_id\n49,2026-11-01T00:00:00Z,30.5,0.1,USD,31,source,T\n")
 	f.Add("called,connect_time,duration\n\"4\n9\",2026-11-01,1\n")
 	f.Add("called,connect_time,duration\n49,2026-11-01,99999999999.999\n")
+	f.Add("transaction_id,called,connect_time,duration,network,peer_transaction_id\n3566850904877506560,49,2026-11-01,1,PURPLE,864691128455221248\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		cdrs, err := ReadCDRs(strings.NewReader(in), CDRFormat{Currency: "EUR", MaxRows: 50})
 		if err != nil {
@@ -136,7 +137,8 @@ func FuzzReadCDRs(f *testing.F) {
 			t.Fatalf("written CDRs do not read back: %v\n%s", err, buf.String())
 		}
 		for i := range cdrs {
-			if back[i].DurationMillis != cdrs[i].DurationMillis || !back[i].Amount.Equal(cdrs[i].Amount) {
+			if back[i].DurationMillis != cdrs[i].DurationMillis || !back[i].Amount.Equal(cdrs[i].Amount) ||
+				back[i].Network != cdrs[i].Network || back[i].PeerTransactionID != cdrs[i].PeerTransactionID {
 				t.Fatalf("round trip %d: %+v vs %+v", i, cdrs[i], back[i])
 			}
 		}

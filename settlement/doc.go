@@ -17,7 +17,9 @@
 //     applies, exported for callers that rate without a deck.
 //   - CDR, ColumnMap, CDRFormat, ReadCDRs, WriteCDRs: carriers' CDR files.
 //   - Reconcile, ReconcileInternal, Report: matching and dispute decisions.
-//   - BuildStatement, Statement, Convert, Net: statements, invoices, netting.
+//   - BuildStatement, Statement, Convert, Net: statements, invoices, netting;
+//     StatementHeading, Debt, Number and WriteHTML / WritePDF: the statement
+//     as a document to send (who owes whom, named parties, number, dates).
 //   - MinorUnit: ISO 4217 minor units, embedded from datasets/country-codes.
 //   - Policy (NewPolicy, Rank, MarginOK, Seed), CallCredit.Grant,
 //     SecondsFor, HoldAmount, MinuteCost, Translate: the routing and credit

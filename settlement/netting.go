@@ -25,6 +25,9 @@ type Netting struct {
 	// Positions has A = Them and B = Us, so Net = TheyOweUs − WeOweThem:
 	// positive means they pay us, negative means we pay them.
 	Positions []NetPosition
+	// Heading names the parties and dates the document (netting_doc.go);
+	// BuildNetting leaves it zero for the caller.
+	Heading NettingHeading
 }
 
 // BuildNetting nets theyOwe (rated CDRs of calls they pay us for: our sell

@@ -29,8 +29,12 @@ type MatchKey string
 
 const (
 	KeyTransactionID MatchKey = "transaction_id"
-	KeyCallID        MatchKey = "call_id"
-	KeyFallback      MatchKey = "calling+called+time" // connect times within the skew
+	// KeyPeerTransactionID: one side's own transaction id is the id the
+	// other side's export gives for it (the counterparty network's id for
+	// a call forwarded between the two networks).
+	KeyPeerTransactionID MatchKey = "peer_transaction_id"
+	KeyCallID            MatchKey = "call_id"
+	KeyFallback          MatchKey = "calling+called+time" // connect times within the skew
 )
 
 // Defaults of ReconcileOptions.
@@ -136,7 +140,12 @@ type Report struct {
 	// conflicts with their call's paid final: never paid, so not paired,
 	// but counted here for review.
 	Conflicts int `json:",omitempty"`
-	Decision  Decision
+	// DurationsOnly (internal mode): the two sides are compared on the
+	// durations they reported; their amounts are not compared (each side
+	// is rated on its own deck, so they differ by design) and the totals
+	// carry none.
+	DurationsOnly bool `json:",omitempty"`
+	Decision      Decision
 	// Matches lists every record behind the numbers, grouped by class in
 	// Classes order, each group by our line then their line.
 	Matches []Match
@@ -153,8 +162,12 @@ func (r *Report) Summary(c Class) ClassSummary {
 }
 
 // Reconcile matches our CDRs against theirs (SETTLEMENT.md): by
-// TransactionID where both have one; else by Call-ID where both have one;
-// else by (calling, called, connect time within the skew). Records matched
+// transaction id where both have one in the same numbering; across two
+// networks (CDR.Network differs) by the id each knows for the other's
+// call (one side's PeerTransactionID is the other's TransactionID), never
+// by equal ids, which every network issues; else by Call-ID where both
+// have one (across networks, with connect times within the skew); else
+// by (calling, called, connect time within the skew). Records matched
 // are classified by billable seconds (CDR.Billable), amounts compared where
 // both are rated, and the dispute decision taken. Inputs are not modified;
 // the report points into them. It runs in O(n) expected time with hash maps.
@@ -232,16 +245,35 @@ func Reconcile(ours, theirs []CDR, opts ReconcileOptions) (*Report, error) {
 
 // ReconcileInternal compares the source-role and destination-role reports of
 // the same transactions (SETTLEMENT.md "internal reconciliation"): records
-// with RoleSource are "ours", RoleDestination "theirs". A record without a
-// role wraps ErrBadInput.
+// with RoleSource are "ours", RoleDestination "theirs". It compares the
+// durations each side reported (Report.DurationsOnly): a record's billable
+// seconds and amount are its deck's, and the two sides' decks differ by
+// design. An export lists a report once per rated side (a forwarded call's
+// source report: the member's sell line and the upstream's buy line);
+// only the first line of a transaction and role is kept. A record without
+// a role wraps ErrBadInput.
 func ReconcileInternal(cdrs []CDR, opts ReconcileOptions) (*Report, error) {
 	var src, dst []CDR
+	type txRole struct {
+		tx   string
+		role Role
+	}
+	seen := map[txRole]bool{}
 	for i := range cdrs {
-		switch cdrs[i].Role {
+		c := cdrs[i]
+		c.Amount, c.HasBillable, c.BillableSeconds = money.Amount{}, false, 0
+		if c.TransactionID != "" {
+			k := txRole{c.TransactionID, c.Role}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		}
+		switch c.Role {
 		case RoleSource:
-			src = append(src, cdrs[i])
+			src = append(src, c)
 		case RoleDestination:
-			dst = append(dst, cdrs[i])
+			dst = append(dst, c)
 		default:
 			return nil, fmt.Errorf("%w: line %d: internal reconciliation needs a role (source or destination)", ErrBadInput, cdrs[i].Line)
 		}
@@ -254,7 +286,7 @@ func ReconcileInternal(cdrs []CDR, opts ReconcileOptions) (*Report, error) {
 	}
 	rep, err := Reconcile(src, dst, opts)
 	if rep != nil {
-		rep.Mode = "internal"
+		rep.Mode, rep.DurationsOnly = "internal", true
 	}
 	return rep, err
 }
@@ -312,24 +344,56 @@ func match(ours, theirs []CDR, skew time.Duration) []pairing {
 	}
 	taken := make([]bool, len(theirs))
 
-	// Pass 1: transaction id, where both sides have one.
+	// Pass 1: transaction ids. In one numbering, equal ids; across
+	// networks, our id for the call against theirs, either way round.
 	byID := make(map[string][]int32, len(theirs))
+	byPeerID := map[string][]int32{}
 	for j := range theirs {
 		if id := theirs[j].TransactionID; id != "" {
 			byID[id] = append(byID[id], int32(j))
 		}
-	}
-	for i := range ours {
-		if id := ours[i].TransactionID; id != "" {
-			if j := takeFirst(byID, id, taken); j >= 0 {
-				pairOf[i] = pairing{j, KeyTransactionID}
-			}
+		if id := theirs[j].PeerTransactionID; id != "" {
+			byPeerID[id] = append(byPeerID[id], int32(j))
 		}
 	}
-	byID = nil
+	take := func(m map[string][]int32, key string, ok func(j int32) bool) int32 {
+		list := m[key]
+		for k, j := range list {
+			if !taken[j] && ok(j) {
+				taken[j] = true
+				if k == 0 {
+					m[key] = list[1:] // the common case; a taken record later in a list is skipped
+				}
+				return j
+			}
+		}
+		return -1
+	}
+	for i := range ours {
+		o := &ours[i]
+		if o.PeerTransactionID != "" {
+			if j := take(byID, o.PeerTransactionID, func(j int32) bool { return !sameNetwork(o, &theirs[j]) }); j >= 0 {
+				pairOf[i] = pairing{j, KeyPeerTransactionID}
+				continue
+			}
+		}
+		if o.TransactionID == "" {
+			continue
+		}
+		if j := take(byPeerID, o.TransactionID, func(j int32) bool { return !sameNetwork(o, &theirs[j]) }); j >= 0 {
+			pairOf[i] = pairing{j, KeyPeerTransactionID}
+			continue
+		}
+		if j := take(byID, o.TransactionID, func(j int32) bool { return sameNumbering(o, &theirs[j]) }); j >= 0 {
+			pairOf[i] = pairing{j, KeyTransactionID}
+		}
+	}
+	byID, byPeerID = nil, nil
 
-	// Pass 2: Call-ID, where both have one and not both have a transaction
-	// id (two different transaction ids are two different calls).
+	// Pass 2: Call-ID, where both have one and no ids say they are two
+	// calls. Across networks a Call-ID travels with the call through
+	// every hop (and a proxy may reuse one), so the connect times must
+	// also agree within the skew.
 	byCall := map[string][]int32{}
 	for j := range theirs {
 		if !taken[j] && theirs[j].CallID != "" {
@@ -340,15 +404,16 @@ func match(ours, theirs []CDR, skew time.Duration) []pairing {
 		if pairOf[i].theirs >= 0 || ours[i].CallID == "" {
 			continue
 		}
-		list := byCall[ours[i].CallID]
-		for k, j := range list {
-			if taken[j] || (ours[i].TransactionID != "" && theirs[j].TransactionID != "") {
-				continue
+		o := &ours[i]
+		j := take(byCall, o.CallID, func(j int32) bool {
+			t := &theirs[j]
+			if idsCompared(o, t) {
+				return false
 			}
-			taken[j] = true
+			return sameNumbering(o, t) || within(o.ConnectTime, t.ConnectTime, skew)
+		})
+		if j >= 0 {
 			pairOf[i] = pairing{j, KeyCallID}
-			byCall[ours[i].CallID] = list[k+1:]
-			break
 		}
 	}
 	byCall = nil
@@ -402,22 +467,41 @@ func match(ours, theirs []CDR, skew time.Duration) []pairing {
 	return pairOf
 }
 
-// sharesID: both have a transaction id, or both a Call-ID — then they were
-// compared by that id already and are different calls.
-func sharesID(a, b *CDR) bool {
-	return (a.TransactionID != "" && b.TransactionID != "") || (a.CallID != "" && b.CallID != "")
+// sameNumbering reports whether a's and b's transaction ids are issued by
+// the same network (or a file does not say whose they are: a member's
+// CDRs carry the ids we gave its proxies).
+func sameNumbering(a, b *CDR) bool {
+	return a.Network == "" || b.Network == "" || a.Network == b.Network
 }
 
-func takeFirst(m map[string][]int32, key string, taken []bool) int32 {
-	list := m[key]
-	for k, j := range list {
-		if !taken[j] {
-			taken[j] = true
-			m[key] = list[k+1:]
-			return j
-		}
+// sameNetwork reports whether a and b are known to come from one network:
+// then one's peer id cannot be the other's own id. A file that does not
+// say (a peer's export without the network column) may still give the
+// id the peer knows for our call.
+func sameNetwork(a, b *CDR) bool {
+	return a.Network != "" && a.Network == b.Network
+}
+
+// idsCompared reports whether a and b carry transaction ids that pass 1
+// compared: then, unpaired, they are different calls, whatever else they
+// share. In one numbering that is both having an id; across networks, one
+// side knowing the other's id for the call.
+func idsCompared(a, b *CDR) bool {
+	if sameNumbering(a, b) {
+		return a.TransactionID != "" && b.TransactionID != ""
 	}
-	return -1
+	return (a.PeerTransactionID != "" && b.TransactionID != "") || (b.PeerTransactionID != "" && a.TransactionID != "")
+}
+
+// sharesID: ids that were compared already (idsCompared), or both have a
+// Call-ID — then they are different calls.
+func sharesID(a, b *CDR) bool {
+	return idsCompared(a, b) || (a.CallID != "" && b.CallID != "")
+}
+
+func within(a, b time.Time, skew time.Duration) bool {
+	d := a.Sub(b)
+	return d <= skew && d >= -skew
 }
 
 // total fills the per-class summaries and side totals.

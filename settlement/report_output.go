@@ -17,8 +17,18 @@ func (r *Report) WriteText(w io.Writer, maxRecords int) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "Reconciliation (%s) period %s, currency %s, tolerance %s, skew %s\n",
 		r.Mode, orDash(r.Period), orDash(r.Currency), r.Tolerance, r.Skew)
-	fmt.Fprintf(bw, "%-8s %d calls, %d billable s, amount %s (%d rated)\n", r.OursLabel+":", r.Ours.Calls, r.Ours.Seconds, r.Ours.Amount.Text(), r.Ours.Rated)
-	fmt.Fprintf(bw, "%-8s %d calls, %d billable s, amount %s (%d rated)\n", r.TheirsLabel+":", r.Theirs.Calls, r.Theirs.Seconds, r.Theirs.Amount.Text(), r.Theirs.Rated)
+	for _, side := range []struct {
+		label string
+		t     Totals
+	}{{r.OursLabel, r.Ours}, {r.TheirsLabel, r.Theirs}} {
+		if r.DurationsOnly {
+			// Not "amount 0 (0 rated)": the calls are rated, on two decks.
+			fmt.Fprintf(bw, "%-8s %d calls, %d s reported (whole seconds up); amounts not compared: each side is rated on its own deck\n",
+				side.label+":", side.t.Calls, side.t.Seconds)
+			continue
+		}
+		fmt.Fprintf(bw, "%-8s %d calls, %d billable s, amount %s (%d rated)\n", side.label+":", side.t.Calls, side.t.Seconds, side.t.Amount.Text(), side.t.Rated)
+	}
 	if r.Conflicts > 0 {
 		fmt.Fprintf(bw, "conflicts: %d final record(s) contradicted their call's paid final (kept, never paid, not paired)\n", r.Conflicts)
 	}
@@ -34,7 +44,9 @@ func (r *Report) WriteText(w io.Writer, maxRecords int) error {
 	}
 	fmt.Fprintf(bw, "\nAmount differences on matched calls: %d, sum %s\n", r.AmountDiffs, r.AmountDiffSum.Text())
 	d := r.Decision
-	if d.VolumeBasis == "seconds" {
+	if r.DurationsOnly {
+		fmt.Fprintf(bw, "Volume difference: %d s (%s%%), by reported seconds\n", d.VolumeDiffSeconds, orDash(d.VolumePercent))
+	} else if d.VolumeBasis == "seconds" {
 		fmt.Fprintf(bw, "Volume difference: %d s (%s%%), by billable seconds: not both sides rated\n", d.VolumeDiffSeconds, orDash(d.VolumePercent))
 	} else {
 		fmt.Fprintf(bw, "Volume difference: %s %s (%s%%)\n", d.VolumeDiff.Text(), r.Currency, orDash(d.VolumePercent))

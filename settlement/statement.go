@@ -47,6 +47,9 @@ type Statement struct {
 	// Excluded counts CDRs of other counterparties or outside the period.
 	Excluded   int
 	Conversion *Conversion `json:",omitempty"`
+	// Heading names the parties, the direction and the issue date
+	// (statement_doc.go); BuildStatement leaves it zero for the caller.
+	Heading StatementHeading
 }
 
 // Minutes renders the billable minutes with 2 decimals.

@@ -205,13 +205,13 @@ func TestStatementOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := h.String()
-	for _, want := range []string{"<svg", "<rect class=\"minutes\"", "<table>", s.Invoice.Text(), "&lt;script&gt;", "0.9 USD→EUR"} {
+	for _, want := range []string{`class="chart"`, `class="bar min"`, "<table", GroupDigits(s.Invoice.Text()), "&lt;script&gt;", "1 USD = 0.9 EUR"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
 	for _, bad := range []string{"<script>", "http://", "https://"} {
-		if strings.Contains(strings.ReplaceAll(page, "http://www.w3.org/2000/svg", ""), bad) {
+		if strings.Contains(page, bad) {
 			t.Errorf("HTML contains %q", bad)
 		}
 	}

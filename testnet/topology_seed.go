@@ -88,7 +88,10 @@ func (s *NetworkSpec) Commands() []ledger.Command {
 	if !s.NoDefaults && len(members)+len(trunks)+len(routes)+len(decks) == 0 {
 		members, trunks, routes, decks = DefaultSeed(s.Currency)
 	}
-	cmds := []ledger.Command{ledger.SetNetwork{Network: ledger.Network{ID: s.Name, Name: s.Name + " (testnet)", Currency: s.Currency}}}
+	// The network number `ospnode network init` derives: every testnet
+	// network numbers its TransactionIds apart, as real ones do.
+	cmds := []ledger.Command{ledger.SetNetwork{Network: ledger.Network{ID: s.Name, Name: s.Name + " (testnet)", Currency: s.Currency,
+		TxIDNetwork: ledger.DeriveTxIDNetwork(s.Name)}}}
 	for _, d := range decks {
 		cmds = append(cmds, ledger.PutDeckVersion{Version: d})
 	}

@@ -1,0 +1,178 @@
+package settlement
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"html/template"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NettingHeading names the two parties of a netting document and dates
+// it: Netting.Us and Netting.Them stay the ids, these are the names a
+// reader sees ("" shows the id).
+type NettingHeading struct {
+	UsName, ThemName string
+	Issued           time.Time `json:",omitzero"` // the zero time renders as "not stated"
+}
+
+// Number is the netting statement's number, derived like
+// Statement.Number (the same netting issued again gets the same number):
+// US-YYYYMMDD-N-HASH over us, them and the period bounds.
+func (nt *Netting) Number() string {
+	h := sha256.New()
+	for _, f := range []string{"netting", nt.Us, nt.Them, nt.Period.Start.UTC().Format(time.RFC3339Nano), nt.Period.End.UTC().Format(time.RFC3339Nano)} {
+		h.Write([]byte(strconv.Itoa(len(f)) + ":" + f + ";"))
+	}
+	us := numberPart(nt.Us)
+	if us == "" {
+		us = "NT"
+	}
+	day := "ALL"
+	if !nt.Period.Start.IsZero() {
+		day = nt.Period.Start.UTC().Format("20060102")
+	}
+	return us + "-" + day + "-N-" + strings.ToUpper(hex.EncodeToString(h.Sum(nil))[:10])
+}
+
+// nettingView is a Netting as its documents show it (HTML and PDF share it).
+type nettingView struct {
+	Number, Issued, Period string
+	Us, Them               Party
+	Empty                  bool
+	Currencies             []nettingCurrencyView
+	Class                  string // "sell" (they pay us), "buy" (we pay them) or "netting" (even, mixed or empty)
+}
+
+type nettingCurrencyView struct {
+	Currency            string
+	TheyOwe, WeOwe      string // the two debts in words
+	TheyOweRow, WeOwRow []string
+	Net                 string // who pays whom, in words
+}
+
+func (nt *Netting) view() nettingView {
+	us, them := Party{ID: nt.Us, Name: nt.Heading.UsName}, Party{ID: nt.Them, Name: nt.Heading.ThemName}
+	v := nettingView{Number: nt.Number(), Issued: "not stated", Period: nt.Period.PeriodText(), Us: us, Them: them,
+		Empty: len(nt.Positions) == 0, Class: "netting"}
+	if !nt.Heading.Issued.IsZero() {
+		v.Issued = nt.Heading.Issued.UTC().Format("2006-01-02")
+	}
+	name := func(id string) string {
+		switch id {
+		case nt.Us:
+			return us.Display()
+		case nt.Them:
+			return them.Display()
+		}
+		return id
+	}
+	dirs := map[string]bool{}
+	for _, r := range nt.rows() {
+		cv := nettingCurrencyView{Currency: r.Currency,
+			TheyOwe:    them.Display() + " owes " + us.Display() + " " + GroupedAmount(r.TheyOweUs) + " for " + callsText(r.TheyOweCalls) + " it sent (" + GroupDigits(r.TheyOweMinutes) + " min).",
+			WeOwe:      us.Display() + " owes " + them.Display() + " " + GroupedAmount(r.WeOweThem) + " for " + callsText(r.WeOweCalls) + " it carried (" + GroupDigits(r.WeOweMinutes) + " min).",
+			TheyOweRow: []string{them.Display() + " owes " + us.Display(), strconv.Itoa(r.TheyOweCalls), GroupDigits(r.TheyOweMinutes), GroupDigits(r.TheyOweUs.Text())},
+			WeOwRow:    []string{us.Display() + " owes " + them.Display(), strconv.Itoa(r.WeOweCalls), GroupDigits(r.WeOweMinutes), GroupDigits(r.WeOweThem.Text())},
+		}
+		switch r.Payer {
+		case "":
+			cv.Net = "Net in " + r.Currency + ": even, nothing to pay either way."
+			dirs["even"] = true
+		default:
+			cv.Net = "Net: " + name(r.Payer) + " pays " + name(r.Payee) + " " + GroupedAmount(r.Due) + "."
+			dirs[r.Payer] = true
+		}
+		v.Currencies = append(v.Currencies, cv)
+	}
+	if len(dirs) == 1 {
+		switch {
+		case dirs[nt.Them]:
+			v.Class = "sell"
+		case dirs[nt.Us]:
+			v.Class = "buy"
+		}
+	}
+	return v
+}
+
+func callsText(n int) string {
+	if n == 1 {
+		return "1 call"
+	}
+	return GroupDigits(strconv.Itoa(n)) + " calls"
+}
+
+// WriteHTML writes the netting statement as a self-contained page in
+// the statement's style: per currency what each side owes the other, in
+// words and in a table, and who pays whom the net; an empty period says so.
+func (nt *Netting) WriteHTML(w io.Writer) error {
+	return nettingPage.Execute(w, nt.view())
+}
+
+var nettingPage = template.Must(template.New("netting").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Netting statement {{.Number}}: {{.Us.Display}} and {{.Them.Display}}</title>
+<style>
+` + documentCSS + `</style></head>
+<body class="{{.Class}}">
+<div class="top">
+<div>
+<div class="kind">Netting statement</div>
+<h1>{{.Us.Display}} and {{.Them.Display}}</h1>
+{{if .Them.Name}}<div class="id">{{.Them.ID}}</div>{{end}}
+</div>
+<dl class="meta">
+<dt>Issuer</dt><dd>{{.Us.Display}}{{if and .Us.Name .Us.ID}} <span class="id">({{.Us.ID}})</span>{{end}}</dd>
+<dt>Statement no.</dt><dd id="number">{{.Number}}</dd>
+<dt>Issue date</dt><dd>{{.Issued}}</dd>
+<dt>Period</dt><dd id="period">{{.Period}}</dd>
+</dl>
+</div>
+{{if .Empty}}<p class="owes" id="owes">No rated calls between {{.Us.Display}} and {{.Them.Display}} in this period: nothing is owed either way.</p>
+{{else}}{{range .Currencies}}<p class="owes">{{.Net}}</p>
+<p class="dir">{{.TheyOwe}}<br>{{.WeOwe}}</p>
+<div class="scroll"><table class="netting"><thead><tr><th class="l">{{.Currency}}</th><th>Calls</th><th>Minutes</th><th>Amount ({{.Currency}})</th></tr></thead><tbody>
+<tr>{{range $i, $c := .TheyOweRow}}<td{{if eq $i 0}} class="l"{{end}}>{{$c}}</td>{{end}}</tr>
+<tr>{{range $i, $c := .WeOwRow}}<td{{if eq $i 0}} class="l"{{end}}>{{$c}}</td>{{end}}</tr>
+</tbody></table></div>
+{{end}}{{end}}<p class="note">Each side is the invoice amount of its statement (the exact sum of its rated calls, rounded once to the currency's minor unit); the net is what they owe us minus what we owe them, per currency: currencies are never mixed. Times are UTC.</p>
+</body></html>
+`))
+
+// WritePDF writes the netting statement as an A4 PDF with the page's
+// words and figures (deterministic, as Statement.WritePDF).
+func (nt *Netting) WritePDF(w io.Writer) error {
+	v := nt.view()
+	p := newPDFDoc("Netting statement", v.Number, v.Us.Display(), nt.Heading.Issued)
+	f := p.f
+	f.SetFont("Helvetica", "B", 9)
+	f.CellFormat(pdfWidth, 5, "NETTING STATEMENT", "", 1, "L", false, 0, "")
+	f.SetFont("Helvetica", "B", 18)
+	f.MultiCell(pdfWidth, 9, p.tr(v.Us.Display()+" and "+v.Them.Display()), "", "L", false)
+	f.Ln(3)
+	issuer := v.Us.Display()
+	if v.Us.Name != "" && v.Us.ID != "" {
+		issuer += " (" + v.Us.ID + ")"
+	}
+	p.meta([]viewRow{{"Issuer", issuer}, {"Counterparty", v.Them.Display() + " (" + v.Them.ID + ")"}, {"Statement no.", v.Number},
+		{"Issue date", v.Issued}, {"Period", v.Period}})
+	if v.Empty {
+		p.box("No rated calls between "+v.Us.Display()+" and "+v.Them.Display()+" in this period: nothing is owed either way.", 12, true, [3]int{244, 244, 244})
+	}
+	for _, c := range v.Currencies {
+		p.box(c.Net, 14, true, [3]int{244, 244, 244})
+		f.SetFont("Helvetica", "", 10)
+		f.MultiCell(pdfWidth, 5, p.tr(c.TheyOwe), "", "L", false)
+		f.MultiCell(pdfWidth, 5, p.tr(c.WeOwe), "", "L", false)
+		f.Ln(2)
+		rows := [][]string{c.TheyOweRow, c.WeOwRow}
+		p.table([]pdfCol{{c.Currency, 80, "L"}, {"Calls", 25, "R"}, {"Minutes", 35, "R"}, {"Amount (" + c.Currency + ")", 40, "R"}},
+			len(rows), func(i int) []string { return rows[i] })
+	}
+	p.note("Each side is the invoice amount of its statement (the exact sum of its rated calls, rounded once to the currency's minor unit); the net is what they owe us minus what we owe them, per currency: currencies are never mixed. Times are UTC.")
+	return f.Output(w)
+}
