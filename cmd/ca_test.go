@@ -86,7 +86,7 @@ func TestCAErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"no dir", []string{"ca", "list"}, 1, "dir"},
+		{"no dir", []string{"ca", "list"}, 2, "dir"},
 		{"no CA", []string{"ca", "list", "--dir", t.TempDir()}, 1, "ospnode ca init"},
 		{"bad kind", []string{"ca", "issue", "--dir", dir, "--kind", "admin", "--name", "x", "--out", out + "/x"}, 2, "unknown certificate kind"},
 		{"bad key", []string{"ca", "init", "--dir", t.TempDir(), "--key", "dsa"}, 2, "key algorithm"},

@@ -14,8 +14,10 @@ import (
 const exitStatusHelp = `EXIT STATUS:
    0  success
    1  the operation failed (a node refused, a file could not be read, a check found problems)
-   2  the command line is wrong (unknown command or flag, missing or malformed argument)
-   3  reconcile: a dispute is raised`
+   2  the command line is wrong (unknown command or flag, a required flag missing, a malformed argument)
+   3  reconcile: a dispute is raised
+   4  settle rate, settle statement: some records were rejected; the output holds the rest and
+      the rejects (--rejects FILE, else stderr) name each one's line and reason`
 
 // prepareArgs makes the command line what urfave/cli can parse as people
 // type it:

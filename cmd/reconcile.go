@@ -1,11 +1,14 @@
 package cmd
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -31,6 +34,9 @@ func reconcileCommand() *cli.Command {
 		&cli.StringFlag{Name: "volume-minimum", Usage: "volume dispute when the difference is at least this amount", Value: "1000", EnvVars: []string{"OSPNODE_RECONCILE_VOLUME_MINIMUM"}},
 		&cli.StringFlag{Name: "output", Usage: "text, json or csv", Value: "text", EnvVars: []string{"OSPNODE_OUTPUT"}},
 		&cli.IntFlag{Name: "max-records", Usage: "text output: records listed per class (-1 = all)", Value: 20, EnvVars: []string{"OSPNODE_RECONCILE_MAX_RECORDS"}},
+		&cli.StringFlag{Name: "memory", Usage: "offline: memory for records at a time; larger inputs are partitioned on disk under --tmp-dir (e.g. 256M, 2G)", Value: "256M", EnvVars: []string{"OSPNODE_RECONCILE_MEMORY"}},
+		&cli.StringFlag{Name: "tmp-dir", Usage: "offline: directory for the partition files (default: the system's temporary directory); removed at the end", EnvVars: []string{"OSPNODE_RECONCILE_TMP_DIR"}},
+		quietFlag(),
 	}
 	flags = append(flags, cdrFormatFlags("ours", "RECONCILE_")...)
 	flags = append(flags, cdrFormatFlags("theirs", "RECONCILE_")...)
@@ -43,7 +49,12 @@ func reconcileCommand() *cli.Command {
 			"is (ospnode exports write it; a member's own file, without it, carries the ids we gave it).\n" +
 			"Two networks' ids are never compared as equals: their records pair when one side's\n" +
 			"peer_transaction_id is the other's transaction_id (`cdr export --counterparty PEER` writes\n" +
-			"it for the calls forwarded to that peer), or on Call-ID with connect times within --skew.",
+			"it for the calls forwarded to that peer), or on Call-ID with connect times within --skew.\n\n" +
+			"Offline, both files are read as streams: records are hash-partitioned into files under --tmp-dir\n" +
+			"by each matching key in turn (transaction id, Call-ID, calling+called) and matched one partition at\n" +
+			"a time, so files larger than memory reconcile within --memory (plus ~50 MB). The pairs, totals and\n" +
+			"decision are those of matching in memory; records are listed grouped by class. A file with any\n" +
+			"bad record is rejected whole (exit 1), naming its lines.",
 		Flags:  flags,
 		Action: reconcile,
 	}
@@ -72,7 +83,7 @@ func reconcile(c *cli.Context) error {
 		return settleUsage("--period: %v", err)
 	}
 	cur := c.String("currency")
-	if cur != "" && !money.ValidCurrency(cur) {
+	if cur != "" && !settlement.ISOCurrency(cur) {
 		return settleUsage("--currency %q: not an ISO 4217 code", cur)
 	}
 	ratio, err := money.ParseDecimal(c.String("volume-ratio"))
@@ -97,43 +108,56 @@ func reconcile(c *cli.Context) error {
 	if opts.Skew <= 0 {
 		return settleUsage("--skew must be positive")
 	}
+	budget, err := parseBytes(c.String("memory"))
+	if err != nil || budget < 16<<20 {
+		return settleUsage("--memory %q: want a size of at least 16M, e.g. 256M or 2G", c.String("memory"))
+	}
+	defer leanHeap()()
 	oursFmt, err := cdrFormat(c, "ours", cur)
 	if err != nil {
 		return err
 	}
-	ours, err := readCDRFile(c.String("ours"), oursFmt)
+	oursIn, err := openCDRStream(c.String("ours"), oursFmt)
 	if err != nil {
 		return err
 	}
-	ours = inPeriod(ours, period)
-	var rep *settlement.Report
-	if internal {
-		if rep, err = settlement.ReconcileInternal(ours, opts); err != nil {
-			return badInput(c.String("ours"), err)
-		}
-	} else {
+	defer oursIn.close()
+	so := settlement.StreamOptions{TmpDir: c.String("tmp-dir"), Period: period, Internal: internal}
+	inputBytes := oursIn.size
+	var theirs settlement.CDRSource
+	name := c.String("ours")
+	if !internal {
 		theirsFmt, err := cdrFormat(c, "theirs", cur)
 		if err != nil {
 			return err
 		}
-		theirs, err := readCDRFile(c.String("theirs"), theirsFmt)
+		theirsIn, err := openCDRStream(c.String("theirs"), theirsFmt)
 		if err != nil {
 			return err
 		}
-		theirs = inPeriod(theirs, period)
-		if rep, err = settlement.Reconcile(ours, theirs, opts); err != nil {
-			return badInput(c.String("ours")+" vs "+c.String("theirs"), err)
-		}
+		defer theirsIn.close()
+		theirs = fileSource(c, "theirs", theirsIn)
+		inputBytes += theirsIn.size
+		name += " vs " + c.String("theirs")
 	}
-	if err := withOutput(c, "", func(w io.Writer) error {
-		switch out {
-		case "json":
-			return rep.WriteJSON(w)
-		case "csv":
-			return rep.WriteCSV(w)
+	so.Partitions = settlement.PartitionsFor(inputBytes, budget)
+	rw, err := settlement.NewReportWriter(c.App.Writer, out, c.Int("max-records"))
+	if err != nil {
+		return settleUsage("--output: %v", err)
+	}
+	so.Start, so.Sink = rw.Start, rw.Match
+	rep, err := settlement.ReconcileStream(fileSource(c, "ours", oursIn), theirs, opts, so)
+	if err != nil {
+		var ne namedErr
+		if errors.As(err, &ne) {
+			return badInput(ne.file, ne.err)
 		}
-		return rep.WriteText(w, c.Int("max-records"))
-	}); err != nil {
+		if errors.Is(err, settlement.ErrBadInput) || errors.Is(err, money.ErrCurrencyMismatch) {
+			return badInput(name, err)
+		}
+		return err
+	}
+	if err := rw.Finish(); err != nil {
 		return err
 	}
 	if rep.Decision.Disputed() {
@@ -142,14 +166,70 @@ func reconcile(c *cli.Context) error {
 	return nil
 }
 
-func inPeriod(cdrs []settlement.CDR, p settlement.Period) []settlement.CDR {
-	out := cdrs[:0]
-	for _, c := range cdrs {
-		if p.Contains(c.ConnectTime) {
-			out = append(out, c)
+// namedErr ties a bad-input error to the file it came from, so the
+// message names it (ReconcileStream reads two files).
+type namedErr struct {
+	file string
+	err  error
+}
+
+func (e namedErr) Error() string { return e.file + ": " + e.err.Error() }
+func (e namedErr) Unwrap() error { return e.err }
+
+// fileSource reads an open CDR file for ReconcileStream. A file with any
+// bad record is rejected whole (a reconciliation over part of a file would
+// raise false disputes): the first bad record ends it, named with its file.
+func fileSource(c *cli.Context, side string, in *cdrStream) settlement.CDRSource {
+	prog := newProgress(c.App.ErrWriter, "reconcile: reading --"+side, c.Bool("quiet"), in.size, in.read)
+	var bad settlement.CDRError
+	return func(cd *settlement.CDR) error {
+		for {
+			err := in.r.Next(cd)
+			var re *settlement.RowError
+			if errors.As(err, &re) {
+				if len(bad.Errors) < settlement.MaxListedErrors {
+					bad.Errors = append(bad.Errors, re.Errors...)
+				} else {
+					bad.Omitted++
+				}
+				continue
+			}
+			if err == io.EOF {
+				prog.done()
+				if len(bad.Errors) > 0 {
+					e := bad
+					return namedErr{c.String(side), &e}
+				}
+				return io.EOF
+			}
+			if err != nil {
+				return namedErr{c.String(side), err}
+			}
+			prog.tick()
+			return nil
 		}
 	}
-	return out
+}
+
+// parseBytes reads a size: a number of bytes, or with a K, M or G suffix
+// (powers of 1024; an optional trailing B or iB).
+func parseBytes(s string) (int64, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "B"), "I")
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q", s)
+	}
+	return n * mult, nil
 }
 
 // reconcileOnline runs the reconciliation on a node: POST /v1/reconcile

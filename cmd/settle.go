@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bufio"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -19,13 +18,17 @@ import (
 	"github.com/ospnode/ospnode/settlement"
 )
 
-// Exit codes of the settle and reconcile commands: 0 success (no dispute),
-// 1 bad input file (the message names the file, line and field), 2 bad
-// usage (flags), 3 a dispute was raised by reconcile.
+// Exit codes, one convention for every command (exitStatusHelp shows it
+// in `ospnode help`): 0 success; 1 the operation failed (for a file: the
+// message names the file, line and field); 2 bad usage (flags, arguments,
+// a required flag missing); 3 reconcile raised a dispute; 4 some records
+// were rejected — the output holds the rest and the rejects file (or
+// stderr) each rejected record with its reason.
 const (
 	exitBadInput = 1
 	exitUsage    = 2
 	exitDispute  = 3
+	exitRejected = 4
 )
 
 func settleUsage(format string, args ...any) error {
@@ -94,22 +97,7 @@ func settleCommand() *cli.Command {
 		Name:  "settle",
 		Usage: "rate CDRs against a rate deck and build statements, offline from CSV files",
 		Subcommands: []*cli.Command{
-			{
-				Name:      "rate",
-				Usage:     "rate CDRS.csv with a deck; write the CDRs with billable_seconds and amount and a final TOTAL line",
-				ArgsUsage: "CDRS.csv",
-				Flags: append([]cli.Flag{
-					&cli.StringFlag{Name: "deck", Usage: "rate deck CSV (prefix,description,rate,connect_fee,first_increment,next_increment,effective_from[,effective_until])", Required: true, EnvVars: []string{"OSPNODE_SETTLE_DECK"}},
-					&cli.StringFlag{Name: "currency", Usage: "deck currency (ISO 4217)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_CURRENCY"}},
-					&cli.IntFlag{Name: "decimals", Usage: "round each CDR's cost to this many places", Value: 4, EnvVars: []string{"OSPNODE_SETTLE_DECIMALS"}},
-					&cli.StringFlag{Name: "rounding", Usage: "half-up, half-even, up or down", Value: money.HalfUp, EnvVars: []string{"OSPNODE_SETTLE_ROUNDING"}},
-					&cli.StringFlag{Name: "duration-rounding", Usage: "milliseconds to whole seconds: up, down or half-up", Value: "up", EnvVars: []string{"OSPNODE_SETTLE_DURATION_ROUNDING"}},
-					&cli.BoolFlag{Name: "zero-duration-fee", Usage: "charge the connect fee for 0 s calls too", EnvVars: []string{"OSPNODE_SETTLE_ZERO_DURATION_FEE"}},
-					&cli.StringFlag{Name: "counterparty", Usage: "deck counterparty (also stamped on CDRs that have none)", EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
-					&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout", EnvVars: []string{"OSPNODE_SETTLE_OUT"}},
-				}, cdrFormatFlags("", "SETTLE_")...),
-				Action: settleRate,
-			},
+			settleRateCommand(),
 			{
 				Name:  "statement",
 				Usage: "total rated CDRs for a counterparty and period: by destination and by day, invoice rounding shown",
@@ -128,7 +116,11 @@ func settleCommand() *cli.Command {
 					"  ospnode settle statement --node URL --counterparty carrier-a --period 2026-11 --direction sell --output pdf --out nov.pdf\n" +
 					"  ospnode settle statement --cdrs rated.csv --counterparty acme --period 2026-11 --issuer purple \\\n" +
 					"      --issuer-name \"Purple peering\" --counterparty-name \"ACME Telecom\" --output html > nov.html\n\n" +
-					"Exit status: 0 written, 1 bad input file or the node refused the request, 2 bad usage (flags).",
+					"Exit status: 0 written, 1 bad input file or the node refused the request, 2 bad usage (flags).\n\n" +
+					"Offline the file is read as a stream: memory holds the per-destination and per-day lines, not\n" +
+					"the CDRs. A CDR that counts (its counterparty, in the period) but cannot be totalled — not rated,\n" +
+					"rated in another currency without --fx, or a record that does not parse — is left out of every\n" +
+					"total, counted by reason on stderr and written to --rejects FILE; the exit status is then 4.",
 				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "cdrs", Usage: "rated CDR CSV (e.g. the output of settle rate); or give --node to build it online from the ledger", EnvVars: []string{"OSPNODE_SETTLE_CDRS"}},
 					&cli.StringFlag{Name: "counterparty", Usage: "counterparty (CDRs with another counterparty are excluded)", Required: true, EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY"}},
@@ -148,102 +140,14 @@ func settleCommand() *cli.Command {
 					&cli.StringFlag{Name: "rate-source", Usage: "where the exchange rate comes from", EnvVars: []string{"OSPNODE_SETTLE_FX_SOURCE"}},
 					&cli.StringFlag{Name: "output", Usage: "csv, json, html or pdf (a document to send: html and pdf say who owes whom, with names, number and dates)", Value: "csv", EnvVars: []string{"OSPNODE_OUTPUT"}},
 					&cli.StringFlag{Name: "out", Usage: "write to this file instead of stdout (pdf is not written to a terminal)", EnvVars: []string{"OSPNODE_SETTLE_OUT"}},
+					&cli.StringSliceFlag{Name: "fx", Usage: "offline: dated exchange rate FROM/TO=RATE@YYYY-MM-DD[,SOURCE] for CDRs rated in FROM, converted into the statement's currency TO (listed on stderr and in the statement's FX); repeatable", EnvVars: []string{"OSPNODE_SETTLE_FX"}},
+					rejectsFlag(), quietFlag(),
 				}, append(cdrFormatFlags("", "SETTLE_"), adminFlags()...)...),
 				Action: settleStatement,
 			},
 			settleNetCommand(),
 		},
 	}
-}
-
-func settleRate(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return settleUsage("settle rate: give exactly one CDRS.csv")
-	}
-	cdrFile := c.Args().First()
-	dm, err := settlement.ParseDurationMode(c.String("duration-rounding"))
-	if err != nil {
-		return settleUsage("--duration-rounding: %v", err)
-	}
-	opts := settlement.DeckOptions{
-		Counterparty: c.String("counterparty"), Currency: c.String("currency"),
-		Decimals: int32(c.Int("decimals")), Rounding: c.String("rounding"), DurationRounding: dm,
-		ZeroDurationConnectFee: c.Bool("zero-duration-fee"),
-	}
-	if c.Int("decimals") < 0 || c.Int("decimals") > settlement.MaxDecimals {
-		return settleUsage("--decimals %d: want 0..%d", c.Int("decimals"), settlement.MaxDecimals)
-	}
-	deckFile := c.String("deck")
-	fh, err := os.Open(deckFile)
-	if err != nil {
-		return badInput(deckFile, err)
-	}
-	deck, err := settlement.ReadDeckCSV(fh, opts)
-	fh.Close()
-	if err != nil {
-		var de *settlement.DeckError
-		if !errors.As(err, &de) && errors.Is(err, settlement.ErrBadInput) {
-			return settleUsage("%v", err) // a deck-level option, not a line
-		}
-		return badInput(deckFile, err)
-	}
-	rater, err := settlement.NewRater(deck)
-	if err != nil {
-		return badInput(deckFile, err)
-	}
-	format, err := cdrFormat(c, "", opts.Currency)
-	if err != nil {
-		return err
-	}
-	cdrs, err := readCDRFile(cdrFile, format)
-	if err != nil {
-		return err
-	}
-	// Rate everything; a CDR that cannot be rated fails the run naming its
-	// line, after all lines were tried (like the readers).
-	var bad []string
-	total := money.Zero(opts.Currency)
-	var secs int64
-	for i := range cdrs {
-		cd := &cdrs[i]
-		r, err := rater.Rate(cd.Called, cd.ConnectTime, cd.DurationMillis)
-		if err != nil {
-			if len(bad) < settlement.MaxListedErrors {
-				bad = append(bad, fmt.Sprintf("line %d, field called (%q): %v", cd.Line, cd.Called, err))
-			}
-			continue
-		}
-		cd.BillableSeconds, cd.HasBillable, cd.Amount = r.BillableSeconds, true, r.Amount
-		cd.Prefix, cd.Description = r.Prefix, r.Description
-		if cd.Counterparty == "" {
-			cd.Counterparty = opts.Counterparty
-		}
-		secs += r.BillableSeconds
-		if total, err = total.Add(r.Amount); err != nil {
-			return err
-		}
-	}
-	if len(bad) > 0 {
-		return badInput(cdrFile, fmt.Errorf("cannot rate:\n  %s", strings.Join(bad, "\n  ")))
-	}
-	return withOutput(c, c.String("out"), func(w io.Writer) error {
-		if err := settlement.WriteCDRs(w, cdrs); err != nil {
-			return err
-		}
-		// The TOTAL line: calls in duration's place would confuse a reader,
-		// so the count goes into description.
-		cw := csv.NewWriter(w)
-		rec := make([]string, len(settlement.CDRHeader))
-		rec[0] = settlement.TotalMarker
-		rec[8] = strconv.FormatInt(secs, 10)
-		rec[9], rec[10] = total.Text(), total.Currency()
-		rec[12] = strconv.Itoa(len(cdrs)) + " calls"
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-		cw.Flush()
-		return cw.Error()
-	})
 }
 
 // withOutput runs fn on a buffered stdout, or on the named file.
@@ -297,7 +201,7 @@ func settleStatement(c *cli.Context) error {
 		return settleUsage("--due-days %d: want 0 (no due date) to 366", n)
 	}
 	cur := c.String("currency")
-	if cur != "" && !money.ValidCurrency(cur) {
+	if cur != "" && !settlement.ISOCurrency(cur) {
 		return settleUsage("--currency %q: not an ISO 4217 code", cur)
 	}
 	if err := checkConversionFlags(c); err != nil {
@@ -311,6 +215,11 @@ func settleStatement(c *cli.Context) error {
 		if !online {
 			return settleUsage("give --cdrs FILE, or --node URL to build the statement from a running node's ledger")
 		}
+		for _, f := range []string{"fx", "rejects"} {
+			if c.IsSet(f) {
+				return settleUsage("--%s works offline (--cdrs): the node's statement is built from rated ledger records", f)
+			}
+		}
 		for _, f := range []string{"issuer", "issuer-name", "counterparty-name"} {
 			if c.String(f) != "" {
 				return settleUsage("--%s is for offline statements: online the node names the parties from its network, member and peer settings", f)
@@ -321,29 +230,63 @@ func settleStatement(c *cli.Context) error {
 	if dir == "" {
 		dir = settlement.Sell // what settle rate prices: the file is the calls the counterparty sent
 	}
+	defer leanHeap()()
+	fx, err := fxTable(c)
+	if err != nil {
+		return err
+	}
 	format, err := cdrFormat(c, "", cur)
 	if err != nil {
 		return err
 	}
-	cdrs, err := readCDRFile(name, format)
+	in, err := openCDRStream(name, format)
 	if err != nil {
 		return err
 	}
-	if cur == "" {
-		for i := range cdrs {
-			if cdrs[i].Rated() {
-				cur = cdrs[i].Amount.Currency()
-				break
-			}
-		}
-		if cur == "" {
-			return badInput(name, fmt.Errorf("no rated CDR (no amount column?): give --currency or rate the file first"))
-		}
+	defer in.close()
+	rej, err := openRejects(c, name, in.r.Header())
+	if err != nil {
+		return err
 	}
-	st, err := settlement.BuildStatement(cdrs, c.String("counterparty"), cur, period)
+	b, err := settlement.NewStatementBuilder(c.String("counterparty"), cur, period, fx)
+	if err != nil {
+		return settleUsage("--currency: %v", err)
+	}
+	var tally settlement.RejectTally
+	prog := newProgress(c.App.ErrWriter, "settle statement", c.Bool("quiet"), in.size, in.read)
+	var cd settlement.CDR
+	for {
+		err := in.r.Next(&cd)
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			err = b.Add(&cd)
+		}
+		var re *settlement.RowError
+		if errors.As(err, &re) {
+			tally.Add(re)
+			if err := rej.write(re, in.r.Record()); err != nil {
+				return err
+			}
+		} else if err != nil {
+			rej.close()
+			return badInput(name, err)
+		}
+		prog.tick()
+	}
+	prog.done()
+	if err := rej.close(); err != nil {
+		return err
+	}
+	st, err := b.Finish()
 	if err != nil {
 		return badInput(name, err)
 	}
+	for _, u := range st.FX {
+		fmt.Fprintf(c.App.ErrWriter, "settle statement: %d CDR(s) in %s (%s %s) converted at %s\n", u.Calls, u.Rate.From, u.Original.Text(), u.Rate.From, u.Rate)
+	}
+	cur = st.Currency
 	st.Heading = settlement.StatementHeading{Issuer: settlement.Party{ID: c.String("issuer"), Name: c.String("issuer-name")},
 		CounterpartyName: c.String("counterparty-name"), Direction: dir, Issued: issued}
 	if n := c.Int("due-days"); n > 0 {
@@ -359,7 +302,7 @@ func settleStatement(c *cli.Context) error {
 			return settleUsage("--convert-to: %v", err)
 		}
 	}
-	return withOutput(c, c.String("out"), func(w io.Writer) error {
+	if err := withOutput(c, c.String("out"), func(w io.Writer) error {
 		switch out {
 		case "json":
 			return st.WriteJSON(w)
@@ -369,7 +312,13 @@ func settleStatement(c *cli.Context) error {
 			return st.WritePDF(w)
 		}
 		return st.WriteCSV(w)
-	})
+	}); err != nil {
+		return err
+	}
+	if tally.Count > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "settle statement: %s CDR(s) counted, %s rejected (not in the totals)\n", thousands(int64(st.Calls)), thousands(tally.Count))
+	}
+	return rej.summary(c.App.ErrWriter, "settle statement", tally.Reasons())
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -100,12 +100,14 @@ func TestSettleRateBadInputNamesFileLineField(t *testing.T) {
 	badCDRs := writeFile(t, dir, "bad-cdrs.csv", testCDRsCSV+"T5,49301,not-a-time,1000\n")
 	deck := writeFile(t, dir, "deck.csv", testDeckCSV)
 	code, _, errOut = run(t, "settle", "rate", "--deck", deck, "--currency", "USD", "--columns", cols, "--duration-unit", "ms", badCDRs)
-	if code != 1 || !strings.Contains(errOut, "bad-cdrs.csv") || !strings.Contains(errOut, "line 6, field start") {
+	// A bad record is rejected, the rest rated: exit 4 (rows rejected).
+	if code != 4 || !strings.Contains(errOut, "bad-cdrs.csv") || !strings.Contains(errOut, "line 6, field start") ||
+		!strings.Contains(errOut, "1 rejected: bad connect_time") {
 		t.Fatalf("bad CDRs: exit %d, stderr %q", code, errOut)
 	}
 	unratable := writeFile(t, dir, "unratable.csv", testCDRsCSV+"T6,3312345,2026-11-03T00:00:00Z,1000\n")
 	code, _, errOut = run(t, "settle", "rate", "--deck", deck, "--currency", "USD", "--columns", cols, "--duration-unit", "ms", unratable)
-	if code != 1 || !strings.Contains(errOut, "line 6, field called") || !strings.Contains(errOut, "no matching prefix") {
+	if code != 4 || !strings.Contains(errOut, "line 6, field dst") || !strings.Contains(errOut, "no matching prefix") {
 		t.Fatalf("unratable: exit %d, stderr %q", code, errOut)
 	}
 	for _, args := range [][]string{
@@ -119,8 +121,9 @@ func TestSettleRateBadInputNamesFileLineField(t *testing.T) {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, errOut)
 		}
 	}
-	if code, _, _ := run(t, "settle", "rate", "--currency", "USD", cdrs); code == 0 {
-		t.Error("missing --deck accepted")
+	// A missing required flag is a usage error like the others.
+	if code, _, errOut := run(t, "settle", "rate", "--currency", "USD", cdrs); code != 2 || !strings.Contains(errOut, "deck") {
+		t.Errorf("missing --deck: exit %d %q, want 2", code, errOut)
 	}
 	if code, _, errOut := run(t, "settle", "rate", "--deck", filepath.Join(dir, "nope.csv"), "--currency", "USD", cdrs); code != 1 || !strings.Contains(errOut, "nope.csv") {
 		t.Errorf("missing deck file: exit %d %q", code, errOut)

@@ -286,6 +286,12 @@ func (n *Node) ApplyConfig(ctx context.Context, cfg *NetworkConfig, opts ApplyOp
 		return nil, err
 	}
 	normalizeConfig(cfg)
+	// A file that leaves txid_network out keeps the running network's
+	// number: `network init` derives one, and a hand-written file should
+	// not have to repeat it (export writes it, so export | apply agrees).
+	if cfg.Network != nil && cur.network != nil && cfg.Network.TxIDNetwork == 0 {
+		cfg.Network.TxIDNetwork = cur.network.TxIDNetwork
+	}
 	if probs := validateConfig(cfg, cur, opts.Prune); len(probs) > 0 {
 		return nil, &ConfigError{Problems: probs}
 	}

@@ -312,3 +312,25 @@ func TestApplyConfigLargeDeck(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyKeepsTxIDNetwork: a document that leaves txid_network out
+// (a hand-written file after `network init` derived a number) keeps the
+// running network's number; a document that names another is refused.
+func TestApplyKeepsTxIDNetwork(t *testing.T) {
+	n := openEmpty(t)
+	adm(t, n, http.StatusCreated, http.MethodPost, "/v1/network", `{"id":"PURPLE","name":"Purple peering","currency":"USD","txid_network":99}`)
+	ctx := context.Background()
+	doc := func(num uint8) *NetworkConfig {
+		return &NetworkConfig{Network: &ledger.Network{ID: "PURPLE", Name: "Purple peering", Currency: "USD", TxIDNetwork: num}}
+	}
+	if _, err := n.ApplyConfig(ctx, doc(0), ApplyOptions{}); err != nil {
+		t.Fatalf("document without txid_network: %v", err)
+	}
+	if _, err := n.ApplyConfig(ctx, doc(98), ApplyOptions{}); err == nil || !strings.Contains(err.Error(), "txid_network") {
+		t.Fatalf("document with another txid_network: %v", err)
+	}
+	got := admJSON[ledger.Network](t, adm(t, n, http.StatusOK, http.MethodGet, "/v1/network", ""))
+	if got.TxIDNetwork != 99 {
+		t.Fatalf("txid_network %d after apply, want 99", got.TxIDNetwork)
+	}
+}

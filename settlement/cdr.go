@@ -1,13 +1,14 @@
 package settlement
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ospnode/ospnode/ledger/money"
 )
@@ -51,6 +52,10 @@ type CDR struct {
 	HasBillable     bool
 	// Amount is the rated cost; the zero Amount (no currency) means unrated.
 	Amount money.Amount
+	// Currency is the record's currency column (an ISO 4217 code, checked),
+	// also when it has no amount: the currency the record expects to be
+	// priced in. Amount's currency when it has an amount; "" if none given.
+	Currency string `json:"-"`
 	// Prefix and Description: the deck row that rated the call, when known
 	// (statements group by them).
 	Prefix      string
@@ -132,16 +137,16 @@ func ParseColumnMap(s string) (ColumnMap, error) {
 		}
 		p := m.ptr(k)
 		if p == nil {
-			return m, fmt.Errorf("%w: column map: unknown field %q (want one of %s)", ErrBadInput, k, strings.Join(cdrFields, ", "))
+			return m, fmt.Errorf("%w: column map: unknown field %q (want one of %s)", ErrBadInput, k, strings.Join(cdrFields[:], ", "))
 		}
 		*p = v
 	}
 	return m, nil
 }
 
-// cdrFields is every CDR field, in CDRHeader's order: the one column set
-// of the CSV that exports write and every reader takes.
-var cdrFields = []string{FieldTransactionID, FieldCallID, FieldCalling, FieldCalled, FieldConnectTime,
+// cdrFields is the one list of CDR fields: ColumnMap keys, CDRReader's
+// column lookup (by the f* indexes) and CDRHeader follow it.
+var cdrFields = [numCDRFields]string{FieldTransactionID, FieldCallID, FieldCalling, FieldCalled, FieldConnectTime,
 	FieldDuration, FieldRole, FieldCounterparty, FieldBillableSeconds, FieldAmount, FieldCurrency,
 	FieldPrefix, FieldDescription, FieldNetwork, FieldPeerTransactionID}
 
@@ -210,141 +215,54 @@ type CDRFormat struct {
 // when its called column is empty, so rated files read back directly.
 const TotalMarker = "TOTAL"
 
-// ReadCDRs reads CDRs from CSV with a header line. Required columns: called,
-// connect_time and duration (through f.Columns); the rest are optional.
-// A file with any bad line is rejected with a *CDRError naming each bad line
-// and field (capped at MaxListedErrors); bounds as in ReadDeckCSV.
+// ReadCDRs reads a whole CDR file into memory with a CDRReader. Required
+// columns: called, connect_time and duration (through f.Columns); the rest
+// are optional. A file with any bad line is rejected with a *CDRError naming
+// each bad line and field (capped at MaxListedErrors, the rest counted);
+// bounds as in ReadDeckCSV. Callers that must not hold the file (a month of
+// traffic) read it with a CDRReader instead.
 func ReadCDRs(r io.Reader, f CDRFormat) ([]CDR, error) {
-	if f.DurationUnit == "" {
-		f.DurationUnit = "s"
-	}
-	if f.DurationUnit != "s" && f.DurationUnit != "ms" {
-		return nil, fmt.Errorf("%w: duration unit %q (want s or ms)", ErrBadInput, f.DurationUnit)
-	}
-	if f.Currency != "" && !money.ValidCurrency(f.Currency) {
-		return nil, fmt.Errorf("%w: currency %q is not an ISO 4217 code", ErrBadInput, f.Currency)
-	}
-	maxRows, maxLine := f.MaxRows, f.MaxLineBytes
+	maxRows := f.MaxRows
 	if maxRows <= 0 {
 		maxRows = DefaultMaxRows
 	}
-	if maxLine <= 0 {
-		maxLine = DefaultMaxLine
-	}
-	src := newCSVSource(r, maxLine)
-	if err := src.readHeader(); err != nil {
-		return nil, cdrErr(err)
-	}
-	cols := make(map[string]int, len(cdrFields))
-	var errs lineErrors
-	for _, fl := range cdrFields {
-		name := f.Columns.column(fl)
-		i, ok := src.header[name]
-		if name == "-" || !ok {
-			i = -1
-		}
-		cols[fl] = i
-		if i < 0 && (fl == FieldCalled || fl == FieldConnectTime || fl == FieldDuration) {
-			errs.add(1, fl, name, fmt.Errorf("%w: missing column %q (header has %s)", ErrBadInput, name, strings.Join(src.names, ",")))
-		}
-	}
-	if errs.count() > 0 {
-		return nil, &CDRError{Errors: errs.Errors, Omitted: errs.Omitted}
-	}
-	if cols[FieldAmount] >= 0 && cols[FieldCurrency] < 0 && f.Currency == "" {
-		return nil, &CDRError{Errors: []FieldError{{Line: 1, Field: FieldAmount,
-			Err: fmt.Errorf("%w: amounts need a currency column or a default currency", ErrBadInput)}}}
+	cr, err := NewCDRReader(r, f)
+	if err != nil {
+		return nil, err
 	}
 	var out []CDR
+	var errs lineErrors
 	tooBig := false
 	for {
-		rec, line, err := src.nextRecord(&errs)
+		var c CDR
+		err := cr.Next(&c)
 		if err == io.EOF {
 			break
 		}
+		var re *RowError
+		if errors.As(err, &re) {
+			for _, fe := range re.Errors {
+				errs.add(fe.Line, fe.Field, fe.Value, fe.Err)
+			}
+			continue
+		}
 		if err != nil {
-			return nil, err
-		}
-		if field(rec, 0) == TotalMarker && field(rec, cols[FieldCalled]) == "" {
-			continue // the trailer `ospnode settle rate` writes
-		}
-		if len(out) >= maxRows {
-			errs.add(line, "", "", fmt.Errorf("%w: more than %d rows", ErrTooLarge, maxRows))
+			if !errors.Is(err, ErrTooLarge) {
+				return nil, err
+			}
+			errs.add(cr.Line(), "", "", errors.Unwrap(err))
 			tooBig = true
 			break
 		}
-		get := func(fl string) string { return field(rec, cols[fl]) }
-		bad := errs.count()
-		c := CDR{
-			TransactionID: get(FieldTransactionID), CallID: get(FieldCallID),
-			Calling: get(FieldCalling), Called: get(FieldCalled),
-			Counterparty: get(FieldCounterparty), Line: line,
-			Prefix: get(FieldPrefix), Description: get(FieldDescription),
-			Network: get(FieldNetwork), PeerTransactionID: get(FieldPeerTransactionID),
-		}
-		for _, s := range []struct{ name, v string }{{FieldTransactionID, c.TransactionID}, {FieldCallID, c.CallID},
-			{FieldCalling, c.Calling}, {FieldCalled, c.Called}, {FieldCounterparty, c.Counterparty},
-			{FieldPrefix, c.Prefix}, {FieldDescription, c.Description}, {FieldNetwork, c.Network},
-			{FieldPeerTransactionID, c.PeerTransactionID}} {
-			if len(s.v) > 256 {
-				errs.add(line, f.Columns.column(s.name), s.v, fmt.Errorf("%w: longer than 256 bytes", ErrBadInput))
-			}
-		}
-		if c.Called == "" {
-			errs.add(line, f.Columns.column(FieldCalled), "", fmt.Errorf("%w: empty", ErrBadInput))
-		}
-		if s := get(FieldConnectTime); true {
-			t, err := parseTime(s, f.TimeLayout, f.Location)
-			if err != nil {
-				errs.add(line, f.Columns.column(FieldConnectTime), s, err)
-			}
-			c.ConnectTime = t.UTC()
-		}
-		if s := get(FieldDuration); true {
-			ms, err := parseMillis(s, f.DurationUnit)
-			if err == nil && ms > maxDurationMillis {
-				err = fmt.Errorf("%w: duration over 100 days", ErrBadInput)
-			}
-			if err != nil {
-				errs.add(line, f.Columns.column(FieldDuration), s, err)
-			}
-			c.DurationMillis = ms
-		}
-		if s := get(FieldRole); s != "" {
-			switch Role(strings.ToLower(s)) {
-			case RoleSource, "src", "orig", "originating":
-				c.Role = RoleSource
-			case RoleDestination, "dst", "dest", "term", "terminating":
-				c.Role = RoleDestination
-			default:
-				errs.add(line, f.Columns.column(FieldRole), s, fmt.Errorf("%w: want source or destination", ErrBadInput))
-			}
-		}
-		if s := get(FieldBillableSeconds); s != "" {
-			n, err := parseInt(s)
-			if err != nil || n > maxDurationMillis/1000 {
-				errs.add(line, f.Columns.column(FieldBillableSeconds), s, fmt.Errorf("%w: want whole seconds", ErrBadInput))
-			}
-			c.BillableSeconds, c.HasBillable = n, true
-		}
-		if s := get(FieldAmount); s != "" {
-			cur := get(FieldCurrency)
-			if cur == "" {
-				cur = f.Currency
-			}
-			a, err := money.New(s, strings.ToUpper(cur))
-			if err != nil {
-				errs.add(line, f.Columns.column(FieldAmount), s+" "+cur, fmt.Errorf("%w: %w", ErrBadInput, err))
-			}
-			c.Amount = a
-		}
-		if errs.count() > bad {
-			continue
+		if len(out) >= maxRows {
+			errs.add(c.Line, "", "", fmt.Errorf("%w: more than %d rows", ErrTooLarge, maxRows))
+			tooBig = true
+			break
 		}
 		out = append(out, c)
 	}
 	if errs.count() > 0 {
-		return nil, &CDRError{Errors: errs.Errors, Omitted: errs.Omitted, tooBig: tooBig || src.stoppedTooLarge}
+		return nil, &CDRError{Errors: errs.Errors, Omitted: errs.Omitted, tooBig: tooBig}
 	}
 	return out, nil
 }
@@ -362,41 +280,213 @@ func cdrErr(err error) error {
 
 // CDRHeader is the header WriteCDRs writes (the Field* names), which
 // ReadCDRs reads back with an empty ColumnMap.
-var CDRHeader = cdrFields
+var CDRHeader = append([]string(nil), cdrFields[:]...)
 
 // WriteCDRs writes cdrs as CSV with CDRHeader: times in RFC 3339 UTC with
 // milliseconds, durations in seconds with 3 decimals, amounts in plain
 // notation. Empty optional fields stay empty.
 func WriteCDRs(w io.Writer, cdrs []CDR) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(CDRHeader); err != nil {
+	cw, err := NewCDRWriter(w)
+	if err != nil {
 		return err
 	}
-	rec := make([]string, len(CDRHeader))
 	for i := range cdrs {
-		cdrRecord(rec, &cdrs[i])
-		if err := cw.Write(rec); err != nil {
+		if err := cw.Write(&cdrs[i]); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Flush()
 }
 
-func cdrRecord(rec []string, c *CDR) {
-	rec[0], rec[1], rec[2], rec[3] = c.TransactionID, c.CallID, c.Calling, c.Called
-	rec[4] = c.ConnectTime.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-	rec[5] = FormatMillis(c.DurationMillis)
-	rec[6], rec[7] = string(c.Role), c.Counterparty
-	rec[8], rec[9], rec[10] = "", "", ""
-	rec[11], rec[12] = c.Prefix, c.Description
-	rec[13], rec[14] = c.Network, c.PeerTransactionID
-	if c.HasBillable {
-		rec[8] = strconv.FormatInt(c.BillableSeconds, 10)
+// CDRWriter writes CDRs one at a time in WriteCDRs' format (what
+// CDRReader reads back with an empty ColumnMap), quoting as encoding/csv
+// does, without allocating per record. Not safe for concurrent use.
+type CDRWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+// NewCDRWriter writes the header line (CDRHeader) to w.
+func NewCDRWriter(w io.Writer) (*CDRWriter, error) {
+	cw := &CDRWriter{w: w, buf: make([]byte, 0, 64<<10)}
+	if err := cw.WriteRaw(CDRHeader); err != nil {
+		return nil, err
 	}
-	if c.Rated() {
-		rec[9], rec[10] = c.Amount.Text(), c.Amount.Currency()
+	return cw, nil
+}
+
+// Write writes one CDR, its fields in cdrFields order (CDRHeader).
+func (w *CDRWriter) Write(c *CDR) error {
+	b := w.buf
+	for k := range cdrFields {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendCDRField(b, k, c)
 	}
+	b = append(b, '\n')
+	return w.spill(b)
+}
+
+// appendCDRField appends field k (an index into cdrFields) of c: times in
+// RFC 3339 UTC with milliseconds, durations in seconds with 3 decimals,
+// amounts in plain notation, absent optional values empty. A new CDR field
+// is a Field* constant, an f* index, a ColumnMap entry, and a case here.
+func appendCDRField(b []byte, k int, c *CDR) []byte {
+	switch k {
+	case fTransactionID:
+		return appendField(b, c.TransactionID, false)
+	case fCallID:
+		return appendField(b, c.CallID, false)
+	case fCalling:
+		return appendField(b, c.Calling, false)
+	case fCalled:
+		return appendField(b, c.Called, false)
+	case fConnectTime:
+		return appendTimeMillis(b, c.ConnectTime)
+	case fDuration:
+		return appendMillis(b, c.DurationMillis)
+	case fRole:
+		return appendField(b, string(c.Role), false)
+	case fCounterparty:
+		return appendField(b, c.Counterparty, false)
+	case fBillable:
+		if c.HasBillable {
+			b = strconv.AppendInt(b, c.BillableSeconds, 10)
+		}
+		return b
+	case fAmount:
+		if c.Rated() {
+			return c.Amount.Decimal().Append(b, 'f')
+		}
+		return b
+	case fCurrency:
+		if c.Rated() {
+			return append(b, c.Amount.Currency()...)
+		}
+		return b
+	case fPrefix:
+		return appendField(b, c.Prefix, false)
+	case fDescription:
+		return appendField(b, c.Description, false)
+	case fNetwork:
+		return appendField(b, c.Network, false)
+	case fPeerTransactionID:
+		return appendField(b, c.PeerTransactionID, false)
+	}
+	return b
+}
+
+// WriteRaw writes one record as given (the header, the TOTAL trailer).
+func (w *CDRWriter) WriteRaw(rec []string) error {
+	b := w.buf
+	for i, f := range rec {
+		b = appendField(b, f, i > 0)
+	}
+	b = append(b, '\n')
+	return w.spill(b)
+}
+
+func (w *CDRWriter) spill(b []byte) error {
+	w.buf = b
+	if len(b) < 60<<10 {
+		return nil
+	}
+	return w.Flush()
+}
+
+// Flush writes any buffered data and returns the first write error.
+func (w *CDRWriter) Flush() error {
+	_, err := w.w.Write(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
+// appendField appends a CSV field (after a comma if sep), quoted when
+// encoding/csv would quote it.
+func appendField(b []byte, f string, sep bool) []byte {
+	if sep {
+		b = append(b, ',')
+	}
+	if !fieldNeedsQuotes(f) {
+		return append(b, f...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, f[i])
+	}
+	return append(b, '"')
+}
+
+// fieldNeedsQuotes is encoding/csv's rule (comma delimiter).
+func fieldNeedsQuotes(f string) bool {
+	if f == "" {
+		return false
+	}
+	if f == `\.` {
+		return true
+	}
+	for i := 0; i < len(f); i++ {
+		switch f[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	r, _ := utf8.DecodeRuneInString(f)
+	return unicode.IsSpace(r)
+}
+
+// appendTimeMillis appends t in UTC as 2006-01-02T15:04:05.000Z, what
+// AppendFormat writes with that layout, at a fraction of its cost (the
+// generic formatter parses the layout for every record). Years outside
+// 0..9999 go through AppendFormat.
+func appendTimeMillis(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	}
+	h, mi, s := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	two := func(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
+	b = two(b, int(mo))
+	b = append(b, '-')
+	b = two(b, d)
+	b = append(b, 'T')
+	b = two(b, h)
+	b = append(b, ':')
+	b = two(b, mi)
+	b = append(b, ':')
+	b = two(b, s)
+	return append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
+// appendMillis appends milliseconds as seconds with 3 decimals.
+func appendMillis(b []byte, ms int64) []byte {
+	if ms < 0 {
+		b = append(b, '-')
+		ms = -ms
+	}
+	b = strconv.AppendInt(b, ms/1000, 10)
+	r := ms % 1000
+	return append(b, '.', byte('0'+r/100), byte('0'+r/10%10), byte('0'+r%10))
+}
+
+// TotalRecord is the TOTAL trailer line `settle rate` appends, in
+// CDRHeader's columns: TotalMarker first, the billable seconds, amount and
+// currency in their columns, and note (e.g. "10 calls") in description, so
+// calls are not read as a duration. CDRReader skips it.
+func TotalRecord(billable int64, amount money.Amount, note string) []string {
+	rec := make([]string, len(CDRHeader))
+	rec[0] = TotalMarker
+	rec[fBillable] = strconv.FormatInt(billable, 10)
+	rec[fAmount], rec[fCurrency] = amount.Text(), amount.Currency()
+	rec[fDescription] = note
+	return rec
 }
 
 // FormatMillis renders milliseconds as seconds with 3 decimals ("30.125").

@@ -103,6 +103,14 @@ type DeckOptions struct {
 	Rounding               string    // "" means half-up
 	DurationRounding       DurationMode
 	ZeroDurationConnectFee bool
+	// FX converts rows whose currency column is another ISO 4217 code into
+	// Currency, exactly (rate and fee × the dated rate); a row in another
+	// currency without a rate here is a line error.
+	FX FXTable
+	// AllowOverlap accepts versions whose explicit effective_until reaches
+	// past a later version's start; the later-starting version then wins
+	// while it is in force. Refused by default (ReadDeckCSV names both).
+	AllowOverlap bool
 	// Location interprets effective_from/until values without a zone; nil = UTC.
 	Location     *time.Location
 	MaxRows      int // 0 = DefaultMaxRows

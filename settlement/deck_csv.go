@@ -21,6 +21,9 @@ const (
 	ColNextIncrement  = "next_increment"
 	ColEffectiveFrom  = "effective_from"
 	ColEffectiveUntil = "effective_until"
+	// ColCurrency is optional: a row's currency, which must be the deck's
+	// or be converted with an exchange rate of DeckOptions.FX.
+	ColCurrency = "currency"
 )
 
 var requiredDeckColumns = []string{ColPrefix, ColRate, ColFirstIncrement, ColNextIncrement, ColEffectiveFrom}
@@ -89,6 +92,7 @@ func ReadDeckCSV(r io.Reader, opts DeckOptions) (*Deck, error) {
 	}
 	cPrefix, cDesc, cRate, cFee := col(ColPrefix), col(ColDescription), col(ColRate), col(ColConnectFee)
 	cA, cB, cFrom, cUntil := col(ColFirstIncrement), col(ColNextIncrement), col(ColEffectiveFrom), col(ColEffectiveUntil)
+	cCur := col(ColCurrency)
 
 	type vkey struct{ from, until int64 }
 	versions := map[vkey]*DeckVersion{}
@@ -120,8 +124,13 @@ func ReadDeckCSV(r io.Reader, opts DeckOptions) (*Deck, error) {
 		if len(row.Description) > 200 {
 			errs.add(line, ColDescription, row.Description, fmt.Errorf("%w: longer than 200 bytes", ErrBadInput))
 		}
-		row.Rate = parseRate(&errs, line, ColRate, field(rec, cRate), deck.Currency, false)
-		row.ConnectFee = parseRate(&errs, line, ColConnectFee, field(rec, cFee), deck.Currency, true)
+		rowCur, fx := rowCurrency(&errs, line, strings.ToUpper(field(rec, cCur)), deck.Currency, opts.FX)
+		row.Rate = parseRate(&errs, line, ColRate, field(rec, cRate), rowCur, false)
+		row.ConnectFee = parseRate(&errs, line, ColConnectFee, field(rec, cFee), rowCur, true)
+		if fx != nil && errs.count() == bad {
+			row.Rate = convertRate(&errs, line, ColRate, row.Rate, fx)
+			row.ConnectFee = convertRate(&errs, line, ColConnectFee, row.ConnectFee, fx)
+		}
 		row.FirstIncrement = parseIncrement(&errs, line, ColFirstIncrement, field(rec, cA), 0)
 		row.NextIncrement = parseIncrement(&errs, line, ColNextIncrement, field(rec, cB), 1)
 		from, err := parseTime(field(rec, cFrom), "", opts.Location)
@@ -171,6 +180,11 @@ func ReadDeckCSV(r io.Reader, opts DeckOptions) (*Deck, error) {
 		deck.Versions = append(deck.Versions, *versions[k])
 	}
 	sortVersions(deck.Versions)
+	if !opts.AllowOverlap {
+		if err := overlap(deck.Versions); err != nil {
+			return nil, &DeckError{Errors: []FieldError{*err}}
+		}
+	}
 	if err := deck.Validate(); err != nil {
 		// Two versions with one start but different ends land here.
 		return nil, &DeckError{Errors: []FieldError{{Err: err}}}
@@ -214,4 +228,77 @@ func parseIncrement(errs *lineErrors, line int, name, s string, min int64) int64
 		errs.add(line, name, s, fmt.Errorf("%w: want whole seconds %d..%d", ErrBadInput, min, MaxIncrement))
 	}
 	return n
+}
+
+// rowCurrency checks a row's currency column: empty or the deck's is the
+// deck's; another ISO 4217 code needs an exchange rate to the deck's
+// currency in fx (returned, and the row's amounts are read in that
+// currency, then converted); anything else is a line error.
+func rowCurrency(errs *lineErrors, line int, cur, deckCur string, fx FXTable) (string, *ExchangeRate) {
+	if cur == "" || cur == deckCur {
+		return deckCur, nil
+	}
+	if !ISOCurrency(cur) {
+		errs.add(line, ColCurrency, cur, fmt.Errorf("%w: not an ISO 4217 currency code", ErrBadInput))
+		return deckCur, nil
+	}
+	x, ok := fx.Lookup(cur, deckCur)
+	if !ok {
+		errs.add(line, ColCurrency, cur, fmt.Errorf("%w: row in %s, deck in %s: give the dated exchange rate (--fx %s/%s=RATE@YYYY-MM-DD)",
+			money.ErrCurrencyMismatch, cur, deckCur, cur, deckCur))
+		return deckCur, nil
+	}
+	return cur, &x
+}
+
+// convertRate multiplies a (in x.From) by x.Rate exactly, into x.To: the
+// one rounding stays the per-CDR one.
+func convertRate(errs *lineErrors, line int, name string, a money.Amount, x *ExchangeRate) money.Amount {
+	b, err := money.FromDecimal(a.Decimal(), x.To)
+	if err == nil {
+		b, err = b.Mul(&x.Rate)
+	}
+	if err != nil {
+		errs.add(line, name, a.Text(), fmt.Errorf("%w: converting at %s: %w", ErrBadInput, x, err))
+	}
+	return b
+}
+
+// overlap refuses versions whose explicit effective_until reaches past the
+// start of a later version: during the overlap two complete decks claim the
+// same calls. An open-ended version followed by a later one is not an
+// overlap: it is how carriers replace a deck (DeckVersion).
+func overlap(vs []DeckVersion) *FieldError {
+	for i := range vs {
+		if vs[i].EffectiveUntil.IsZero() {
+			continue
+		}
+		for j := i + 1; j < len(vs); j++ {
+			if vs[j].EffectiveFrom.Before(vs[i].EffectiveUntil) {
+				line := 0
+				if len(vs[j].Rows) > 0 {
+					line = vs[j].Rows[0].Line
+				}
+				return &FieldError{Line: line, Field: ColEffectiveFrom, Value: vs[j].ID, Err: fmt.Errorf(
+					"%w: version %s overlaps version %s (line %d) from %s to %s; fix the dates, or allow it explicitly (the later-starting version wins while in force)",
+					ErrBadInput, vs[j].ID, vs[i].ID, firstLine(vs[i]), vs[j].EffectiveFrom.Format(time.RFC3339),
+					minTime(vs[i].EffectiveUntil, vs[j].EffectiveUntil).Format(time.RFC3339))}
+			}
+		}
+	}
+	return nil
+}
+
+func firstLine(v DeckVersion) int {
+	if len(v.Rows) == 0 {
+		return 0
+	}
+	return v.Rows[0].Line
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.IsZero() || a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -5,7 +5,9 @@
 // dispute decisions.
 //
 // settlement does no I/O of its own other than through the interfaces it
-// declares (readers, writers, a ledger view); the CLI and node feed it.
+// declares (readers, writers, a ledger view) and the temporary spill files
+// of ReconcileStream (in a directory the caller names); the CLI and node
+// feed it.
 //
 // The pieces:
 //
@@ -15,9 +17,16 @@
 //   - Rater (NewRater, Rate): a compiled deck, immutable and safe for
 //     concurrent use; BillableSeconds, WholeSeconds and Cost are the rules it
 //     applies, exported for callers that rate without a deck.
-//   - CDR, ColumnMap, CDRFormat, ReadCDRs, WriteCDRs: carriers' CDR files.
-//   - Reconcile, ReconcileInternal, Report: matching and dispute decisions.
-//   - BuildStatement, Statement, Convert, Net: statements, invoices, netting;
+//   - CDR, ColumnMap, CDRFormat, ReadCDRs, WriteCDRs: carriers' CDR files;
+//     CDRReader and CDRWriter read and write them one record at a time
+//     (RowError: a bad record with its reason, the reader carries on).
+//   - RateStream (RateSummary, RejectTally, RejectWriter): rating a file of
+//     any length, every record rated or rejected with its reason.
+//   - Reconcile, ReconcileInternal, Report: matching and dispute decisions;
+//     ReconcileStream: the same over files larger than memory, partitioned
+//     on disk; ReportWriter streams a report.
+//   - BuildStatement, StatementBuilder, Statement, Convert, Net: statements,
+//     invoices, netting; ParseFX, FXTable: dated exchange rates;
 //     StatementHeading, Debt, Number and WriteHTML / WritePDF: the statement
 //     as a document to send (who owes whom, named parties, number, dates).
 //   - MinorUnit: ISO 4217 minor units, embedded from datasets/country-codes.

@@ -194,50 +194,44 @@ func Reconcile(ours, theirs []CDR, opts ReconcileOptions) (*Report, error) {
 		TheirsLabel: o.TheirsLabel, Tolerance: max(o.Tolerance, 0), Skew: o.Skew}
 	pairOf := match(ours, theirs, o.Skew) // pairOf[i] = index in theirs, or -1
 	matchedTheirs := make([]bool, len(theirs))
-	rep.Matches = make([]Match, 0, len(ours)+len(theirs)/8)
-	tol := int64(o.Tolerance / time.Second)
-	if o.Tolerance < 0 {
-		tol = -1
-	}
+	matches := make([]Match, 0, len(ours)+len(theirs)/8)
+	b := newReportBuilder(rep, o, nil)
 	for i := range ours {
 		j := pairOf[i].theirs
 		if j < 0 {
-			rep.Matches = append(rep.Matches, Match{Class: ClassOursOnly, Ours: &ours[i]})
+			matches = append(matches, Match{Class: ClassOursOnly, Ours: &ours[i]})
 			continue
 		}
 		matchedTheirs[j] = true
-		m := Match{Key: pairOf[i].key, Ours: &ours[i], Theirs: &theirs[j]}
-		m.DiffSeconds = theirs[j].Billable() - ours[i].Billable()
-		switch d := abs(m.DiffSeconds); {
-		case d == 0:
-			m.Class = ClassExact
-		case d <= tol:
-			m.Class = ClassPartial
-		default:
-			m.Class = ClassMismatch
+		m, err := b.pair(&ours[i], &theirs[j], pairOf[i].key)
+		if err != nil {
+			return nil, err
 		}
-		if ours[i].Rated() && theirs[j].Rated() {
-			if m.DiffAmount, err = theirs[j].Amount.Sub(ours[i].Amount); err != nil {
-				return nil, err
-			}
-			m.AmountDiffers = !m.DiffAmount.IsZero()
-		}
-		rep.Matches = append(rep.Matches, m)
+		matches = append(matches, m)
 	}
 	for j := range theirs {
 		if !matchedTheirs[j] {
-			rep.Matches = append(rep.Matches, Match{Class: ClassTheirsOnly, Theirs: &theirs[j]})
+			matches = append(matches, Match{Class: ClassTheirsOnly, Theirs: &theirs[j]})
 		}
 	}
 	order := map[Class]int{}
 	for i, c := range Classes {
 		order[c] = i
 	}
-	sort.SliceStable(rep.Matches, func(a, b int) bool { return order[rep.Matches[a].Class] < order[rep.Matches[b].Class] })
-	if err := rep.total(ours, theirs); err != nil {
-		return nil, err
+	sort.SliceStable(matches, func(a, b int) bool { return order[matches[a].Class] < order[matches[b].Class] })
+	b.keepAll = true
+	for k := range matches {
+		if err := b.add(&matches[k]); err != nil {
+			return nil, err
+		}
 	}
-	if err := rep.decide(o); err != nil {
+	for i := range ours {
+		b.side(&rep.Ours, &ours[i])
+	}
+	for j := range theirs {
+		b.side(&rep.Theirs, &theirs[j])
+	}
+	if err := b.finish(); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -429,7 +423,9 @@ func match(ours, theirs []CDR, skew time.Duration) []pairing {
 		}
 	}
 	for k, list := range byNum {
-		sort.Slice(list, func(a, b int) bool { return theirs[list[a]].ConnectTime.Before(theirs[list[b]].ConnectTime) })
+		// Equal connect times keep file order, so the pairing does not
+		// depend on the sort algorithm (ReconcileStream relies on it).
+		sort.SliceStable(list, func(a, b int) bool { return theirs[list[a]].ConnectTime.Before(theirs[list[b]].ConnectTime) })
 		byNum[k] = list
 	}
 	for i := range ours {
@@ -504,60 +500,122 @@ func within(a, b time.Time, skew time.Duration) bool {
 	return d <= skew && d >= -skew
 }
 
-// total fills the per-class summaries and side totals.
-func (r *Report) total(ours, theirs []CDR) error {
+// reportBuilder fills a Report one match at a time: class summaries,
+// amount differences and the rate-dispute count as matches arrive, side
+// totals record by record, the decision at the end. Reconcile feeds it
+// from memory, ReconcileStream from partitions on disk; both give the same
+// numbers for the same pairs.
+type reportBuilder struct {
+	r       *Report
+	o       ReconcileOptions
+	idx     map[Class]*ClassSummary
+	tol     int64
+	keepAll bool               // append every match to r.Matches
+	sink    func(*Match) error // else: hand each match here (may be nil)
+	err     error
+}
+
+func newReportBuilder(r *Report, o ReconcileOptions, sink func(*Match) error) *reportBuilder {
 	zero := money.Zero(r.Currency)
-	idx := map[Class]*ClassSummary{}
+	b := &reportBuilder{r: r, o: o, idx: map[Class]*ClassSummary{}, sink: sink, tol: int64(o.Tolerance / time.Second)}
+	if o.Tolerance < 0 {
+		b.tol = -1
+	}
 	r.Classes = make([]ClassSummary, len(Classes))
 	for i, c := range Classes {
 		r.Classes[i] = ClassSummary{Class: c, OursAmount: zero, TheirsAmount: zero, DiffAmount: zero}
-		idx[c] = &r.Classes[i]
+		b.idx[c] = &r.Classes[i]
 	}
 	r.AmountDiffSum = zero
-	var err error
-	add := func(dst *money.Amount, a money.Amount) {
-		if err == nil && a.Currency() != "" {
-			*dst, err = dst.Add(a)
+	r.Ours.Amount, r.Theirs.Amount = zero, zero
+	r.Decision.RateDiffAmount = zero
+	return b
+}
+
+// pair classifies a matched pair.
+func (b *reportBuilder) pair(ours, theirs *CDR, key MatchKey) (Match, error) {
+	m := Match{Key: key, Ours: ours, Theirs: theirs}
+	m.DiffSeconds = theirs.Billable() - ours.Billable()
+	switch d := abs(m.DiffSeconds); {
+	case d == 0:
+		m.Class = ClassExact
+	case d <= b.tol:
+		m.Class = ClassPartial
+	default:
+		m.Class = ClassMismatch
+	}
+	if ours.Rated() && theirs.Rated() {
+		var err error
+		if m.DiffAmount, err = theirs.Amount.Sub(ours.Amount); err != nil {
+			return m, err
+		}
+		m.AmountDiffers = !m.DiffAmount.IsZero()
+	}
+	return m, nil
+}
+
+func (b *reportBuilder) addAmount(dst *money.Amount, a money.Amount) {
+	if b.err == nil && a.Currency() != "" {
+		*dst, b.err = dst.Add(a)
+	}
+}
+
+// add counts m in its class (and the rate-dispute tally) and keeps or
+// hands it on.
+func (b *reportBuilder) add(m *Match) error {
+	s := b.idx[m.Class]
+	s.Count++
+	if m.Ours != nil {
+		s.OursSeconds += m.Ours.Billable()
+		b.addAmount(&s.OursAmount, m.Ours.Amount)
+	}
+	if m.Theirs != nil {
+		s.TheirsSeconds += m.Theirs.Billable()
+		b.addAmount(&s.TheirsAmount, m.Theirs.Amount)
+	}
+	if m.AmountDiffers {
+		b.r.AmountDiffs++
+		b.addAmount(&b.r.AmountDiffSum, m.DiffAmount)
+		if m.DiffSeconds == 0 {
+			b.r.Decision.RateDiffs++
+			b.addAmount(&b.r.Decision.RateDiffAmount, m.DiffAmount)
 		}
 	}
-	for k := range r.Matches {
-		m := &r.Matches[k]
-		s := idx[m.Class]
-		s.Count++
-		if m.Ours != nil {
-			s.OursSeconds += m.Ours.Billable()
-			add(&s.OursAmount, m.Ours.Amount)
-		}
-		if m.Theirs != nil {
-			s.TheirsSeconds += m.Theirs.Billable()
-			add(&s.TheirsAmount, m.Theirs.Amount)
-		}
-		if m.AmountDiffers {
-			r.AmountDiffs++
-			add(&r.AmountDiffSum, m.DiffAmount)
-		}
+	if b.err != nil {
+		return b.err
 	}
-	for i := range r.Classes {
-		s := &r.Classes[i]
+	if b.keepAll {
+		b.r.Matches = append(b.r.Matches, *m)
+	} else if b.sink != nil {
+		return b.sink(m)
+	}
+	return nil
+}
+
+// side counts one record in a side's totals.
+func (b *reportBuilder) side(t *Totals, c *CDR) {
+	t.Calls++
+	t.Seconds += c.Billable()
+	if c.Rated() {
+		t.Rated++
+		b.addAmount(&t.Amount, c.Amount)
+	}
+}
+
+// finish computes the class differences and the decision.
+func (b *reportBuilder) finish() error {
+	if b.err != nil {
+		return b.err
+	}
+	for i := range b.r.Classes {
+		s := &b.r.Classes[i]
 		s.DiffSeconds = s.TheirsSeconds - s.OursSeconds
-		if err == nil {
-			s.DiffAmount, err = s.TheirsAmount.Sub(s.OursAmount)
+		var err error
+		if s.DiffAmount, err = s.TheirsAmount.Sub(s.OursAmount); err != nil {
+			return err
 		}
 	}
-	side := func(t *Totals, cdrs []CDR) {
-		t.Amount = zero
-		for i := range cdrs {
-			t.Calls++
-			t.Seconds += cdrs[i].Billable()
-			if cdrs[i].Rated() {
-				t.Rated++
-				add(&t.Amount, cdrs[i].Amount)
-			}
-		}
-	}
-	side(&r.Ours, ours)
-	side(&r.Theirs, theirs)
-	return err
+	return b.r.decide(b.o)
 }
 
 // decide applies the dispute thresholds. The invoice is their total (they
@@ -569,16 +627,6 @@ func (r *Report) decide(o ReconcileOptions) error {
 	d.VolumeDiff, err = r.Theirs.Amount.Sub(r.Ours.Amount)
 	if err != nil {
 		return err
-	}
-	d.RateDiffAmount = money.Zero(r.Currency)
-	for k := range r.Matches {
-		m := &r.Matches[k]
-		if m.AmountDiffers && m.DiffSeconds == 0 {
-			d.RateDiffs++
-			if d.RateDiffAmount, err = d.RateDiffAmount.Add(m.DiffAmount); err != nil {
-				return err
-			}
-		}
 	}
 	if d.RateDiffs > 0 {
 		d.Rate = true

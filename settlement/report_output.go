@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -14,7 +15,67 @@ import (
 // differences, the decision with its reasons, and up to maxRecords records
 // of every class except exact (0 = none, negative = all).
 func (r *Report) WriteText(w io.Writer, maxRecords int) error {
-	bw := bufio.NewWriter(w)
+	return r.writeWith(w, "text", maxRecords)
+}
+
+// writeWith writes r through a ReportWriter: the in-memory and the
+// streamed report are one format.
+func (r *Report) writeWith(w io.Writer, format string, maxRecords int) error {
+	rw, err := NewReportWriter(w, format, maxRecords)
+	if err != nil {
+		return err
+	}
+	if err := rw.Start(r); err != nil {
+		return err
+	}
+	for k := range r.Matches {
+		if err := rw.Match(&r.Matches[k]); err != nil {
+			return err
+		}
+	}
+	return rw.Finish()
+}
+
+// ReportWriter writes a report whose matches arrive one at a time after
+// its totals are known — ReconcileStream's Start and Sink — in the format
+// of WriteText, WriteCSV or WriteJSON ("text", "csv", "json"), byte for
+// byte. Not safe for concurrent use.
+type ReportWriter struct {
+	bw      *bufio.Writer
+	format  string
+	max     int
+	r       *Report
+	shown   map[Class]int
+	n       int
+	rec     []string
+	cw      *csv.Writer
+	jsonEnd []byte
+}
+
+// NewReportWriter returns a writer of format; maxRecords as WriteText
+// (text only).
+func NewReportWriter(w io.Writer, format string, maxRecords int) (*ReportWriter, error) {
+	switch format {
+	case "text", "csv", "json":
+	default:
+		return nil, fmt.Errorf("%w: report format %q (want text, csv or json)", ErrBadInput, format)
+	}
+	return &ReportWriter{bw: bufio.NewWriter(w), format: format, max: maxRecords, shown: map[Class]int{}}, nil
+}
+
+// Start writes everything before the records: r's totals, classes and
+// decision (r.Matches is not read).
+func (rw *ReportWriter) Start(r *Report) error {
+	rw.r = r
+	switch rw.format {
+	case "csv":
+		rw.cw = csv.NewWriter(rw.bw)
+		rw.rec = make([]string, len(ReportCSVHeader))
+		return rw.cw.Write(ReportCSVHeader)
+	case "json":
+		return rw.startJSON()
+	}
+	bw := rw.bw
 	fmt.Fprintf(bw, "Reconciliation (%s) period %s, currency %s, tolerance %s, skew %s\n",
 		r.Mode, orDash(r.Period), orDash(r.Currency), r.Tolerance, r.Skew)
 	for _, side := range []struct {
@@ -59,24 +120,62 @@ func (r *Report) WriteText(w io.Writer, maxRecords int) error {
 	for _, reason := range d.Reasons {
 		fmt.Fprintf(bw, "  - %s\n", reason)
 	}
-	if maxRecords != 0 {
-		shown := map[Class]int{}
-		for k := range r.Matches {
-			m := &r.Matches[k]
-			if m.Class == ClassExact && !m.AmountDiffers {
-				continue
-			}
-			if maxRecords > 0 && shown[m.Class] >= maxRecords {
-				continue
-			}
-			if shown[m.Class] == 0 {
-				fmt.Fprintf(bw, "\n%s (%d):\n", m.Class, r.Summary(m.Class).Count)
-			}
-			shown[m.Class]++
-			fmt.Fprintf(bw, "  %s\n", describeMatch(m, r.OursLabel, r.TheirsLabel))
+	return nil
+}
+
+// Match writes one record (records come grouped by class, in Classes
+// order).
+func (rw *ReportWriter) Match(m *Match) error {
+	rw.n++
+	switch rw.format {
+	case "csv":
+		rw.csvRow(m)
+		return rw.cw.Write(rw.rec)
+	case "json":
+		b, err := json.MarshalIndent(m, "    ", "  ")
+		if err != nil {
+			return err
 		}
+		if rw.n > 1 {
+			rw.bw.WriteByte(',')
+		} else {
+			rw.bw.WriteByte('[')
+		}
+		rw.bw.WriteString("\n    ")
+		_, err = rw.bw.Write(b)
+		return err
 	}
-	return bw.Flush()
+	if rw.max == 0 || (m.Class == ClassExact && !m.AmountDiffers) {
+		return nil
+	}
+	if rw.max > 0 && rw.shown[m.Class] >= rw.max {
+		return nil
+	}
+	if rw.shown[m.Class] == 0 {
+		fmt.Fprintf(rw.bw, "\n%s (%d):\n", m.Class, rw.r.Summary(m.Class).Count)
+	}
+	rw.shown[m.Class]++
+	_, err := fmt.Fprintf(rw.bw, "  %s\n", describeMatch(m, rw.r.OursLabel, rw.r.TheirsLabel))
+	return err
+}
+
+// Finish writes what follows the records and flushes.
+func (rw *ReportWriter) Finish() error {
+	switch rw.format {
+	case "csv":
+		rw.cw.Flush()
+		if err := rw.cw.Error(); err != nil {
+			return err
+		}
+	case "json":
+		if rw.n == 0 {
+			rw.bw.WriteString("null")
+		} else {
+			rw.bw.WriteString("\n  ]")
+		}
+		rw.bw.Write(rw.jsonEnd)
+	}
+	return rw.bw.Flush()
 }
 
 func describeMatch(m *Match, oursLabel, theirsLabel string) string {
@@ -126,59 +225,71 @@ var ReportCSVHeader = []string{"class", "key", "transaction_id", "call_id", "cal
 
 // WriteCSV writes one row per record (every class, exact included) with
 // ReportCSVHeader.
-func (r *Report) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(ReportCSVHeader); err != nil {
-		return err
+func (r *Report) WriteCSV(w io.Writer) error { return r.writeWith(w, "csv", -1) }
+
+func (rw *ReportWriter) csvRow(m *Match) {
+	rec := rw.rec
+	c := firstNonNil(m.Ours, m.Theirs)
+	for i := range rec {
+		rec[i] = ""
 	}
-	rec := make([]string, len(ReportCSVHeader))
-	for k := range r.Matches {
-		m := &r.Matches[k]
-		c := firstNonNil(m.Ours, m.Theirs)
-		for i := range rec {
-			rec[i] = ""
-		}
-		rec[0], rec[1] = string(m.Class), string(m.Key)
-		rec[2], rec[3], rec[4], rec[5] = c.TransactionID, c.CallID, c.Calling, c.Called
-		rec[6] = c.ConnectTime.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-		if m.Ours != nil {
-			rec[7], rec[9] = strconv.Itoa(m.Ours.Line), strconv.FormatInt(m.Ours.Billable(), 10)
-			if m.Ours.Rated() {
-				rec[12] = m.Ours.Amount.Text()
-			}
-		}
-		if m.Theirs != nil {
-			rec[8], rec[10] = strconv.Itoa(m.Theirs.Line), strconv.FormatInt(m.Theirs.Billable(), 10)
-			if m.Theirs.Rated() {
-				rec[13] = m.Theirs.Amount.Text()
-			}
-		}
-		if m.Ours != nil && m.Theirs != nil {
-			rec[11] = strconv.FormatInt(m.DiffSeconds, 10)
-			if m.DiffAmount.Currency() != "" {
-				rec[14] = m.DiffAmount.Text()
-			}
-		}
-		rec[15] = r.Currency
-		if err := cw.Write(rec); err != nil {
-			return err
+	rec[0], rec[1] = string(m.Class), string(m.Key)
+	rec[2], rec[3], rec[4], rec[5] = c.TransactionID, c.CallID, c.Calling, c.Called
+	rec[6] = c.ConnectTime.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	if m.Ours != nil {
+		rec[7], rec[9] = strconv.Itoa(m.Ours.Line), strconv.FormatInt(m.Ours.Billable(), 10)
+		if m.Ours.Rated() {
+			rec[12] = m.Ours.Amount.Text()
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	if m.Theirs != nil {
+		rec[8], rec[10] = strconv.Itoa(m.Theirs.Line), strconv.FormatInt(m.Theirs.Billable(), 10)
+		if m.Theirs.Rated() {
+			rec[13] = m.Theirs.Amount.Text()
+		}
+	}
+	if m.Ours != nil && m.Theirs != nil {
+		rec[11] = strconv.FormatInt(m.DiffSeconds, 10)
+		if m.DiffAmount.Currency() != "" {
+			rec[14] = m.DiffAmount.Text()
+		}
+	}
+	rec[15] = rw.r.Currency
 }
 
 // WriteJSON writes the report as indented JSON (durations as strings like
 // "2s", amounts as {"value","currency"}).
-func (r *Report) WriteJSON(w io.Writer) error {
+func (r *Report) WriteJSON(w io.Writer) error { return r.writeWith(w, "json", -1) }
+
+// jsonMatchesMark stands in for the matches while the rest of the report
+// is encoded; the records are streamed in its place.
+const jsonMatchesMark = `"Matches": null`
+
+// startJSON encodes the report without its matches and writes everything
+// up to where they go; the rest waits for Finish.
+func (rw *ReportWriter) startJSON() error {
 	type alias Report
+	head := *rw.r
+	head.Matches = nil
 	out := struct {
 		*alias
 		Tolerance string
 		Skew      string
 		Disputed  bool
-	}{(*alias)(r), r.Tolerance.String(), r.Skew.String(), r.Decision.Disputed()}
-	enc := json.NewEncoder(w)
+	}{(*alias)(&head), head.Tolerance.String(), head.Skew.String(), head.Decision.Disputed()}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	b := buf.Bytes()
+	i := bytes.LastIndex(b, []byte(jsonMatchesMark)) // the field, not a label that quotes it
+	if i < 0 {
+		return fmt.Errorf("settlement: report JSON without its matches field")
+	}
+	cut := i + len(jsonMatchesMark) - len("null")
+	rw.jsonEnd = append([]byte(nil), b[i+len(jsonMatchesMark):]...)
+	_, err := rw.bw.Write(b[:cut])
+	return err
 }

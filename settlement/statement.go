@@ -47,6 +47,9 @@ type Statement struct {
 	// Excluded counts CDRs of other counterparties or outside the period.
 	Excluded   int
 	Conversion *Conversion `json:",omitempty"`
+	// FX lists the dated rates that converted CDRs rated in another
+	// currency into this one (StatementBuilder with an FXTable).
+	FX []FXUse `json:",omitempty"`
 	// Heading names the parties, the direction and the issue date
 	// (statement_doc.go); BuildStatement leaves it zero for the caller.
 	Heading StatementHeading
@@ -59,58 +62,158 @@ func (s *Statement) Minutes() string { return minutes(s.BillableSeconds) }
 // Counterparty matches any) in currency over period (by connect time).
 // Every included CDR must be rated in currency; otherwise the error (wrapping
 // ErrBadInput or money.ErrCurrencyMismatch) names its line. Unknown
-// currencies (no minor unit) wrap ErrBadInput.
+// currencies (no minor unit) wrap ErrBadInput. It is a StatementBuilder fed
+// every CDR, failing at the first it cannot use.
 func BuildStatement(cdrs []CDR, counterparty, currency string, period Period) (*Statement, error) {
-	minor, ok := MinorUnit(currency)
-	if !ok {
-		return nil, fmt.Errorf("%w: currency %q has no known minor unit", ErrBadInput, currency)
+	b, err := NewStatementBuilder(counterparty, currency, period, nil)
+	if err != nil {
+		return nil, err
 	}
-	zero := money.Zero(currency)
-	s := &Statement{Counterparty: counterparty, Currency: currency, Period: period, MinorUnit: minor, Amount: zero}
-	byDest := map[string]*StatementLine{}
-	byDay := map[string]*StatementLine{}
-	var err error
 	for i := range cdrs {
-		c := &cdrs[i]
-		if (counterparty != "" && c.Counterparty != "" && c.Counterparty != counterparty) || !period.Contains(c.ConnectTime) {
-			s.Excluded++
-			continue
-		}
-		if !c.Rated() {
-			return nil, fmt.Errorf("%w: line %d (call %s): CDR is not rated", ErrBadInput, c.Line, c.Called)
-		}
-		if c.Amount.Currency() != currency {
-			return nil, fmt.Errorf("%w: line %d is in %s, statement in %s", money.ErrCurrencyMismatch, c.Line, c.Amount.Currency(), currency)
-		}
-		secs := c.Billable()
-		s.Calls++
-		s.BillableSeconds += secs
-		if s.Amount, err = s.Amount.Add(c.Amount); err != nil {
+		if err := b.Add(&cdrs[i]); err != nil {
 			return nil, err
 		}
-		key := c.Prefix
-		if key == "" {
-			key = "-"
-		}
-		for _, g := range []struct {
-			m    map[string]*StatementLine
-			key  string
-			desc string
-		}{{byDest, key, c.Description}, {byDay, c.ConnectTime.UTC().Format("2006-01-02"), ""}} {
-			l := g.m[g.key]
-			if l == nil {
-				l = &StatementLine{Key: g.key, Description: g.desc, Amount: zero}
-				g.m[g.key] = l
-			}
-			l.Calls++
-			l.BillableSeconds += secs
-			if l.Amount, err = l.Amount.Add(c.Amount); err != nil {
-				return nil, err
-			}
+	}
+	return b.Finish()
+}
+
+// StatementBuilder totals CDRs one at a time into a Statement: its memory
+// is the per-destination and per-day lines, whatever the number of CDRs.
+// Not safe for concurrent use.
+type StatementBuilder struct {
+	s      *Statement
+	fx     FXTable
+	zero   money.Amount
+	byDest map[string]*StatementLine
+	byDay  map[string]*StatementLine
+	conv   map[[2]string]*FXUse
+}
+
+// FXUse records that CDRs in another currency were converted into the
+// statement's with a dated rate given for the run: which rate, how many
+// CDRs, and their total before conversion.
+type FXUse struct {
+	Rate     ExchangeRate
+	Calls    int
+	Original money.Amount
+}
+
+// NewStatementBuilder starts a statement (see BuildStatement). An empty
+// currency means that of the first rated CDR the statement counts. fx, if
+// not nil, converts CDRs rated in another currency into currency (exactly,
+// amount × rate); the statement lists each rate used (Statement.FX).
+func NewStatementBuilder(counterparty, currency string, period Period, fx FXTable) (*StatementBuilder, error) {
+	b := &StatementBuilder{
+		s:      &Statement{Counterparty: counterparty, Period: period},
+		fx:     fx,
+		byDest: map[string]*StatementLine{},
+		byDay:  map[string]*StatementLine{},
+		conv:   map[[2]string]*FXUse{},
+	}
+	if currency == "" {
+		return b, nil // the first rated CDR's (see Add)
+	}
+	return b, b.setCurrency(currency)
+}
+
+func (b *StatementBuilder) setCurrency(currency string) error {
+	minor, ok := MinorUnit(currency)
+	if !ok {
+		return fmt.Errorf("%w: currency %q has no known minor unit", ErrBadInput, currency)
+	}
+	b.zero = money.Zero(currency)
+	b.s.Currency, b.s.MinorUnit, b.s.Amount = currency, minor, b.zero
+	return nil
+}
+
+// Add counts c if it belongs to the statement (its counterparty and
+// period; others are counted in Excluded). A CDR that belongs but cannot
+// be totalled — not rated, or rated in another currency without a rate in
+// fx — is a *RowError (ReasonNotRated, ReasonCurrency) that unwraps to
+// ErrBadInput or money.ErrCurrencyMismatch, and is not counted.
+func (b *StatementBuilder) Add(c *CDR) error {
+	s := b.s
+	if (s.Counterparty != "" && c.Counterparty != "" && c.Counterparty != s.Counterparty) || !s.Period.Contains(c.ConnectTime) {
+		s.Excluded++
+		return nil
+	}
+	if !c.Rated() {
+		return rowErr(c.Line, ReasonNotRated, FieldAmount, "",
+			fmt.Errorf("%w: CDR (call %s) is not rated", ErrBadInput, c.Called))
+	}
+	amount := c.Amount
+	if s.Currency == "" {
+		if err := b.setCurrency(amount.Currency()); err != nil {
+			return rowErr(c.Line, ReasonCurrency, FieldCurrency, amount.Currency(), err)
 		}
 	}
-	s.ByDestination = sortedLines(byDest)
-	s.ByDay = sortedLines(byDay)
+	if cur := amount.Currency(); cur != s.Currency {
+		x, ok := b.fx.Lookup(cur, s.Currency)
+		if !ok {
+			return rowErr(c.Line, ReasonCurrency, FieldCurrency, cur,
+				fmt.Errorf("%w: CDR in %s, statement in %s (convert it with a dated exchange rate)", money.ErrCurrencyMismatch, cur, s.Currency))
+		}
+		conv, err := money.FromDecimal(amount.Decimal(), s.Currency)
+		if err == nil {
+			conv, err = conv.Mul(&x.Rate)
+		}
+		if err != nil {
+			return err
+		}
+		use := b.conv[[2]string{cur, s.Currency}]
+		if use == nil {
+			use = &FXUse{Rate: x, Original: money.Zero(cur)}
+			b.conv[[2]string{cur, s.Currency}] = use
+		}
+		use.Calls++
+		if use.Original, err = use.Original.Add(amount); err != nil {
+			return err
+		}
+		amount = conv
+	}
+	secs := c.Billable()
+	var err error
+	s.Calls++
+	s.BillableSeconds += secs
+	if s.Amount, err = s.Amount.Add(amount); err != nil {
+		return err
+	}
+	key := c.Prefix
+	if key == "" {
+		key = "-"
+	}
+	for _, g := range [...]struct {
+		m    map[string]*StatementLine
+		key  string
+		desc string
+	}{{b.byDest, key, c.Description}, {b.byDay, c.ConnectTime.UTC().Format("2006-01-02"), ""}} {
+		l := g.m[g.key]
+		if l == nil {
+			l = &StatementLine{Key: g.key, Description: g.desc, Amount: b.zero}
+			g.m[g.key] = l
+		}
+		l.Calls++
+		l.BillableSeconds += secs
+		if l.Amount, err = l.Amount.Add(amount); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Finish returns the statement: lines sorted, the invoice rounded. The
+// builder must not be used afterwards.
+func (b *StatementBuilder) Finish() (*Statement, error) {
+	s := b.s
+	if s.Currency == "" {
+		return nil, fmt.Errorf("%w: no rated CDR for this counterparty and period: give the currency", ErrBadInput)
+	}
+	s.ByDestination = sortedLines(b.byDest)
+	s.ByDay = sortedLines(b.byDay)
+	for _, u := range b.conv {
+		s.FX = append(s.FX, *u)
+	}
+	sort.Slice(s.FX, func(i, j int) bool { return s.FX[i].Rate.From < s.FX[j].Rate.From })
 	if err := s.invoice(); err != nil {
 		return nil, err
 	}
