@@ -45,7 +45,7 @@ func commands() []*cli.Command {
 		ospCommand(),
 		benchCommand(),
 		testnetCommand(), restoreCommand(),
-		clusterCommand(), memberCommand(), trunkCommand(), routeCommand(), rateCommand(), peerCommand(),
+		clusterCommand(), memberCommand(), trunkCommand(), routeCommand(), statsCommand(), rateCommand(), peerCommand(),
 		outboxCommand(), cdrCommand(), txCommand(), ledgerCommand(), periodCommand(), certCommand(),
 		networkCommand(), applyCommand(), exportCommand(), fraudCommand(),
 	}

@@ -92,7 +92,7 @@ func exportCommand() *cli.Command {
 // moveRoutesToCSV writes f's routes to the CSV file name and lists it in
 // f.RouteFiles instead (relative to the directory of the configuration
 // file confName when it is given). A route with neither candidates nor a
-// block has no CSV form and stays inline.
+// block, or with a quality policy, has no CSV form and stays inline.
 func moveRoutesToCSV(f *confFile, name, confName string) error {
 	fh, err := os.Create(name)
 	if err != nil {
@@ -102,6 +102,10 @@ func moveRoutesToCSV(f *confFile, name, confName string) error {
 	_ = w.Write([]string{"prefix", "kind", "id", "priority", "weight", "strip", "add_prefix", "blocked"})
 	var inline []confRoute
 	for _, r := range f.Routes {
+		if r.Quality != nil {
+			inline = append(inline, r)
+			continue
+		}
 		if len(r.Candidates) == 0 {
 			if !r.Blocked {
 				inline = append(inline, r)

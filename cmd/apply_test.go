@@ -127,7 +127,9 @@ func TestApplyExample(t *testing.T) {
 	// the route table as a CSV beside the file
 	csvDir := t.TempDir()
 	mustCLI(t, n, []string{"export"}, "--file", filepath.Join(csvDir, "net.yaml"), "--routes-csv", filepath.Join(csvDir, "routes.csv"))
-	if b, _ := os.ReadFile(filepath.Join(csvDir, "net.yaml")); !strings.Contains(string(b), "route_files:\n  - routes.csv\n") || strings.Contains(string(b), "\nroutes:") {
+	if b, _ := os.ReadFile(filepath.Join(csvDir, "net.yaml")); !strings.Contains(string(b), "route_files:\n  - routes.csv\n") ||
+		!strings.Contains(string(b), "\nroutes:\n  - {prefix: \"1\", candidates: [{kind: trunk, id: globex-1}, {kind: trunk, id: globex-2}], quality: {") ||
+		strings.Contains(string(b), "{prefix: \"44\", candidates") { // only the route with a quality policy stays inline
 		t.Fatalf("export --routes-csv:\n%s", b)
 	}
 	if b, _ := os.ReadFile(filepath.Join(csvDir, "routes.csv")); !strings.Contains(string(b), "1900,,,,,,,true\n") || !strings.Contains(string(b), "4930,trunk,acme-1,0,0,2,0049,false\n") {
@@ -247,6 +249,16 @@ routes:
 			`member a: sell_deck "missing": no such deck`, "member a: listed twice (#1 and #2)",
 			`trunk t1: protocol "sctp"`, `trunk t1: member "ghost": no such member`, `peer Y: service_points "ftp://y"`,
 			`route "44" candidate 1: trunk "t9": no such trunk`, `route "44" candidate 2: kind "carrier"`, `route #2: prefix "4x"`}},
+		{"route quality", `network: {id: P, currency: USD}
+routes:
+  - {prefix: "44", blocked: true, quality: {min_asr: 30, recover_asr: 20}}
+  - {prefix: "45", blocked: true, quality: {min_ner: 130}}
+`, []string{`route "44": quality: bad thresholds: recover ASR 20% is below min ASR 30%`,
+			`route "45": quality: bad thresholds: min NER 130% is not between 0 and 100`}},
+		{"route quality delay", "network: {id: P, currency: USD}\nroutes:\n  - {prefix: \"46\", blocked: true, quality: {max_pdd: soon}}\n",
+			[]string{`route "46": quality: max_pdd "soon": want a duration`}},
+		{"route quality key", "network: {id: P, currency: USD}\nroutes:\n  - {prefix: \"47\", blocked: true, quality: {min_asr: 30, minimum_asr: 3}}\n",
+			[]string{"line 3: field minimum_asr not found"}},
 		{"fraud settings", `network:
   id: P
   currency: USD

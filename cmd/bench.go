@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -56,6 +58,7 @@ func benchCommand() *cli.Command {
 			&cli.Float64Flag{Name: "sigma", Usage: "lognormal shape (standard deviation of the log)", Value: 1, EnvVars: env("SIGMA")},
 			&cli.StringSliceFlag{Name: "calling-cc", Usage: "country codes of calling numbers (default all embedded: 33, 44, 49, 61)", EnvVars: env("CALLING_CC")},
 			&cli.StringSliceFlag{Name: "called-cc", Usage: "country codes of called numbers (default all embedded)", EnvVars: env("CALLED_CC")},
+			&cli.StringSliceFlag{Name: "carrier", Usage: "a simulated terminating carrier, by the address routing offers: ADDR=ANSWER[:PDD[:SIP/WEIGHT+…]], e.g. 127.0.0.3=0.1:4s:503/3+486/1 answers 10% of its calls after a 4 s post-dial delay and fails the rest with 503 or 486 (3:1); its calls are reported as Kamailio does (setup and final records); repeatable", EnvVars: env("CARRIER")},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the call model (numbers, failures, durations)", Value: 1, EnvVars: env("SEED")},
 
 			&cli.StringFlag{Name: "customer", Usage: "source CustomerId", Value: "1000", EnvVars: env("CUSTOMER")},
@@ -109,6 +112,11 @@ func benchOptions(c *cli.Context) (testnet.LoadOptions, error) {
 			Address: c.String("dest-address"), Bind: c.String("dest-bind")},
 		AcceptUnsigned: c.Bool("accept-unsigned"),
 	}
+	carriers, err := parseCarriers(c.StringSlice("carrier"))
+	if err != nil {
+		return o, usage("--carrier: %v", err)
+	}
+	o.Carriers = carriers
 	if o.Destination.CustomerID == "" {
 		o.Destination.CustomerID = o.Source.CustomerID
 	}
@@ -217,4 +225,47 @@ func benchRun(c *cli.Context) error {
 		return cli.Exit("bench: "+err.Error(), 1)
 	}
 	return werr
+}
+
+// parseCarriers reads --carrier ADDR=ANSWER[:PDD[:SIP/WEIGHT+…]] values.
+func parseCarriers(vals []string) (map[string]testnet.CarrierProfile, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]testnet.CarrierProfile, len(vals))
+	for _, v := range vals {
+		addr, spec, ok := strings.Cut(v, "=")
+		if !ok || addr == "" {
+			return nil, fmt.Errorf("%q: want ADDR=ANSWER[:PDD[:SIP/WEIGHT+…]]", v)
+		}
+		parts := strings.SplitN(spec, ":", 3)
+		var p testnet.CarrierProfile
+		var err error
+		if p.AnswerRatio, err = strconv.ParseFloat(parts[0], 64); err != nil || p.AnswerRatio < 0 || p.AnswerRatio > 1 {
+			return nil, fmt.Errorf("%q: answer ratio %q: want 0..1", v, parts[0])
+		}
+		if len(parts) > 1 && parts[1] != "" {
+			if p.PDD, err = time.ParseDuration(parts[1]); err != nil || p.PDD < 0 {
+				return nil, fmt.Errorf("%q: post-dial delay %q: want a duration such as 3s", v, parts[1])
+			}
+			p.PDDSpread = p.PDD / 4
+		}
+		if len(parts) > 2 {
+			for _, fc := range strings.Split(parts[2], "+") {
+				code, weight, _ := strings.Cut(fc, "/")
+				f := testnet.FailureCause{Weight: 1}
+				if f.SIP, err = strconv.Atoi(code); err != nil {
+					return nil, fmt.Errorf("%q: failure %q: want SIP[/WEIGHT]", v, fc)
+				}
+				if weight != "" {
+					if f.Weight, err = strconv.Atoi(weight); err != nil {
+						return nil, fmt.Errorf("%q: failure %q: want SIP[/WEIGHT]", v, fc)
+					}
+				}
+				p.Failures = append(p.Failures, f)
+			}
+		}
+		out[addr] = p
+	}
+	return out, nil
 }

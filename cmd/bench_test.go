@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ospnode/ospnode/osp"
+	"github.com/ospnode/ospnode/testnet"
 )
 
 // benchResponder is a minimal OSP server on package osp's codec: one
@@ -219,5 +220,61 @@ func TestBenchUsageErrors(t *testing.T) {
 		if code, _, errOut := run(t, args...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", args[1:], code, errOut)
 		}
+	}
+}
+
+// TestBenchCarriers: --carrier gives the responder's destination an
+// outcome profile: its calls are answered at the drawn ratio and reported
+// as Kamailio does (two source records per answered call), and the
+// summary counts the calls by first destination.
+func TestBenchCarriers(t *testing.T) {
+	s, url, ca := newBenchResponder(t)
+	code, out, errOut := run(t, "bench", "--url", url, "--calls", "40", "--concurrency", "4", "--token-ca", ca, "--seed", "5", "--quiet",
+		"--carrier", "[127.0.0.2]:5060=0.5:3s:486/1+503/1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	m := regexp.MustCompile(`first destination 127\.0\.0\.2: 40 calls, (\d+) answered, (\d+) failed attempts`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("summary:\n%s", out)
+	}
+	answered, _ := strconv.Atoi(m[1])
+	failed, _ := strconv.Atoi(m[2])
+	if answered+failed != 40 || answered < 10 || answered > 30 {
+		t.Fatalf("answered %d failed %d of 40 at 50%%", answered, failed)
+	}
+	s.mu.Lock()
+	n := len(s.usages)
+	s.mu.Unlock()
+	// The responder keys usages by (transaction, role, component): the
+	// setup and final records of a call share them (as Kamailio's do), so
+	// an answered call leaves 2 keys, a failed attempt 1.
+	if want := 2*answered + failed; n != want {
+		t.Fatalf("responder holds %d usage keys, want %d", n, want)
+	}
+	if !regexp.MustCompile(`UsageIndication-source\s+` + strconv.Itoa(2*answered+failed) + `\s`).MatchString(out) {
+		t.Fatalf("the source sent not 2 records per answered call and 1 per failure:\n%s", out)
+	}
+}
+
+func TestParseCarriers(t *testing.T) {
+	got, err := parseCarriers([]string{"127.0.0.3=0.1:4s:503/3+486", "[127.0.0.4]=0.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got["127.0.0.3"]; p.AnswerRatio != 0.1 || p.PDD != 4*time.Second || p.PDDSpread != time.Second ||
+		len(p.Failures) != 2 || p.Failures[0] != (testnet.FailureCause{SIP: 503, Weight: 3}) || p.Failures[1] != (testnet.FailureCause{SIP: 486, Weight: 1}) {
+		t.Fatalf("127.0.0.3: %+v", p)
+	}
+	if p := got["[127.0.0.4]"]; p.AnswerRatio != 0.9 || p.PDD != 0 {
+		t.Fatalf("[127.0.0.4]: %+v", p)
+	}
+	for _, bad := range []string{"127.0.0.3", "=0.5", "127.0.0.3=1.5", "127.0.0.3=0.5:soon", "127.0.0.3=0.5:1s:busy"} {
+		if _, err := parseCarriers([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if code, _, _ := run(t, "bench", "--url", "http://127.0.0.1:1/osp", "--calls", "1", "--carrier", "x=2"); code != 2 {
+		t.Errorf("a bad --carrier: exit %d, want 2", code)
 	}
 }

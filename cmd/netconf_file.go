@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -238,6 +239,58 @@ type confRoute struct {
 	Prefix     string          `yaml:"prefix"`
 	Blocked    bool            `yaml:"blocked,omitempty"`
 	Candidates []confCandidate `yaml:"candidates,omitempty"`
+	Quality    *confQuality    `yaml:"quality,omitempty"`
+}
+
+// confQuality is a route's quality policy (ledger.RouteQuality):
+// percentages as numbers (30 is 30 %), delays as Go durations ("3s").
+type confQuality struct {
+	MinSamples int     `yaml:"min_samples,omitempty"`
+	MinASR     float64 `yaml:"min_asr,omitempty"`
+	RecoverASR float64 `yaml:"recover_asr,omitempty"`
+	MinNER     float64 `yaml:"min_ner,omitempty"`
+	RecoverNER float64 `yaml:"recover_ner,omitempty"`
+	MaxPDD     string  `yaml:"max_pdd,omitempty"`
+	RecoverPDD string  `yaml:"recover_pdd,omitempty"`
+	Exclude    bool    `yaml:"exclude,omitempty"`
+	Probe      float64 `yaml:"probe,omitempty"`
+	WeightCost bool    `yaml:"weight_cost,omitempty"` // rank by rate ÷ ASR
+}
+
+// ledger converts q, or says what is wrong with a delay.
+func (q *confQuality) ledger() (*ledger.RouteQuality, error) {
+	lq := &ledger.RouteQuality{MinSamples: q.MinSamples, MinASRPct: q.MinASR, RecoverASRPct: q.RecoverASR,
+		MinNERPct: q.MinNER, RecoverNERPct: q.RecoverNER, Exclude: q.Exclude, ProbePct: q.Probe, WeightCost: q.WeightCost}
+	for _, d := range []struct {
+		name string
+		s    string
+		ms   *int64
+	}{{"max_pdd", q.MaxPDD, &lq.MaxPDDMillis}, {"recover_pdd", q.RecoverPDD, &lq.RecoverPDDMillis}} {
+		if d.s == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.s)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("%s %q: want a duration such as 3s or 2500ms", d.name, d.s)
+		}
+		*d.ms = v.Milliseconds()
+	}
+	return lq, nil
+}
+
+func confQualityOf(q *ledger.RouteQuality) *confQuality {
+	if q == nil {
+		return nil
+	}
+	cq := &confQuality{MinSamples: q.MinSamples, MinASR: q.MinASRPct, RecoverASR: q.RecoverASRPct, MinNER: q.MinNERPct,
+		RecoverNER: q.RecoverNERPct, Exclude: q.Exclude, Probe: q.ProbePct, WeightCost: q.WeightCost}
+	if q.MaxPDDMillis > 0 {
+		cq.MaxPDD = (time.Duration(q.MaxPDDMillis) * time.Millisecond).String()
+	}
+	if q.RecoverPDDMillis > 0 {
+		cq.RecoverPDD = (time.Duration(q.RecoverPDDMillis) * time.Millisecond).String()
+	}
+	return cq
 }
 
 type confCandidate struct {
@@ -409,6 +462,13 @@ func (f *confFile) toConfig(name, dir string) (*node.NetworkConfig, error) {
 	}
 	for _, r := range f.Routes {
 		lr := ledger.Route{Prefix: strings.TrimPrefix(r.Prefix, "+"), Blocked: r.Blocked}
+		if r.Quality != nil {
+			q, err := r.Quality.ledger()
+			if err != nil {
+				bad("route %q: quality: %v", r.Prefix, err)
+			}
+			lr.Quality = q
+		}
 		for _, c := range r.Candidates {
 			lr.Candidates = append(lr.Candidates, ledger.RouteCandidate{Kind: c.Kind, ID: c.ID, Priority: c.Priority,
 				Weight: c.Weight, Strip: c.Strip, AddPrefix: c.AddPrefix})
@@ -535,7 +595,7 @@ func confFromConfig(cfg *node.NetworkConfig) *confFile {
 	routes := append([]ledger.Route(nil), cfg.Routes...)
 	sort.Slice(routes, func(i, j int) bool { return routes[i].Prefix < routes[j].Prefix })
 	for _, r := range routes {
-		cr := confRoute{Prefix: r.Prefix, Blocked: r.Blocked}
+		cr := confRoute{Prefix: r.Prefix, Blocked: r.Blocked, Quality: confQualityOf(r.Quality)}
 		for _, c := range r.Candidates {
 			cr.Candidates = append(cr.Candidates, confCandidate{Kind: c.Kind, ID: c.ID, Priority: c.Priority, Weight: c.Weight,
 				Strip: c.Strip, AddPrefix: c.AddPrefix})
@@ -655,6 +715,9 @@ func writeConfFile(w io.Writer, f *confFile) error {
 			}
 			bw.WriteString("]")
 		}
+		if q := r.Quality; q != nil {
+			writeQuality(bw, q)
+		}
 		bw.WriteString("}\n")
 	}
 	if len(f.RouteFiles) > 0 {
@@ -664,6 +727,37 @@ func writeConfFile(w io.Writer, f *confFile) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// writeQuality writes a route's quality policy in flow style.
+func writeQuality(bw *bufio.Writer, q *confQuality) {
+	var parts []string
+	if q.MinSamples != 0 {
+		parts = append(parts, fmt.Sprintf("min_samples: %d", q.MinSamples))
+	}
+	for _, kv := range []struct {
+		k string
+		v float64
+	}{{"min_asr", q.MinASR}, {"recover_asr", q.RecoverASR}, {"min_ner", q.MinNER}, {"recover_ner", q.RecoverNER}} {
+		if kv.v != 0 {
+			parts = append(parts, fmt.Sprintf("%s: %s", kv.k, strconv.FormatFloat(kv.v, 'f', -1, 64)))
+		}
+	}
+	for _, kv := range []struct{ k, v string }{{"max_pdd", q.MaxPDD}, {"recover_pdd", q.RecoverPDD}} {
+		if kv.v != "" {
+			parts = append(parts, fmt.Sprintf("%s: %s", kv.k, yscalar(kv.v)))
+		}
+	}
+	if q.Exclude {
+		parts = append(parts, "exclude: true")
+	}
+	if q.Probe != 0 {
+		parts = append(parts, "probe: "+strconv.FormatFloat(q.Probe, 'f', -1, 64))
+	}
+	if q.WeightCost {
+		parts = append(parts, "weight_cost: true")
+	}
+	fmt.Fprintf(bw, ", quality: {%s}", strings.Join(parts, ", "))
 }
 
 // encodeYAML writes v in block style with 2-space indents (nothing for an

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -43,6 +44,27 @@ func routeCommand() *cli.Command {
 					&cli.BoolFlag{Name: "blocked", Usage: "refuse calls to the prefix (403)", EnvVars: []string{"OSPNODE_ROUTE_BLOCKED"}}),
 				Action: routeAdd},
 			{Name: "delete", ArgsUsage: "PREFIX", Usage: "remove the route of one prefix", Flags: withAdmin(false), Action: routeDelete},
+			{Name: "quality", ArgsUsage: "PREFIX", Usage: "set (or --clear) the route's quality policy: demote or exclude candidates whose ASR, NER or PDD over their last attempts is poor",
+				Description: "A candidate (trunk or peer) of the route is demoted — offered after the healthy ones — when, over its\n" +
+					"last N attempts under this route (at least --min-samples), its ASR or NER falls below the minimum or its\n" +
+					"median post-dial delay rises above the maximum; it is restored once every --recover-* value is met\n" +
+					"(hysteresis; default: the entering value). --probe of the authorisations still offer a demoted candidate\n" +
+					"first, so a carrier that recovered gets traffic back. --exclude drops it instead of demoting it (unless\n" +
+					"every candidate is excluded). Percentages are 0..100. `route add` replaces a route whole: set the policy\n" +
+					"again after it, or keep routes in a network file (`ospnode apply`).",
+				Flags: withAdmin(false,
+					&cli.IntFlag{Name: "min-samples", Usage: "attempts needed before a candidate is judged (default 20)", EnvVars: []string{"OSPNODE_ROUTE_MIN_SAMPLES"}},
+					&cli.Float64Flag{Name: "min-asr", Usage: "demote below this ASR, % (answered ÷ attempts)", EnvVars: []string{"OSPNODE_ROUTE_MIN_ASR"}},
+					&cli.Float64Flag{Name: "recover-asr", Usage: "restore at this ASR, % (≥ --min-asr)", EnvVars: []string{"OSPNODE_ROUTE_RECOVER_ASR"}},
+					&cli.Float64Flag{Name: "min-ner", Usage: "demote below this NER, % (answered + busy/no answer/declined ÷ attempts)", EnvVars: []string{"OSPNODE_ROUTE_MIN_NER"}},
+					&cli.Float64Flag{Name: "recover-ner", Usage: "restore at this NER, %", EnvVars: []string{"OSPNODE_ROUTE_RECOVER_NER"}},
+					&cli.DurationFlag{Name: "max-pdd", Usage: "demote above this median post-dial delay", EnvVars: []string{"OSPNODE_ROUTE_MAX_PDD"}},
+					&cli.DurationFlag{Name: "recover-pdd", Usage: "restore at this median post-dial delay (≤ --max-pdd)", EnvVars: []string{"OSPNODE_ROUTE_RECOVER_PDD"}},
+					&cli.BoolFlag{Name: "exclude", Usage: "exclude a poor candidate instead of demoting it", EnvVars: []string{"OSPNODE_ROUTE_EXCLUDE"}},
+					&cli.Float64Flag{Name: "probe", Usage: "% of authorisations that still offer a demoted candidate first", Value: 5, EnvVars: []string{"OSPNODE_ROUTE_PROBE"}},
+					&cli.BoolFlag{Name: "weight-cost", Usage: "rank candidates of equal priority by rate per answered call (rate ÷ ASR) instead of rate alone", EnvVars: []string{"OSPNODE_ROUTE_WEIGHT_COST"}},
+					&cli.BoolFlag{Name: "clear", Usage: "remove the route's quality policy", EnvVars: []string{"OSPNODE_ROUTE_CLEAR"}}),
+				Action: routeQuality},
 			{Name: "lookup", ArgsUsage: "NUMBER", Usage: "which destinations a call to NUMBER gets, in order, and why the others are excluded",
 				Flags:  withAdmin(true, &cli.StringFlag{Name: "member", Usage: "the calling member (its sell rate and blocks apply)", EnvVars: []string{"OSPNODE_ROUTE_MEMBER"}}),
 				Action: routeLookup},
@@ -99,7 +121,7 @@ func routeList(c *cli.Context) error {
 		if err := a.do(ctx, http.MethodGet, "/v1/routes", q, nil, &rs); err != nil {
 			return err
 		}
-		t := &table{head: []string{"PREFIX", "BLOCKED", "CANDIDATES"}}
+		t := &table{head: []string{"PREFIX", "BLOCKED", "CANDIDATES", "QUALITY"}}
 		for _, r := range rs {
 			var cs []string
 			for _, cd := range r.Candidates {
@@ -109,7 +131,7 @@ func routeList(c *cli.Context) error {
 				}
 				cs = append(cs, s)
 			}
-			t.add(orDash(r.Prefix), strconv.FormatBool(r.Blocked), orDash(strings.Join(cs, ", ")))
+			t.add(orDash(r.Prefix), strconv.FormatBool(r.Blocked), orDash(strings.Join(cs, ", ")), qualityText(r.Quality))
 		}
 		return printResult(c, rs, t)
 	})
@@ -130,7 +152,7 @@ func routeLookup(c *cli.Context) error {
 			return err
 		}
 		t := &table{head: []string{"RANK", "KIND", "ID", "MEMBER", "ADDRESS", "CALLED", "PRIORITY", "WEIGHT",
-			"BUY/MIN", "BUY CONNECT", "MARGIN 1-MIN CALL", "EXCLUDED BECAUSE"}}
+			"BUY/MIN", "BUY CONNECT", "MARGIN 1-MIN CALL", "EXCLUDED BECAUSE", "QUALITY"}}
 		for _, list := range [][]candidateVerdict{ex.Offered, ex.Excluded} {
 			for _, v := range list {
 				rank := "-"
@@ -142,7 +164,7 @@ func routeLookup(c *cli.Context) error {
 					buy = v.BuyNote
 				}
 				t.add(rank, v.Kind, v.ID, orDash(v.Member), orDash(v.Address), v.Called, priorityText(v.RoutePriority, v.TrunkPriority),
-					strconv.Itoa(v.Weight), buy, ptrAmount(v.BuyConnectFee), ptrAmount(v.Margin), orDash(v.Reason))
+					strconv.Itoa(v.Weight), buy, ptrAmount(v.BuyConnectFee), ptrAmount(v.Margin), orDash(v.Reason), orDash(v.Quality))
 			}
 		}
 		if c.String("output") == "table" {
@@ -256,4 +278,76 @@ func routeDelete(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "route %s removed\n", orDash(prefix))
 		return nil
 	})
+}
+
+func routeQuality(c *cli.Context) error {
+	prefix, err := oneArg(c, "PREFIX")
+	if err != nil {
+		return err
+	}
+	q := &ledger.RouteQuality{MinSamples: c.Int("min-samples"), MinASRPct: c.Float64("min-asr"), RecoverASRPct: c.Float64("recover-asr"),
+		MinNERPct: c.Float64("min-ner"), RecoverNERPct: c.Float64("recover-ner"), MaxPDDMillis: c.Duration("max-pdd").Milliseconds(),
+		RecoverPDDMillis: c.Duration("recover-pdd").Milliseconds(), Exclude: c.Bool("exclude"), ProbePct: c.Float64("probe"),
+		WeightCost: c.Bool("weight-cost")}
+	method := http.MethodPut
+	if c.Bool("clear") {
+		method, q = http.MethodDelete, nil
+	} else if q.MinASRPct == 0 && q.MinNERPct == 0 && q.MaxPDDMillis == 0 && !q.WeightCost {
+		return usage("give --min-asr, --min-ner, --max-pdd or --weight-cost (or --clear)")
+	}
+	return adminRun(c, func(ctx context.Context, a *adminClient) error {
+		var out ledger.Route
+		var body any
+		if q != nil {
+			body = q
+		}
+		if err := a.do(ctx, method, "/v1/routes/"+url.PathEscape(prefix)+"/quality", nil, body, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "route %s: quality %s\n", orDash(out.Prefix), qualityText(out.Quality))
+		return nil
+	})
+}
+
+// qualityText is a route's quality policy in one line ("-": none).
+func qualityText(q *ledger.RouteQuality) string {
+	if q == nil {
+		return "-"
+	}
+	var parts []string
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	band := func(name string, min, recover float64) {
+		if min > 0 {
+			s := name + "<" + num(min) + "%"
+			if recover > min {
+				s += " (restore " + num(recover) + "%)"
+			}
+			parts = append(parts, s)
+		}
+	}
+	band("ASR", q.MinASRPct, q.RecoverASRPct)
+	band("NER", q.MinNERPct, q.RecoverNERPct)
+	if q.MaxPDDMillis > 0 {
+		s := "PDD>" + (time.Duration(q.MaxPDDMillis) * time.Millisecond).String()
+		if q.RecoverPDDMillis > 0 && q.RecoverPDDMillis < q.MaxPDDMillis {
+			s += " (restore " + (time.Duration(q.RecoverPDDMillis) * time.Millisecond).String() + ")"
+		}
+		parts = append(parts, s)
+	}
+	if q.MinSamples > 0 {
+		parts = append(parts, "n≥"+strconv.Itoa(q.MinSamples))
+	}
+	action := "demote"
+	if q.Exclude {
+		action = "exclude"
+	}
+	s := strings.Join(parts, " ")
+	if s == "" {
+		s = "no thresholds"
+	}
+	s += ": " + action + ", probe " + num(q.ProbePct) + "%"
+	if q.WeightCost {
+		s += ", cost per answered call"
+	}
+	return s
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/node"
 	"github.com/ospnode/ospnode/osp"
+	"github.com/ospnode/ospnode/settlement/quality"
 	"github.com/urfave/cli/v2"
 )
 
@@ -79,6 +80,9 @@ func serveFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "ledger-fsync", Value: true, EnvVars: env("ledger-fsync"),
 			Usage: "fsync ledger.db at each of its commits; false: the Raft log (fsynced by a quorum) is the only durable source, and after a crash ledger.db is rebuilt from the Raft snapshot and log (--ledger-fsync=false)"},
 		dur("ledger-commit-interval", ledger.DefaultCommitInterval, "how long applied Raft entries may wait before ledger.db commits them (the Raft log already holds them; a restart replays what was not committed); negative: commit every entry"),
+		num("quality-window", quality.DefaultWindow, "route quality judges a candidate on its last this many attempts per route prefix (use the same value on every node)"),
+		num("quality-max-series", quality.DefaultMaxKeys, "route quality keeps at most this many (candidate, prefix) series, dropping the least recently updated (≈5.6 KB each at a window of 200)"),
+		num("quality-rebuild", 200_000, "usage records a starting node reads back to rebuild its route-quality windows (negative: none)"),
 		str("log-level", "info", "debug, info, warn or error"),
 	}, trustFlags()...)
 }
@@ -239,6 +243,8 @@ func serveConfig(c *cli.Context) (node.Config, error) {
 		RouteSeed:            uint64(s.int("route-seed")),
 		RequestTimeout:       s.dur("request-timeout"),
 		LedgerCommitInterval: s.dur("ledger-commit-interval"),
+		Quality:              quality.Config{Window: s.int("quality-window"), MaxKeys: s.int("quality-max-series")},
+		QualityRebuild:       s.int("quality-rebuild"),
 		Logger:               slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
 	}
 	if j := s.str("join"); j != "" {

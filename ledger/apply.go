@@ -44,6 +44,10 @@ type applier struct {
 
 	scratch wbuf
 	applyScratch
+
+	// observed collects the usage records written, for Options.OnUsage
+	// (nil: nobody observes).
+	observed *[]Usage
 }
 
 func newApplier(tx *bolt.Tx, index uint64, log *slog.Logger) *applier {

@@ -206,6 +206,11 @@ func (a *applier) putRoutes(c *PutRoutes) *Result {
 			return invalid("route %d: prefix %q repeated in one command", i, r.Prefix)
 		}
 		seen[r.Prefix] = true
+		if r.Quality != nil {
+			if why := r.Quality.check(); why != "" {
+				return invalid("route %q: %s", r.Prefix, why)
+			}
+		}
 		for _, cand := range r.Candidates {
 			if cand.Kind != CandidateTrunk && cand.Kind != CandidatePeer {
 				return invalid("route %q: candidate kind %q (want trunk or peer)", r.Prefix, cand.Kind)

@@ -280,6 +280,9 @@ func checkUsage(c *RecordUsage) *Result {
 	if c.DurationMillis < 0 {
 		return invalid("usage: negative duration")
 	}
+	if r := checkQuality(c.Quality); r != nil {
+		return r
+	}
 	if rt := c.Rating; rt != nil {
 		if rt.BillableSeconds < 0 || rt.BuySeconds() < 0 {
 			return invalid("usage: negative billable seconds")
@@ -633,6 +636,7 @@ func newUsage(c *RecordUsage) *Usage {
 		RecordedAt:       c.At,
 		OverLimit:        c.OverLimit,
 		Phase:            c.Phase,
+		Quality:          c.Quality,
 	}
 }
 
@@ -711,6 +715,9 @@ func (a *applier) writeUsage(u *Usage, t *Transaction, p *Posting, posted []byte
 	encodeUsage(&a.scratch, u)
 	a.kbuf = appendU64(a.kbuf[:0], u.ID)
 	must(a.bucket(bUsage).Put(a.kbuf, a.keep(a.scratch.b)))
+	if a.observed != nil {
+		*a.observed = append(*a.observed, *u)
+	}
 	if o != nil {
 		o.Usage = *u
 		a.scratch.b = a.scratch.b[:0]

@@ -84,6 +84,17 @@ func BenchmarkApplyUsageBatch256(b *testing.B) {
 // the finals become conflicts: run it with -benchtime=64x or less for the
 // paid path.)
 func BenchmarkApplyUsageLifecycleBatch256(b *testing.B) {
+	benchLifecycle(b, nil)
+}
+
+// BenchmarkApplyUsageQualityBatch256: the same with the quality block
+// node writes (RecordUsage version 6), for the cost of route quality in
+// the ledger (compare with BenchmarkApplyUsageLifecycleBatch256).
+func BenchmarkApplyUsageQualityBatch256(b *testing.B) {
+	benchLifecycle(b, &UsageQuality{Candidate: "trunk:b1", Alert: t0.Add(time.Second), PDDMillis: 1000, LossPPM: 2000, JitterMicros: 15000})
+}
+
+func benchLifecycle(b *testing.B, q *UsageQuality) {
 	s, ids := benchStore(b, true, 32768)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -94,7 +105,7 @@ func BenchmarkApplyUsageLifecycleBatch256(b *testing.B) {
 		for j := range cmds {
 			k := n % len(ids)
 			u := benchUsage(ids[k], n)
-			u.CallID, u.Phase, u.Matched = "call-"+strconv.Itoa(k)+"@192.0.2.7", PhaseFinal, true
+			u.CallID, u.Phase, u.Matched, u.Quality = "call-"+strconv.Itoa(k)+"@192.0.2.7", PhaseFinal, true, q
 			cmds[j] = enc(b, u)
 			n++
 		}

@@ -73,14 +73,23 @@ func Encode(cmd Command) ([]byte, error) {
 		return encodeJSON(TypeSetNetwork, SetNetworkVersionCreate, c)
 	case *CreateNetwork:
 		return encodeJSON(TypeSetNetwork, SetNetworkVersionCreate, c)
+	case PutRoutes:
+		return encodeJSONCommand(cmd, routesVersion(&c))
+	case *PutRoutes:
+		return encodeJSONCommand(cmd, routesVersion(c))
 	case nil:
 		return nil, fmt.Errorf("ledger: encode nil command")
 	}
+	return encodeJSONCommand(cmd, CommandVersion)
+}
+
+// encodeJSONCommand writes cmd's JSON payload under version v.
+func encodeJSONCommand(cmd Command, v byte) ([]byte, error) {
 	t := cmd.Type()
 	if !knownType(t) {
 		return nil, fmt.Errorf("ledger: encode unknown command type %d", t)
 	}
-	return encodeJSON(t, CommandVersion, cmd)
+	return encodeJSON(t, v, cmd)
 }
 
 // encodeJSON is the envelope of a configuration command: type, version,
@@ -343,7 +352,10 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 	w := wbuf{b: make([]byte, 0, 160)}
 	w.byte1(byte(TypeRecordUsage))
 	perSide := c.Phase != PhaseNone && (c.Rating.perSide() || c.Adjust.perSide())
-	if perSide {
+	withQuality := c.Phase != PhaseNone && c.Quality != nil
+	if withQuality {
+		w.byte1(RecordUsageVersionQuality)
+	} else if perSide {
 		w.byte1(RecordUsageVersionPerSide)
 	} else if c.Phase != PhaseNone {
 		w.byte1(RecordUsageVersionLifecycle)
@@ -373,9 +385,12 @@ func encodeRecordUsage(c *RecordUsage) []byte {
 		w.bool(c.Matched)
 		w.u(c.OtherFinal)
 		encodeRating(&w, c.Adjust)
-		if perSide {
+		if perSide || withQuality {
 			encodeBuySeconds(&w, c.Rating)
 			encodeBuySeconds(&w, c.Adjust)
+		}
+		if withQuality {
+			encodeQuality(&w, c.Quality)
 		}
 	} else if c.OverLimit {
 		w.bool(true)
@@ -444,7 +459,7 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 	switch version {
 	case RecordUsageVersionOverLimit:
 		c.OverLimit = r.bool()
-	case RecordUsageVersionLifecycle, RecordUsageVersionPerSide:
+	case RecordUsageVersionLifecycle, RecordUsageVersionPerSide, RecordUsageVersionQuality:
 		c.OverLimit = r.bool()
 		c.Phase = UsagePhase(r.byte1())
 		c.Matched = r.bool()
@@ -453,9 +468,12 @@ func decodeRecordUsageValue(p []byte, version byte) (RecordUsage, error) {
 		if c.Phase == PhaseNone || c.Phase > PhaseFailed {
 			r.fail()
 		}
-		if version == RecordUsageVersionPerSide {
+		if version == RecordUsageVersionPerSide || version == RecordUsageVersionQuality {
 			decodeBuySeconds(&r, c.Rating)
 			decodeBuySeconds(&r, c.Adjust)
+		}
+		if version == RecordUsageVersionQuality {
+			c.Quality = decodeQuality(&r)
 		}
 	}
 	if err := r.done(); err != nil {
@@ -553,7 +571,10 @@ func decodeTransactionForUsage(r *rbuf) *Transaction {
 
 func encodeUsage(w *wbuf, u *Usage) {
 	perSide := u.Phase != PhaseNone && u.Rating.perSide()
-	if perSide {
+	withQuality := u.Phase != PhaseNone && u.Quality != nil
+	if withQuality {
+		w.byte1(usageRecordQuality)
+	} else if perSide {
 		w.byte1(usageRecordPerSide)
 	} else if u.Phase != PhaseNone {
 		w.byte1(usageRecordLifecycle)
@@ -589,8 +610,11 @@ func encodeUsage(w *wbuf, u *Usage) {
 		w.bool(u.Conflict)
 		w.str(u.Mismatch)
 		w.u(u.AdjustedBy)
-		if perSide {
+		if perSide || withQuality {
 			encodeBuySeconds(w, u.Rating)
+		}
+		if withQuality {
+			encodeQuality(w, u.Quality)
 		}
 	} else if u.OverLimit {
 		w.bool(true)
@@ -599,7 +623,7 @@ func encodeUsage(w *wbuf, u *Usage) {
 
 func decodeUsage(r *rbuf) *Usage {
 	v := r.byte1()
-	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle && v != usageRecordPerSide {
+	if v != recordVersion && v != usageRecordOverLimit && v != usageRecordLifecycle && v != usageRecordPerSide && v != usageRecordQuality {
 		r.fail()
 		return nil
 	}
@@ -628,14 +652,17 @@ func decodeUsage(r *rbuf) *Usage {
 	switch v {
 	case usageRecordOverLimit:
 		u.OverLimit = r.bool()
-	case usageRecordLifecycle, usageRecordPerSide:
+	case usageRecordLifecycle, usageRecordPerSide, usageRecordQuality:
 		u.OverLimit = r.bool()
 		u.Phase = UsagePhase(r.byte1())
 		u.Conflict = r.bool()
 		u.Mismatch = r.str()
 		u.AdjustedBy = r.u()
-		if v == usageRecordPerSide {
+		if v == usageRecordPerSide || v == usageRecordQuality {
 			decodeBuySeconds(r, u.Rating)
+		}
+		if v == usageRecordQuality {
+			u.Quality = decodeQuality(r)
 		}
 	}
 	return u

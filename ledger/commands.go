@@ -204,6 +204,10 @@ type RecordUsage struct {
 	// side's difference to Adjust.
 	OtherFinal uint64
 	Adjust     *Rating
+	// Quality is the attempt's quality as reported (quality.go). Set (with
+	// a Phase), the command is written as version 6; the ledger stores it
+	// on the Usage and applies nothing else from it.
+	Quality *UsageQuality
 
 	// legacyV1 is set when the command was decoded from a version 1
 	// envelope: it is applied with the version 1 rules (post-once key

@@ -146,6 +146,17 @@ func fixtureLog(t *testing.T) []batch {
 	log = append(log, batch{10, [][]byte{
 		enc(t, CreateNetwork{Network{ID: "purple", Name: "Purple", Currency: "USD", TxIDEpoch: 1}}),
 	}})
+	// Route quality: a route with a quality policy (PutRoutes 2) and a
+	// failed attempt carrying its quality block (RecordUsage 6: version 5's
+	// payload, here without buy-side seconds, then the block).
+	routes := PutRoutes{Routes: []Route{{Prefix: "1212", Candidates: []RouteCandidate{{Kind: CandidateTrunk, ID: "b1"}},
+		Quality: &RouteQuality{MinSamples: 50, MinASRPct: 30, RecoverASRPct: 40, MaxPDDMillis: 5000, ProbePct: 5}}}}
+	failedQ := usage(tx(2), "q")
+	failedQ.CallID, failedQ.Phase, failedQ.Matched, failedQ.Rating = "call-fx-admission", PhaseFailed, true, nil
+	failedQ.Connect, failedQ.DurationMillis, failedQ.TerminationCause = time.Time{}, 0, 486
+	failedQ.Quality = &UsageQuality{Candidate: "trunk:b1", SIPCode: 486, Alert: t0.Add(3*time.Hour + 2*time.Second),
+		PDDMillis: 2000, LossPPM: -1, JitterMicros: 1500}
+	log = append(log, batch{11, [][]byte{enc(t, routes), enc(t, failedQ)}})
 	return log
 }
 

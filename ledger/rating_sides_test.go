@@ -1,7 +1,10 @@
 package ledger
 
 import (
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestRatingPerSideSeconds: a call rated on two decks that bill it
@@ -74,5 +77,63 @@ func TestRatingPerSideRefusals(t *testing.T) {
 	b = append(b, 2)
 	if _, err := Decode(b); err == nil {
 		t.Fatal("buy seconds of an absent Adjust decoded")
+	}
+}
+
+// TestRatingPerSideWithQuality: a usage with both per-side seconds and a
+// quality block is written as RecordUsage version 6 (version 5's payload
+// plus the quality block) and stored as usage record version 5
+// (usageRecordPerSide's fields plus the block); both survive the log and
+// the store. Without the seconds it is still version 6, the buy-seconds
+// flags false; without the block it stays version 5, byte for byte.
+func TestRatingPerSideWithQuality(t *testing.T) {
+	for _, buy := range []int64{61, 60} {
+		s := openTest(t)
+		setupMembers(t, s)
+		tx := authorize(t, s, "sides-q").TransactionID
+		c := rated(tx, "0.05", "0.03")
+		c.CallID, c.Phase, c.Matched, c.ComponentID = "call-sides-q", PhaseFinal, true, "1"
+		c.Rating.SetBuySeconds(buy)
+		plain := enc(t, c)
+		q := &UsageQuality{Candidate: "trunk:b1", SIPCode: 200, Alert: t0.Add(time.Second), PDDMillis: 1200, LossPPM: 100, JitterMicros: 9000}
+		c.Quality = q
+		b := enc(t, c)
+		eq(t, "written version", b[1], byte(RecordUsageVersionQuality))
+		perSide := buy != 60
+		if perSide {
+			eq(t, "without quality", plain[1], byte(RecordUsageVersionPerSide))
+			if !strings.HasPrefix(string(b[2:]), string(plain[2:])) {
+				t.Fatal("version 6 payload does not start with version 5's")
+			}
+		} else {
+			eq(t, "without quality", plain[1], byte(RecordUsageVersionLifecycle))
+		}
+		back, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := back.(RecordUsage)
+		eq(t, "decoded buy seconds", got.Rating.BuySeconds(), buy)
+		eq(t, "decoded separately", got.Rating.BuyBillableSeconds != nil, perSide)
+		if !reflect.DeepEqual(got.Quality, q) {
+			t.Fatalf("decoded quality %+v, want %+v", got.Quality, q)
+		}
+		rs := applyLog(t, s, []batch{{index: s.AppliedIndex() + 1, cmds: [][]byte{b}}})
+		eq(t, "code", rs[0][0].Code, OK)
+		u, err := s.Usage(rs[0][0].UsageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "stored buy seconds", u.Rating.BuySeconds(), buy)
+		eq(t, "stored separately", u.Rating.BuyBillableSeconds != nil, perSide)
+		if !reflect.DeepEqual(u.Quality, q) {
+			t.Fatalf("stored quality %+v, want %+v", u.Quality, q)
+		}
+		var w wbuf
+		encodeUsage(&w, u)
+		eq(t, "stored record version", w.b[0], byte(usageRecordQuality))
+		if rep, err := s.Audit(); err != nil || !rep.OK {
+			t.Fatalf("audit %+v %v", rep, err)
+		}
 	}
 }

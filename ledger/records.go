@@ -268,6 +268,9 @@ type Route struct {
 	Prefix     string           `json:"prefix"`
 	Candidates []RouteCandidate `json:"candidates,omitempty"`
 	Blocked    bool             `json:"blocked,omitempty"`
+	// Quality, when set, demotes or excludes candidates of poor quality
+	// (quality.go).
+	Quality *RouteQuality `json:"quality,omitempty"`
 }
 
 // Deck directions.
@@ -379,8 +382,8 @@ type Rating struct {
 	BillableSeconds int64 `json:"billable_seconds"`
 	// BuyBillableSeconds: the buy side's billable seconds when they differ
 	// from BillableSeconds (set with SetBuySeconds); nil: the same. Only
-	// RecordUsage version 5 and usage records of version 4 carry it, so a
-	// rating without it encodes as before.
+	// RecordUsage versions 5 and 6 and usage records of versions 4 and 5
+	// carry it, so a rating without it encodes as before.
 	BuyBillableSeconds *int64       `json:"buy_billable_seconds,omitempty"`
 	Sell               money.Amount `json:"sell"`
 	SellCounterparty   string       `json:"sell_counterparty,omitempty"` // account name
@@ -463,6 +466,9 @@ type Usage struct {
 	// is settled on; Rating is the adjusted one, and an adjustment posting
 	// moved the difference.
 	AdjustedBy uint64 `json:"adjusted_by,omitempty"`
+	// Quality is what the report said about the attempt's quality
+	// (quality.go); nil for usage recorded before it existed.
+	Quality *UsageQuality `json:"quality,omitempty"`
 }
 
 // Settled reports whether u is the record its call is settled on: a paid

@@ -65,7 +65,8 @@ var commands = map[CommandType]*commandSpec{
 	TypeRemovePeer: jsonCommand("RemovePeer", func(a *applier, c *RemovePeer) *Result {
 		return a.remove(bPeers, []byte(c.ID), "peer", &a.gens.Peers)
 	}),
-	TypePutRoutes: jsonCommand("PutRoutes", func(a *applier, c *PutRoutes) *Result { return a.putRoutes(c) }),
+	TypePutRoutes: jsonCommand("PutRoutes", func(a *applier, c *PutRoutes) *Result { return a.putRoutes(c) },
+		PutRoutesVersionQuality),
 	TypeRemoveRoute: jsonCommand("RemoveRoute", func(a *applier, c *RemoveRoute) *Result {
 		return a.remove(bRoutes, routeKey(c.Prefix), "route", &a.gens.Routes)
 	}),
@@ -84,7 +85,7 @@ var commands = map[CommandType]*commandSpec{
 	},
 	TypeRecordUsage: {
 		name:     "RecordUsage",
-		versions: []byte{1, RecordUsageVersion, RecordUsageVersionOverLimit, RecordUsageVersionLifecycle, RecordUsageVersionPerSide},
+		versions: []byte{1, RecordUsageVersion, RecordUsageVersionOverLimit, RecordUsageVersionLifecycle, RecordUsageVersionPerSide, RecordUsageVersionQuality},
 		decode:   decodeRecordUsage,
 		apply: func(a *applier, _ int, p []byte, v byte) *Result {
 			c, err := decodeRecordUsageValue(p, v)
@@ -106,11 +107,13 @@ var commands = map[CommandType]*commandSpec{
 
 // jsonCommand registers a configuration command: a JSON payload decoded
 // with DisallowUnknownFields (a field from a newer build is Invalid, not
-// silently dropped), version CommandVersion only.
-func jsonCommand[T Command](name string, apply func(a *applier, c *T) *Result) *commandSpec {
+// silently dropped), version CommandVersion and the later versions given
+// (whose payloads may carry fields the earlier ones must not: an older
+// build stops at the unknown version rather than diverge).
+func jsonCommand[T Command](name string, apply func(a *applier, c *T) *Result, later ...byte) *commandSpec {
 	return &commandSpec{
 		name:     name,
-		versions: []byte{CommandVersion},
+		versions: append([]byte{CommandVersion}, later...),
 		decode: func(p []byte, _ byte) (Command, error) {
 			var c T
 			if err := decodeJSONInto(p, &c); err != nil {

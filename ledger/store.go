@@ -50,6 +50,12 @@ type Options struct {
 	// CommitEntries commits after this many applied entries at the latest.
 	// Default DefaultCommitEntries.
 	CommitEntries int
+	// OnUsage, when set, is called after each applied entry with the usage
+	// records it wrote, in apply order (nil when none), outside the
+	// store's locks: how node keeps its route-quality windows in step
+	// with the replicated usage without reading it back. It runs on the
+	// apply goroutine: it must be quick and must not apply.
+	OnUsage func(index uint64, usages []Usage)
 
 	// reference applies with none of the apply path's speed tricks (no
 	// cursor cache, arena, member cache, partial decodes or reused result
@@ -322,6 +328,21 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	if index <= s.applied.Load() {
 		return results
 	}
+	var observed []Usage
+	var obs *[]Usage
+	if s.opts.OnUsage != nil {
+		obs = &observed
+	}
+	s.applyBatch(index, cmds, results, obs)
+	if s.opts.OnUsage != nil {
+		s.opts.OnUsage(index, observed)
+	}
+	return results
+}
+
+// applyBatch is ApplyBatch under the store's locks; obs, when not nil,
+// collects the usage records written.
+func (s *Store) applyBatch(index uint64, cmds [][]byte, results [][]byte, obs *[]Usage) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
@@ -354,6 +375,7 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	}()
 	a := newApplier(tx, index, s.log)
 	a.reference = s.opts.reference
+	a.observed = obs
 	for i, c := range cmds {
 		res := a.apply(i, c)
 		if res == a.encodedFor {
@@ -378,7 +400,6 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	if err := s.entryAppliedLocked(); err != nil {
 		panic(fmt.Sprintf("ledger: apply index %d: %v", index, err))
 	}
-	return results
 }
 
 // Bucket names (see DESIGN.md).

@@ -65,6 +65,7 @@ func (n *Node) adminHandler() http.Handler {
 	n.adminNetworkRoutes(mux)
 	n.adminAdmissionRoutes(mux)
 	n.adminRouteRoutes(mux)
+	n.adminQualityRoutes(mux)
 	n.adminDeckRoutes(mux)
 	n.adminUsageRoutes(mux)
 	n.adminLedgerRoutes(mux)

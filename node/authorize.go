@@ -13,6 +13,7 @@ import (
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/osp"
 	"github.com/ospnode/ospnode/settlement"
+	"github.com/ospnode/ospnode/settlement/quality"
 )
 
 // Status codes chosen for the node's own refusals (osp's constants; the
@@ -196,7 +197,7 @@ func (rq *request) plan(in *authIn, peers *fedRuntime) (*authPlan, *refusal) {
 		return nil, &refusal{codeBlocked, "destination " + route.Prefix + " blocked"}
 	}
 	credit := rq.n.cfg.policy.Credit(rq.rater(m.SellDeckID), called, rq.now)
-	choices := rq.rankChoices(m, route, called, credit.Sell, credit.SellOK, in.callID, peers)
+	choices := rq.rankChoices(m, route, called, credit.Sell, credit.SellOK, in.callID, peers, true)
 	if len(choices) == 0 {
 		return nil, &refusal{codeNoRoute, "no usable route"}
 	}
@@ -284,7 +285,7 @@ func refusalStatus(res *ledger.Result) (int, string) {
 // destinations have no address: it is the upstream's answer). For route
 // explanations; authorize uses rankChoices.
 func (rq *request) candidates(m *ledger.Member, route *ledger.Route, called string, sell money.Amount, sellOK bool, callID string) []ledger.Destination {
-	chs := rq.rankChoices(m, route, called, sell, sellOK, callID, rq.n.fed.runtime())
+	chs := rq.rankChoices(m, route, called, sell, sellOK, callID, rq.n.fed.runtime(), false)
 	out := make([]ledger.Destination, 0, len(chs))
 	for _, ch := range chs {
 		out = append(out, ch.dest)
@@ -297,8 +298,11 @@ func (rq *request) candidates(m *ledger.Member, route *ledger.Route, called stri
 // members and, when peers is not nil, active peer networks, each kept only
 // when its buy deck (the member's or the peer's, on the translated number)
 // rates the call and leaves the configured minimum margin under m's sell
-// rate. node only resolves the candidates; the policy decides.
-func (rq *request) rankChoices(m *ledger.Member, route *ledger.Route, called string, sell money.Amount, sellOK bool, callID string, peers *fedRuntime) []choice {
+// rate, each with its route-quality verdict (probe: this ranking is an
+// authorisation's, which takes a turn of a demoted candidate's probe
+// share; an explanation's does not). node only resolves the candidates;
+// the policy decides.
+func (rq *request) rankChoices(m *ledger.Member, route *ledger.Route, called string, sell money.Amount, sellOK bool, callID string, peers *fedRuntime, probe bool) []choice {
 	v := rq.v
 	chs := make([]choice, 0, len(route.Candidates))
 	cands := make([]settlement.Candidate, 0, len(route.Candidates))
@@ -336,6 +340,10 @@ func (rq *request) rankChoices(m *ledger.Member, route *ledger.Route, called str
 		if deck := ch.dest.BuyDeckID; deck != "" {
 			c.BuyDeck = true
 			c.Cost, c.Rated = rq.minuteCost(deck, num)
+		}
+		if th := v.quality[route.Prefix]; th != nil {
+			c.Quality = rq.n.quality.tr.Judge(quality.Key{Candidate: candidateKey(ch.dest.Kind, c.ID), Prefix: route.Prefix}, th, probe)
+			c.Quality.Probe = c.Quality.Probe && probe // an explanation shows the usual order
 		}
 		chs = append(chs, ch)
 		cands = append(cands, c)

@@ -13,6 +13,7 @@ import (
 	"github.com/ospnode/ospnode/federation"
 	"github.com/ospnode/ospnode/osp"
 	"github.com/ospnode/ospnode/settlement"
+	"github.com/ospnode/ospnode/settlement/quality"
 )
 
 // Default listen addresses of `ospnode serve`. Tests always pass
@@ -172,6 +173,15 @@ type Config struct {
 	// PeerBreaker tunes the per-service-point circuit breakers of peers
 	// (zero fields: federation defaults).
 	PeerBreaker federation.BreakerConfig
+	// Quality sizes the route-quality windows (settlement/quality; zero
+	// fields: its defaults: the last 200 attempts, 4096 series). Every
+	// node of a cluster should use the same Window, or they judge
+	// candidates on different samples.
+	Quality quality.Config
+	// QualityRebuild is how many of the most recent usage records a
+	// starting node reads to rebuild its route-quality windows (default
+	// 200,000; negative: none).
+	QualityRebuild int
 
 	// Logger receives the node's logs (default: discard). Clock is the
 	// node's time source (default time.Now).
@@ -304,6 +314,9 @@ func (c *Config) fill() error {
 	c.policy = pol
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.QualityRebuild == 0 {
+		c.QualityRebuild = 200_000
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

@@ -15,6 +15,9 @@ import (
 type stateMachine struct {
 	s     *ledger.Store
 	watch func(cmds, results [][]byte)
+	// restored, when set, runs after a successful Restore (node rebuilds
+	// what it derives from the ledger outside it: route quality).
+	restored func()
 }
 
 var _ consensus.StateMachine = stateMachine{}
@@ -37,4 +40,12 @@ func (m stateMachine) Snapshot() (consensus.Snapshot, error) {
 	return snap, nil // ledger.Snapshot has Persist and Release: same method set
 }
 
-func (m stateMachine) Restore(r io.Reader) error { return m.s.Restore(r) }
+func (m stateMachine) Restore(r io.Reader) error {
+	if err := m.s.Restore(r); err != nil {
+		return err
+	}
+	if m.restored != nil {
+		m.restored()
+	}
+	return nil
+}

@@ -21,6 +21,13 @@ import (
 func kamailioNetwork(t *testing.T, basis ledger.BillingBasis) *Node {
 	t.Helper()
 	n := openDemo(t)
+	setupKamailio(t, n, basis)
+	return n
+}
+
+// setupKamailio configures demo node n as kamailioNetwork describes.
+func setupKamailio(t *testing.T, n *Node, basis ledger.BillingBasis) {
+	t.Helper()
 	nw, err := n.Store().Network()
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +59,6 @@ func kamailioNetwork(t *testing.T, basis ledger.BillingBasis) *Node {
 		ledger.PutTrunk{Trunk: ledger.Trunk{ID: "b-1", MemberID: DemoCarrierB, Address: "[127.0.0.13]", Protocol: "udp", Weight: 1}},
 		ledger.PutRoutes{Routes: []ledger.Route{{Prefix: "1555", Candidates: []ledger.RouteCandidate{{Kind: ledger.CandidateTrunk, ID: "b-1", Weight: 1}}}}},
 	)
-	return n
 }
 
 // kamailioCapture returns the body of capture name with the TransactionId

@@ -568,6 +568,11 @@ func validateConfig(cfg *NetworkConfig, cur *runningConfig, prune bool) []string
 			continue
 		}
 		seenRoute[r.Prefix] = true
+		if r.Quality != nil {
+			if _, err := thresholdsOf(r.Quality); err != nil {
+				bad("%s: %v", item, err) // "quality: bad thresholds: …"
+			}
+		}
 		for j, c := range r.Candidates {
 			ci := fmt.Sprintf("%s candidate %d", item, j+1)
 			switch c.Kind {

@@ -47,6 +47,9 @@ type Node struct {
 	metricsHandler http.Handler
 	fed            *fedState
 	fraud          *fraudControl
+	// quality: the route-quality windows, fed by the ledger's apply path
+	// (quality.go).
+	quality *qualityFeed
 
 	ospSrv, ospTLSSrv, adminSrv *http.Server
 	ospBudget                   *budget // connections and body bytes of the OSP listeners
@@ -92,10 +95,12 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	n.quality = newQualityFeed(cfg.Quality, cfg.Logger.With("component", "quality"))
 	n.store, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{
 		Logger:         cfg.Logger.With("component", "ledger"),
 		Unsynced:       cfg.LedgerSync == LedgerNoFsync,
 		CommitInterval: cfg.LedgerCommitInterval,
+		OnUsage:        n.quality.onUsage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
@@ -106,6 +111,15 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		n.log.Warn("node: ledger.db was not closed cleanly after unsynced writes; rebuilding it from the Raft snapshot and log", "moved_to", aside)
 	}
 	closers = append(closers, n.store.Close)
+	n.state = newStateCache(n.store, cfg.Logger)
+	n.quality.state = n.state
+	if cfg.QualityRebuild > 0 {
+		// Before consensus replays the log above the ledger's applied
+		// index: those entries then arrive through OnUsage, in order.
+		if err := n.quality.rebuild(n.store, cfg.QualityRebuild); err != nil {
+			n.log.Warn("node: route quality not rebuilt from the ledger", "err", err)
+		}
+	}
 
 	n.tokens, err = newTokenIssuer(&cfg)
 	if err != nil {
@@ -147,21 +161,20 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		SnapshotInterval:   cfg.Raft.SnapshotInterval,
 		TrailingLogs:       cfg.Raft.TrailingLogs,
 		Dial:               cfg.ClusterDial,
-	}, timedStateMachine{stateMachine{s: n.store, watch: n.fraud.observe}, n.met.applyLatency})
+	}, timedStateMachine{stateMachine{s: n.store, watch: n.fraud.observe, restored: n.qualityRestored}, n.met.applyLatency})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	closers = append(closers, n.cons.Close)
 
-	n.state = newStateCache(n.store, cfg.Logger)
 	n.adm = newAdmission(n.now, cfg.TokenValidity, n.store.Admission, n.store.AppliedIndex)
 	n.adm.txIndex = n.transactionIndex
 	if n.fed, err = newFedState(n); err != nil {
 		return nil, err
 	}
 	n.fed.start()
-	n.met.reg.MustRegister(stateCollector{n})
+	n.met.reg.MustRegister(stateCollector{n}, qualityCollector{n})
 	n.metricsHandler = promhttp.HandlerFor(n.met.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	closers = append(closers, func() error { n.fed.stop(); return nil })
 	n.fraud.start()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/settlement"
+	"github.com/ospnode/ospnode/settlement/quality"
 )
 
 // view is an immutable in-memory picture of the ledger's configuration
@@ -34,8 +35,11 @@ type view struct {
 
 	trunks map[string]*ledger.Trunk
 	routes *settlement.PrefixIndex[ledger.Route]
-	decks  *deckCache
-	fraud  *fraudBlocks // the ledger's active fraud blocks (admission.go)
+	// quality: route prefix → its quality thresholds (routes with a
+	// quality policy only; quality.go).
+	quality map[string]*quality.Thresholds
+	decks   *deckCache
+	fraud   *fraudBlocks // the ledger's active fraud blocks (admission.go)
 }
 
 type addrCred struct {
@@ -157,7 +161,7 @@ func (c *stateCache) build(old *view, g ledger.Generations) (*view, error) {
 		}
 	}
 	if old.gens.Routes == g.Routes {
-		v.routes = old.routes
+		v.routes, v.quality = old.routes, old.quality
 	} else {
 		start := time.Now()
 		var rs []ledger.Route
@@ -169,6 +173,7 @@ func (c *stateCache) build(old *view, g ledger.Generations) (*view, error) {
 			return nil, fmt.Errorf("node: route index: %w", err)
 		}
 		v.routes = ix
+		v.quality = routeThresholds(rs, c.log)
 		c.log.Info("route index rebuilt", "routes", ix.Len(), "took", time.Since(start))
 	}
 	if old.gens.Fraud == g.Fraud {

@@ -81,6 +81,7 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 		DurationMillis:   durMs,
 		TerminationCause: cause,
 		Phase:            phase,
+		Quality:          usageQuality(rq.v, nil, ui, role, ledger.MemberAccount(m.ID)),
 	}
 	if ui.TransactionID == 0 {
 		// No transaction: key the record by what the reporter sent.
@@ -105,6 +106,7 @@ func (rq *request) usage(ctx context.Context, c *osp.Component) osp.Component {
 			cmd.Matched, cmd.Rating, cmd.OverLimit = false, nil, false
 			if t != nil {
 				cmd.Matched = true
+				cmd.Quality.Candidate = usageCandidate(rq.v, t, ui, role, cmd.Reporter)
 				releases = role == ledger.RoleSource && t.SourceMember == m.ID && phase.EndsCall()
 				if phase == ledger.PhaseFinal {
 					rq.rateFinal(cmd, t, m, durMs, attempt > 0)

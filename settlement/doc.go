@@ -34,7 +34,11 @@
 //     SecondsFor, HoldAmount, MinuteCost, Translate: the routing and credit
 //     policy of an authorisation (LCR order, margins, time limits, holds),
 //     as pure functions of decks, costs and credit; node resolves the
-//     candidates and asks.
+//     candidates and asks. Rank also orders by route quality's verdicts
+//     (Candidate.Quality: probed, healthy, demoted; excluded dropped).
+//   - Subpackage quality: route quality windows (ASR, NER, ACD, PDD, …)
+//     per candidate and prefix, thresholds with hysteresis and a probe
+//     share.
 //
 // No float is used anywhere: every amount is a money.Amount (apd); the only
 // roundings are the one per CDR (deck decimals and mode) and the invoice

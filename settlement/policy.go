@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/ospnode/ospnode/ledger/money"
+	"github.com/ospnode/ospnode/settlement/quality"
 )
 
 // Policy is a network's routing and credit policy for authorisations: the
@@ -151,6 +152,10 @@ type Candidate struct {
 	BuyDeck bool
 	Cost    money.Amount
 	Rated   bool
+	// Quality is the route-quality verdict on the candidate
+	// (settlement/quality): demoted candidates rank after the healthy
+	// ones, excluded ones are dropped, a probed one ranks first.
+	Quality quality.Verdict
 }
 
 // Priority returns c's ranking priority: RoutePriority × 1000 +
@@ -162,9 +167,21 @@ func (c *Candidate) Priority() int { return c.RoutePriority*1000 + c.TrunkPriori
 func (c *Candidate) Weight() int { return max(c.RouteWeight, 0) * max(c.TrunkWeight, 1) }
 
 // Keep reports whether c may be offered on a call sold at sell (sellOK:
-// sell is known): its deck must rate the call, and the cost must leave the
-// minimum margin. Why is the reason when it may not ("no rate", "margin").
+// sell is known): its deck must rate the call, the cost must leave the
+// minimum margin, and route quality must not exclude it (unless this call
+// probes it). Why is the reason when it may not ("no rate", "margin",
+// "quality").
 func (p *Policy) Keep(c *Candidate, sell money.Amount, sellOK bool) (ok bool, why string) {
+	if ok, why := p.keepCost(c, sell, sellOK); !ok {
+		return ok, why
+	}
+	if c.Quality.Exclude && !c.Quality.Probe {
+		return false, "quality"
+	}
+	return true, ""
+}
+
+func (p *Policy) keepCost(c *Candidate, sell money.Amount, sellOK bool) (ok bool, why string) {
 	if !c.BuyDeck {
 		return true, ""
 	}
@@ -178,16 +195,27 @@ func (p *Policy) Keep(c *Candidate, sell money.Amount, sellOK bool) (ok bool, wh
 }
 
 // Rank returns the indexes of the candidates that may be offered on a call
-// sold at sell (Keep), best first: priority ascending, then cost ascending
-// (least cost routing; unknown cost last), then a weighted random order
-// among equals drawn from seed (RankRoutes; see Seed). cands is not
+// sold at sell (Keep), best first: route quality's tier (a probed
+// candidate, then the healthy ones, then the demoted ones), priority
+// ascending, then cost ascending (least cost routing; unknown cost last),
+// then a weighted random order among equals drawn from seed (RankRoutes;
+// see Seed). When route quality excludes every candidate that is
+// otherwise usable, they are offered demoted rather than none: a route
+// whose carriers are all poor still completes calls. cands is not
 // modified. Safe for concurrent use.
 func (p *Policy) Rank(cands []Candidate, sell money.Amount, sellOK bool, seed uint64) []int {
 	opts := make([]RouteOption, 0, len(cands))
 	idx := make(map[string]int, len(cands))
+	keepExcluded := true
+	for i := range cands {
+		if ok, _ := p.Keep(&cands[i], sell, sellOK); ok {
+			keepExcluded = false
+			break
+		}
+	}
 	for i := range cands {
 		c := &cands[i]
-		if ok, _ := p.Keep(c, sell, sellOK); !ok {
+		if ok, why := p.Keep(c, sell, sellOK); !ok && (why != "quality" || !keepExcluded) {
 			continue
 		}
 		key := c.ID + "\x00" + strconv.Itoa(len(opts))
@@ -196,10 +224,17 @@ func (p *Policy) Rank(cands []Candidate, sell money.Amount, sellOK bool, seed ui
 		}
 		var cost money.Amount
 		if c.BuyDeck {
-			cost = c.Cost
+			cost = weightedCost(c)
 		}
 		idx[key] = i
-		opts = append(opts, RouteOption{Key: key, Priority: c.Priority(), Weight: c.Weight(), Cost: cost})
+		tier := 1
+		switch {
+		case c.Quality.Demoted && c.Quality.Probe:
+			tier = 0
+		case c.Quality.Demoted:
+			tier = 2
+		}
+		opts = append(opts, RouteOption{Key: key, Tier: tier, Priority: c.Priority(), Weight: c.Weight(), Cost: cost})
 	}
 	RankRoutes(opts, seed)
 	out := make([]int, 0, len(opts))
@@ -207,6 +242,29 @@ func (p *Policy) Rank(cands []Candidate, sell money.Amount, sellOK bool, seed ui
 		out = append(out, idx[o.Key])
 	}
 	return out
+}
+
+// weightedCost is c's cost for ranking: its rate, or, when route quality
+// weights cost by ASR (Candidate.Quality.Weighted), its rate per answered
+// call: rate × 100 ÷ ASR; a candidate that answered none of its window
+// sorts with the unknown costs, after every priced one of its priority.
+// The amount only orders; nothing is charged at it.
+func weightedCost(c *Candidate) money.Amount {
+	if !c.Quality.Weighted || c.Cost.Currency() == "" {
+		return c.Cost
+	}
+	if c.Quality.ASR <= 0 {
+		return money.Amount{}
+	}
+	f, _, err := apd.NewFromString(strconv.FormatFloat(100/c.Quality.ASR, 'f', 6, 64))
+	if err != nil {
+		return c.Cost
+	}
+	w, err := c.Cost.Mul(f)
+	if err != nil {
+		return c.Cost
+	}
+	return w
 }
 
 // CallCredit is the credit side of one call's plan: what a member selling

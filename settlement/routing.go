@@ -87,6 +87,10 @@ func (ix *PrefixIndex[V]) Lookup(number string) (*V, string, bool) {
 type RouteOption struct {
 	// Key identifies the option to the caller (e.g. a trunk id).
 	Key string
+	// Tier orders before everything else, lower first: route quality
+	// puts a probed candidate before the healthy ones and a demoted one
+	// after them (Policy.Rank). 0 for all: no effect.
+	Tier int
 	// Priority: lower is preferred; it overrides cost.
 	Priority int
 	// Weight shares load between options of equal priority and cost
@@ -98,7 +102,7 @@ type RouteOption struct {
 	Cost money.Amount
 }
 
-// RankRoutes orders options in place by policy: priority ascending, then
+// RankRoutes orders options in place by policy: tier, then priority ascending, then
 // cost ascending (least cost routing; unknown cost last), then, among
 // options of equal priority and cost, a weighted random order (weighted
 // sampling without replacement) drawn from seed, so one request always gets
@@ -108,6 +112,9 @@ type RouteOption struct {
 func RankRoutes(opts []RouteOption, seed uint64) {
 	sort.SliceStable(opts, func(i, j int) bool {
 		a, b := &opts[i], &opts[j]
+		if a.Tier != b.Tier {
+			return a.Tier < b.Tier
+		}
 		if a.Priority != b.Priority {
 			return a.Priority < b.Priority
 		}
@@ -119,7 +126,7 @@ func RankRoutes(opts []RouteOption, seed uint64) {
 	rng := splitmix{seed}
 	for i := 0; i < len(opts); {
 		j := i + 1
-		for j < len(opts) && opts[j].Priority == opts[i].Priority && cmpCost(opts[j].Cost, opts[i].Cost) == 0 {
+		for j < len(opts) && opts[j].Tier == opts[i].Tier && opts[j].Priority == opts[i].Priority && cmpCost(opts[j].Cost, opts[i].Cost) == 0 {
 			j++
 		}
 		weightedShuffle(opts[i:j], &rng)

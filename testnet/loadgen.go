@@ -84,6 +84,12 @@ type LoadOptions struct {
 	FailRatio float64
 	// Durations is the call-duration distribution (see DurationDist).
 	Durations DurationDist
+	// Carriers gives simulated terminating carriers their call outcomes,
+	// by the address routing offers first (an IP, "[ip]" or "[ip]:port"):
+	// a call whose first destination has a profile is answered or failed
+	// as the profile draws (FailRatio does not apply to it) and reported
+	// as Kamailio does (CarrierProfile). Other calls follow FailRatio.
+	Carriers map[string]CarrierProfile
 	// CallingCountries and CalledCountries are the country codes numbers are
 	// drawn from (default all of CountryCodes()).
 	CallingCountries, CalledCountries []string
@@ -181,6 +187,16 @@ func (o *LoadOptions) withDefaults() (LoadOptions, error) {
 	if err := c.Durations.validate(); err != nil {
 		return bad("%v", err)
 	}
+	if len(c.Carriers) > 0 {
+		byIP := make(map[string]CarrierProfile, len(c.Carriers))
+		for addr, p := range c.Carriers {
+			if err := p.validate(); err != nil {
+				return bad("carrier %s: %v", addr, err)
+			}
+			byIP[carrierKey(addr)] = p
+		}
+		c.Carriers = byIP
+	}
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
 	}
@@ -243,6 +259,7 @@ type loadRun struct {
 	mu           sync.Mutex
 	tokenByCheck map[string]uint64
 	confirmed    []ConfirmedUsage
+	byDest       map[string]*destCount // by carrierKey of the first destination
 }
 
 // RunLoad drives OSP service points with simulated calls until the duration

@@ -101,14 +101,14 @@ func (r *loadRun) call(ctx context.Context, seq uint64, intended time.Time) {
 	dest := &ar.Destinations[0] // send checked there is one
 
 	claims, tokErr := r.checkToken(&c, dest)
+	if p, ok := r.opts.Carriers[carrierKey(dest.SignalAddress)]; ok {
+		r.profiledCall(ctx, client, &c, ar, dest, claims, tokErr, &p)
+		return
+	}
 	failed := c.Fail || tokErr != nil
 	ok = r.usage(ctx, client, r.msgs[1], r.model.SourceUsage(&c, ar.TransactionID, dest, failed, tokErr != nil, r.opts.Now()), ar.TransactionID, osp.RoleSource)
 	if failed {
-		if ok {
-			r.failedAttempts.Add(1)
-		} else {
-			r.callErrors.Add(1)
-		}
+		r.endAttempt(ok, dest, false)
 		return
 	}
 	if len(r.opts.DestURLs) == 0 && !r.opts.PerDestinationTxID &&
@@ -138,6 +138,7 @@ func (r *loadRun) call(ctx context.Context, seq uint64, intended time.Time) {
 	} else {
 		r.callErrors.Add(1)
 	}
+	r.countDest(dest.SignalAddress, ok && okDest, false)
 }
 
 // checkToken validates dest's token as the terminating proxy would, with

@@ -46,6 +46,9 @@ type LoadResult struct {
 
 	// Messages by type: MsgAuthorization, MsgUsageSource, MsgUsageDestination.
 	Types []MessageResult `json:"types"`
+	// Destinations counts calls by the destination offered first (its IP),
+	// and how they ended: where routing sent the traffic.
+	Destinations []DestinationResult `json:"destinations,omitempty"`
 
 	TokensChecked        bool              `json:"tokensChecked"`
 	TokenChecks          uint64            `json:"tokenChecks"`
@@ -128,6 +131,7 @@ func (r *loadRun) result(elapsed time.Duration, cpu cpuTimes) *LoadResult {
 	}
 	r.mu.Unlock()
 	res.ConfirmedCount = len(res.Confirmed)
+	res.Destinations = r.destinations()
 	if s := elapsed.Seconds(); s > 0 {
 		res.CallsPerSecond = float64(res.Completed) / s
 		res.MessagesPerSecond = float64(res.Messages) / s
@@ -198,6 +202,9 @@ func (r *LoadResult) WriteText(w io.Writer) error {
 		b.WriteString(", VERIFICATION FAILED: " + r.VerifyError)
 	}
 	b.WriteString("\n")
+	for _, d := range r.Destinations {
+		fmt.Fprintf(&b, "first destination %s: %d calls, %d answered, %d failed attempts\n", d.Address, d.Offered, d.Answered, d.Failed)
+	}
 	fmt.Fprintf(&b, "client cpu: %.2fs user + %.2fs sys = %.1f%% of one core\n", r.CPUUser.Seconds(), r.CPUSys.Seconds(), r.CPUPercent)
 	fmt.Fprintf(&b, "completed calls/s: %.1f\n", r.CallsPerSecond)
 	_, err := io.WriteString(w, b.String())
