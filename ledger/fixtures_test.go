@@ -141,6 +141,18 @@ func fixtureLog(t *testing.T) []batch {
 		enc(t, FraudBlock{ID: "op-fixture", At: t0.Add(5 * time.Hour), Calling: "15550001", Rule: "operator", By: "admin:fixture", Reason: "spoofed"}),
 		enc(t, FraudRelease{ID: "fr-fixture9", At: t0.Add(6 * time.Hour), By: "admin:fixture", Reason: "confirmed legitimate"}),
 	}})
+	// Fraud settings in the network record: integers in the units their
+	// names state (factor_permille, ratio_permille, min_seconds).
+	learn := 1800
+	log = append(log, batch{10, [][]byte{
+		enc(t, SetNetwork{Network{ID: "purple", Name: "Purple", Currency: "USD", TxIDEpoch: 1, Fraud: &FraudSettings{
+			DestinationDigits: 4, LearnSeconds: &learn, HighRiskRanges: []FraudRange{{Prefix: "881", Name: "GMSS", Source: "ITU"}},
+			Rules: []FraudRuleSettings{
+				{Rule: "high_risk", Action: "block", WindowSeconds: 600, BaselineWindows: 144, MinCalls: 10, FactorPermille: 3500},
+				{Rule: "short_calls", ShortSeconds: 6, RatioPermille: 800},
+				{Rule: "new_destination", MinSeconds: 1800, NewForSeconds: 86400},
+			}}}}),
+	}})
 	return log
 }
 
