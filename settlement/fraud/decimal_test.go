@@ -78,7 +78,7 @@ func TestWindowFixedPoint(t *testing.T) {
 	}
 	w.count = 1
 	w.roll(t0.Add(5*time.Minute), time.Minute, 3) // fold 1, then 2 empty windows
-	if w.base != 437 {                           // (2000+5000)/4 = 1750 → 875 → 437
+	if w.base != 437 {                            // (2000+5000)/4 = 1750 → 875 → 437
 		t.Fatalf("base %d, want 437", w.base)
 	}
 	w.roll(t0.Add(100*time.Minute), time.Minute, 3)

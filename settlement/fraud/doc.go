@@ -38,7 +38,7 @@
 // (factors and ratios in permille, durations in seconds or milliseconds,
 // baselines and Finding figures in milli-units; decimal.go, window.roll
 // for the rounding), so every replica computes the same findings bit for
-// bit on any CPU, and the house rule holds: no float32/float64 in non-test
+// bit on any CPU, and the house rule holds: no floating-point types in non-test
 // code under ledger/ or settlement/. The network file's decimals (factor
 // 3.5, ratio 0.8, min_minutes 30) reach them exactly through ParseDecimal.
 //
