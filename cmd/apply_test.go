@@ -271,6 +271,11 @@ routes:
 `, []string{`network fraud learn "90ms"`, `network fraud high_risk window "soon"`}},
 		{"fraud rules", "network: {id: P, currency: USD, fraud: {rules: [{rule: high_risk, action: shout}, {rule: short_calls, ratio: 2}]}}\n",
 			[]string{`action "shout"`, "ratio"}},
+		{"fraud decimals beyond their unit", "network: {id: P, currency: USD, fraud: {rules: [{rule: high_risk, factor: 3.0005}, " +
+			"{rule: short_calls, ratio: 0.8x}, {rule: new_destination, min_minutes: 0.01}]}}\n",
+			[]string{`network fraud high_risk factor: "3.0005" is more precise than the unit holds`,
+				`network fraud short_calls ratio: "0.8x" is not a decimal number`,
+				`network fraud new_destination min_minutes: "0.01" is more precise than the unit holds (whole seconds)`}},
 		{"missing csv", "network: {id: P, currency: USD}\ndecks:\n  - {id: d, counterparty: member:a, direction: sell, currency: USD, csv: nothere.csv}\nroute_files: [nothere.csv]\n",
 			[]string{"deck d: csv nothere.csv:", "route_files:"}},
 	}

@@ -129,13 +129,13 @@ func fraudCommand() *cli.Command {
 							other := ""
 							switch r.Rule {
 							case "short_calls":
-								other = fmt.Sprintf("short < %ds, ratio ≥ %g", r.ShortSeconds, r.Ratio)
+								other = fmt.Sprintf("short < %ds, ratio ≥ %s", r.ShortSeconds, orDash(string(r.Ratio)))
 							case "new_destination":
-								other = fmt.Sprintf("or %g min; new for %s", r.MinMinutes, r.NewFor)
+								other = fmt.Sprintf("or %s min; new for %s", orDash(string(r.MinMinutes)), r.NewFor)
 							case "simultaneous":
 								other = fmt.Sprintf("more than %d at once per calling number", r.MaxConcurrent)
 							}
-							t.add(string(r.Rule), string(r.Action), r.Window, strconv.Itoa(r.MinCalls), strconv.FormatFloat(r.Factor, 'g', -1, 64), orDash(other))
+							t.add(string(r.Rule), string(r.Action), r.Window, strconv.Itoa(r.MinCalls), orDash(string(r.Factor)), orDash(other))
 						}
 						return printResult(c, cfg, t)
 					})

@@ -20,6 +20,7 @@ import (
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/node"
 	"github.com/ospnode/ospnode/settlement"
+	"github.com/ospnode/ospnode/settlement/fraud"
 )
 
 // The configuration file of `ospnode apply` and `ospnode export`: one YAML
@@ -79,17 +80,17 @@ type confRange struct {
 }
 
 type confFraudRule struct {
-	Rule            string  `yaml:"rule"`
-	Action          string  `yaml:"action,omitempty"` // off, alert or block
-	Window          string  `yaml:"window,omitempty"`
-	BaselineWindows int     `yaml:"baseline_windows,omitempty"`
-	MinCalls        int     `yaml:"min_calls,omitempty"`
-	Factor          float64 `yaml:"factor,omitempty"`
-	ShortSeconds    int     `yaml:"short_seconds,omitempty"`
-	Ratio           float64 `yaml:"ratio,omitempty"`
-	MinMinutes      float64 `yaml:"min_minutes,omitempty"`
-	NewFor          string  `yaml:"new_for,omitempty"`
-	MaxConcurrent   int     `yaml:"max_concurrent,omitempty"`
+	Rule            string      `yaml:"rule"`
+	Action          string      `yaml:"action,omitempty"` // off, alert or block
+	Window          string      `yaml:"window,omitempty"`
+	BaselineWindows int         `yaml:"baseline_windows,omitempty"`
+	MinCalls        int         `yaml:"min_calls,omitempty"`
+	Factor          confDecimal `yaml:"factor,omitempty"` // 3.5: 3.5 × the baseline (to 0.001)
+	ShortSeconds    int         `yaml:"short_seconds,omitempty"`
+	Ratio           confDecimal `yaml:"ratio,omitempty"`       // 0.8: 80% (to 0.001)
+	MinMinutes      confDecimal `yaml:"min_minutes,omitempty"` // 30, 2.5 (whole seconds)
+	NewFor          string      `yaml:"new_for,omitempty"`
+	MaxConcurrent   int         `yaml:"max_concurrent,omitempty"`
 }
 
 // fraudSettings is f in the ledger's form; bad reports each duration
@@ -118,9 +119,22 @@ func (f *confFraud) fraudSettings(bad func(string, ...any)) *ledger.FraudSetting
 		out.HighRiskRanges = append(out.HighRiskRanges, ledger.FraudRange{Prefix: strings.TrimPrefix(r.Prefix, "+"), Name: r.Name, Source: r.Source})
 	}
 	for _, r := range f.Rules {
+		// Decimals become the ledger's fixed-point integers exactly (no
+		// floating point): factor and ratio in permille, minutes in seconds.
+		fixed := func(field string, d confDecimal, scale int64) int64 {
+			if d == "" {
+				return 0
+			}
+			v, err := fraud.ParseDecimal(string(d), scale)
+			if err != nil {
+				bad("network fraud %s %s: %v", r.Rule, field, err)
+			}
+			return v
+		}
 		out.Rules = append(out.Rules, ledger.FraudRuleSettings{Rule: r.Rule, Action: r.Action, WindowSeconds: secs(r.Rule+" window", r.Window),
-			BaselineWindows: r.BaselineWindows, MinCalls: r.MinCalls, Factor: r.Factor, ShortSeconds: r.ShortSeconds, Ratio: r.Ratio,
-			MinMinutes: r.MinMinutes, NewForSeconds: secs(r.Rule+" new_for", r.NewFor), MaxConcurrent: r.MaxConcurrent})
+			BaselineWindows: r.BaselineWindows, MinCalls: r.MinCalls, FactorPermille: fixed("factor", r.Factor, fraud.Permille),
+			ShortSeconds: r.ShortSeconds, RatioPermille: fixed("ratio", r.Ratio, fraud.Permille), MinSeconds: fixed("min_minutes", r.MinMinutes, 60),
+			NewForSeconds: secs(r.Rule+" new_for", r.NewFor), MaxConcurrent: r.MaxConcurrent})
 	}
 	return out
 }
@@ -145,10 +159,45 @@ func confFraudFrom(s *ledger.FraudSettings) *confFraud {
 	}
 	for _, r := range s.Rules {
 		f.Rules = append(f.Rules, confFraudRule{Rule: r.Rule, Action: r.Action, Window: dur(r.WindowSeconds), BaselineWindows: r.BaselineWindows,
-			MinCalls: r.MinCalls, Factor: r.Factor, ShortSeconds: r.ShortSeconds, Ratio: r.Ratio, MinMinutes: r.MinMinutes,
+			MinCalls: r.MinCalls, Factor: decimalOf(r.FactorPermille, fraud.Permille), ShortSeconds: r.ShortSeconds,
+			Ratio: decimalOf(r.RatioPermille, fraud.Permille), MinMinutes: decimalOf(r.MinSeconds, 60),
 			NewFor: dur(r.NewForSeconds), MaxConcurrent: r.MaxConcurrent})
 	}
 	return f
+}
+
+// confDecimal is a decimal number of the file (factor: 3.5) kept as its
+// text, so that it reaches the ledger's fixed-point integers exactly
+// (fraud.ParseDecimal, which names the field when the text holds more
+// precision than the unit) and is written back in the same form.
+type confDecimal string
+
+// UnmarshalYAML takes a plain number's text (1, 3.5, 0.8).
+func (d *confDecimal) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float" && n.ShortTag() != "!!str") {
+		return fmt.Errorf("line %d: want a decimal number such as 3.5", n.Line)
+	}
+	*d = confDecimal(n.Value)
+	return nil
+}
+
+// MarshalYAML writes the number unquoted.
+func (d confDecimal) MarshalYAML() (any, error) {
+	tag := "!!int"
+	if strings.Contains(string(d), ".") {
+		tag = "!!float"
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(d)}, nil
+}
+
+// decimalOf is v/scale as the file's decimal text ("" for 0: the
+// default). A value with no finite decimal form (a ledger written other
+// than by apply, e.g. 1 s as minutes) is written to 6 places.
+func decimalOf(v, scale int64) confDecimal {
+	if v == 0 {
+		return ""
+	}
+	return confDecimal(fraud.Decimal(v, scale))
 }
 
 type confDeck struct {

@@ -157,6 +157,18 @@ func fixtureLog(t *testing.T) []batch {
 	failedQ.Quality = &UsageQuality{Candidate: "trunk:b1", SIPCode: 486, Alert: t0.Add(3*time.Hour + 2*time.Second),
 		PDDMillis: 2000, LossPPM: -1, JitterMicros: 1500}
 	log = append(log, batch{11, [][]byte{enc(t, routes), enc(t, failedQ)}})
+	// Fraud settings in the network record: integers in the units their
+	// names state (factor_permille, ratio_permille, min_seconds).
+	learn := 1800
+	log = append(log, batch{12, [][]byte{
+		enc(t, SetNetwork{Network{ID: "purple", Name: "Purple", Currency: "USD", TxIDEpoch: 1, Fraud: &FraudSettings{
+			DestinationDigits: 4, LearnSeconds: &learn, HighRiskRanges: []FraudRange{{Prefix: "881", Name: "GMSS", Source: "ITU"}},
+			Rules: []FraudRuleSettings{
+				{Rule: "high_risk", Action: "block", WindowSeconds: 600, BaselineWindows: 144, MinCalls: 10, FactorPermille: 3500},
+				{Rule: "short_calls", ShortSeconds: 6, RatioPermille: 800},
+				{Rule: "new_destination", MinSeconds: 1800, NewForSeconds: 86400},
+			}}}}),
+	}})
 	return log
 }
 

@@ -57,18 +57,21 @@ type FraudRange struct {
 }
 
 // FraudRuleSettings overrides one rule's defaults (zero fields keep them).
+// Every field is an integer in the unit its name states (permille: 3000
+// is 3×, 700 is 70%), so that replicas decode and apply them bit for bit
+// alike on any CPU: no floating point in the ledger.
 type FraudRuleSettings struct {
-	Rule            string  `json:"rule"`
-	Action          string  `json:"action,omitempty"`
-	WindowSeconds   int     `json:"window_seconds,omitempty"`
-	BaselineWindows int     `json:"baseline_windows,omitempty"`
-	MinCalls        int     `json:"min_calls,omitempty"`
-	Factor          float64 `json:"factor,omitempty"`
-	ShortSeconds    int     `json:"short_seconds,omitempty"`
-	Ratio           float64 `json:"ratio,omitempty"`
-	MinMinutes      float64 `json:"min_minutes,omitempty"`
-	NewForSeconds   int     `json:"new_for_seconds,omitempty"`
-	MaxConcurrent   int     `json:"max_concurrent,omitempty"`
+	Rule            string `json:"rule"`
+	Action          string `json:"action,omitempty"`
+	WindowSeconds   int    `json:"window_seconds,omitempty"`
+	BaselineWindows int    `json:"baseline_windows,omitempty"`
+	MinCalls        int    `json:"min_calls,omitempty"`
+	FactorPermille  int64  `json:"factor_permille,omitempty"`
+	ShortSeconds    int    `json:"short_seconds,omitempty"`
+	RatioPermille   int64  `json:"ratio_permille,omitempty"`
+	MinSeconds      int64  `json:"min_seconds,omitempty"` // new_destination's least call time in the window
+	NewForSeconds   int    `json:"new_for_seconds,omitempty"`
+	MaxConcurrent   int    `json:"max_concurrent,omitempty"`
 }
 
 // BillingBasis is a network's rule for the settled duration of a call.

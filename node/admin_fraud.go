@@ -3,6 +3,7 @@ package node
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -65,10 +66,10 @@ type FraudRuleView struct {
 	Window          string       `json:"window"`
 	BaselineWindows int          `json:"baseline_windows,omitempty"`
 	MinCalls        int          `json:"min_calls,omitempty"`
-	Factor          float64      `json:"factor,omitempty"`
+	Factor          json.Number  `json:"factor,omitempty"` // exact decimal text of the permille setting (3.5)
 	ShortSeconds    int          `json:"short_seconds,omitempty"`
-	Ratio           float64      `json:"ratio,omitempty"`
-	MinMinutes      float64      `json:"min_minutes,omitempty"`
+	Ratio           json.Number  `json:"ratio,omitempty"`       // 0.7
+	MinMinutes      json.Number  `json:"min_minutes,omitempty"` // 120, from the setting in seconds
 	NewFor          string       `json:"new_for,omitempty"`
 	MaxConcurrent   int          `json:"max_concurrent,omitempty"`
 }
@@ -204,7 +205,8 @@ func fraudConfigView(c fraud.Config) FraudConfigView {
 	for _, r := range fraud.Rules {
 		rc := c.Rule(r)
 		v := FraudRuleView{Rule: r, Action: rc.Action, Window: rc.Window.String(), BaselineWindows: rc.BaselineWindows,
-			MinCalls: rc.MinCalls, Factor: rc.Factor, ShortSeconds: rc.ShortSeconds, Ratio: rc.Ratio, MinMinutes: rc.MinMinutes,
+			MinCalls: rc.MinCalls, Factor: viewDecimal(rc.FactorPermille, fraud.Permille), ShortSeconds: rc.ShortSeconds,
+			Ratio: viewDecimal(rc.RatioPermille, fraud.Permille), MinMinutes: viewDecimal(rc.MinSeconds, 60),
 			MaxConcurrent: rc.MaxConcurrent}
 		if rc.NewFor > 0 {
 			v.NewFor = rc.NewFor.String()
@@ -212,4 +214,12 @@ func fraudConfigView(c fraud.Config) FraudConfigView {
 		out.Rules = append(out.Rules, v)
 	}
 	return out
+}
+
+// viewDecimal is v/scale as a JSON number in decimal ("" for 0: omitted).
+func viewDecimal(v, scale int64) json.Number {
+	if v == 0 {
+		return ""
+	}
+	return json.Number(fraud.Decimal(v, scale))
 }

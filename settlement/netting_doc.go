@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ospnode/ospnode/internal/pdfdoc"
 )
 
 // NettingHeading names the two parties of a netting document and dates
@@ -147,32 +149,31 @@ var nettingPage = template.Must(template.New("netting").Parse(`<!DOCTYPE html>
 // words and figures (deterministic, as Statement.WritePDF).
 func (nt *Netting) WritePDF(w io.Writer) error {
 	v := nt.view()
-	p := newPDFDoc("Netting statement", v.Number, v.Us.Display(), nt.Heading.Issued)
-	f := p.f
-	f.SetFont("Helvetica", "B", 9)
-	f.CellFormat(pdfWidth, 5, "NETTING STATEMENT", "", 1, "L", false, 0, "")
-	f.SetFont("Helvetica", "B", 18)
-	f.MultiCell(pdfWidth, 9, p.tr(v.Us.Display()+" and "+v.Them.Display()), "", "L", false)
-	f.Ln(3)
+	p := pdfdoc.New("Netting statement", v.Number, v.Us.Display(), nt.Heading.Issued)
+	p.Font("B", 9)
+	p.Cell(pdfdoc.Width, 5, "NETTING STATEMENT")
+	p.Font("B", 18)
+	p.MultiCell(pdfdoc.Width, 9, v.Us.Display()+" and "+v.Them.Display())
+	p.Ln(3)
 	issuer := v.Us.Display()
 	if v.Us.Name != "" && v.Us.ID != "" {
 		issuer += " (" + v.Us.ID + ")"
 	}
-	p.meta([]viewRow{{"Issuer", issuer}, {"Counterparty", v.Them.Display() + " (" + v.Them.ID + ")"}, {"Statement no.", v.Number},
-		{"Issue date", v.Issued}, {"Period", v.Period}})
+	p.Meta(pdfMeta([]viewRow{{"Issuer", issuer}, {"Counterparty", v.Them.Display() + " (" + v.Them.ID + ")"}, {"Statement no.", v.Number},
+		{"Issue date", v.Issued}, {"Period", v.Period}}))
 	if v.Empty {
-		p.box("No rated calls between "+v.Us.Display()+" and "+v.Them.Display()+" in this period: nothing is owed either way.", 12, true, [3]int{244, 244, 244})
+		p.Box("No rated calls between "+v.Us.Display()+" and "+v.Them.Display()+" in this period: nothing is owed either way.", 12, true, [3]int{244, 244, 244})
 	}
 	for _, c := range v.Currencies {
-		p.box(c.Net, 14, true, [3]int{244, 244, 244})
-		f.SetFont("Helvetica", "", 10)
-		f.MultiCell(pdfWidth, 5, p.tr(c.TheyOwe), "", "L", false)
-		f.MultiCell(pdfWidth, 5, p.tr(c.WeOwe), "", "L", false)
-		f.Ln(2)
+		p.Box(c.Net, 14, true, [3]int{244, 244, 244})
+		p.Font("", 10)
+		p.MultiCell(pdfdoc.Width, 5, c.TheyOwe)
+		p.MultiCell(pdfdoc.Width, 5, c.WeOwe)
+		p.Ln(2)
 		rows := [][]string{c.TheyOweRow, c.WeOwRow}
-		p.table([]pdfCol{{c.Currency, 80, "L"}, {"Calls", 25, "R"}, {"Minutes", 35, "R"}, {"Amount (" + c.Currency + ")", 40, "R"}},
+		p.Table([]pdfdoc.Col{{Title: c.Currency, Width: 80, Align: "L"}, {Title: "Calls", Width: 25, Align: "R"}, {Title: "Minutes", Width: 35, Align: "R"}, {Title: "Amount (" + c.Currency + ")", Width: 40, Align: "R"}},
 			len(rows), func(i int) []string { return rows[i] })
 	}
-	p.note("Each side is the invoice amount of its statement (the exact sum of its rated calls, rounded once to the currency's minor unit); the net is what they owe us minus what we owe them, per currency: currencies are never mixed. Times are UTC.")
-	return f.Output(w)
+	p.Note("Each side is the invoice amount of its statement (the exact sum of its rated calls, rounded once to the currency's minor unit); the net is what they owe us minus what we owe them, per currency: currencies are never mixed. Times are UTC.")
+	return p.Output(w)
 }

@@ -47,15 +47,17 @@ type RuleConfig struct {
 	Window          time.Duration
 	BaselineWindows int
 	// MinCalls: the least count that may fire (high_risk, short_calls,
-	// new_destination); Factor: how far above the baseline the count must
-	// be (high_risk, short_calls).
-	MinCalls int
-	Factor   float64
-	// ShortSeconds and Ratio: short_calls.
-	ShortSeconds int
-	Ratio        float64
-	// MinMinutes and NewFor: new_destination.
-	MinMinutes float64
+	// new_destination); FactorPermille: how far above the baseline the
+	// count must be, in permille (3000 = 3×; high_risk, short_calls).
+	MinCalls       int
+	FactorPermille int64
+	// ShortSeconds and RatioPermille (the least share of short calls, in
+	// permille: 700 = 70%): short_calls.
+	ShortSeconds  int
+	RatioPermille int64
+	// MinSeconds (the least call time in the window, in seconds: the
+	// file's min_minutes) and NewFor: new_destination.
+	MinSeconds int64
 	NewFor     time.Duration
 	// MaxConcurrent: simultaneous.
 	MaxConcurrent int
@@ -98,14 +100,14 @@ func DefaultConfig() Config {
 		MaxCalls:          500_000,
 		// 10 calls in 10 minutes to a high-risk range from a member with
 		// no history there, or 5× its usual (over a day of windows).
-		HighRisk: RuleConfig{Action: ActionBlock, Window: 10 * time.Minute, BaselineWindows: 144, MinCalls: 10, Factor: 5},
+		HighRisk: RuleConfig{Action: ActionBlock, Window: 10 * time.Minute, BaselineWindows: 144, MinCalls: 10, FactorPermille: 5000},
 		// 30 calls in 5 minutes to one destination, 70% under 6 s, 3× the
 		// usual number of short calls: wangiri or pumping.
-		ShortCalls: RuleConfig{Action: ActionAlert, Window: 5 * time.Minute, BaselineWindows: 288, MinCalls: 30, Factor: 3,
-			ShortSeconds: 6, Ratio: 0.7},
+		ShortCalls: RuleConfig{Action: ActionAlert, Window: 5 * time.Minute, BaselineWindows: 288, MinCalls: 30, FactorPermille: 3000,
+			ShortSeconds: 6, RatioPermille: 700},
 		// 50 calls or 120 minutes in 5 minutes to a destination the member
 		// never used before today.
-		NewDestination: RuleConfig{Action: ActionAlert, Window: 5 * time.Minute, MinCalls: 50, MinMinutes: 120, NewFor: 24 * time.Hour},
+		NewDestination: RuleConfig{Action: ActionAlert, Window: 5 * time.Minute, MinCalls: 50, MinSeconds: 120 * 60, NewFor: 24 * time.Hour},
 		// More than 10 calls at once from one calling number (reported at
 		// most once per window).
 		Simultaneous: RuleConfig{Action: ActionAlert, Window: 5 * time.Minute, MaxConcurrent: 10},
@@ -126,6 +128,14 @@ func (c *Config) Rule(r Rule) *RuleConfig {
 	}
 	return nil
 }
+
+// Bounds that keep the fixed-point arithmetic within int64 (factor ×
+// baseline in micro-units) and a baseline's decay loop short.
+const (
+	maxFactorPermille  = 1_000_000 // 1000×
+	maxBaselineWindows = 10_000
+	maxMinSeconds      = 1 << 31
+)
 
 // Validate returns an error naming every setting that cannot work.
 func (c *Config) Validate() error {
@@ -154,8 +164,12 @@ func (c *Config) Validate() error {
 		if rc.Window <= 0 {
 			bad("%s: window %s: want more than 0", r, rc.Window)
 		}
-		if rc.MinCalls < 0 || rc.BaselineWindows < 0 || rc.Factor < 0 || rc.MinMinutes < 0 {
+		if rc.MinCalls < 0 || rc.BaselineWindows < 0 || rc.FactorPermille < 0 || rc.MinSeconds < 0 {
 			bad("%s: negative threshold", r)
+		}
+		if rc.FactorPermille > maxFactorPermille || rc.BaselineWindows > maxBaselineWindows || rc.MinSeconds > maxMinSeconds {
+			bad("%s: want factor at most %d, baseline_windows at most %d and min_minutes at most %d", r,
+				maxFactorPermille/Permille, maxBaselineWindows, maxMinSeconds/60)
 		}
 		switch r {
 		case RuleHighRisk:
@@ -163,11 +177,11 @@ func (c *Config) Validate() error {
 				bad("%s: min_calls %d: want at least 1", r, rc.MinCalls)
 			}
 		case RuleShortCalls:
-			if rc.MinCalls < 1 || rc.ShortSeconds < 1 || rc.Ratio <= 0 || rc.Ratio > 1 {
+			if rc.MinCalls < 1 || rc.ShortSeconds < 1 || rc.RatioPermille <= 0 || rc.RatioPermille > Permille {
 				bad("%s: want min_calls ≥ 1, short_seconds ≥ 1 and 0 < ratio ≤ 1", r)
 			}
 		case RuleNewDestination:
-			if rc.MinCalls < 1 && rc.MinMinutes <= 0 {
+			if rc.MinCalls < 1 && rc.MinSeconds <= 0 {
 				bad("%s: want min_calls or min_minutes", r)
 			}
 			if rc.NewFor <= 0 {

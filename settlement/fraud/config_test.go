@@ -23,7 +23,7 @@ func TestFromSettings(t *testing.T) {
 		t.Fatalf("ranges %+v learn %s", c.Ranges, c.Learn)
 	}
 	if c.ShortCalls.Action != ActionBlock || c.ShortCalls.Window != time.Minute || c.ShortCalls.MinCalls != 5 ||
-		c.ShortCalls.Ratio != def.ShortCalls.Ratio || c.HighRisk != def.HighRisk {
+		c.ShortCalls.RatioPermille != def.ShortCalls.RatioPermille || c.HighRisk != def.HighRisk {
 		t.Fatalf("short calls %+v high risk %+v: want the overrides on the defaults", c.ShortCalls, c.HighRisk)
 	}
 	if c, err := FromSettings(nil); err != nil || c.HighRisk != def.HighRisk || len(c.Ranges) != len(def.Ranges) {

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,17 +35,22 @@ type Usage struct {
 // of the event that fired it (FindingID): replicas fed the same events
 // find the same IDs, so a block proposed by several of them is one block.
 type Finding struct {
-	ID       string    `json:"id"`
-	Rule     Rule      `json:"rule"`
-	Action   Action    `json:"action"`
-	Member   string    `json:"member"`
-	Prefix   string    `json:"prefix,omitempty"`
-	Calling  string    `json:"calling,omitempty"`
-	At       time.Time `json:"at"`
-	Observed float64   `json:"observed"`
-	// Threshold is what Observed had to reach (after the baseline).
-	Threshold float64 `json:"threshold"`
-	Baseline  float64 `json:"baseline"`
+	ID      string    `json:"id"`
+	Rule    Rule      `json:"rule"`
+	Action  Action    `json:"action"`
+	Member  string    `json:"member"`
+	Prefix  string    `json:"prefix,omitempty"`
+	Calling string    `json:"calling,omitempty"`
+	At      time.Time `json:"at"`
+	// Unit is what Observed, Threshold and Baseline count: "calls", or
+	// "seconds" (new_destination's call time). All three are integers in
+	// milli-units of it (11 calls: 11000), so replicas agree bit for bit.
+	Unit          string `json:"unit"`
+	ObservedMilli int64  `json:"observed_milli"`
+	// ThresholdMilli is what ObservedMilli had to reach (after the
+	// baseline; rounded up to the milli-unit).
+	ThresholdMilli int64 `json:"threshold_milli"`
+	BaselineMilli  int64 `json:"baseline_milli"`
 	// Learning: the rule asks to block, but the detector is still
 	// learning its baselines, so this finding only alerts.
 	Learning bool   `json:"learning,omitempty"`
@@ -93,7 +97,7 @@ type destState struct {
 	established bool // first seen while learning: never "new"
 	hrCalls     window
 	ndCalls     window
-	ndMinutes   window
+	ndMillis    window // call time in milliseconds
 	scFinals    window
 	scShort     window
 	quiet       [4]time.Time // per rule (ruleIndex): no finding before this
@@ -174,17 +178,19 @@ func (d *Detector) Authorize(ev Auth) []Finding {
 	if hr := &d.cfg.HighRisk; rg != nil && hr.Action != ActionOff {
 		st.hrCalls.roll(at, hr.Window, hr.BaselineWindows)
 		st.hrCalls.count++
-		if th := max(float64(hr.MinCalls), hr.Factor*st.hrCalls.base); st.hrCalls.count >= th && st.hrCalls.count > hr.Factor*st.hrCalls.base {
-			out = d.fire(out, st, RuleHighRisk, ev.Member, prefix, "", at, st.hrCalls.count, th, st.hrCalls.base,
-				fmt.Sprintf("%.0f authorisations to %s (%s) within %s; baseline %.2f per window, threshold %.2f", st.hrCalls.count, prefix, rg.Name, hr.Window, st.hrCalls.base, th))
+		if n := st.hrCalls.count; aboveBaseline(n, hr.MinCalls, hr.FactorPermille, st.hrCalls.base) {
+			th := threshold(hr.MinCalls, hr.FactorPermille, st.hrCalls.base)
+			out = d.fire(out, st, RuleHighRisk, ev.Member, prefix, "", at, unitCalls, n*Milli, th, st.hrCalls.base,
+				fmt.Sprintf("%d authorisations to %s (%s) within %s; baseline %s per window, threshold %s", n, prefix, rg.Name, hr.Window,
+					Decimal(st.hrCalls.base, Milli), Decimal(th, Milli)))
 		}
 	}
 	if nd := &d.cfg.NewDestination; nd.Action != ActionOff {
 		st.ndCalls.roll(at, nd.Window, 0)
 		st.ndCalls.count++
-		if d.isNew(st, at) && nd.MinCalls > 0 && st.ndCalls.count >= float64(nd.MinCalls) {
-			out = d.fire(out, st, RuleNewDestination, ev.Member, prefix, "", at, st.ndCalls.count, float64(nd.MinCalls), 0,
-				fmt.Sprintf("%.0f authorisations within %s to %s, a destination first seen %s before", st.ndCalls.count, nd.Window, prefix, at.Sub(st.first).Round(time.Second)))
+		if d.isNew(st, at) && nd.MinCalls > 0 && st.ndCalls.count >= int64(nd.MinCalls) {
+			out = d.fire(out, st, RuleNewDestination, ev.Member, prefix, "", at, unitCalls, st.ndCalls.count*Milli, int64(nd.MinCalls)*Milli, 0,
+				fmt.Sprintf("%d authorisations within %s to %s, a destination first seen %s before", st.ndCalls.count, nd.Window, prefix, at.Sub(st.first).Round(time.Second)))
 		}
 	}
 	if sim := &d.cfg.Simultaneous; sim.Action != ActionOff && ev.Calling != "" {
@@ -220,20 +226,24 @@ func (d *Detector) Usage(ev Usage) []Finding {
 		if ev.Duration < time.Duration(sc.ShortSeconds)*time.Second {
 			st.scShort.count++
 			short, all := st.scShort.count, st.scFinals.count
-			th := max(float64(sc.MinCalls), sc.Factor*st.scShort.base)
-			if short >= th && short > sc.Factor*st.scShort.base && short/all >= sc.Ratio {
-				out = d.fire(out, st, RuleShortCalls, ev.Member, prefix, "", at, short, th, st.scShort.base,
-					fmt.Sprintf("%.0f of %.0f calls to %s within %s shorter than %ds (ratio %.2f ≥ %.2f); baseline %.2f short calls per window",
-						short, all, prefix, sc.Window, sc.ShortSeconds, short/all, sc.Ratio, st.scShort.base))
+			// short/all ≥ ratio, exactly: short × 1000 ≥ ratio‰ × all.
+			if aboveBaseline(short, sc.MinCalls, sc.FactorPermille, st.scShort.base) && short*Permille >= sc.RatioPermille*all {
+				th := threshold(sc.MinCalls, sc.FactorPermille, st.scShort.base)
+				out = d.fire(out, st, RuleShortCalls, ev.Member, prefix, "", at, unitCalls, short*Milli, th, st.scShort.base,
+					fmt.Sprintf("%d of %d calls to %s within %s shorter than %ds (ratio %s%% ≥ %s%%); baseline %s short calls per window",
+						short, all, prefix, sc.Window, sc.ShortSeconds, Decimal(short*1000/all, 10), Decimal(sc.RatioPermille, 10),
+						Decimal(st.scShort.base, Milli)))
 			}
 		}
 	}
-	if nd := &d.cfg.NewDestination; nd.Action != ActionOff && nd.MinMinutes > 0 {
-		st.ndMinutes.roll(at, nd.Window, 0)
-		st.ndMinutes.count += ev.Duration.Minutes()
-		if d.isNew(st, at) && st.ndMinutes.count >= nd.MinMinutes {
-			out = d.fire(out, st, RuleNewDestination, ev.Member, prefix, "", at, st.ndMinutes.count, nd.MinMinutes, 0,
-				fmt.Sprintf("%.1f minutes within %s to %s, a destination first seen %s before", st.ndMinutes.count, nd.Window, prefix, at.Sub(st.first).Round(time.Second)))
+	if nd := &d.cfg.NewDestination; nd.Action != ActionOff && nd.MinSeconds > 0 {
+		// Call time in whole milliseconds (the ledger's unit): a sum of
+		// integers, exact on every replica.
+		st.ndMillis.roll(at, nd.Window, 0)
+		st.ndMillis.count += ev.Duration.Milliseconds()
+		if ms := st.ndMillis.count; d.isNew(st, at) && ms >= nd.MinSeconds*1000 {
+			out = d.fire(out, st, RuleNewDestination, ev.Member, prefix, "", at, unitSeconds, ms, nd.MinSeconds*Milli, 0,
+				fmt.Sprintf("%s minutes within %s to %s, a destination first seen %s before", Decimal(ms/6000, 10), nd.Window, prefix, at.Sub(st.first).Round(time.Second)))
 		}
 	}
 	return out
@@ -317,7 +327,7 @@ func (d *Detector) simultaneous(out []Finding, ev Auth, at time.Time) []Finding 
 	}
 	if n := len(st.calls); n > sim.MaxConcurrent && !at.Before(st.quiet) {
 		st.quiet = at.Add(sim.Window)
-		out = append(out, d.finding(RuleSimultaneous, ev.Member, "", ev.Calling, at, float64(n), float64(sim.MaxConcurrent), 0,
+		out = append(out, d.finding(RuleSimultaneous, ev.Member, "", ev.Calling, at, unitCalls, int64(n)*Milli, int64(sim.MaxConcurrent)*Milli, 0,
 			fmt.Sprintf("%d calls in progress from calling number %s (limit %d)", n, ev.Calling, sim.MaxConcurrent)))
 	}
 	return out
@@ -325,19 +335,19 @@ func (d *Detector) simultaneous(out []Finding, ev Auth, at time.Time) []Finding 
 
 // fire appends rule's finding for st unless st is quiet for rule (one
 // finding per key and rule per window).
-func (d *Detector) fire(out []Finding, st *destState, rule Rule, member, prefix, calling string, at time.Time, observed, threshold, base float64, evidence string) []Finding {
+func (d *Detector) fire(out []Finding, st *destState, rule Rule, member, prefix, calling string, at time.Time, unit string, observed, threshold, base int64, evidence string) []Finding {
 	i := ruleIndex(rule)
 	if at.Before(st.quiet[i]) {
 		return out
 	}
 	st.quiet[i] = at.Add(d.cfg.Rule(rule).Window)
-	return append(out, d.finding(rule, member, prefix, calling, at, observed, threshold, base, evidence))
+	return append(out, d.finding(rule, member, prefix, calling, at, unit, observed, threshold, base, evidence))
 }
 
-func (d *Detector) finding(rule Rule, member, prefix, calling string, at time.Time, observed, threshold, base float64, evidence string) Finding {
+func (d *Detector) finding(rule Rule, member, prefix, calling string, at time.Time, unit string, observed, threshold, base int64, evidence string) Finding {
 	f := Finding{ID: FindingID(rule, member, prefix, calling, at), Rule: rule, Action: d.cfg.Rule(rule).Action,
-		Member: member, Prefix: prefix, Calling: calling, At: at, Observed: observed, Threshold: threshold,
-		Baseline: base, Evidence: evidence}
+		Member: member, Prefix: prefix, Calling: calling, At: at, Unit: unit, ObservedMilli: observed, ThresholdMilli: threshold,
+		BaselineMilli: base, Evidence: evidence}
 	if f.Action == ActionBlock && d.learning(at) {
 		f.Action, f.Learning = ActionAlert, true
 	}
@@ -362,18 +372,47 @@ func (st *callingState) drop(tx uint64) {
 	}
 }
 
+// Finding units.
+const (
+	unitCalls   = "calls"
+	unitSeconds = "seconds"
+)
+
+// aboveBaseline reports whether count (in units) reaches minCalls and
+// exceeds factor‰ × base (base in milli-units), exactly: both sides in
+// micro-units (count × 10⁶ against factor‰ × base‰), integers only.
+// Validate's bounds keep the products within int64.
+func aboveBaseline(count int64, minCalls int, factorPermille, base int64) bool {
+	return count >= int64(minCalls) && count*Milli*Permille > factorPermille*base
+}
+
+// threshold is what a count had to reach, in milli-units, for a
+// finding: the greater of minCalls and factor × base, the latter rounded
+// up to the milli-unit.
+func threshold(minCalls int, factorPermille, base int64) int64 {
+	return max(int64(minCalls)*Milli, (factorPermille*base+Permille-1)/Permille)
+}
+
 // window counts events in the current fixed window and keeps a baseline:
 // the exponentially weighted mean of the counts of past windows (empty
-// ones included).
+// ones included), in milli-units and integer arithmetic only, so that
+// every replica holds the same baseline bit for bit.
 type window struct {
 	start time.Time
-	count float64
-	base  float64
+	count int64 // in the window's unit (calls; milliseconds for ndMillis)
+	base  int64 // milli-units of count
 }
 
 // roll moves w to the window holding at (windows of size, aligned on the
 // first event), folding each completed window into the baseline with
-// α = 2/(n+1) (n ≤ 0: no baseline kept).
+// α = 2/(n+1) (n ≤ 0: no baseline kept). In integers:
+//
+//	base ← ⌊(2 × 1000 × count + (n−1) × base) / (n+1)⌋
+//
+// for the window just completed, then base ← ⌊(n−1) × base / (n+1)⌋ for
+// each empty window since (stopping once it is 0). Rounding is always
+// down, so an idle baseline decays to exactly 0; a steady count c keeps a
+// baseline within (n+1)/2 milli-units below 1000 × c.
 func (w *window) roll(at time.Time, size time.Duration, n int) {
 	if w.start.IsZero() {
 		w.start = at
@@ -384,9 +423,11 @@ func (w *window) roll(at time.Time, size time.Duration, n int) {
 	}
 	done := int64(at.Sub(w.start) / size)
 	if n > 0 {
-		alpha := 2 / float64(n+1)
-		w.base = alpha*w.count + (1-alpha)*w.base
-		w.base *= math.Pow(1-alpha, float64(done-1)) // the empty windows since
+		nn := int64(n)
+		w.base = (2*Milli*w.count + (nn-1)*w.base) / (nn + 1)
+		for i := int64(1); i < done && w.base > 0; i++ { // the empty windows since
+			w.base = (nn - 1) * w.base / (nn + 1)
+		}
 	}
 	w.count = 0
 	w.start = w.start.Add(time.Duration(done) * size)

@@ -78,8 +78,8 @@ func TestHighRisk(t *testing.T) {
 			if f.ID != FindingID(RuleHighRisk, "acme", "881", "", f.At) || !strings.Contains(f.Evidence, "881") {
 				t.Fatalf("finding id %s evidence %q", f.ID, f.Evidence)
 			}
-			if tc.history > 0 && f.Baseline <= 0 {
-				t.Fatalf("baseline %v after a history of %d per window", f.Baseline, tc.history)
+			if tc.history > 0 && f.BaselineMilli <= 0 {
+				t.Fatalf("baseline %v milli after a history of %d per window", f.BaselineMilli, tc.history)
 			}
 		})
 	}
@@ -240,7 +240,7 @@ func TestSimultaneous(t *testing.T) {
 		t.Fatalf("another number: %+v", fs)
 	}
 	fs = auth(111, "15550001", t0.Add(2*time.Minute))
-	if len(fs) != 1 || fs[0].Rule != RuleSimultaneous || fs[0].Calling != "15550001" || fs[0].Prefix != "" || fs[0].Observed != 11 {
+	if len(fs) != 1 || fs[0].Rule != RuleSimultaneous || fs[0].Calling != "15550001" || fs[0].Prefix != "" || fs[0].ObservedMilli != 11*Milli {
 		t.Fatalf("11th call: %+v", fs)
 	}
 	// Calls past their time limit are over.
@@ -306,7 +306,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"bad action", func(c *Config) { c.HighRisk.Action = "shout" }, "action"},
 		{"no window", func(c *Config) { c.ShortCalls.Window = 0 }, "window"},
-		{"ratio over 1", func(c *Config) { c.ShortCalls.Ratio = 1.5 }, "ratio"},
+		{"ratio over 1", func(c *Config) { c.ShortCalls.RatioPermille = 1500 }, "ratio"},
 		{"bad range", func(c *Config) { c.Ranges = append(c.Ranges, Range{Prefix: "88x"}) }, "88x"},
 		{"range twice", func(c *Config) { c.Ranges = append(c.Ranges, Range{Prefix: "881"}) }, "twice"},
 		{"digits", func(c *Config) { c.DestinationDigits = 0 }, "destination_digits"},

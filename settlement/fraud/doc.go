@@ -10,15 +10,16 @@
 //   - high_risk (IRSF): authorisations from one member to one high-risk
 //     range (Ranges: ITU international premium, shared-cost and satellite
 //     codes and destinations publicly reported as IRSF targets; editable)
-//     in the current window reach MinCalls and exceed Factor × the key's
+//     in the current window reach MinCalls and exceed FactorPermille/1000 × the key's
 //     baseline (an exponentially weighted mean of its past windows).
 //   - short_calls (wangiri, traffic pumping): the source side's final
 //     usage records from one member to one destination in the window are
-//     mostly (Ratio) shorter than ShortSeconds, at least MinCalls of them,
-//     and more than Factor × the baseline of short calls.
+//     mostly (RatioPermille/1000) shorter than ShortSeconds, at least
+//     MinCalls of them, and more than FactorPermille/1000 × the baseline
+//     of short calls.
 //   - new_destination: a destination the member had no traffic to before
 //     (its key was first seen within NewFor, after the detector's learning
-//     period) receives MinCalls authorisations or MinMinutes of usage in
+//     period) receives MinCalls authorisations or MinSeconds of usage in
 //     one window.
 //   - simultaneous: one calling number of one member has more than
 //     MaxConcurrent calls in progress (authorised, not yet ended by a final
@@ -32,6 +33,14 @@
 // detector's now is the latest event time it has seen; tests drive it
 // with explicit times, and replicas fed the same log in the same order
 // reach the same findings with the same IDs (FindingID).
+//
+// Integers only: every setting, count and baseline is an integer
+// (factors and ratios in permille, durations in seconds or milliseconds,
+// baselines and Finding figures in milli-units; decimal.go, window.roll
+// for the rounding), so every replica computes the same findings bit for
+// bit on any CPU, and the house rule holds: no floating-point types in non-test
+// code under ledger/ or settlement/. The network file's decimals (factor
+// 3.5, ratio 0.8, min_minutes 30) reach them exactly through ParseDecimal.
 //
 // Learning: for Config.Learn after its first event the detector has no
 // baselines worth the name (a node just started, or the whole cluster

@@ -52,9 +52,9 @@ func FromSettings(s *ledger.FraudSettings) (Config, error) {
 		setInt(&rc.MinCalls, rs.MinCalls)
 		setInt(&rc.ShortSeconds, rs.ShortSeconds)
 		setInt(&rc.MaxConcurrent, rs.MaxConcurrent)
-		setFloat(&rc.Factor, rs.Factor)
-		setFloat(&rc.Ratio, rs.Ratio)
-		setFloat(&rc.MinMinutes, rs.MinMinutes)
+		setInt64(&rc.FactorPermille, rs.FactorPermille)
+		setInt64(&rc.RatioPermille, rs.RatioPermille)
+		setInt64(&rc.MinSeconds, rs.MinSeconds)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -68,7 +68,7 @@ func setInt(p *int, v int) {
 	}
 }
 
-func setFloat(p *float64, v float64) {
+func setInt64(p *int64, v int64) {
 	if v != 0 {
 		*p = v
 	}
