@@ -255,6 +255,8 @@ routes:
   - {prefix: "45", blocked: true, quality: {min_ner: 130}}
 `, []string{`route "44": quality: bad thresholds: recover ASR 20% is below min ASR 30%`,
 			`route "45": quality: bad thresholds: min NER 130% is not between 0 and 100`}},
+		{"route quality decimals", "network: {id: P, currency: USD}\nroutes:\n  - {prefix: \"48\", blocked: true, quality: {min_asr: 12.345, probe: 2.5}}\n",
+			[]string{`route "48": quality: min_asr "12.345": want a percentage such as 30 or 12.5 (at most 2 decimals`}},
 		{"route quality delay", "network: {id: P, currency: USD}\nroutes:\n  - {prefix: \"46\", blocked: true, quality: {max_pdd: soon}}\n",
 			[]string{`route "46": quality: max_pdd "soon": want a duration`}},
 		{"route quality key", "network: {id: P, currency: USD}\nroutes:\n  - {prefix: \"47\", blocked: true, quality: {min_asr: 30, minimum_asr: 3}}\n",

@@ -292,24 +292,115 @@ type confRoute struct {
 }
 
 // confQuality is a route's quality policy (ledger.RouteQuality):
-// percentages as numbers (30 is 30 %), delays as Go durations ("3s").
+// percentages as numbers (30 is 30 %, 12.5 is 12.5 %, at most two
+// decimals: the ledger keeps basis points), delays as Go durations ("3s").
+// The percentages are kept as the file's text and converted exactly
+// (parseBps), never through a float.
 type confQuality struct {
 	MinSamples int     `yaml:"min_samples,omitempty"`
-	MinASR     float64 `yaml:"min_asr,omitempty"`
-	RecoverASR float64 `yaml:"recover_asr,omitempty"`
-	MinNER     float64 `yaml:"min_ner,omitempty"`
-	RecoverNER float64 `yaml:"recover_ner,omitempty"`
+	MinASR     confPct `yaml:"min_asr,omitempty"`
+	RecoverASR confPct `yaml:"recover_asr,omitempty"`
+	MinNER     confPct `yaml:"min_ner,omitempty"`
+	RecoverNER confPct `yaml:"recover_ner,omitempty"`
 	MaxPDD     string  `yaml:"max_pdd,omitempty"`
 	RecoverPDD string  `yaml:"recover_pdd,omitempty"`
 	Exclude    bool    `yaml:"exclude,omitempty"`
-	Probe      float64 `yaml:"probe,omitempty"`
+	Probe      confPct `yaml:"probe,omitempty"`
 	WeightCost bool    `yaml:"weight_cost,omitempty"` // rank by rate ÷ ASR
 }
 
-// ledger converts q, or says what is wrong with a delay.
+// confPct is a percentage as written in the network file ("30", "12.5").
+type confPct string
+
+// UnmarshalYAML keeps a scalar's text as written.
+func (p *confPct) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a percentage such as 30 or 12.5", n.Line)
+	}
+	*p = confPct(n.Value)
+	return nil
+}
+
+// parseBps converts a decimal percentage ("30", "12.5", "0.25", "-1") to
+// basis points exactly, from its text: at most two decimals, no exponent.
+// An empty text is 0. Range is left to the thresholds' validation.
+func parseBps(name, s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	bad := func(why string) (int, error) {
+		return 0, fmt.Errorf("%s %q: want a percentage such as 30 or 12.5%s", name, s, why)
+	}
+	t, neg := s, false
+	if rest, ok := strings.CutPrefix(t, "-"); ok {
+		t, neg = rest, true
+	} else {
+		t = strings.TrimPrefix(t, "+")
+	}
+	whole, frac, hasDot := strings.Cut(t, ".")
+	if len(frac) > 2 {
+		return bad(" (at most 2 decimals: the ledger keeps basis points, 0.01 %)")
+	}
+	if (whole == "" && frac == "") || (hasDot && frac == "" && whole == "") || len(whole) > 6 {
+		return bad("")
+	}
+	for _, r := range whole + frac {
+		if r < '0' || r > '9' {
+			return bad("")
+		}
+	}
+	v := 0
+	for _, r := range whole {
+		v = v*10 + int(r-'0')
+	}
+	v *= 100
+	for i, r := range frac {
+		if i == 0 {
+			v += 10 * int(r-'0')
+		} else {
+			v += int(r - '0')
+		}
+	}
+	if neg {
+		v = -v
+	}
+	return v, nil
+}
+
+// formatBps writes basis points as parseBps reads them: "30", "12.5",
+// "0.25" (no trailing zeros).
+func formatBps(v int) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	s := sign + strconv.Itoa(v/100)
+	switch f := v % 100; {
+	case f == 0:
+	case f%10 == 0:
+		s += "." + strconv.Itoa(f/10)
+	default:
+		s += fmt.Sprintf(".%02d", f)
+	}
+	return s
+}
+
+// ledger converts q, or says what is wrong with a percentage or a delay.
 func (q *confQuality) ledger() (*ledger.RouteQuality, error) {
-	lq := &ledger.RouteQuality{MinSamples: q.MinSamples, MinASRPct: q.MinASR, RecoverASRPct: q.RecoverASR,
-		MinNERPct: q.MinNER, RecoverNERPct: q.RecoverNER, Exclude: q.Exclude, ProbePct: q.Probe, WeightCost: q.WeightCost}
+	lq := &ledger.RouteQuality{MinSamples: q.MinSamples, Exclude: q.Exclude, WeightCost: q.WeightCost}
+	for _, p := range []struct {
+		name string
+		s    confPct
+		bps  *int
+	}{{"min_asr", q.MinASR, &lq.MinASRBps}, {"recover_asr", q.RecoverASR, &lq.RecoverASRBps},
+		{"min_ner", q.MinNER, &lq.MinNERBps}, {"recover_ner", q.RecoverNER, &lq.RecoverNERBps}, {"probe", q.Probe, &lq.ProbeBps}} {
+		v, err := parseBps(p.name, string(p.s))
+		if err != nil {
+			return nil, err
+		}
+		*p.bps = v
+	}
 	for _, d := range []struct {
 		name string
 		s    string
@@ -331,8 +422,14 @@ func confQualityOf(q *ledger.RouteQuality) *confQuality {
 	if q == nil {
 		return nil
 	}
-	cq := &confQuality{MinSamples: q.MinSamples, MinASR: q.MinASRPct, RecoverASR: q.RecoverASRPct, MinNER: q.MinNERPct,
-		RecoverNER: q.RecoverNERPct, Exclude: q.Exclude, Probe: q.ProbePct, WeightCost: q.WeightCost}
+	pt := func(v int) confPct {
+		if v == 0 {
+			return ""
+		}
+		return confPct(formatBps(v))
+	}
+	cq := &confQuality{MinSamples: q.MinSamples, MinASR: pt(q.MinASRBps), RecoverASR: pt(q.RecoverASRBps), MinNER: pt(q.MinNERBps),
+		RecoverNER: pt(q.RecoverNERBps), Exclude: q.Exclude, Probe: pt(q.ProbeBps), WeightCost: q.WeightCost}
 	if q.MaxPDDMillis > 0 {
 		cq.MaxPDD = (time.Duration(q.MaxPDDMillis) * time.Millisecond).String()
 	}
@@ -786,10 +883,10 @@ func writeQuality(bw *bufio.Writer, q *confQuality) {
 	}
 	for _, kv := range []struct {
 		k string
-		v float64
+		v confPct
 	}{{"min_asr", q.MinASR}, {"recover_asr", q.RecoverASR}, {"min_ner", q.MinNER}, {"recover_ner", q.RecoverNER}} {
-		if kv.v != 0 {
-			parts = append(parts, fmt.Sprintf("%s: %s", kv.k, strconv.FormatFloat(kv.v, 'f', -1, 64)))
+		if kv.v != "" {
+			parts = append(parts, fmt.Sprintf("%s: %s", kv.k, kv.v))
 		}
 	}
 	for _, kv := range []struct{ k, v string }{{"max_pdd", q.MaxPDD}, {"recover_pdd", q.RecoverPDD}} {
@@ -800,8 +897,8 @@ func writeQuality(bw *bufio.Writer, q *confQuality) {
 	if q.Exclude {
 		parts = append(parts, "exclude: true")
 	}
-	if q.Probe != 0 {
-		parts = append(parts, "probe: "+strconv.FormatFloat(q.Probe, 'f', -1, 64))
+	if q.Probe != "" {
+		parts = append(parts, "probe: "+string(q.Probe))
 	}
 	if q.WeightCost {
 		parts = append(parts, "weight_cost: true")

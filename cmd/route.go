@@ -285,14 +285,24 @@ func routeQuality(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	q := &ledger.RouteQuality{MinSamples: c.Int("min-samples"), MinASRPct: c.Float64("min-asr"), RecoverASRPct: c.Float64("recover-asr"),
-		MinNERPct: c.Float64("min-ner"), RecoverNERPct: c.Float64("recover-ner"), MaxPDDMillis: c.Duration("max-pdd").Milliseconds(),
-		RecoverPDDMillis: c.Duration("recover-pdd").Milliseconds(), Exclude: c.Bool("exclude"), ProbePct: c.Float64("probe"),
-		WeightCost: c.Bool("weight-cost")}
+	q := &ledger.RouteQuality{MinSamples: c.Int("min-samples"), MaxPDDMillis: c.Duration("max-pdd").Milliseconds(),
+		RecoverPDDMillis: c.Duration("recover-pdd").Milliseconds(), Exclude: c.Bool("exclude"), WeightCost: c.Bool("weight-cost")}
+	// The percentages go to basis points exactly, through their shortest
+	// decimal text (parseBps: at most two decimals), as in the network file.
+	for _, f := range []struct {
+		flag string
+		bps  *int
+	}{{"min-asr", &q.MinASRBps}, {"recover-asr", &q.RecoverASRBps}, {"min-ner", &q.MinNERBps}, {"recover-ner", &q.RecoverNERBps}, {"probe", &q.ProbeBps}} {
+		v, err := parseBps("--"+f.flag, strconv.FormatFloat(c.Float64(f.flag), 'f', -1, 64))
+		if err != nil {
+			return usage("%v", err)
+		}
+		*f.bps = v
+	}
 	method := http.MethodPut
 	if c.Bool("clear") {
 		method, q = http.MethodDelete, nil
-	} else if q.MinASRPct == 0 && q.MinNERPct == 0 && q.MaxPDDMillis == 0 && !q.WeightCost {
+	} else if q.MinASRBps == 0 && q.MinNERBps == 0 && q.MaxPDDMillis == 0 && !q.WeightCost {
 		return usage("give --min-asr, --min-ner, --max-pdd or --weight-cost (or --clear)")
 	}
 	return adminRun(c, func(ctx context.Context, a *adminClient) error {
@@ -315,8 +325,8 @@ func qualityText(q *ledger.RouteQuality) string {
 		return "-"
 	}
 	var parts []string
-	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	band := func(name string, min, recover float64) {
+	num := formatBps
+	band := func(name string, min, recover int) {
 		if min > 0 {
 			s := name + "<" + num(min) + "%"
 			if recover > min {
@@ -325,8 +335,8 @@ func qualityText(q *ledger.RouteQuality) string {
 			parts = append(parts, s)
 		}
 	}
-	band("ASR", q.MinASRPct, q.RecoverASRPct)
-	band("NER", q.MinNERPct, q.RecoverNERPct)
+	band("ASR", q.MinASRBps, q.RecoverASRBps)
+	band("NER", q.MinNERBps, q.RecoverNERBps)
 	if q.MaxPDDMillis > 0 {
 		s := "PDD>" + (time.Duration(q.MaxPDDMillis) * time.Millisecond).String()
 		if q.RecoverPDDMillis > 0 && q.RecoverPDDMillis < q.MaxPDDMillis {
@@ -345,7 +355,7 @@ func qualityText(q *ledger.RouteQuality) string {
 	if s == "" {
 		s = "no thresholds"
 	}
-	s += ": " + action + ", probe " + num(q.ProbePct) + "%"
+	s += ": " + action + ", probe " + num(q.ProbeBps) + "%"
 	if q.WeightCost {
 		s += ", cost per answered call"
 	}

@@ -56,9 +56,9 @@ func statsAction(c *cli.Context) error {
 				st = g.Hour
 			}
 			t.add(g.Group, strconv.Itoa(g.Series), strconv.Itoa(g.Demoted), strconv.Itoa(st.Attempts),
-				pctText(st.ASR, st.Attempts), pctText(st.NER, st.Attempts), durText(st.ACD, st.Answered),
-				durText(st.PDD50, st.PDDSamples), durText(st.PDD95, st.PDDSamples), pctText(st.ShortRatio, st.Answered),
-				pctText(st.LossPct, st.LossSamples), durText(st.Jitter, st.JitterSamples))
+				pctText(float64(st.ASRBps)/100, st.Attempts), pctText(float64(st.NERBps)/100, st.Attempts), durText(st.ACD, st.Answered),
+				durText(st.PDD50, st.PDDSamples), durText(st.PDD95, st.PDDSamples), pctText(float64(st.ShortBps)/100, st.Answered),
+				pctText(float64(st.LossPPM)/1e4, st.LossSamples), durText(st.Jitter, st.JitterSamples))
 		}
 		if c.String("output") == "table" {
 			what := fmt.Sprintf("the last %d attempts of each series", rep.Window)
@@ -85,7 +85,8 @@ func upper(s string) string {
 	return string(b)
 }
 
-// pctText is a percentage with one decimal, "-" without samples.
+// pctText is a percentage with one decimal, "-" without samples (display
+// only: the figures themselves are integers, basis points or ppm).
 func pctText(v float64, n int) string {
 	if n == 0 {
 		return "-"

@@ -24,7 +24,7 @@ func TestStatsCLI(t *testing.T) {
 			t.Fatalf("by %s: groups %+v", tc.by, rep.Groups)
 		}
 		g := rep.Groups[0]
-		if g.Group != tc.group || g.Last.Attempts != 4 || g.Last.Answered != 3 || g.Last.ASR != 75 || g.Hour.Attempts != 4 || g.Last.ACD.Seconds() != 60 {
+		if g.Group != tc.group || g.Last.Attempts != 4 || g.Last.Answered != 3 || g.Last.ASRBps != 7500 || g.Hour.Attempts != 4 || g.Last.ACD.Seconds() != 60 {
 			t.Fatalf("by %s: %+v", tc.by, g)
 		}
 	}

@@ -150,7 +150,7 @@ func fixtureLog(t *testing.T) []batch {
 	// failed attempt carrying its quality block (RecordUsage 6: version 5's
 	// payload, here without buy-side seconds, then the block).
 	routes := PutRoutes{Routes: []Route{{Prefix: "1212", Candidates: []RouteCandidate{{Kind: CandidateTrunk, ID: "b1"}},
-		Quality: &RouteQuality{MinSamples: 50, MinASRPct: 30, RecoverASRPct: 40, MaxPDDMillis: 5000, ProbePct: 5}}}}
+		Quality: &RouteQuality{MinSamples: 50, MinASRBps: 3000, RecoverASRBps: 4000, MaxPDDMillis: 5000, ProbeBps: 500}}}}
 	failedQ := usage(tx(2), "q")
 	failedQ.CallID, failedQ.Phase, failedQ.Matched, failedQ.Rating = "call-fx-admission", PhaseFailed, true, nil
 	failedQ.Connect, failedQ.DurationMillis, failedQ.TerminationCause = time.Time{}, 0, 486

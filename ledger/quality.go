@@ -74,36 +74,41 @@ func decodeQuality(r *rbuf) *UsageQuality {
 }
 
 // RouteQuality is a route's quality policy (settlement/quality
-// Thresholds): a candidate whose last attempts fall below MinASRPct or
-// MinNERPct, or whose median post-dial delay exceeds MaxPDDMillis, over at
+// Thresholds): a candidate whose last attempts fall below MinASRBps or
+// MinNERBps, or whose median post-dial delay exceeds MaxPDDMillis, over at
 // least MinSamples attempts, is demoted (offered after the healthy ones)
 // or, with Exclude, not offered; it leaves that state once every Recover
-// threshold is met (0: the entering one). ProbePct of the authorisations
+// threshold is met (0: the entering one). ProbeBps of the authorisations
 // still offer a demoted candidate first, so a carrier that recovered gets
-// traffic back. Percentages are 0..100. Stored with the route (PutRoutes
-// version 2), so every node routes alike.
+// traffic back. Shares are integer basis points, 0..10000 (3000 is
+// 30.00 %): integers, so every replica holds and compares the same values
+// on any CPU. Stored with the route (PutRoutes version 2), so every node
+// routes alike.
 type RouteQuality struct {
-	MinSamples       int     `json:"min_samples,omitempty"`
-	MinASRPct        float64 `json:"min_asr_pct,omitempty"`
-	RecoverASRPct    float64 `json:"recover_asr_pct,omitempty"`
-	MinNERPct        float64 `json:"min_ner_pct,omitempty"`
-	RecoverNERPct    float64 `json:"recover_ner_pct,omitempty"`
-	MaxPDDMillis     int64   `json:"max_pdd_ms,omitempty"`
-	RecoverPDDMillis int64   `json:"recover_pdd_ms,omitempty"`
-	Exclude          bool    `json:"exclude,omitempty"`
-	ProbePct         float64 `json:"probe_pct,omitempty"`
+	MinSamples       int   `json:"min_samples,omitempty"`
+	MinASRBps        int   `json:"min_asr_bps,omitempty"`
+	RecoverASRBps    int   `json:"recover_asr_bps,omitempty"`
+	MinNERBps        int   `json:"min_ner_bps,omitempty"`
+	RecoverNERBps    int   `json:"recover_ner_bps,omitempty"`
+	MaxPDDMillis     int64 `json:"max_pdd_ms,omitempty"`
+	RecoverPDDMillis int64 `json:"recover_pdd_ms,omitempty"`
+	Exclude          bool  `json:"exclude,omitempty"`
+	ProbeBps         int   `json:"probe_bps,omitempty"`
 	// WeightCost ranks candidates of equal priority by cost per answered
 	// call (rate ÷ ASR) instead of rate alone.
 	WeightCost bool `json:"weight_cost,omitempty"`
 }
 
+// MaxBps is 100 % in basis points, the largest share a RouteQuality holds.
+const MaxBps = 10000
+
 // check returns why q is out of range ("" when it is not): the ledger
 // keeps only values the quality package accepts (node validates the same
 // with a friendlier message first).
 func (q *RouteQuality) check() string {
-	for _, v := range []float64{q.MinASRPct, q.RecoverASRPct, q.MinNERPct, q.RecoverNERPct, q.ProbePct} {
-		if math.IsNaN(v) || v < 0 || v > 100 {
-			return "quality percentages must be between 0 and 100"
+	for _, v := range []int{q.MinASRBps, q.RecoverASRBps, q.MinNERBps, q.RecoverNERBps, q.ProbeBps} {
+		if v < 0 || v > MaxBps {
+			return "quality shares must be between 0 and 10000 basis points (0 to 100 %)"
 		}
 	}
 	if q.MinSamples < 0 || q.MaxPDDMillis < 0 || q.RecoverPDDMillis < 0 {

@@ -101,7 +101,7 @@ func TestRouteQuality(t *testing.T) {
 	if b := enc(t, plain); b[1] != CommandVersion {
 		t.Fatalf("routes without quality written as version %d", b[1])
 	}
-	rq := &RouteQuality{MinSamples: 100, MinASRPct: 30, RecoverASRPct: 40, MinNERPct: 60, MaxPDDMillis: 4000, RecoverPDDMillis: 3000, Exclude: true, ProbePct: 5}
+	rq := &RouteQuality{MinSamples: 100, MinASRBps: 3000, RecoverASRBps: 4000, MinNERBps: 6000, MaxPDDMillis: 4000, RecoverPDDMillis: 3000, Exclude: true, ProbeBps: 500}
 	withQ := PutRoutes{Routes: []Route{{Prefix: "44", Candidates: plain.Routes[0].Candidates, Quality: rq}}}
 	if b := enc(t, withQ); b[1] != PutRoutesVersionQuality {
 		t.Fatalf("routes with quality written as version %d", b[1])
@@ -111,7 +111,7 @@ func TestRouteQuality(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(r.Quality, rq) {
 		t.Fatalf("stored %+v, %v; want quality %+v", r.Quality, err, rq)
 	}
-	for _, bad := range []RouteQuality{{MinASRPct: 130}, {ProbePct: -1}, {MinSamples: -3}, {MaxPDDMillis: -1}} {
+	for _, bad := range []RouteQuality{{MinASRBps: 13000}, {ProbeBps: -100}, {MinSamples: -3}, {MaxPDDMillis: -1}} {
 		b := bad
 		res := apply1(t, s, PutRoutes{Routes: []Route{{Prefix: "45", Quality: &b}}})[0]
 		if res.Code != Invalid {

@@ -137,12 +137,12 @@ func routeThresholds(rs []ledger.Route, log *slog.Logger) map[string]*quality.Th
 func thresholdsOf(q *ledger.RouteQuality) (quality.Thresholds, error) {
 	return quality.Thresholds{
 		MinSamples: q.MinSamples,
-		MinASR:     q.MinASRPct, RecoverASR: q.RecoverASRPct,
-		MinNER: q.MinNERPct, RecoverNER: q.RecoverNERPct,
+		MinASRBps:  q.MinASRBps, RecoverASRBps: q.RecoverASRBps,
+		MinNERBps: q.MinNERBps, RecoverNERBps: q.RecoverNERBps,
 		MaxPDD:     time.Duration(q.MaxPDDMillis) * time.Millisecond,
 		RecoverPDD: time.Duration(q.RecoverPDDMillis) * time.Millisecond,
 		Exclude:    q.Exclude,
-		ProbePct:   q.ProbePct,
+		ProbeBps:   q.ProbeBps,
 		WeightCost: q.WeightCost,
 	}.Normalize()
 }

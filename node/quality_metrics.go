@@ -61,12 +61,12 @@ func (c qualityCollector) Collect(ch chan<- prometheus.Metric) {
 			st := w.st
 			gauge(descQAttempts, float64(st.Attempts), kind, id, w.name)
 			if st.Attempts > 0 {
-				gauge(descQASR, st.ASR/100, kind, id, w.name)
-				gauge(descQNER, st.NER/100, kind, id, w.name)
+				gauge(descQASR, float64(st.ASRBps)/10000, kind, id, w.name)
+				gauge(descQNER, float64(st.NERBps)/10000, kind, id, w.name)
 			}
 			if st.Answered > 0 {
 				gauge(descQACD, st.ACD.Seconds(), kind, id, w.name)
-				gauge(descQShort, st.ShortRatio/100, kind, id, w.name)
+				gauge(descQShort, float64(st.ShortBps)/10000, kind, id, w.name)
 			}
 			if st.PDDSamples > 0 {
 				gauge(descQPDD, st.PDD50.Seconds(), kind, id, w.name, "0.5")

@@ -123,7 +123,7 @@ func TestQualityFromKamailioCaptures(t *testing.T) {
 		t.Fatalf("quality %+v, want %+v", *final.Quality, want)
 	}
 	st := keyStats(t, n, "trunk:b-1", "1555").Last
-	if st.Attempts != 1 || st.Answered != 1 || st.ACD != 2*time.Second || st.LossSamples != 1 || st.LossPct != 0 {
+	if st.Attempts != 1 || st.Answered != 1 || st.ACD != 2*time.Second || st.LossSamples != 1 || st.LossPPM != 0 {
 		t.Fatalf("window after the captured call: %+v, want one answered 2 s attempt, loss 0%% reported", st)
 	}
 
@@ -133,7 +133,7 @@ func TestQualityFromKamailioCaptures(t *testing.T) {
 	tx2, _ := attempt(t, n, a, "busy")
 	report(t, n, a, "busy", tx2, "[127.0.0.13]", 0, 486)
 	st = keyStats(t, n, "trunk:b-1", "1555").Last
-	if st.Attempts != 2 || st.UserFailures != 1 || st.NER != 100 || st.ASR != 50 || st.PDDSamples != 1 || st.PDD50 != 2*time.Second {
+	if st.Attempts != 2 || st.UserFailures != 1 || st.NERBps != 10000 || st.ASRBps != 5000 || st.PDDSamples != 1 || st.PDD50 != 2*time.Second {
 		t.Fatalf("window after a busy attempt: %+v", st)
 	}
 }
@@ -146,7 +146,7 @@ func TestQualityFromKamailioCaptures(t *testing.T) {
 // minimum and the recovery threshold it stays demoted.
 func TestQualityRoutingDemotesAndRecovers(t *testing.T) {
 	n := kamailioNetwork(t, ledger.BasisOwn)
-	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 10, MinASRPct: 50, RecoverASRPct: 60, ProbePct: 25})
+	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 10, MinASRBps: 5000, RecoverASRBps: 6000, ProbeBps: 2500})
 	a := client("127.0.0.11")
 	call := 0
 	next := func() (uint64, []string, string) {
@@ -205,7 +205,7 @@ func TestQualityRoutingDemotesAndRecovers(t *testing.T) {
 // offered, demoted, rather than none.
 func TestQualityExcludes(t *testing.T) {
 	n := kamailioNetwork(t, ledger.BasisOwn)
-	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 5, MinASRPct: 50, Exclude: true})
+	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 5, MinASRBps: 5000, Exclude: true})
 	a := client("127.0.0.11")
 	for i := range 5 {
 		id := fmt.Sprint("x", i)
@@ -237,7 +237,7 @@ func TestQualityExcludes(t *testing.T) {
 // per transaction and candidate counts.
 func TestQualityOneAttemptPerTransaction(t *testing.T) {
 	n := kamailioNetwork(t, ledger.BasisOwn)
-	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 5, MinASRPct: 50})
+	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 5, MinASRBps: 5000})
 	a := client("127.0.0.11")
 	tx, _ := attempt(t, n, a, "dup")
 	for i := range 10 {
@@ -263,7 +263,7 @@ func TestQualityRebuiltOnRestart(t *testing.T) {
 	n := openNode(t, cfg)
 	// kamailioNetwork's setup on this node.
 	setupKamailio(t, n, ledger.BasisOwn)
-	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 5, MinASRPct: 50})
+	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 5, MinASRBps: 5000})
 	a := client("127.0.0.11")
 	for i := range 6 {
 		id := fmt.Sprint("r", i)
@@ -298,7 +298,7 @@ func (n *Node) mustView(t *testing.T) *view {
 // windows, and the demotion.
 func TestQualityMetrics(t *testing.T) {
 	n := kamailioNetwork(t, ledger.BasisOwn)
-	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 4, MinASRPct: 50})
+	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 4, MinASRBps: 5000})
 	a := client("127.0.0.11")
 	for i, secs := range []int{0, 0, 0, 40} {
 		id := fmt.Sprint("m", i)
@@ -374,7 +374,7 @@ func BenchmarkQualityFeed(b *testing.B) {
 	for i := range 500 {
 		r := ledger.Route{Prefix: fmt.Sprint(4400 + i)}
 		if i%4 == 0 {
-			r.Quality = &ledger.RouteQuality{MinASRPct: 30, RecoverASRPct: 40, MaxPDDMillis: 5000}
+			r.Quality = &ledger.RouteQuality{MinASRBps: 3000, RecoverASRBps: 4000, MaxPDDMillis: 5000}
 		}
 		routes = append(routes, r)
 	}

@@ -246,20 +246,18 @@ func (p *Policy) Rank(cands []Candidate, sell money.Amount, sellOK bool, seed ui
 
 // weightedCost is c's cost for ranking: its rate, or, when route quality
 // weights cost by ASR (Candidate.Quality.Weighted), its rate per answered
-// call: rate × 100 ÷ ASR; a candidate that answered none of its window
+// call: rate × 10000 ÷ ASR in basis points (the factor truncated to six
+// decimals, in integers, so every node ranks alike); a candidate that answered none of its window
 // sorts with the unknown costs, after every priced one of its priority.
 // The amount only orders; nothing is charged at it.
 func weightedCost(c *Candidate) money.Amount {
 	if !c.Quality.Weighted || c.Cost.Currency() == "" {
 		return c.Cost
 	}
-	if c.Quality.ASR <= 0 {
+	if c.Quality.ASRBps <= 0 {
 		return money.Amount{}
 	}
-	f, _, err := apd.NewFromString(strconv.FormatFloat(100/c.Quality.ASR, 'f', 6, 64))
-	if err != nil {
-		return c.Cost
-	}
+	f := apd.New(10000*1_000_000/int64(c.Quality.ASRBps), -6)
 	w, err := c.Cost.Mul(f)
 	if err != nil {
 		return c.Cost

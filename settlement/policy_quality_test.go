@@ -75,13 +75,13 @@ func TestRankWeightedCost(t *testing.T) {
 		cands []Candidate
 		want  []string
 	}{
-		{"weighted", []Candidate{c("cheap", "0.02", quality.Verdict{Weighted: true, ASR: 25}), c("dear", "0.05", quality.Verdict{Weighted: true, ASR: 100})},
+		{"weighted", []Candidate{c("cheap", "0.02", quality.Verdict{Weighted: true, ASRBps: 2500}), c("dear", "0.05", quality.Verdict{Weighted: true, ASRBps: 10000})},
 			[]string{"dear", "cheap"}},
-		{"cheap answers enough", []Candidate{c("cheap", "0.02", quality.Verdict{Weighted: true, ASR: 50}), c("dear", "0.05", quality.Verdict{Weighted: true, ASR: 100})},
+		{"cheap answers enough", []Candidate{c("cheap", "0.02", quality.Verdict{Weighted: true, ASRBps: 5000}), c("dear", "0.05", quality.Verdict{Weighted: true, ASRBps: 10000})},
 			[]string{"cheap", "dear"}},
-		{"no answers at all sorts last", []Candidate{c("none", "0.0001", quality.Verdict{Weighted: true, ASR: 0}), c("dear", "0.09", quality.Verdict{Weighted: true, ASR: 20})},
+		{"no answers at all sorts last", []Candidate{c("none", "0.0001", quality.Verdict{Weighted: true, ASRBps: 0}), c("dear", "0.09", quality.Verdict{Weighted: true, ASRBps: 2000})},
 			[]string{"dear", "none"}},
-		{"too few samples: rate alone", []Candidate{c("cheap", "0.02", quality.Verdict{}), c("dear", "0.05", quality.Verdict{Weighted: true, ASR: 100})},
+		{"too few samples: rate alone", []Candidate{c("cheap", "0.02", quality.Verdict{}), c("dear", "0.05", quality.Verdict{Weighted: true, ASRBps: 10000})},
 			[]string{"cheap", "dear"}},
 	} {
 		var ids []string
@@ -108,7 +108,7 @@ func TestJudgeWeighted(t *testing.T) {
 		}
 		tr.Observe(k, quality.Outcome{Kind: kind, Duration: time.Minute, PDD: -1, LossPPM: -1, Jitter: -1}, &th)
 	}
-	if v := tr.Judge(k, &th, false); !v.Weighted || v.ASR != 25 || v.Demoted {
+	if v := tr.Judge(k, &th, false); !v.Weighted || v.ASRBps != 2500 || v.Demoted {
 		t.Fatalf("verdict %+v, want weighted at 25%% and not demoted (no thresholds)", v)
 	}
 }

@@ -22,7 +22,7 @@ func qualitySpec(nodes int) NetworkSpec {
 				{Kind: ledger.CandidateTrunk, ID: "b-1", Weight: 1},
 				{Kind: ledger.CandidateTrunk, ID: "b-2", Priority: 1, Weight: 1},
 			}
-			routes[i].Quality = &ledger.RouteQuality{MinSamples: 20, MinASRPct: 40, RecoverASRPct: 60, ProbePct: 20}
+			routes[i].Quality = &ledger.RouteQuality{MinSamples: 20, MinASRBps: 4000, RecoverASRBps: 6000, ProbeBps: 2000}
 		}
 	}
 	return NetworkSpec{Nodes: nodes, Members: members, Trunks: trunks, Routes: routes, Decks: decks}

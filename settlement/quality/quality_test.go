@@ -66,7 +66,7 @@ func TestLastNWindow(t *testing.T) {
 		tr.Observe(k1, failed(t0.Add(time.Duration(10+i)*time.Second), NetworkFailure), nil)
 	}
 	st := only(t, tr.Snapshot(t0.Add(time.Minute))).Last
-	want := Stats{Attempts: 10, Answered: 5, ASR: 50, NER: 50, ACD: time.Minute}
+	want := Stats{Attempts: 10, Answered: 5, ASRBps: 5000, NERBps: 5000, ACD: time.Minute}
 	if !reflect.DeepEqual(st, want) {
 		t.Fatalf("last-N stats %+v, want %+v", st, want)
 	}
@@ -97,9 +97,9 @@ func TestStatsEveryMeasure(t *testing.T) {
 		tr.Observe(k1, o, nil)
 	}
 	st := only(t, tr.Snapshot(t0)).Last
-	want := Stats{Attempts: 4, Answered: 2, UserFailures: 1, ShortCalls: 1, ASR: 50, NER: 75, ShortRatio: 50,
+	want := Stats{Attempts: 4, Answered: 2, UserFailures: 1, ShortCalls: 1, ASRBps: 5000, NERBps: 7500, ShortBps: 5000,
 		ACD: 60 * time.Second, PDD50: 1500 * time.Millisecond, PDD95: 2500 * time.Millisecond, PDDSamples: 3,
-		LossPct: 2, LossSamples: 2, Jitter: 30 * time.Millisecond, JitterSamples: 2}
+		LossPPM: 20000, LossSamples: 2, Jitter: 30 * time.Millisecond, JitterSamples: 2}
 	if !reflect.DeepEqual(st, want) {
 		t.Fatalf("stats\n got %+v\nwant %+v", st, want)
 	}
@@ -156,17 +156,17 @@ func TestHourWindowSlides(t *testing.T) {
 	for _, tc := range []struct {
 		at       time.Time
 		attempts int
-		asr      float64
+		asrBps   int
 	}{
 		// At 11:59:30 (bucket 11:55) the window is the buckets from
 		// 11:00 to 11:55: 60 attempts, all answered.
-		{t0.Add(119*time.Minute + 30*time.Second), 60, 100},
+		{t0.Add(119*time.Minute + 30*time.Second), 60, 10000},
 		// Two hours after the last attempt: empty.
 		{t0.Add(4 * time.Hour), 0, 0},
 	} {
 		st := only(t, tr.Snapshot(tc.at)).Hour
-		if st.Attempts != tc.attempts || fmt.Sprintf("%.4f", st.ASR) != fmt.Sprintf("%.4f", tc.asr) {
-			t.Errorf("at %s: hour window %d attempts ASR %.2f, want %d, %.2f", tc.at.Format(time.TimeOnly), st.Attempts, st.ASR, tc.attempts, tc.asr)
+		if st.Attempts != tc.attempts || st.ASRBps != tc.asrBps {
+			t.Errorf("at %s: hour window %d attempts ASR %d bps, want %d, %d bps", tc.at.Format(time.TimeOnly), st.Attempts, st.ASRBps, tc.attempts, tc.asrBps)
 		}
 	}
 	// Fed up to 11:00 only, at 11:00 the window is 10:05..11:00: 55
@@ -207,14 +207,14 @@ func TestThresholdsNormalize(t *testing.T) {
 		want Thresholds
 		err  string
 	}{
-		{"defaults", Thresholds{MinASR: 30}, Thresholds{MinSamples: 20, MinASR: 30, RecoverASR: 30}, ""},
-		{"hysteresis kept", Thresholds{MinASR: 30, RecoverASR: 40, MaxPDD: 5 * time.Second, RecoverPDD: 3 * time.Second, MinSamples: 50},
-			Thresholds{MinSamples: 50, MinASR: 30, RecoverASR: 40, MaxPDD: 5 * time.Second, RecoverPDD: 3 * time.Second}, ""},
-		{"recover below min", Thresholds{MinASR: 30, RecoverASR: 20}, Thresholds{}, "recover ASR 20% is below min ASR 30%"},
+		{"defaults", Thresholds{MinASRBps: 3000}, Thresholds{MinSamples: 20, MinASRBps: 3000, RecoverASRBps: 3000}, ""},
+		{"hysteresis kept", Thresholds{MinASRBps: 3000, RecoverASRBps: 4000, MaxPDD: 5 * time.Second, RecoverPDD: 3 * time.Second, MinSamples: 50},
+			Thresholds{MinSamples: 50, MinASRBps: 3000, RecoverASRBps: 4000, MaxPDD: 5 * time.Second, RecoverPDD: 3 * time.Second}, ""},
+		{"recover below min", Thresholds{MinASRBps: 3000, RecoverASRBps: 2000}, Thresholds{}, "recover ASR 20% is below min ASR 30%"},
 		{"recover PDD above max", Thresholds{MaxPDD: time.Second, RecoverPDD: 2 * time.Second}, Thresholds{}, "recover PDD"},
-		{"percent over 100", Thresholds{MinNER: 130}, Thresholds{}, "min NER 130% is not between 0 and 100"},
-		{"negative probe", Thresholds{MinASR: 10, ProbePct: -1}, Thresholds{}, "probe share"},
-		{"negative samples", Thresholds{MinASR: 10, MinSamples: -1}, Thresholds{}, "must not be negative"},
+		{"percent over 100", Thresholds{MinNERBps: 13000}, Thresholds{}, "min NER 130% is not between 0 and 100"},
+		{"negative probe", Thresholds{MinASRBps: 1000, ProbeBps: -100}, Thresholds{}, "probe share"},
+		{"negative samples", Thresholds{MinASRBps: 1000, MinSamples: -1}, Thresholds{}, "must not be negative"},
 	} {
 		got, err := tc.in.Normalize()
 		if tc.err != "" {
@@ -241,7 +241,7 @@ func feed(tr *Tracker, k Key, th *Thresholds, at time.Time, n, answeredN int) {
 }
 
 func TestHysteresis(t *testing.T) {
-	th, err := Thresholds{MinSamples: 20, MinASR: 30, RecoverASR: 40, ProbePct: 10}.Normalize()
+	th, err := Thresholds{MinSamples: 20, MinASRBps: 3000, RecoverASRBps: 4000, ProbeBps: 1000}.Normalize()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,11 +281,11 @@ func TestDemotionReasonNamesTheBreach(t *testing.T) {
 		o    Outcome
 		want string
 	}{
-		{"NER", Thresholds{MinSamples: 5, MinNER: 50}, failed(t0, NetworkFailure), "NER 0% < 50% over the last 5 attempts"},
+		{"NER", Thresholds{MinSamples: 5, MinNERBps: 5000}, failed(t0, NetworkFailure), "NER 0% < 50% over the last 5 attempts"},
 		{"PDD", Thresholds{MinSamples: 5, MaxPDD: 3 * time.Second},
 			Outcome{At: t0, Kind: Answered, Duration: time.Minute, PDD: 3500 * time.Millisecond, LossPPM: -1, Jitter: -1},
 			"PDD p50 4.0 s > 3.0 s over the last 5 attempts"},
-		{"user failures keep NER up", Thresholds{MinSamples: 5, MinNER: 50}, failed(t0, UserFailure), ""},
+		{"user failures keep NER up", Thresholds{MinSamples: 5, MinNERBps: 5000}, failed(t0, UserFailure), ""},
 	} {
 		th, err := tc.th.Normalize()
 		if err != nil {
@@ -302,7 +302,7 @@ func TestDemotionReasonNamesTheBreach(t *testing.T) {
 }
 
 func TestProbeShare(t *testing.T) {
-	th, _ := Thresholds{MinSamples: 5, MinASR: 50, ProbePct: 5, Exclude: true}.Normalize()
+	th, _ := Thresholds{MinSamples: 5, MinASRBps: 5000, ProbeBps: 500, Exclude: true}.Normalize()
 	tr := New(Config{})
 	feed(tr, k1, &th, t0, 5, 0)
 	probes := 0
@@ -326,7 +326,7 @@ func TestProbeShare(t *testing.T) {
 		}
 	}
 	th0 := th
-	th0.ProbePct = 0
+	th0.ProbeBps = 0
 	if tr.Judge(k1, &th0, true).Probe {
 		t.Fatal("probe share 0 probed")
 	}
@@ -384,7 +384,7 @@ func TestOneAttemptPerTransactionAndCandidate(t *testing.T) {
 // Two trackers fed the same records in the same order agree, whatever
 // the wall clock: every node holds the same windows.
 func TestDeterministic(t *testing.T) {
-	th, _ := Thresholds{MinSamples: 10, MinASR: 40, RecoverASR: 50}.Normalize()
+	th, _ := Thresholds{MinSamples: 10, MinASRBps: 4000, RecoverASRBps: 5000}.Normalize()
 	a, b := New(Config{Window: 50, MaxKeys: 8}), New(Config{Window: 50, MaxKeys: 8})
 	seed := uint64(1)
 	for i := range 5000 {
@@ -414,7 +414,7 @@ func TestReset(t *testing.T) {
 }
 
 func BenchmarkObserve(b *testing.B) {
-	th, _ := Thresholds{MinASR: 30, RecoverASR: 40, MaxPDD: 5 * time.Second}.Normalize()
+	th, _ := Thresholds{MinASRBps: 3000, RecoverASRBps: 4000, MaxPDD: 5 * time.Second}.Normalize()
 	tr := New(Config{})
 	keys := make([]Key, 64)
 	for i := range keys {
@@ -429,7 +429,7 @@ func BenchmarkObserve(b *testing.B) {
 }
 
 func BenchmarkJudge(b *testing.B) {
-	th, _ := Thresholds{MinASR: 30, RecoverASR: 40, ProbePct: 5}.Normalize()
+	th, _ := Thresholds{MinASRBps: 3000, RecoverASRBps: 4000, ProbeBps: 500}.Normalize()
 	tr := New(Config{})
 	feed(tr, k1, &th, t0, 200, 150)
 	b.ReportAllocs()
@@ -440,7 +440,7 @@ func BenchmarkJudge(b *testing.B) {
 
 func TestGroupAddsCounts(t *testing.T) {
 	tr := New(Config{})
-	th, _ := Thresholds{MinSamples: 2, MinASR: 60}.Normalize()
+	th, _ := Thresholds{MinSamples: 2, MinASRBps: 6000}.Normalize()
 	a, b := Key{"trunk:a", "44"}, Key{"trunk:a", "49"}
 	tr.Observe(a, answered(t0, 10*time.Second), &th)
 	tr.Observe(a, answered(t0, 30*time.Second), &th)
@@ -453,19 +453,19 @@ func TestGroupAddsCounts(t *testing.T) {
 	}
 	g := got[0]
 	if g.Group != "trunk:a" || g.Series != 2 || g.Demoted != 1 || g.Last.Attempts != 4 || g.Last.Answered != 3 ||
-		g.Last.ACD != 20*time.Second || g.Last.ASR != 75 || g.Hour.Attempts != 4 {
+		g.Last.ACD != 20*time.Second || g.Last.ASRBps != 7500 || g.Hour.Attempts != 4 {
 		t.Fatalf("group %+v", g)
 	}
 }
 
 func TestStatsJSONInMilliseconds(t *testing.T) {
-	st := Stats{Attempts: 3, Answered: 2, ASR: 66.7, ACD: 61500 * time.Millisecond, PDD50: time.Second, PDD95: 3 * time.Second,
+	st := Stats{Attempts: 3, Answered: 2, ASRBps: 6667, ACD: 61500 * time.Millisecond, PDD50: time.Second, PDD95: 3 * time.Second,
 		PDDSamples: 2, Jitter: 12500 * time.Microsecond, JitterSamples: 1}
 	b, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"acd_ms":61500`, `"pdd_p95_ms":3000`, `"jitter_ms":12.5`, `"asr_pct":66.7`} {
+	for _, want := range []string{`"acd_ms":61500`, `"pdd_p95_ms":3000`, `"jitter_us":12500`, `"asr_bps":6667`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %s", b, want)
 		}

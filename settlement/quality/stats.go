@@ -5,54 +5,58 @@ import (
 	"time"
 )
 
-// Stats summarises one window of one key. ASR and NER are percentages
-// (0..100) of Attempts, ShortRatio of the answered calls; ACD is over
-// answered calls; PDD percentiles are the upper
-// bound of their histogram bucket (pddBounds) over the attempts that
-// reported a post-dial delay (PDDSamples); loss (a percentage of packets)
-// and jitter are means over the attempts that reported them.
+// Stats summarises one window of one key. ASRBps and NERBps are shares
+// of Attempts, ShortBps of the answered calls, in integer basis points
+// (0..10000; 7500 is 75.00 %), truncated: answered*10000/attempts. ACD is
+// over answered calls; PDD percentiles are the upper bound of their
+// histogram bucket (pddBounds) over the attempts that reported a post-dial
+// delay (PDDSamples); loss (LossPPM, parts per million of packets) and
+// jitter are means over the attempts that reported them, truncated. All
+// integers, so every node computes the same figures on any CPU.
 type Stats struct {
 	Attempts      int
 	Answered      int
 	UserFailures  int
 	ShortCalls    int
-	ASR           float64
-	NER           float64
-	ShortRatio    float64 // short calls, % of answered calls
+	ASRBps        int
+	NERBps        int
+	ShortBps      int // short calls, basis points of answered calls
 	ACD           time.Duration
 	PDD50         time.Duration
 	PDD95         time.Duration
 	PDDSamples    int
-	LossPct       float64
+	LossPPM       int
 	LossSamples   int
 	Jitter        time.Duration
 	JitterSamples int
 }
 
-// statsJSON is Stats on the wire: durations in milliseconds.
+// statsJSON is Stats on the wire: durations in milliseconds, jitter in
+// microseconds, shares in basis points, loss in ppm.
 type statsJSON struct {
-	Attempts      int     `json:"attempts"`
-	Answered      int     `json:"answered"`
-	UserFailures  int     `json:"user_failures"`
-	ShortCalls    int     `json:"short_calls"`
-	ASR           float64 `json:"asr_pct"`
-	NER           float64 `json:"ner_pct"`
-	ShortRatio    float64 `json:"short_call_pct"`
-	ACDMs         int64   `json:"acd_ms"`
-	PDD50Ms       int64   `json:"pdd_p50_ms"`
-	PDD95Ms       int64   `json:"pdd_p95_ms"`
-	PDDSamples    int     `json:"pdd_samples"`
-	LossPct       float64 `json:"loss_pct"`
-	LossSamples   int     `json:"loss_samples"`
-	JitterMs      float64 `json:"jitter_ms"`
-	JitterSamples int     `json:"jitter_samples"`
+	Attempts      int   `json:"attempts"`
+	Answered      int   `json:"answered"`
+	UserFailures  int   `json:"user_failures"`
+	ShortCalls    int   `json:"short_calls"`
+	ASRBps        int   `json:"asr_bps"`
+	NERBps        int   `json:"ner_bps"`
+	ShortBps      int   `json:"short_call_bps"`
+	ACDMs         int64 `json:"acd_ms"`
+	PDD50Ms       int64 `json:"pdd_p50_ms"`
+	PDD95Ms       int64 `json:"pdd_p95_ms"`
+	PDDSamples    int   `json:"pdd_samples"`
+	LossPPM       int   `json:"loss_ppm"`
+	LossSamples   int   `json:"loss_samples"`
+	JitterUs      int64 `json:"jitter_us"`
+	JitterSamples int   `json:"jitter_samples"`
 }
 
-// MarshalJSON writes durations as milliseconds (acd_ms, pdd_p50_ms, …).
+// MarshalJSON writes durations as milliseconds (acd_ms, pdd_p50_ms, …) and
+// jitter as microseconds (jitter_us).
 func (s Stats) MarshalJSON() ([]byte, error) {
-	return json.Marshal(statsJSON{s.Attempts, s.Answered, s.UserFailures, s.ShortCalls, s.ASR, s.NER, s.ShortRatio,
-		s.ACD.Milliseconds(), s.PDD50.Milliseconds(), s.PDD95.Milliseconds(), s.PDDSamples, s.LossPct, s.LossSamples,
-		float64(s.Jitter.Microseconds()) / 1000, s.JitterSamples})
+	return json.Marshal(statsJSON{s.Attempts, s.Answered, s.UserFailures, s.ShortCalls, s.ASRBps, s.NERBps, s.ShortBps,
+		s.ACD.Milliseconds(), s.PDD50.Milliseconds(), s.PDD95.Milliseconds(), s.PDDSamples, s.LossPPM, s.LossSamples,
+		s.Jitter.Microseconds(), s.JitterSamples})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -61,10 +65,10 @@ func (s *Stats) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*s = Stats{j.Attempts, j.Answered, j.UserFailures, j.ShortCalls, j.ASR, j.NER, j.ShortRatio,
+	*s = Stats{j.Attempts, j.Answered, j.UserFailures, j.ShortCalls, j.ASRBps, j.NERBps, j.ShortBps,
 		time.Duration(j.ACDMs) * time.Millisecond, time.Duration(j.PDD50Ms) * time.Millisecond,
-		time.Duration(j.PDD95Ms) * time.Millisecond, j.PDDSamples, j.LossPct, j.LossSamples,
-		time.Duration(j.JitterMs * float64(time.Millisecond)), j.JitterSamples}
+		time.Duration(j.PDD95Ms) * time.Millisecond, j.PDDSamples, j.LossPPM, j.LossSamples,
+		time.Duration(j.JitterUs) * time.Microsecond, j.JitterSamples}
 	return nil
 }
 
@@ -157,25 +161,28 @@ func (c *counts) stats() Stats {
 	st := Stats{Attempts: int(c.attempts), Answered: int(c.answered), UserFailures: int(c.user),
 		ShortCalls: int(c.short), PDDSamples: int(c.pddN), LossSamples: int(c.lossN), JitterSamples: int(c.jitN)}
 	if c.attempts > 0 {
-		st.ASR = float64(c.answered*100) / float64(c.attempts)
-		st.NER = float64((c.answered+c.user)*100) / float64(c.attempts)
+		st.ASRBps = bps(c.answered, c.attempts)
+		st.NERBps = bps(c.answered+c.user, c.attempts)
 	}
 	if c.answered > 0 {
 		st.ACD = time.Duration(c.durMs/c.answered) * time.Millisecond
-		st.ShortRatio = float64(c.short*100) / float64(c.answered)
+		st.ShortBps = bps(c.short, c.answered)
 	}
 	if c.pddN > 0 {
 		st.PDD50 = c.percentile(50)
 		st.PDD95 = c.percentile(95)
 	}
 	if c.lossN > 0 {
-		st.LossPct = float64(c.lossPPM) / float64(c.lossN) / 1e4
+		st.LossPPM = int(c.lossPPM / c.lossN)
 	}
 	if c.jitN > 0 {
 		st.Jitter = time.Duration(c.jitUs/c.jitN) * time.Microsecond
 	}
 	return st
 }
+
+// bps is n as a share of of, in basis points, truncated (of > 0).
+func bps(n, of int64) int { return int(n * 10000 / of) }
 
 // percentile returns the upper bound of the bucket holding the p-th
 // percentile (the last bucket reports the last bound).

@@ -3,7 +3,6 @@ package quality
 import (
 	"errors"
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -21,19 +20,21 @@ const DefaultMinSamples = 20
 // leaves it (every Recover threshold met: hysteresis, so a candidate near a
 // limit does not flap), what demoted means (Exclude: not offered at all;
 // otherwise offered after every healthy candidate) and which share of
-// authorisations still offers a demoted candidate first (ProbePct), so
+// authorisations still offers a demoted candidate first (ProbeBps), so
 // that a carrier that recovered gets traffic to show it. A zero field is
-// off. Percentages are 0..100. Build it with Normalize.
+// off. Shares are integer basis points, 0..10000 (3000 is 30.00 %), and
+// compare with Stats' truncated basis points: integers, so every node
+// judges alike on any CPU. Build it with Normalize.
 type Thresholds struct {
-	MinSamples int           `json:"min_samples,omitempty"`
-	MinASR     float64       `json:"min_asr_pct,omitempty"`
-	RecoverASR float64       `json:"recover_asr_pct,omitempty"`
-	MinNER     float64       `json:"min_ner_pct,omitempty"`
-	RecoverNER float64       `json:"recover_ner_pct,omitempty"`
-	MaxPDD     time.Duration `json:"max_pdd,omitempty"`
-	RecoverPDD time.Duration `json:"recover_pdd,omitempty"`
-	Exclude    bool          `json:"exclude,omitempty"`
-	ProbePct   float64       `json:"probe_pct,omitempty"`
+	MinSamples    int           `json:"min_samples,omitempty"`
+	MinASRBps     int           `json:"min_asr_bps,omitempty"`
+	RecoverASRBps int           `json:"recover_asr_bps,omitempty"`
+	MinNERBps     int           `json:"min_ner_bps,omitempty"`
+	RecoverNERBps int           `json:"recover_ner_bps,omitempty"`
+	MaxPDD        time.Duration `json:"max_pdd,omitempty"`
+	RecoverPDD    time.Duration `json:"recover_pdd,omitempty"`
+	Exclude       bool          `json:"exclude,omitempty"`
+	ProbeBps      int           `json:"probe_bps,omitempty"`
 	// WeightCost orders candidates of equal priority by cost per answered
 	// call (cost ÷ ASR over the last-N window, once it holds MinSamples)
 	// instead of cost alone: a cheap carrier that answers half its calls
@@ -43,22 +44,22 @@ type Thresholds struct {
 
 // Enabled reports whether any threshold is set.
 func (th *Thresholds) Enabled() bool {
-	return th != nil && (th.MinASR > 0 || th.MinNER > 0 || th.MaxPDD > 0 || th.WeightCost)
+	return th != nil && (th.MinASRBps > 0 || th.MinNERBps > 0 || th.MaxPDD > 0 || th.WeightCost)
 }
 
 // Normalize validates th and fills its defaults: MinSamples 0 is
 // DefaultMinSamples, a Recover threshold left at 0 is its entering one (no
-// hysteresis). Errors wrap ErrBadThresholds: a percentage outside 0..100
-// (or not a number), a negative duration or sample size, a recovery
+// hysteresis). Errors wrap ErrBadThresholds: a share outside 0..10000
+// basis points, a negative duration or sample size, a recovery
 // threshold on the wrong side of its entering one.
 func (th Thresholds) Normalize() (Thresholds, error) {
 	for _, f := range []struct {
 		name string
-		v    float64
-	}{{"min ASR", th.MinASR}, {"recover ASR", th.RecoverASR}, {"min NER", th.MinNER},
-		{"recover NER", th.RecoverNER}, {"probe share", th.ProbePct}} {
-		if math.IsNaN(f.v) || f.v < 0 || f.v > 100 {
-			return th, fmt.Errorf("%w: %s %v%% is not between 0 and 100", ErrBadThresholds, f.name, f.v)
+		v    int
+	}{{"min ASR", th.MinASRBps}, {"recover ASR", th.RecoverASRBps}, {"min NER", th.MinNERBps},
+		{"recover NER", th.RecoverNERBps}, {"probe share", th.ProbeBps}} {
+		if f.v < 0 || f.v > 10000 {
+			return th, fmt.Errorf("%w: %s %s is not between 0 and 100%%", ErrBadThresholds, f.name, pct(f.v))
 		}
 	}
 	if th.MinSamples < 0 || th.MaxPDD < 0 || th.RecoverPDD < 0 {
@@ -67,20 +68,20 @@ func (th Thresholds) Normalize() (Thresholds, error) {
 	if th.MinSamples == 0 {
 		th.MinSamples = DefaultMinSamples
 	}
-	if th.RecoverASR == 0 {
-		th.RecoverASR = th.MinASR
+	if th.RecoverASRBps == 0 {
+		th.RecoverASRBps = th.MinASRBps
 	}
-	if th.RecoverNER == 0 {
-		th.RecoverNER = th.MinNER
+	if th.RecoverNERBps == 0 {
+		th.RecoverNERBps = th.MinNERBps
 	}
 	if th.RecoverPDD == 0 {
 		th.RecoverPDD = th.MaxPDD
 	}
-	if th.RecoverASR < th.MinASR {
-		return th, fmt.Errorf("%w: recover ASR %v%% is below min ASR %v%% (recovery must ask at least as much)", ErrBadThresholds, th.RecoverASR, th.MinASR)
+	if th.RecoverASRBps < th.MinASRBps {
+		return th, fmt.Errorf("%w: recover ASR %s is below min ASR %s (recovery must ask at least as much)", ErrBadThresholds, pct(th.RecoverASRBps), pct(th.MinASRBps))
 	}
-	if th.RecoverNER < th.MinNER {
-		return th, fmt.Errorf("%w: recover NER %v%% is below min NER %v%%", ErrBadThresholds, th.RecoverNER, th.MinNER)
+	if th.RecoverNERBps < th.MinNERBps {
+		return th, fmt.Errorf("%w: recover NER %s is below min NER %s", ErrBadThresholds, pct(th.RecoverNERBps), pct(th.MinNERBps))
 	}
 	if th.MaxPDD > 0 && th.RecoverPDD > th.MaxPDD {
 		return th, fmt.Errorf("%w: recover PDD %v is above max PDD %v", ErrBadThresholds, th.RecoverPDD, th.MaxPDD)
@@ -91,10 +92,10 @@ func (th Thresholds) Normalize() (Thresholds, error) {
 // breach returns why st enters the demoted state ("" when it does not).
 func (th *Thresholds) breach(st *Stats) string {
 	switch {
-	case th.MinASR > 0 && st.ASR < th.MinASR:
-		return fmt.Sprintf("ASR %s < %s", pct(st.ASR), pct(th.MinASR))
-	case th.MinNER > 0 && st.NER < th.MinNER:
-		return fmt.Sprintf("NER %s < %s", pct(st.NER), pct(th.MinNER))
+	case th.MinASRBps > 0 && st.ASRBps < th.MinASRBps:
+		return fmt.Sprintf("ASR %s < %s", pct(st.ASRBps), pct(th.MinASRBps))
+	case th.MinNERBps > 0 && st.NERBps < th.MinNERBps:
+		return fmt.Sprintf("NER %s < %s", pct(st.NERBps), pct(th.MinNERBps))
 	case th.MaxPDD > 0 && st.PDDSamples > 0 && st.PDD50 > th.MaxPDD:
 		return fmt.Sprintf("PDD p50 %s > %s", secs(st.PDD50), secs(th.MaxPDD))
 	}
@@ -105,10 +106,10 @@ func (th *Thresholds) breach(st *Stats) string {
 // recovery threshold is met).
 func (th *Thresholds) unhealthy(st *Stats) string {
 	switch {
-	case th.MinASR > 0 && st.ASR < th.RecoverASR:
-		return fmt.Sprintf("ASR %s < %s to recover", pct(st.ASR), pct(th.RecoverASR))
-	case th.MinNER > 0 && st.NER < th.RecoverNER:
-		return fmt.Sprintf("NER %s < %s to recover", pct(st.NER), pct(th.RecoverNER))
+	case th.MinASRBps > 0 && st.ASRBps < th.RecoverASRBps:
+		return fmt.Sprintf("ASR %s < %s to recover", pct(st.ASRBps), pct(th.RecoverASRBps))
+	case th.MinNERBps > 0 && st.NERBps < th.RecoverNERBps:
+		return fmt.Sprintf("NER %s < %s to recover", pct(st.NERBps), pct(th.RecoverNERBps))
 	case th.MaxPDD > 0 && st.PDDSamples > 0 && st.PDD50 > th.RecoverPDD:
 		return fmt.Sprintf("PDD p50 %s > %s to recover", secs(st.PDD50), secs(th.RecoverPDD))
 	}
@@ -116,19 +117,29 @@ func (th *Thresholds) unhealthy(st *Stats) string {
 }
 
 // probePeriod is one in how many verdicts on a demoted key probes it (0:
-// never).
+// never): 10000 ÷ ProbeBps rounded half up, at least 1.
 func (th *Thresholds) probePeriod() uint64 {
-	if th.ProbePct <= 0 {
+	if th.ProbeBps <= 0 {
 		return 0
 	}
-	return uint64(math.Max(1, math.Round(100/th.ProbePct)))
+	return uint64(max(1, (10000+th.ProbeBps/2)/th.ProbeBps))
 }
 
-func pct(v float64) string {
-	if v == math.Trunc(v) {
-		return fmt.Sprintf("%.0f%%", v)
+// pct formats basis points as a percentage: whole ("30%") when it is
+// whole, else to one decimal, rounded half up ("12.5%").
+func pct(bps int) string {
+	sign := ""
+	if bps < 0 {
+		sign, bps = "-", -bps
 	}
-	return fmt.Sprintf("%.1f%%", v)
+	if bps%100 == 0 {
+		return fmt.Sprintf("%s%d%%", sign, bps/100)
+	}
+	t := (bps + 5) / 10 // tenths of a percent
+	if t%10 == 0 {
+		return fmt.Sprintf("%s%d%%", sign, t/10)
+	}
+	return fmt.Sprintf("%s%d.%d%%", sign, t/10, t%10)
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }

@@ -271,15 +271,16 @@ type Verdict struct {
 	// Samples is the last-N window's size.
 	Samples int
 	// Weighted: the thresholds weight cost by ASR (Thresholds.WeightCost)
-	// and the window holds MinSamples; ASR is then its ASR (%).
+	// and the window holds MinSamples; ASRBps is then its ASR in basis
+	// points, truncated (answered*10000/attempts).
 	Weighted bool
-	ASR      float64
+	ASRBps   int
 }
 
 // Judge returns k's verdict under th (nil or no thresholds: not
 // demoted). probe says whether this call consumes the probe counter: an
 // authorisation does, an explanation does not (it reports whether the next
-// authorisation would probe). Every 1/ProbePct-th probing call on a demoted
+// authorisation would probe). Every 10000/ProbeBps-th probing call on a demoted
 // key gets Probe. Cheap: a map lookup and, for a demoted key, the window's
 // summary.
 func (t *Tracker) Judge(k Key, th *Thresholds, probe bool) Verdict {
@@ -294,7 +295,7 @@ func (t *Tracker) Judge(k Key, th *Thresholds, probe bool) Verdict {
 	}
 	v := Verdict{Samples: int(sr.last.attempts)}
 	if th.WeightCost && sr.last.attempts >= int64(max(th.MinSamples, 1)) {
-		v.Weighted, v.ASR = true, float64(sr.last.answered*100)/float64(sr.last.attempts)
+		v.Weighted, v.ASRBps = true, bps(sr.last.answered, sr.last.attempts)
 	}
 	if !sr.bad {
 		return v
