@@ -74,50 +74,18 @@ func TestMonitoringArtefacts(t *testing.T) {
 		t.Fatalf("known families lack the basics: %d", len(known))
 	}
 
-	raw, err := os.ReadFile("monitoring/alerts.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rules struct {
-		Groups []struct {
-			Name  string `yaml:"name"`
-			Rules []struct {
-				Alert       string            `yaml:"alert"`
-				Expr        string            `yaml:"expr"`
-				For         string            `yaml:"for"`
-				Labels      map[string]string `yaml:"labels"`
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
-	dec.KnownFields(true) // a misspelt key is an error, as Prometheus makes it
-	if err := dec.Decode(&rules); err != nil {
-		t.Fatalf("alerts.yml: %v", err)
-	}
-	names := map[string]bool{}
-	count := 0
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			count++
-			if r.Alert == "" || strings.TrimSpace(r.Expr) == "" || r.Annotations["summary"] == "" {
-				t.Errorf("group %s: rule %q lacks a name, an expression or a summary", g.Name, r.Alert)
-			}
-			if s := r.Labels["severity"]; s != "page" && s != "warn" {
-				t.Errorf("rule %s: severity %q (page or warn)", r.Alert, s)
-			}
-			if names[r.Alert] {
-				t.Errorf("rule %s defined twice", r.Alert)
-			}
-			names[r.Alert] = true
-			checkRefs(t, "alerts.yml rule "+r.Alert, r.Expr, known)
-		}
-	}
-	if count < 10 {
-		t.Fatalf("alerts.yml has %d rules", count)
+	for _, f := range []struct {
+		file     string
+		minRules int
+	}{
+		{"alerts.yml", 10},
+		{"quality-rules.yml", 4},
+		{"fraud-rules.yml", 1},
+	} {
+		checkRuleFile(t, f.file, f.minRules, known)
 	}
 
-	raw, err = os.ReadFile("monitoring/grafana-dashboard.json")
+	raw, err := os.ReadFile("monitoring/grafana-dashboard.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,5 +167,56 @@ func TestDeployUnit(t *testing.T) {
 	exec := strings.Join(got["Service.ExecStart"], " ")
 	if !strings.Contains(exec, "ospnode serve --config /etc/ospnode/ospnode.conf") || !strings.Contains(exec, "${STATE_DIRECTORY}") {
 		t.Errorf("ExecStart %q: want serve --config /etc/ospnode/ospnode.conf on the state directory", exec)
+	}
+}
+
+// checkRuleFile checks monitoring/file as Prometheus rule groups: each
+// rule named once, with an expression naming at least one metric a node
+// exposes, a severity (page or warn) and a summary; at least minRules.
+func checkRuleFile(t *testing.T, file string, minRules int, known map[string]bool) {
+	t.Helper()
+	raw, err := os.ReadFile("monitoring/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true) // a misspelt key is an error, as Prometheus makes it
+	if err := dec.Decode(&rules); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	names := map[string]bool{}
+	count := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			count++
+			if r.Alert == "" || strings.TrimSpace(r.Expr) == "" || r.Annotations["summary"] == "" {
+				t.Errorf("%s group %s: rule %q lacks a name, an expression or a summary", file, g.Name, r.Alert)
+			}
+			if s := r.Labels["severity"]; s != "page" && s != "warn" {
+				t.Errorf("%s rule %s: severity %q (page or warn)", file, r.Alert, s)
+			}
+			if names[r.Alert] {
+				t.Errorf("%s rule %s defined twice", file, r.Alert)
+			}
+			names[r.Alert] = true
+			if n := checkRefs(t, file+" rule "+r.Alert, r.Expr, known); n == 0 {
+				t.Errorf("%s rule %s names no metric", file, r.Alert)
+			}
+		}
+	}
+	if count < minRules {
+		t.Fatalf("%s has %d rules, want at least %d", file, count, minRules)
 	}
 }
