@@ -137,7 +137,13 @@ func unknownCommand(path []string, word string, level []*cli.Command) error {
 		}
 	}
 	where := strings.Join(path, " ")
-	msg := fmt.Sprintf("%s: unknown command %q", where, word)
+	// The program's name already prefixes every error line: name the
+	// parent command only below the top level ("ospnode: unknown command",
+	// "ospnode: member: unknown command").
+	msg := fmt.Sprintf("unknown command %q", word)
+	if len(path) > 1 {
+		msg = strings.Join(path[1:], " ") + ": " + msg
+	}
 	if best != "" && bestD <= max(2, len(word)/3) {
 		msg += fmt.Sprintf("; did you mean %q?", best)
 	}

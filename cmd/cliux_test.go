@@ -24,9 +24,9 @@ func TestCLIUsage(t *testing.T) {
 		{args: []string{"help", "settle", "statement"}, code: 0, out: "--counterparty"},
 		{args: []string{"help", "cdr"}, code: 0, out: "unfinished"},
 		{args: []string{"--help"}, code: 0, out: "EXIT STATUS"},
-		{args: []string{"member", "lsit"}, code: 2, err: `did you mean "list"`},
-		{args: []string{"membr", "list"}, code: 2, err: `did you mean "member"`},
-		{args: []string{"zzzzzz"}, code: 2, err: `unknown command "zzzzzz"`},
+		{args: []string{"member", "lsit"}, code: 2, err: `ospnode: member: unknown command "lsit"; did you mean "list"?`},
+		{args: []string{"membr", "list"}, code: 2, err: `did you mean "member"`, notErr: "ospnode: ospnode"},
+		{args: []string{"zzzzzz"}, code: 2, err: `ospnode: unknown command "zzzzzz"`, notErr: "ospnode: ospnode"},
 		{args: []string{"member", "list", "--bogus"}, code: 2, err: "flag provided but not defined: -bogus (see 'ospnode member list --help')", notErr: "USAGE"},
 	} {
 		code, out, errOut := run(t, tc.args...)
