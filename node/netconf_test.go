@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestNetworkInit(t *testing.T) {
 	}
 	got := admJSON[ledger.Network](t, adm(t, n, http.StatusOK, http.MethodGet, "/v1/network", ""))
 	want := ledger.Network{ID: "PURPLE", Name: "Purple peering", Currency: "USD", TxIDEpoch: 3, BillingBasis: ledger.BasisShorter}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("network %+v, want %+v", got, want)
 	}
 }
