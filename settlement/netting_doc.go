@@ -17,7 +17,11 @@ import (
 // reader sees ("" shows the id).
 type NettingHeading struct {
 	UsName, ThemName string
-	Issued           time.Time `json:",omitzero"` // the zero time renders as "not stated"
+	// UsDetails and ThemDetails are the two parties' addresses, tax ids
+	// and billing emails (the network's and the member's or peer's).
+	UsDetails   PartyDetails `json:",omitzero"`
+	ThemDetails PartyDetails `json:",omitzero"`
+	Issued      time.Time    `json:",omitzero"` // the zero time renders as "not stated"
 }
 
 // Number is the netting statement's number, derived like
@@ -43,6 +47,7 @@ func (nt *Netting) Number() string {
 type nettingView struct {
 	Number, Issued, Period string
 	Us, Them               Party
+	Parties                partiesView
 	Empty                  bool
 	Currencies             []nettingCurrencyView
 	Class                  string // "sell" (they pay us), "buy" (we pay them) or "netting" (even, mixed or empty)
@@ -56,8 +61,9 @@ type nettingCurrencyView struct {
 }
 
 func (nt *Netting) view() nettingView {
-	us, them := Party{ID: nt.Us, Name: nt.Heading.UsName}, Party{ID: nt.Them, Name: nt.Heading.ThemName}
-	v := nettingView{Number: nt.Number(), Issued: "not stated", Period: nt.Period.PeriodText(), Us: us, Them: them,
+	us := Party{ID: nt.Us, Name: nt.Heading.UsName, PartyDetails: nt.Heading.UsDetails}
+	them := Party{ID: nt.Them, Name: nt.Heading.ThemName, PartyDetails: nt.Heading.ThemDetails}
+	v := nettingView{Number: nt.Number(), Issued: "not stated", Period: nt.Period.PeriodText(), Us: us, Them: them, Parties: partiesView{us, them},
 		Empty: len(nt.Positions) == 0, Class: "netting"}
 	if !nt.Heading.Issued.IsZero() {
 		v.Issued = nt.Heading.Issued.UTC().Format("2006-01-02")
@@ -114,7 +120,7 @@ func (nt *Netting) WriteHTML(w io.Writer) error {
 	return nettingPage.Execute(w, nt.view())
 }
 
-var nettingPage = template.Must(template.New("netting").Parse(`<!DOCTYPE html>
+var nettingPage = template.Must(template.Must(template.New("netting").Parse(partiesTemplate)).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Netting statement {{.Number}}: {{.Us.Display}} and {{.Them.Display}}</title>
@@ -134,7 +140,7 @@ var nettingPage = template.Must(template.New("netting").Parse(`<!DOCTYPE html>
 <dt>Period</dt><dd id="period">{{.Period}}</dd>
 </dl>
 </div>
-{{if .Empty}}<p class="owes" id="owes">No rated calls between {{.Us.Display}} and {{.Them.Display}} in this period: nothing is owed either way.</p>
+{{template "parties" .Parties}}{{if .Empty}}<p class="owes" id="owes">No rated calls between {{.Us.Display}} and {{.Them.Display}} in this period: nothing is owed either way.</p>
 {{else}}{{range .Currencies}}<p class="owes">{{.Net}}</p>
 <p class="dir">{{.TheyOwe}}<br>{{.WeOwe}}</p>
 <div class="scroll"><table class="netting"><thead><tr><th class="l">{{.Currency}}</th><th>Calls</th><th>Minutes</th><th>Amount ({{.Currency}})</th></tr></thead><tbody>
@@ -159,7 +165,7 @@ func (nt *Netting) WritePDF(w io.Writer) error {
 	if v.Us.Name != "" && v.Us.ID != "" {
 		issuer += " (" + v.Us.ID + ")"
 	}
-	p.Meta(pdfMeta([]viewRow{{"Issuer", issuer}, {"Counterparty", v.Them.Display() + " (" + v.Them.ID + ")"}, {"Statement no.", v.Number},
+	p.Meta(pdfMeta([]viewRow{{"Issuer", withDetails(issuer, v.Us)}, {"Counterparty", withDetails(v.Them.Display()+" ("+v.Them.ID+")", v.Them)}, {"Statement no.", v.Number},
 		{"Issue date", v.Issued}, {"Period", v.Period}}))
 	if v.Empty {
 		p.Box("No rated calls between "+v.Us.Display()+" and "+v.Them.Display()+" in this period: nothing is owed either way.", 12, true, [3]int{244, 244, 244})
