@@ -59,7 +59,8 @@ func (n *Node) handleNetting(w http.ResponseWriter, r *http.Request) {
 			return nil, "", badRequest("netting: %v", err)
 		}
 		h := n.statementHeading(account, "", issued)
-		nt.Heading = settlement.NettingHeading{UsName: h.Issuer.Name, ThemName: h.CounterpartyName, Issued: issued}
+		nt.Heading = settlement.NettingHeading{UsName: h.Issuer.Name, ThemName: h.CounterpartyName, Issued: issued,
+			UsDetails: h.Issuer.PartyDetails, ThemDetails: h.CounterpartyDetails}
 		return nt, format, nil
 	}()
 	if err != nil {

@@ -234,11 +234,14 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, "", err
 		}
-		dueDays := 0
+		// due_days, when given, overrides the counterparty's payment terms
+		// (0: no due date); absent, the terms decide (statementHeading).
+		dueDays, dueGiven := 0, false
 		if s := r.URL.Query().Get("due_days"); s != "" {
 			if dueDays, err = strconv.Atoi(s); err != nil || dueDays < 0 || dueDays > 366 {
 				return nil, "", badRequest("due_days=%q: want 0 (no due date) to 366", s)
 			}
+			dueGiven = true
 		}
 		// Check the conversion parameters before the ledger is read (the
 		// source currency is checked again once known).
@@ -301,8 +304,11 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		st.Heading = n.statementHeading(account, dir, issued)
-		if dueDays > 0 {
-			st.Heading.Due = issued.AddDate(0, 0, dueDays)
+		if dueGiven {
+			st.Heading.Due = time.Time{}
+			if dueDays > 0 {
+				st.Heading.Due = issued.AddDate(0, 0, dueDays)
+			}
 		}
 		return st, format, nil
 	}()
@@ -332,24 +338,38 @@ func (n *Node) issueDate(r *http.Request) (time.Time, error) {
 	return t, nil
 }
 
-// statementHeading names the parties of a statement: this network as the
-// issuer (id and name from the network settings) and the counterparty's
-// display name (the member's or peer's name; "" leaves its id).
+// statementHeading names the parties of a statement from the ledger's
+// settings: this network as the issuer (id, name, address, tax id and
+// billing email) and the counterparty (the member's or peer's name and
+// billing identity; no name leaves its id), and dates it: due the
+// counterparty's payment terms after the issue date (its own terms, else
+// the network's; neither: no due date).
 func (n *Node) statementHeading(account string, dir settlement.Direction, issued time.Time) settlement.StatementHeading {
 	h := settlement.StatementHeading{Direction: dir, Issued: issued}
+	var ours, theirs ledger.BillingIdentity
 	if nw, err := n.store.Network(); err == nil {
-		h.Issuer = settlement.Party{ID: nw.ID, Name: nw.Name}
+		h.Issuer = settlement.Party{ID: nw.ID, Name: nw.Name, PartyDetails: partyDetails(nw.BillingIdentity)}
+		ours = nw.BillingIdentity
 	}
 	if id, ok := strings.CutPrefix(account, "member:"); ok {
 		if m, err := n.store.Member(id); err == nil {
-			h.CounterpartyName = m.Name
+			h.CounterpartyName, theirs = m.Name, m.BillingIdentity
 		}
 	} else if id, ok := strings.CutPrefix(account, "peer:"); ok {
 		if p, err := n.store.Peer(id); err == nil {
-			h.CounterpartyName = p.Name
+			h.CounterpartyName, theirs = p.Name, p.BillingIdentity
 		}
 	}
+	h.CounterpartyDetails = partyDetails(theirs)
+	if days, ok := ledger.PaymentTerms(ours, theirs); ok {
+		h.Due = issued.AddDate(0, 0, days)
+	}
 	return h
+}
+
+// partyDetails is what a document prints of a billing identity.
+func partyDetails(b ledger.BillingIdentity) settlement.PartyDetails {
+	return settlement.PartyDetails{Address: b.Address, TaxID: b.TaxID, Email: b.BillingEmail}
 }
 
 // reconcileOptions reads tolerance, skew, volume_ratio and volume_minimum.
