@@ -234,14 +234,9 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, "", err
 		}
-		// due_days, when given, overrides the counterparty's payment terms
-		// (0: no due date); absent, the terms decide (statementHeading).
-		dueDays, dueGiven := 0, false
-		if s := r.URL.Query().Get("due_days"); s != "" {
-			if dueDays, err = strconv.Atoi(s); err != nil || dueDays < 0 || dueDays > 366 {
-				return nil, "", badRequest("due_days=%q: want 0 (no due date) to 366", s)
-			}
-			dueGiven = true
+		dueDays, dueGiven, err := dueDaysParam(r)
+		if err != nil {
+			return nil, "", err
 		}
 		// Check the conversion parameters before the ledger is read (the
 		// source currency is checked again once known).
@@ -305,10 +300,7 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		}
 		st.Heading = n.statementHeading(account, dir, issued)
 		if dueGiven {
-			st.Heading.Due = time.Time{}
-			if dueDays > 0 {
-				st.Heading.Due = issued.AddDate(0, 0, dueDays)
-			}
+			st.Heading.Due = dueDate(issued, dueDays)
 		}
 		return st, format, nil
 	}()
@@ -336,6 +328,28 @@ func (n *Node) issueDate(r *http.Request) (time.Time, error) {
 		return time.Time{}, badRequest("issue_date=%q: want 2006-01-02", d)
 	}
 	return t, nil
+}
+
+// dueDaysParam reads due_days: when given it overrides the
+// counterparty's payment terms (0: no due date); absent, the terms
+// decide (statementHeading).
+func dueDaysParam(r *http.Request) (days int, given bool, err error) {
+	s := r.URL.Query().Get("due_days")
+	if s == "" {
+		return 0, false, nil
+	}
+	if days, err = strconv.Atoi(s); err != nil || days < 0 || days > ledger.MaxPaymentTermsDays {
+		return 0, false, badRequest("due_days=%q: want 0 (no due date) to %d", s, ledger.MaxPaymentTermsDays)
+	}
+	return days, true, nil
+}
+
+// dueDate is the issue date plus an explicit due_days (0: none).
+func dueDate(issued time.Time, days int) time.Time {
+	if days == 0 {
+		return time.Time{}
+	}
+	return issued.AddDate(0, 0, days)
 }
 
 // statementHeading names the parties of a statement from the ledger's

@@ -84,7 +84,11 @@ func TestAdminStatementParties(t *testing.T) {
 		}
 	}
 	nt := string(adm(t, n, 200, "GET", "/v1/netting?counterparty=carrier-a&period="+period+"&issue_date=2026-12-02&format=html", ""))
-	if !strings.Contains(nt, issuer) || !strings.Contains(nt, "Carrier A Inc.<br>500 Main Street") {
-		t.Errorf("netting page lacks the addresses:\n%s", nt)
+	if !strings.Contains(nt, issuer) || !strings.Contains(nt, "Carrier A Inc.<br>500 Main Street") || !strings.Contains(nt, `<dd id="due">2027-01-01</dd>`) {
+		t.Errorf("netting page lacks the addresses or the due date from the network's terms:\n%s", nt)
+	}
+	nt = string(adm(t, n, 200, "GET", "/v1/netting?counterparty=carrier-a&period="+period+"&issue_date=2026-12-02&format=html&due_days=0", ""))
+	if strings.Contains(nt, "Due date") {
+		t.Errorf("netting with due_days=0 shows a due date")
 	}
 }

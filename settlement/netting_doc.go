@@ -22,6 +22,9 @@ type NettingHeading struct {
 	UsDetails   PartyDetails `json:",omitzero"`
 	ThemDetails PartyDetails `json:",omitzero"`
 	Issued      time.Time    `json:",omitzero"` // the zero time renders as "not stated"
+	// Due is when the net falls due (zero: none shown; nor when nothing
+	// is owed either way), as a statement's due date.
+	Due time.Time `json:",omitzero"`
 }
 
 // Number is the netting statement's number, derived like
@@ -46,6 +49,7 @@ func (nt *Netting) Number() string {
 // nettingView is a Netting as its documents show it (HTML and PDF share it).
 type nettingView struct {
 	Number, Issued, Period string
+	Due                    string // "" when none, or when no net is owed
 	Us, Them               Party
 	Parties                partiesView
 	Empty                  bool
@@ -78,7 +82,9 @@ func (nt *Netting) view() nettingView {
 		return id
 	}
 	dirs := map[string]bool{}
+	owed := false
 	for _, r := range nt.rows() {
+		owed = owed || r.Payer != ""
 		cv := nettingCurrencyView{Currency: r.Currency,
 			TheyOwe:    them.Display() + " owes " + us.Display() + " " + GroupedAmount(r.TheyOweUs) + " for " + callsText(r.TheyOweCalls) + " it sent (" + GroupDigits(r.TheyOweMinutes) + " min).",
 			WeOwe:      us.Display() + " owes " + them.Display() + " " + GroupedAmount(r.WeOweThem) + " for " + callsText(r.WeOweCalls) + " it carried (" + GroupDigits(r.WeOweMinutes) + " min).",
@@ -94,6 +100,9 @@ func (nt *Netting) view() nettingView {
 			dirs[r.Payer] = true
 		}
 		v.Currencies = append(v.Currencies, cv)
+	}
+	if owed && !nt.Heading.Due.IsZero() {
+		v.Due = nt.Heading.Due.UTC().Format("2006-01-02")
 	}
 	if len(dirs) == 1 {
 		switch {
@@ -137,7 +146,8 @@ var nettingPage = template.Must(template.Must(template.New("netting").Parse(part
 <dt>Issuer</dt><dd>{{.Us.Display}}{{if and .Us.Name .Us.ID}} <span class="id">({{.Us.ID}})</span>{{end}}</dd>
 <dt>Statement no.</dt><dd id="number">{{.Number}}</dd>
 <dt>Issue date</dt><dd>{{.Issued}}</dd>
-<dt>Period</dt><dd id="period">{{.Period}}</dd>
+{{with .Due}}<dt>Due date</dt><dd id="due">{{.}}</dd>
+{{end}}<dt>Period</dt><dd id="period">{{.Period}}</dd>
 </dl>
 </div>
 {{template "parties" .Parties}}{{if .Empty}}<p class="owes" id="owes">No rated calls between {{.Us.Display}} and {{.Them.Display}} in this period: nothing is owed either way.</p>
@@ -165,8 +175,12 @@ func (nt *Netting) WritePDF(w io.Writer) error {
 	if v.Us.Name != "" && v.Us.ID != "" {
 		issuer += " (" + v.Us.ID + ")"
 	}
-	p.Meta(pdfMeta([]viewRow{{"Issuer", withDetails(issuer, v.Us)}, {"Counterparty", withDetails(v.Them.Display()+" ("+v.Them.ID+")", v.Them)}, {"Statement no.", v.Number},
-		{"Issue date", v.Issued}, {"Period", v.Period}}))
+	meta := []viewRow{{"Issuer", withDetails(issuer, v.Us)}, {"Counterparty", withDetails(v.Them.Display()+" ("+v.Them.ID+")", v.Them)}, {"Statement no.", v.Number},
+		{"Issue date", v.Issued}}
+	if v.Due != "" {
+		meta = append(meta, viewRow{"Due date", v.Due})
+	}
+	p.Meta(pdfMeta(append(meta, viewRow{"Period", v.Period})))
 	if v.Empty {
 		p.Box("No rated calls between "+v.Us.Display()+" and "+v.Them.Display()+" in this period: nothing is owed either way.", 12, true, [3]int{244, 244, 244})
 	}
