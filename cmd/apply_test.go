@@ -159,6 +159,8 @@ func TestApplyPlanChanges(t *testing.T) {
 	for _, r := range []struct{ old, new string }{
 		{"credit_limit: 5000 USD", "credit_limit: 7500 USD"},
 		{"cps_limit: 50 ", "cps_limit: 60 "},
+		{"payment_terms_days: 15 ", "payment_terms_days: 20 "},
+		{"tax_id: NL123456789B01\n", "tax_id: NL123456789B01\n    payment_terms_days: 45\n"},
 		{`rate: "0.0500"`, `rate: "0.0550"`},
 		{"  - {id: acme-1, member: acme, address: \"[192.0.2.11]:5060\", protocol: tcp}\n", ""},
 		{"  - {prefix: \"4930\", candidates: [{kind: trunk, id: acme-1, strip: 2, add_prefix: \"0049\"}]}\n", ""},

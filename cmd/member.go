@@ -34,6 +34,7 @@ func memberCommand() *cli.Command {
 		&cli.BoolFlag{Name: "suspended", Usage: "create it suspended", EnvVars: env("suspended")},
 		&cli.BoolFlag{Name: "signal-address-port", Usage: "offer destinations to its proxies as [ip]:port; by default one on port 5060 is offered as [ip], which the Kamailio/OpenSIPS osp module needs", EnvVars: env("signal-address-port")},
 	}
+	add = append(add, billingFlags(env, "the network's terms (no override)")...)
 	idAction := func(verb string) cli.ActionFunc {
 		return func(c *cli.Context) error {
 			id, err := oneArg(c, "member ID")
@@ -94,6 +95,9 @@ func memberAdd(c *cli.Context) error {
 		m.Status = ledger.MemberSuspended
 	}
 	m.SignalAddressPort = c.Bool("signal-address-port")
+	if m.BillingIdentity, err = billingFromFlags(c); err != nil {
+		return err
+	}
 	if s := c.String("credit-limit"); s != "" {
 		if err := m.CreditLimit.UnmarshalText([]byte(strings.TrimSpace(s))); err != nil {
 			return usage("--credit-limit %q: want an amount and a currency, e.g. \"500 USD\"", s)
@@ -164,6 +168,7 @@ func printMember(c *cli.Context, m ledger.Member) error {
 	t.add("token kind", tokenKind)
 	t.add("shared token", strconv.FormatBool(m.SharedToken))
 	t.add("signal address port", strconv.FormatBool(m.SignalAddressPort))
+	addBillingRows(t, m.BillingIdentity, "the network's")
 	return printResult(c, m, t)
 }
 
@@ -214,6 +219,9 @@ func memberUpdate(c *cli.Context) error {
 		}
 		if m.CPSLimit < 0 || m.ConcurrentLimit < 0 {
 			return usage("--cps-limit and --concurrent-limit must not be negative")
+		}
+		if err := updateBilling(c, &m.BillingIdentity, true); err != nil {
+			return err
 		}
 		var out ledger.Member
 		if err := a.do(ctx, http.MethodPut, "/v1/members/"+pathEscape(id), nil, m, &out); err != nil {

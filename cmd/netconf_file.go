@@ -58,6 +58,26 @@ type confNetwork struct {
 	TxIDNetwork  uint8      `yaml:"txid_network,omitempty"`  // 1..255, fixed at network init; 0: none
 	BillingBasis string     `yaml:"billing_basis,omitempty"` // own (default), source, destination, shorter
 	Fraud        *confFraud `yaml:"fraud,omitempty"`         // fraud control; none: the shipped defaults
+	// The issuer's address, tax id and billing email on statements, and
+	// the payment terms of every counterparty without its own.
+	confBilling `yaml:",inline"`
+}
+
+// confBilling is a party's billing identity (ledger.BillingIdentity), in
+// the network, member and peer sections alike.
+type confBilling struct {
+	Address          []string `yaml:"address,omitempty"` // postal address, one line each (at most 6)
+	TaxID            string   `yaml:"tax_id,omitempty"`  // VAT or registration number
+	BillingEmail     string   `yaml:"billing_email,omitempty"`
+	PaymentTermsDays *int     `yaml:"payment_terms_days,omitempty"` // due date = issue date + this (0: on issue)
+}
+
+func (b confBilling) ledger() ledger.BillingIdentity {
+	return ledger.BillingIdentity{Address: b.Address, TaxID: b.TaxID, BillingEmail: b.BillingEmail, PaymentTermsDays: b.PaymentTermsDays}
+}
+
+func confBillingOf(b ledger.BillingIdentity) confBilling {
+	return confBilling{Address: b.Address, TaxID: b.TaxID, BillingEmail: b.BillingEmail, PaymentTermsDays: b.PaymentTermsDays}
 }
 
 // confFraud is the network's fraud control settings (ledger.FraudSettings):
@@ -248,10 +268,11 @@ type confMember struct {
 	IdentifyByIDs bool `yaml:"identify_by_ids,omitempty"`
 	// SignalAddressPort: offer destinations as [ip]:port (default: [ip]
 	// for port 5060, what the Kamailio/OpenSIPS osp module needs).
-	SignalAddressPort bool     `yaml:"signal_address_port,omitempty"`
-	SellDeck          string   `yaml:"sell_deck,omitempty"`
-	BuyDeck           string   `yaml:"buy_deck,omitempty"`
-	BlockedPrefixes   []string `yaml:"blocked_prefixes,omitempty"`
+	SignalAddressPort bool             `yaml:"signal_address_port,omitempty"`
+	SellDeck          string           `yaml:"sell_deck,omitempty"`
+	BuyDeck           string           `yaml:"buy_deck,omitempty"`
+	BlockedPrefixes   []string         `yaml:"blocked_prefixes,omitempty"`
+	confBilling       `yaml:",inline"` // payment_terms_days overrides the network's
 }
 
 type confTrunk struct {
@@ -277,6 +298,7 @@ type confPeer struct {
 	BuyDeck         string             `yaml:"buy_deck,omitempty"`
 	CPSLimit        int                `yaml:"cps_limit,omitempty"`
 	ConcurrentLimit int                `yaml:"concurrent_limit,omitempty"`
+	confBilling     `yaml:",inline"`   // payment_terms_days overrides the network's
 }
 
 type confServicePoint struct {
@@ -492,7 +514,7 @@ func (f *confFile) toConfig(name, dir string) (*node.NetworkConfig, error) {
 		Trunks: []ledger.Trunk{}, Routes: []ledger.Route{}}
 	if n := f.Network; n != nil {
 		cfg.Network = &ledger.Network{ID: n.ID, Name: n.Name, Currency: strings.ToUpper(n.Currency), TxIDEpoch: n.TxIDEpoch, TxIDNetwork: n.TxIDNetwork,
-			BillingBasis: ledger.BillingBasis(n.BillingBasis), Fraud: n.Fraud.fraudSettings(bad)}
+			BillingBasis: ledger.BillingBasis(n.BillingBasis), Fraud: n.Fraud.fraudSettings(bad), BillingIdentity: n.confBilling.ledger()}
 	}
 	members, peers := map[string]bool{}, map[string]bool{}
 	for _, m := range f.Members {
@@ -573,7 +595,8 @@ func (f *confFile) toConfig(name, dir string) (*node.NetworkConfig, error) {
 			Credentials: ledger.Credentials{SourceAddrs: m.SourceAddrs, DeviceIDs: m.DeviceIDs, CustomerIDs: m.CustomerIDs,
 				CertSubjects: m.CertSubjects, CertFingerprints: m.CertFingerprints, IdentifyByIDs: m.IdentifyByIDs},
 			CPSLimit: m.CPSLimit, ConcurrentLimit: m.ConcurrentLimit, TokenKind: m.TokenKind, SharedToken: m.SharedToken,
-			SellDeckID: m.SellDeck, BuyDeckID: m.BuyDeck, BlockedPrefixes: m.BlockedPrefixes, SignalAddressPort: m.SignalAddressPort}
+			SellDeckID: m.SellDeck, BuyDeckID: m.BuyDeck, BlockedPrefixes: m.BlockedPrefixes, SignalAddressPort: m.SignalAddressPort,
+			BillingIdentity: m.confBilling.ledger()}
 		if s := strings.TrimSpace(m.CreditLimit); s != "" {
 			if err := lm.CreditLimit.UnmarshalText([]byte(s)); err != nil {
 				bad("%s: credit_limit %q: want an amount and a currency, e.g. \"500 USD\"", item, m.CreditLimit)
@@ -588,7 +611,7 @@ func (f *confFile) toConfig(name, dir string) (*node.NetworkConfig, error) {
 		}
 		lp := ledger.Peer{ID: p.ID, Name: p.Name, Status: ledger.PeerStatus(p.Status), TrustedCAs: p.TrustedCAs,
 			ClientCertRef: p.ClientCert, ClientKeyRef: p.ClientKey, OurMemberID: p.OurMemberID, BuyDeckID: p.BuyDeck,
-			CPSLimit: p.CPSLimit, ConcurrentLimit: p.ConcurrentLimit}
+			CPSLimit: p.CPSLimit, ConcurrentLimit: p.ConcurrentLimit, BillingIdentity: p.confBilling.ledger()}
 		for _, sp := range p.ServicePoints {
 			lp.ServicePoints = append(lp.ServicePoints, ledger.ServicePoint{URL: sp.URL, Weight: sp.Weight})
 		}
@@ -689,7 +712,7 @@ func confFromConfig(cfg *node.NetworkConfig) *confFile {
 	f := &confFile{}
 	if n := cfg.Network; n != nil {
 		f.Network = &confNetwork{ID: n.ID, Name: n.Name, Currency: n.Currency, TxIDEpoch: n.TxIDEpoch, TxIDNetwork: n.TxIDNetwork, BillingBasis: string(n.BillingBasis),
-			Fraud: confFraudFrom(n.Fraud)}
+			Fraud: confFraudFrom(n.Fraud), confBilling: confBillingOf(n.BillingIdentity)}
 	}
 	byID := map[string]*confDeck{}
 	for _, v := range cfg.Decks {
@@ -720,7 +743,7 @@ func confFromConfig(cfg *node.NetworkConfig) *confFile {
 			DeviceIDs: m.Credentials.DeviceIDs, CustomerIDs: m.Credentials.CustomerIDs, CertSubjects: m.Credentials.CertSubjects,
 			CertFingerprints: m.Credentials.CertFingerprints, CPSLimit: m.CPSLimit, ConcurrentLimit: m.ConcurrentLimit,
 			TokenKind: m.TokenKind, SharedToken: m.SharedToken, SellDeck: m.SellDeckID, BuyDeck: m.BuyDeckID, BlockedPrefixes: m.BlockedPrefixes,
-			IdentifyByIDs: m.Credentials.IdentifyByIDs, SignalAddressPort: m.SignalAddressPort}
+			IdentifyByIDs: m.Credentials.IdentifyByIDs, SignalAddressPort: m.SignalAddressPort, confBilling: confBillingOf(m.BillingIdentity)}
 		if m.CreditLimit.Currency() != "" {
 			cm.CreditLimit = m.CreditLimit.String()
 		}
@@ -728,7 +751,8 @@ func confFromConfig(cfg *node.NetworkConfig) *confFile {
 	}
 	for _, p := range cfg.Peers {
 		cp := confPeer{ID: p.ID, Name: p.Name, Status: string(p.Status), TrustedCAs: p.TrustedCAs, ClientCert: p.ClientCertRef,
-			ClientKey: p.ClientKeyRef, OurMemberID: p.OurMemberID, BuyDeck: p.BuyDeckID, CPSLimit: p.CPSLimit, ConcurrentLimit: p.ConcurrentLimit}
+			ClientKey: p.ClientKeyRef, OurMemberID: p.OurMemberID, BuyDeck: p.BuyDeckID, CPSLimit: p.CPSLimit, ConcurrentLimit: p.ConcurrentLimit,
+			confBilling: confBillingOf(p.BillingIdentity)}
 		for _, sp := range p.ServicePoints {
 			cp.ServicePoints = append(cp.ServicePoints, confServicePoint{URL: sp.URL, Weight: sp.Weight})
 		}

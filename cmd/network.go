@@ -24,12 +24,14 @@ func networkCommand() *cli.Command {
 		Usage: "create and show the peering network this cluster serves",
 		Subcommands: []*cli.Command{
 			{Name: "init", Usage: "create the network (once: its id, currency and txid epoch never change)", Flags: withAdmin(true,
-				&cli.StringFlag{Name: "id", Usage: "network id, e.g. PURPLE (peers know the network by it)", Required: true, EnvVars: env("ID")},
-				&cli.StringFlag{Name: "name", Usage: "display name", EnvVars: env("NAME")},
-				&cli.StringFlag{Name: "currency", Usage: "ISO 4217 settlement (home) currency, e.g. USD", Required: true, EnvVars: env("CURRENCY")},
-				&cli.UintFlag{Name: "txid-epoch", Usage: "0..127 (0..7 with a txid network), folded into every TransactionId: raise it when rebuilding a network from an empty ledger so peers never see an id twice", EnvVars: env("TXID_EPOCH")},
-				&cli.IntFlag{Name: "txid-network", Usage: "1..255: this network's number in the high bits of every TransactionId, so peering networks never issue the same id; -1 (default): derived from --id (give distinct numbers to networks that peer, if two derive the same); 0: none (ids as before numbers)", Value: -1, EnvVars: env("TXID_NETWORK")},
-				&cli.StringFlag{Name: "billing-basis", Usage: "duration a call is settled on when both sides report: own, source, destination or shorter", Value: string(ledger.BasisOwn), EnvVars: env("BILLING_BASIS")},
+				append([]cli.Flag{
+					&cli.StringFlag{Name: "id", Usage: "network id, e.g. PURPLE (peers know the network by it)", Required: true, EnvVars: env("ID")},
+					&cli.StringFlag{Name: "name", Usage: "display name", EnvVars: env("NAME")},
+					&cli.StringFlag{Name: "currency", Usage: "ISO 4217 settlement (home) currency, e.g. USD", Required: true, EnvVars: env("CURRENCY")},
+					&cli.UintFlag{Name: "txid-epoch", Usage: "0..127 (0..7 with a txid network), folded into every TransactionId: raise it when rebuilding a network from an empty ledger so peers never see an id twice", EnvVars: env("TXID_EPOCH")},
+					&cli.IntFlag{Name: "txid-network", Usage: "1..255: this network's number in the high bits of every TransactionId, so peering networks never issue the same id; -1 (default): derived from --id (give distinct numbers to networks that peer, if two derive the same); 0: none (ids as before numbers)", Value: -1, EnvVars: env("TXID_NETWORK")},
+					&cli.StringFlag{Name: "billing-basis", Usage: "duration a call is settled on when both sides report: own, source, destination or shorter", Value: string(ledger.BasisOwn), EnvVars: env("BILLING_BASIS")},
+				}, billingFlags(env, "none (statements show no due date unless a member or peer has terms); change later with `ospnode apply`")...)...,
 			), Action: networkInit},
 			{Name: "show", Usage: "show the network", Flags: withAdmin(true), Action: func(c *cli.Context) error {
 				return adminRun(c, func(ctx context.Context, a *adminClient) error {
@@ -57,6 +59,10 @@ func networkInit(c *cli.Context) error {
 		return usage("--txid-epoch %d: want 0..127", e)
 	} else {
 		net.TxIDEpoch = uint8(e)
+	}
+	var err error
+	if net.BillingIdentity, err = billingFromFlags(c); err != nil {
+		return err
 	}
 	if !net.BillingBasis.Valid() {
 		return usage("--billing-basis %q: want own, source, destination or shorter", net.BillingBasis)
@@ -100,7 +106,8 @@ func printNetwork(c *cli.Context, net ledger.Network) error {
 	if net.TxIDNetwork != 0 {
 		number = strconv.Itoa(int(net.TxIDNetwork))
 	}
-	t := &table{head: []string{"ID", "NAME", "CURRENCY", "TXID EPOCH", "TXID NETWORK", "BILLING BASIS"}}
-	t.add(net.ID, orDash(net.Name), net.Currency, strconv.Itoa(int(net.TxIDEpoch)), number, basis)
+	t := &table{head: []string{"ID", "NAME", "CURRENCY", "TXID EPOCH", "TXID NETWORK", "BILLING BASIS", "PAYMENT TERMS", "TAX ID", "BILLING EMAIL", "ADDRESS"}}
+	t.add(net.ID, orDash(net.Name), net.Currency, strconv.Itoa(int(net.TxIDEpoch)), number, basis,
+		termsText(net.BillingIdentity, "none"), orDash(net.TaxID), orDash(net.BillingEmail), orDash(strings.Join(net.Address, "; ")))
 	return printResult(c, net, t)
 }

@@ -24,17 +24,20 @@ func peerCommand() *cli.Command {
 		Usage: "manage peering networks we forward calls to and settle with",
 		Subcommands: []*cli.Command{
 			{Name: "add", Usage: "create or replace a peer (every field is replaced)", ArgsUsage: "ID", Flags: withAdmin(true,
-				&cli.StringFlag{Name: "name", Usage: "display name", EnvVars: env("NAME")},
-				&cli.StringSliceFlag{Name: "service-point", Usage: "OSP server URL of the peer, optionally URL,WEIGHT (repeat)", Required: true, EnvVars: env("SERVICE_POINT")},
-				&cli.StringSliceFlag{Name: "trusted-ca", Usage: "PEM file of a CA that signs the peer's tokens and TLS (repeat)", EnvVars: env("TRUSTED_CA")},
-				&cli.StringFlag{Name: "client-cert", Usage: "our client certificate for this peer (file path or key-store reference)", EnvVars: env("CLIENT_CERT")},
-				&cli.StringFlag{Name: "client-key", Usage: "our client key for this peer (reference; the key never enters the ledger)", EnvVars: env("CLIENT_KEY")},
-				&cli.StringFlag{Name: "our-member-id", Usage: "our identity as a member of the peer network", EnvVars: env("OUR_MEMBER_ID")},
-				&cli.StringFlag{Name: "buy-deck", Usage: "deck id rating calls we send to the peer", EnvVars: env("BUY_DECK")},
-				&cli.IntFlag{Name: "cps-limit", Usage: "calls per second to the peer (0: unlimited)", EnvVars: env("CPS_LIMIT")},
-				&cli.IntFlag{Name: "concurrent-limit", Usage: "concurrent calls (0: unlimited)", EnvVars: env("CONCURRENT_LIMIT")},
-				&cli.BoolFlag{Name: "disabled", Usage: "create it disabled", EnvVars: env("DISABLED")},
+				append([]cli.Flag{
+					&cli.StringFlag{Name: "name", Usage: "display name", EnvVars: env("NAME")},
+					&cli.StringSliceFlag{Name: "service-point", Usage: "OSP server URL of the peer, optionally URL,WEIGHT (repeat)", Required: true, EnvVars: env("SERVICE_POINT")},
+					&cli.StringSliceFlag{Name: "trusted-ca", Usage: "PEM file of a CA that signs the peer's tokens and TLS (repeat)", EnvVars: env("TRUSTED_CA")},
+					&cli.StringFlag{Name: "client-cert", Usage: "our client certificate for this peer (file path or key-store reference)", EnvVars: env("CLIENT_CERT")},
+					&cli.StringFlag{Name: "client-key", Usage: "our client key for this peer (reference; the key never enters the ledger)", EnvVars: env("CLIENT_KEY")},
+					&cli.StringFlag{Name: "our-member-id", Usage: "our identity as a member of the peer network", EnvVars: env("OUR_MEMBER_ID")},
+					&cli.StringFlag{Name: "buy-deck", Usage: "deck id rating calls we send to the peer", EnvVars: env("BUY_DECK")},
+					&cli.IntFlag{Name: "cps-limit", Usage: "calls per second to the peer (0: unlimited)", EnvVars: env("CPS_LIMIT")},
+					&cli.IntFlag{Name: "concurrent-limit", Usage: "concurrent calls (0: unlimited)", EnvVars: env("CONCURRENT_LIMIT")},
+					&cli.BoolFlag{Name: "disabled", Usage: "create it disabled", EnvVars: env("DISABLED")},
+				}, billingFlags(env, "our network's terms (no override)")...)...,
 			), Action: peerAdd},
+			{Name: "show", Usage: "show one peer", ArgsUsage: "ID", Flags: withAdmin(true), Action: peerShow},
 			{Name: "list", Usage: "list peers", Flags: withAdmin(true), Action: func(c *cli.Context) error {
 				return adminRun(c, func(ctx context.Context, a *adminClient) error {
 					var ps []ledger.Peer
@@ -71,6 +74,9 @@ func peerAdd(c *cli.Context) error {
 		CPSLimit: c.Int("cps-limit"), ConcurrentLimit: c.Int("concurrent-limit")}
 	if c.Bool("disabled") {
 		p.Status = ledger.PeerDisabled
+	}
+	if p.BillingIdentity, err = billingFromFlags(c); err != nil {
+		return err
 	}
 	// urfave/cli splits slice flags at commas, so "URL,WEIGHT" arrives as
 	// two items: a bare number is the weight of the URL before it.
@@ -114,6 +120,39 @@ func printPeers(c *cli.Context, v any, ps []ledger.Peer) error {
 		t.add(p.ID, p.Name, string(p.Status), strings.Join(sps, " "), strconv.Itoa(len(p.TrustedCAs)), orDash(p.OurMemberID), orDash(p.BuyDeckID))
 	}
 	return printResult(c, v, t)
+}
+
+// peerShow prints every setting of one peer.
+func peerShow(c *cli.Context) error {
+	id, err := oneArg(c, "peer ID")
+	if err != nil {
+		return err
+	}
+	return adminRun(c, func(ctx context.Context, a *adminClient) error {
+		var p ledger.Peer
+		if err := a.do(ctx, http.MethodGet, "/v1/peers/"+pathEscape(id), nil, nil, &p); err != nil {
+			return err
+		}
+		if c.String("output") != "table" {
+			return printPeers(c, p, []ledger.Peer{p})
+		}
+		var sps []string
+		for _, sp := range p.ServicePoints {
+			sps = append(sps, sp.URL+" w"+strconv.Itoa(sp.Weight))
+		}
+		t := &table{head: []string{"FIELD", "VALUE"}}
+		t.add("id", p.ID)
+		t.add("name", orDash(p.Name))
+		t.add("status", string(p.Status))
+		t.add("service points", orDash(strings.Join(sps, " ")))
+		t.add("trusted CAs", strconv.Itoa(len(p.TrustedCAs)))
+		t.add("our member id", orDash(p.OurMemberID))
+		t.add("buy deck", orDash(p.BuyDeckID))
+		t.add("calls per second", limitText(p.CPSLimit))
+		t.add("concurrent calls", limitText(p.ConcurrentLimit))
+		addBillingRows(t, p.BillingIdentity, "our network's")
+		return printResult(c, p, t)
+	})
 }
 
 // outboxCommand is `ospnode outbox list`: usage waiting to be cascaded.

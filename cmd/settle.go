@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ospnode/ospnode/ledger"
 	"github.com/ospnode/ospnode/ledger/money"
 	"github.com/ospnode/ospnode/settlement"
 )
@@ -108,10 +109,12 @@ func settleCommand() *cli.Command {
 					"the issue date and the period's bounds (UTC, start inclusive, end exclusive), with every day\n" +
 					"of the period.\n\n" +
 					"Offline (--cdrs FILE) the file is one direction's rated CDRs (settle rate's output): --direction\n" +
-					"defaults to sell, and --issuer, --issuer-name and --counterparty-name name the parties.\n" +
+					"defaults to sell, and --issuer, --issuer-name and --counterparty-name name the parties\n" +
+					"(--issuer-address, --counterparty-address and their --*-tax-id print under the names).\n" +
 					"Online (--node URL) the node builds it from its ledger and names the parties from its\n" +
-					"settings; without --direction it takes the one direction the counterparty has traffic in,\n" +
-					"and refuses (exit 2) when there is traffic both ways: give --direction, or see settle net.\n\n" +
+					"settings (names, addresses, tax ids; the due date from the payment terms); without\n" +
+					"--direction it takes the one direction the counterparty has traffic in, and refuses (exit 2)\n" +
+					"when there is traffic both ways: give --direction, or see settle net.\n\n" +
 					"Examples:\n" +
 					"  ospnode settle statement --node URL --counterparty carrier-a --period 2026-11 --direction sell --output pdf --out nov.pdf\n" +
 					"  ospnode settle statement --cdrs rated.csv --counterparty acme --period 2026-11 --issuer purple \\\n" +
@@ -130,10 +133,15 @@ func settleCommand() *cli.Command {
 						"Online (--node) the default is the one direction the counterparty has traffic in; with traffic both ways you must choose " +
 						"(ospnode settle net nets the two). Offline the default is sell (what settle rate prices)", EnvVars: []string{"OSPNODE_SETTLE_DIRECTION"}},
 					&cli.StringFlag{Name: "issue-date", Usage: "issue date printed on the statement (2006-01-02; default today, UTC)", EnvVars: []string{"OSPNODE_SETTLE_ISSUE_DATE"}},
-					&cli.IntFlag{Name: "due-days", Usage: "payment terms: print a due date this many days after the issue date (0: no due date)", EnvVars: []string{"OSPNODE_SETTLE_DUE_DAYS"}},
+					&cli.IntFlag{Name: "due-days", Usage: "print a due date this many days after the issue date (0: no due date). Online the default is the counterparty's payment terms " +
+						"(its own, else the network's: payment_terms_days); this overrides them", EnvVars: []string{"OSPNODE_SETTLE_DUE_DAYS"}},
 					&cli.StringFlag{Name: "issuer", Usage: "offline: our network id, the statement's issuer (online the node's network settings name it)", EnvVars: []string{"OSPNODE_SETTLE_ISSUER"}},
 					&cli.StringFlag{Name: "issuer-name", Usage: "offline: our network's display name", EnvVars: []string{"OSPNODE_SETTLE_ISSUER_NAME"}},
 					&cli.StringFlag{Name: "counterparty-name", Usage: "offline: the counterparty's display name, e.g. \"Carrier A\" (online the member's or peer's name)", EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY_NAME"}},
+					&cli.StringFlag{Name: "issuer-address", Usage: "offline: our postal address, lines separated by ';' (online the network's settings give it)", EnvVars: []string{"OSPNODE_SETTLE_ISSUER_ADDRESS"}},
+					&cli.StringFlag{Name: "issuer-tax-id", Usage: "offline: our VAT or registration number", EnvVars: []string{"OSPNODE_SETTLE_ISSUER_TAX_ID"}},
+					&cli.StringFlag{Name: "counterparty-address", Usage: "offline: the counterparty's postal address, lines separated by ';' (online its member or peer settings)", EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY_ADDRESS"}},
+					&cli.StringFlag{Name: "counterparty-tax-id", Usage: "offline: the counterparty's VAT or registration number", EnvVars: []string{"OSPNODE_SETTLE_COUNTERPARTY_TAX_ID"}},
 					&cli.StringFlag{Name: "convert-to", Usage: "convert the statement to this currency (offline or online; needs --rate and --rate-date)", EnvVars: []string{"OSPNODE_SETTLE_CONVERT_TO"}},
 					&cli.StringFlag{Name: "rate", Usage: "exchange rate for --convert-to (1 unit = RATE target units)", EnvVars: []string{"OSPNODE_SETTLE_FX_RATE"}},
 					&cli.StringFlag{Name: "rate-date", Usage: "date of the exchange rate (2006-01-02)", EnvVars: []string{"OSPNODE_SETTLE_FX_DATE"}},
@@ -200,6 +208,12 @@ func settleStatement(c *cli.Context) error {
 	if n := c.Int("due-days"); n < 0 || n > 366 {
 		return settleUsage("--due-days %d: want 0 (no due date) to 366", n)
 	}
+	for _, who := range []string{"issuer", "counterparty"} {
+		b := ledger.BillingIdentity{Address: addressLines(c.String(who + "-address")), TaxID: strings.TrimSpace(c.String(who + "-tax-id"))}
+		if p := b.Problems(); len(p) > 0 {
+			return settleUsage("--%s-address/--%s-tax-id: %s", who, who, strings.Join(p, "; "))
+		}
+	}
 	cur := c.String("currency")
 	if cur != "" && !settlement.ISOCurrency(cur) {
 		return settleUsage("--currency %q: not an ISO 4217 code", cur)
@@ -220,7 +234,7 @@ func settleStatement(c *cli.Context) error {
 				return settleUsage("--%s works offline (--cdrs): the node's statement is built from rated ledger records", f)
 			}
 		}
-		for _, f := range []string{"issuer", "issuer-name", "counterparty-name"} {
+		for _, f := range []string{"issuer", "issuer-name", "counterparty-name", "issuer-address", "issuer-tax-id", "counterparty-address", "counterparty-tax-id"} {
 			if c.String(f) != "" {
 				return settleUsage("--%s is for offline statements: online the node names the parties from its network, member and peer settings", f)
 			}
@@ -287,8 +301,11 @@ func settleStatement(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "settle statement: %d CDR(s) in %s (%s %s) converted at %s\n", u.Calls, u.Rate.From, u.Original.Text(), u.Rate.From, u.Rate)
 	}
 	cur = st.Currency
-	st.Heading = settlement.StatementHeading{Issuer: settlement.Party{ID: c.String("issuer"), Name: c.String("issuer-name")},
-		CounterpartyName: c.String("counterparty-name"), Direction: dir, Issued: issued}
+	st.Heading = settlement.StatementHeading{Issuer: settlement.Party{ID: c.String("issuer"), Name: c.String("issuer-name"),
+		PartyDetails: settlement.PartyDetails{Address: addressLines(c.String("issuer-address")), TaxID: strings.TrimSpace(c.String("issuer-tax-id"))}},
+		CounterpartyName:    c.String("counterparty-name"),
+		CounterpartyDetails: settlement.PartyDetails{Address: addressLines(c.String("counterparty-address")), TaxID: strings.TrimSpace(c.String("counterparty-tax-id"))},
+		Direction:           dir, Issued: issued}
 	if n := c.Int("due-days"); n > 0 {
 		st.Heading.Due = st.Heading.Issued.AddDate(0, 0, n)
 	}
@@ -351,8 +368,8 @@ func settleStatementOnline(c *cli.Context, out, cur string, dir settlement.Direc
 	if d := c.String("issue-date"); d != "" {
 		q.Set("issue_date", d)
 	}
-	if n := c.Int("due-days"); n > 0 {
-		q.Set("due_days", strconv.Itoa(n))
+	if c.IsSet("due-days") { // else the node applies the counterparty's payment terms
+		q.Set("due_days", strconv.Itoa(c.Int("due-days")))
 	}
 	if to := c.String("convert-to"); to != "" {
 		q.Set("convert_to", to)

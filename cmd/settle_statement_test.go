@@ -94,6 +94,9 @@ func TestSettleStatementDocument(t *testing.T) {
 		{"default sell", nil, "ACME Telecom owes Purple peering 0.50 USD"},
 		{"due date", []string{"--issue-date", "2026-12-02", "--due-days", "14"}, `<dt>Due date</dt><dd id="due">2026-12-16</dd>`},
 		{"buy", []string{"--direction", "buy"}, "Purple peering owes ACME Telecom 0.50 USD"},
+		{"addresses", []string{"--issuer-address", "Purple Peering Ltd; London EC2A 2BR", "--issuer-tax-id", "GB123456789",
+			"--counterparty-address", "ACME Inc.; Springfield, IL 62701"},
+			"<b>Purple peering</b><br>Purple Peering Ltd<br>London EC2A 2BR<br>Tax ID: GB123456789</address>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"settle", "statement", "--cdrs", export, "--counterparty", "acme", "--period", period,
@@ -110,6 +113,7 @@ func TestSettleStatementDocument(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{"--direction", "both"}, {"--issue-date", "tomorrow"}, {"--output", "docx"}, {"--due-days", "-3"},
+		{"--counterparty-address", "1;2;3;4;5;6;7"}, {"--issuer-tax-id", "GB\x01"},
 	} {
 		args := append([]string{"settle", "statement", "--cdrs", export, "--counterparty", "acme", "--period", period}, bad...)
 		if code, _, errb := run(t, args...); code != exitUsage || !strings.Contains(errb, bad[0]) {

@@ -50,11 +50,17 @@ func sameNetwork(a, b Network) bool {
 	if b.BillingBasis == "" {
 		b.BillingBasis = BasisOwn
 	}
-	if !reflect.DeepEqual(a.Fraud, b.Fraud) {
-		return false
+	a.Address, b.Address = nilIfEmpty(a.Address), nilIfEmpty(b.Address)
+	return reflect.DeepEqual(a, b)
+}
+
+// nilIfEmpty makes an empty list nil: the two encode alike (omitempty),
+// so they must compare alike.
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
 	}
-	a.Fraud, b.Fraud = nil, nil
-	return a == b
+	return s
 }
 
 // checkNetwork validates a network identity (nil: valid).
@@ -79,7 +85,7 @@ func (a *applier) checkNetwork(n Network) *Result {
 	if !n.BillingBasis.Valid() {
 		return invalid("billing basis %q: want own, source, destination or shorter", n.BillingBasis)
 	}
-	return nil
+	return billingInvalid("network "+n.ID, n.BillingIdentity)
 }
 
 func (a *applier) writeNetwork(n Network) *Result {
@@ -129,6 +135,9 @@ func (a *applier) putMember(c *PutMember) *Result {
 				return invalid("member %q: source address %q is not an IP address or CIDR", m.ID, s)
 			}
 		}
+	}
+	if r := billingInvalid("member "+m.ID, m.BillingIdentity); r != nil {
+		return r
 	}
 	putJSON(a.bucket(bMembers), []byte(m.ID), m)
 	a.bumpGen(&a.gens.Members)
@@ -187,6 +196,9 @@ func (a *applier) putPeer(c *PutPeer) *Result {
 	}
 	if p.CPSLimit < 0 || p.ConcurrentLimit < 0 {
 		return invalid("peer %q: negative limit", p.ID)
+	}
+	if r := billingInvalid("peer "+p.ID, p.BillingIdentity); r != nil {
+		return r
 	}
 	putJSON(a.bucket(bPeers), []byte(p.ID), p)
 	a.bumpGen(&a.gens.Peers)

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -49,7 +50,7 @@ func TestCreateNetwork(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tc.stored {
+			if err != nil || !reflect.DeepEqual(got, tc.stored) {
 				t.Fatalf("stored %+v (%v), want %+v", got, err, tc.stored)
 			}
 		})
@@ -67,7 +68,7 @@ func TestCreateNetworkEnvelope(t *testing.T) {
 		t.Fatalf("envelope % x", b[:2])
 	}
 	c, err := Decode(b)
-	if cn, ok := c.(CreateNetwork); err != nil || !ok || cn.Network != n {
+	if cn, ok := c.(CreateNetwork); err != nil || !ok || !reflect.DeepEqual(cn.Network, n) {
 		t.Fatalf("decoded %#v, %v", c, err)
 	}
 	v1 := enc(t, SetNetwork{n})

@@ -32,6 +32,9 @@ type Network struct {
 	// Fraud configures fraud control (settlement/fraud); nil: the shipped
 	// defaults. Every node detects with the same settings.
 	Fraud *FraudSettings `json:"fraud,omitempty"`
+	// BillingIdentity is the network's as the issuer of statements
+	// (address, tax id, billing email) and its default payment terms.
+	BillingIdentity
 }
 
 // FraudSettings is a network's fraud control configuration: what differs
@@ -196,6 +199,9 @@ type Member struct {
 	// "[192.0.2.7]:5060" reached it as "192.0.2.7]:506" and the call
 	// failed. A trunk on another port is always offered with its port.
 	SignalAddressPort bool `json:"signal_address_port,omitempty"`
+	// BillingIdentity is the member's as a statement's counterparty; its
+	// payment terms, when set, override the network's.
+	BillingIdentity
 }
 
 // Trunk is one termination endpoint of a member.
@@ -245,6 +251,9 @@ type Peer struct {
 	ConcurrentLimit int    `json:"concurrent_limit,omitempty"`
 	// BuyDeckID rates calls we send to the peer (it charges us).
 	BuyDeckID string `json:"buy_deck_id,omitempty"`
+	// BillingIdentity is the peer network's as a statement's
+	// counterparty; its payment terms, when set, override ours.
+	BillingIdentity
 }
 
 // Candidate kinds of a route.

@@ -56,6 +56,9 @@ func (n *Node) adminConfigRoutes(mux *http.ServeMux) {
 		default:
 			return 0, nil, badRequest("token_kind %q: want signed, text or xml", m.TokenKind)
 		}
+		if probs := m.BillingIdentity.Problems(); len(probs) > 0 {
+			return 0, nil, badRequest("%s", strings.Join(probs, "; "))
+		}
 		if _, err := n.adminApply(r, ledger.PutMember{Member: m}); err != nil {
 			return 0, nil, err
 		}
@@ -152,6 +155,9 @@ func (n *Node) adminConfigRoutes(mux *http.ServeMux) {
 			if !strings.Contains(pem, "-----BEGIN CERTIFICATE-----") {
 				return 0, nil, badRequest("trusted_cas[%d]: not a PEM certificate", i)
 			}
+		}
+		if probs := p.BillingIdentity.Problems(); len(probs) > 0 {
+			return 0, nil, badRequest("%s", strings.Join(probs, "; "))
 		}
 		if _, err := n.adminApply(r, ledger.PutPeer{Peer: p}); err != nil {
 			return 0, nil, err

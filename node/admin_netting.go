@@ -8,7 +8,7 @@ import (
 )
 
 // handleNetting is GET /v1/netting?counterparty=&period=&format=json|csv|
-// text|html|pdf[&issue_date=]:
+// text|html|pdf[&issue_date=&due_days=]:
 // the mutual traffic of this network and one member or peer for a period,
 // netted per currency (SETTLEMENT.md). Both directions come from the same
 // ledger walk the statements use (settleCDRsEach): the calls the
@@ -31,6 +31,10 @@ func (n *Node) handleNetting(w http.ResponseWriter, r *http.Request) {
 			return nil, "", err
 		}
 		issued, err := n.issueDate(r)
+		if err != nil {
+			return nil, "", err
+		}
+		dueDays, dueGiven, err := dueDaysParam(r)
 		if err != nil {
 			return nil, "", err
 		}
@@ -59,7 +63,11 @@ func (n *Node) handleNetting(w http.ResponseWriter, r *http.Request) {
 			return nil, "", badRequest("netting: %v", err)
 		}
 		h := n.statementHeading(account, "", issued)
-		nt.Heading = settlement.NettingHeading{UsName: h.Issuer.Name, ThemName: h.CounterpartyName, Issued: issued}
+		nt.Heading = settlement.NettingHeading{UsName: h.Issuer.Name, ThemName: h.CounterpartyName, Issued: issued,
+			UsDetails: h.Issuer.PartyDetails, ThemDetails: h.CounterpartyDetails, Due: h.Due}
+		if dueGiven {
+			nt.Heading.Due = dueDate(issued, dueDays)
+		}
 		return nt, format, nil
 	}()
 	if err != nil {

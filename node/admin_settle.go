@@ -234,11 +234,9 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, "", err
 		}
-		dueDays := 0
-		if s := r.URL.Query().Get("due_days"); s != "" {
-			if dueDays, err = strconv.Atoi(s); err != nil || dueDays < 0 || dueDays > 366 {
-				return nil, "", badRequest("due_days=%q: want 0 (no due date) to 366", s)
-			}
+		dueDays, dueGiven, err := dueDaysParam(r)
+		if err != nil {
+			return nil, "", err
 		}
 		// Check the conversion parameters before the ledger is read (the
 		// source currency is checked again once known).
@@ -301,8 +299,8 @@ func (n *Node) handleStatement(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		st.Heading = n.statementHeading(account, dir, issued)
-		if dueDays > 0 {
-			st.Heading.Due = issued.AddDate(0, 0, dueDays)
+		if dueGiven {
+			st.Heading.Due = dueDate(issued, dueDays)
 		}
 		return st, format, nil
 	}()
@@ -332,24 +330,60 @@ func (n *Node) issueDate(r *http.Request) (time.Time, error) {
 	return t, nil
 }
 
-// statementHeading names the parties of a statement: this network as the
-// issuer (id and name from the network settings) and the counterparty's
-// display name (the member's or peer's name; "" leaves its id).
+// dueDaysParam reads due_days: when given it overrides the
+// counterparty's payment terms (0: no due date); absent, the terms
+// decide (statementHeading).
+func dueDaysParam(r *http.Request) (days int, given bool, err error) {
+	s := r.URL.Query().Get("due_days")
+	if s == "" {
+		return 0, false, nil
+	}
+	if days, err = strconv.Atoi(s); err != nil || days < 0 || days > ledger.MaxPaymentTermsDays {
+		return 0, false, badRequest("due_days=%q: want 0 (no due date) to %d", s, ledger.MaxPaymentTermsDays)
+	}
+	return days, true, nil
+}
+
+// dueDate is the issue date plus an explicit due_days (0: none).
+func dueDate(issued time.Time, days int) time.Time {
+	if days == 0 {
+		return time.Time{}
+	}
+	return issued.AddDate(0, 0, days)
+}
+
+// statementHeading names the parties of a statement from the ledger's
+// settings: this network as the issuer (id, name, address, tax id and
+// billing email) and the counterparty (the member's or peer's name and
+// billing identity; no name leaves its id), and dates it: due the
+// counterparty's payment terms after the issue date (its own terms, else
+// the network's; neither: no due date).
 func (n *Node) statementHeading(account string, dir settlement.Direction, issued time.Time) settlement.StatementHeading {
 	h := settlement.StatementHeading{Direction: dir, Issued: issued}
+	var ours, theirs ledger.BillingIdentity
 	if nw, err := n.store.Network(); err == nil {
-		h.Issuer = settlement.Party{ID: nw.ID, Name: nw.Name}
+		h.Issuer = settlement.Party{ID: nw.ID, Name: nw.Name, PartyDetails: partyDetails(nw.BillingIdentity)}
+		ours = nw.BillingIdentity
 	}
 	if id, ok := strings.CutPrefix(account, "member:"); ok {
 		if m, err := n.store.Member(id); err == nil {
-			h.CounterpartyName = m.Name
+			h.CounterpartyName, theirs = m.Name, m.BillingIdentity
 		}
 	} else if id, ok := strings.CutPrefix(account, "peer:"); ok {
 		if p, err := n.store.Peer(id); err == nil {
-			h.CounterpartyName = p.Name
+			h.CounterpartyName, theirs = p.Name, p.BillingIdentity
 		}
 	}
+	h.CounterpartyDetails = partyDetails(theirs)
+	if days, ok := ledger.PaymentTerms(ours, theirs); ok {
+		h.Due = issued.AddDate(0, 0, days)
+	}
 	return h
+}
+
+// partyDetails is what a document prints of a billing identity.
+func partyDetails(b ledger.BillingIdentity) settlement.PartyDetails {
+	return settlement.PartyDetails{Address: b.Address, TaxID: b.TaxID, Email: b.BillingEmail}
 }
 
 // reconcileOptions reads tolerance, skew, volume_ratio and volume_minimum.

@@ -190,6 +190,9 @@ func validateNetwork(net ledger.Network) error {
 			p = append(p, "network "+err.Error())
 		}
 	}
+	for _, e := range net.BillingIdentity.Problems() {
+		p = append(p, "network "+e)
+	}
 	if len(p) > 0 {
 		return errors.New(strings.Join(p, "; "))
 	}
@@ -205,11 +208,13 @@ func basisText(b ledger.BillingBasis) string {
 
 func sameNetwork(a, b ledger.Network) bool {
 	a.BillingBasis, b.BillingBasis = ledger.BillingBasis(basisText(a.BillingBasis)), ledger.BillingBasis(basisText(b.BillingBasis))
-	if !reflect.DeepEqual(a.Fraud, b.Fraud) {
-		return false
+	if len(a.Address) == 0 {
+		a.Address = nil
 	}
-	a.Fraud, b.Fraud = nil, nil
-	return a == b
+	if len(b.Address) == 0 {
+		b.Address = nil
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 // ExportConfig returns the running configuration (after a read barrier):
@@ -650,7 +655,7 @@ func memberProblems(m ledger.Member) []string {
 	if m.CreditLimit.Sign() < 0 {
 		p = append(p, fmt.Sprintf("credit_limit %s: must not be negative", m.CreditLimit))
 	}
-	return p
+	return append(p, m.BillingIdentity.Problems()...)
 }
 
 // trunkProblems are the checks of PUT /v1/trunks and PutTrunk.
@@ -698,6 +703,7 @@ func peerProblems(pe ledger.Peer) []string {
 	if pe.CPSLimit < 0 || pe.ConcurrentLimit < 0 {
 		p = append(p, "cps_limit and concurrent_limit must not be negative")
 	}
+	p = append(p, pe.BillingIdentity.Problems()...)
 	return p
 }
 

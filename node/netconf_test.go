@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestNetworkInit(t *testing.T) {
 	}
 	got := admJSON[ledger.Network](t, adm(t, n, http.StatusOK, http.MethodGet, "/v1/network", ""))
 	want := ledger.Network{ID: "PURPLE", Name: "Purple peering", Currency: "USD", TxIDEpoch: 3, BillingBasis: ledger.BasisShorter}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("network %+v, want %+v", got, want)
 	}
 }
@@ -206,6 +207,16 @@ func TestApplyConfig(t *testing.T) {
 			return c
 		}, problem: []string{`route "1" candidate 2: trunk "b-9": no such trunk`, `member carrier-b: token_kind "jwt"`,
 			"deck sell-carrier-b version 2020-01-01T00:00:00Z: counterparty, direction, currency"}},
+		{name: "billing identity out of bounds", cfg: func() *NetworkConfig {
+			c := base()
+			terms := 400
+			c.Network.PaymentTermsDays = &terms
+			c.Members[0].Address = []string{"1 Quay St", "line\nforged"}
+			c.Peers = append(c.Peers, ledger.Peer{ID: "YELLOW", ServicePoints: []ledger.ServicePoint{{URL: "https://y.example/osp"}},
+				BillingIdentity: ledger.BillingIdentity{BillingEmail: "nobody"}})
+			return c
+		}, problem: []string{"network payment_terms_days 400: want 0..366", `member carrier-a: address line 2: "line\nforged" holds a control character`,
+			`peer YELLOW: billing_email "nobody"`}},
 		{name: "prune, a route names a dropped trunk", cfg: func() *NetworkConfig {
 			c := base()
 			c.Trunks = c.Trunks[:1]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -110,7 +111,7 @@ func TestConcurrentNetworkInit(t *testing.T) {
 			}
 			waitFor(t, "every node to hold the winner", 20*time.Second, func() bool {
 				for _, n := range nodes {
-					if got, err := n.Store().Network(); err != nil || got != nets[win] {
+					if got, err := n.Store().Network(); err != nil || !reflect.DeepEqual(got, nets[win]) {
 						return false
 					}
 				}

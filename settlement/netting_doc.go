@@ -17,7 +17,14 @@ import (
 // reader sees ("" shows the id).
 type NettingHeading struct {
 	UsName, ThemName string
-	Issued           time.Time `json:",omitzero"` // the zero time renders as "not stated"
+	// UsDetails and ThemDetails are the two parties' addresses, tax ids
+	// and billing emails (the network's and the member's or peer's).
+	UsDetails   PartyDetails `json:",omitzero"`
+	ThemDetails PartyDetails `json:",omitzero"`
+	Issued      time.Time    `json:",omitzero"` // the zero time renders as "not stated"
+	// Due is when the net falls due (zero: none shown; nor when nothing
+	// is owed either way), as a statement's due date.
+	Due time.Time `json:",omitzero"`
 }
 
 // Number is the netting statement's number, derived like
@@ -42,7 +49,9 @@ func (nt *Netting) Number() string {
 // nettingView is a Netting as its documents show it (HTML and PDF share it).
 type nettingView struct {
 	Number, Issued, Period string
+	Due                    string // "" when none, or when no net is owed
 	Us, Them               Party
+	Parties                partiesView
 	Empty                  bool
 	Currencies             []nettingCurrencyView
 	Class                  string // "sell" (they pay us), "buy" (we pay them) or "netting" (even, mixed or empty)
@@ -56,8 +65,9 @@ type nettingCurrencyView struct {
 }
 
 func (nt *Netting) view() nettingView {
-	us, them := Party{ID: nt.Us, Name: nt.Heading.UsName}, Party{ID: nt.Them, Name: nt.Heading.ThemName}
-	v := nettingView{Number: nt.Number(), Issued: "not stated", Period: nt.Period.PeriodText(), Us: us, Them: them,
+	us := Party{ID: nt.Us, Name: nt.Heading.UsName, PartyDetails: nt.Heading.UsDetails}
+	them := Party{ID: nt.Them, Name: nt.Heading.ThemName, PartyDetails: nt.Heading.ThemDetails}
+	v := nettingView{Number: nt.Number(), Issued: "not stated", Period: nt.Period.PeriodText(), Us: us, Them: them, Parties: partiesView{us, them},
 		Empty: len(nt.Positions) == 0, Class: "netting"}
 	if !nt.Heading.Issued.IsZero() {
 		v.Issued = nt.Heading.Issued.UTC().Format("2006-01-02")
@@ -72,7 +82,9 @@ func (nt *Netting) view() nettingView {
 		return id
 	}
 	dirs := map[string]bool{}
+	owed := false
 	for _, r := range nt.rows() {
+		owed = owed || r.Payer != ""
 		cv := nettingCurrencyView{Currency: r.Currency,
 			TheyOwe:    them.Display() + " owes " + us.Display() + " " + GroupedAmount(r.TheyOweUs) + " for " + callsText(r.TheyOweCalls) + " it sent (" + GroupDigits(r.TheyOweMinutes) + " min).",
 			WeOwe:      us.Display() + " owes " + them.Display() + " " + GroupedAmount(r.WeOweThem) + " for " + callsText(r.WeOweCalls) + " it carried (" + GroupDigits(r.WeOweMinutes) + " min).",
@@ -88,6 +100,9 @@ func (nt *Netting) view() nettingView {
 			dirs[r.Payer] = true
 		}
 		v.Currencies = append(v.Currencies, cv)
+	}
+	if owed && !nt.Heading.Due.IsZero() {
+		v.Due = nt.Heading.Due.UTC().Format("2006-01-02")
 	}
 	if len(dirs) == 1 {
 		switch {
@@ -114,7 +129,7 @@ func (nt *Netting) WriteHTML(w io.Writer) error {
 	return nettingPage.Execute(w, nt.view())
 }
 
-var nettingPage = template.Must(template.New("netting").Parse(`<!DOCTYPE html>
+var nettingPage = template.Must(template.Must(template.New("netting").Parse(partiesTemplate)).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Netting statement {{.Number}}: {{.Us.Display}} and {{.Them.Display}}</title>
@@ -131,10 +146,11 @@ var nettingPage = template.Must(template.New("netting").Parse(`<!DOCTYPE html>
 <dt>Issuer</dt><dd>{{.Us.Display}}{{if and .Us.Name .Us.ID}} <span class="id">({{.Us.ID}})</span>{{end}}</dd>
 <dt>Statement no.</dt><dd id="number">{{.Number}}</dd>
 <dt>Issue date</dt><dd>{{.Issued}}</dd>
-<dt>Period</dt><dd id="period">{{.Period}}</dd>
+{{with .Due}}<dt>Due date</dt><dd id="due">{{.}}</dd>
+{{end}}<dt>Period</dt><dd id="period">{{.Period}}</dd>
 </dl>
 </div>
-{{if .Empty}}<p class="owes" id="owes">No rated calls between {{.Us.Display}} and {{.Them.Display}} in this period: nothing is owed either way.</p>
+{{template "parties" .Parties}}{{if .Empty}}<p class="owes" id="owes">No rated calls between {{.Us.Display}} and {{.Them.Display}} in this period: nothing is owed either way.</p>
 {{else}}{{range .Currencies}}<p class="owes">{{.Net}}</p>
 <p class="dir">{{.TheyOwe}}<br>{{.WeOwe}}</p>
 <div class="scroll"><table class="netting"><thead><tr><th class="l">{{.Currency}}</th><th>Calls</th><th>Minutes</th><th>Amount ({{.Currency}})</th></tr></thead><tbody>
@@ -159,8 +175,12 @@ func (nt *Netting) WritePDF(w io.Writer) error {
 	if v.Us.Name != "" && v.Us.ID != "" {
 		issuer += " (" + v.Us.ID + ")"
 	}
-	p.Meta(pdfMeta([]viewRow{{"Issuer", issuer}, {"Counterparty", v.Them.Display() + " (" + v.Them.ID + ")"}, {"Statement no.", v.Number},
-		{"Issue date", v.Issued}, {"Period", v.Period}}))
+	meta := []viewRow{{"Issuer", withDetails(issuer, v.Us)}, {"Counterparty", withDetails(v.Them.Display()+" ("+v.Them.ID+")", v.Them)}, {"Statement no.", v.Number},
+		{"Issue date", v.Issued}}
+	if v.Due != "" {
+		meta = append(meta, viewRow{"Due date", v.Due})
+	}
+	p.Meta(pdfMeta(append(meta, viewRow{"Period", v.Period})))
 	if v.Empty {
 		p.Box("No rated calls between "+v.Us.Display()+" and "+v.Them.Display()+" in this period: nothing is owed either way.", 12, true, [3]int{244, 244, 244})
 	}

@@ -27,7 +27,8 @@ func docNetting(t *testing.T, period string) *Netting {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nt.Heading = NettingHeading{UsName: "Purple peering", ThemName: "Carrier A", Issued: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)}
+	nt.Heading = NettingHeading{UsName: "Purple peering", ThemName: "Carrier A", Issued: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC),
+		UsDetails: purpleDetails, ThemDetails: carrierADetails, Due: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}
 	return nt
 }
 
@@ -49,6 +50,8 @@ func TestNettingDocument(t *testing.T) {
 		"Carrier A owes Purple peering 1,234.56 USD for 4 calls it sent",
 		"Purple peering owes Carrier A 234.56 USD for 1 call it carried",
 		nt.Number(), "2026-11-01 00:00 UTC (inclusive) to 2026-12-01 00:00 UTC (exclusive)",
+		"1 Exchange Square", "London EC2A 2BR", "Tax ID: GB123456789", "500 Main Street", "Springfield, IL 62701", "ap@carrier-a.example",
+		"2027-01-01",
 	} {
 		if !strings.Contains(page.String(), want) {
 			t.Errorf("page lacks %q", want)
@@ -65,7 +68,7 @@ func TestNettingDocument(t *testing.T) {
 	if err := empty.WriteHTML(&page); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(page.String(), "nothing is owed either way") || strings.Contains(page.String(), "<table") {
+	if !strings.Contains(page.String(), "nothing is owed either way") || strings.Contains(page.String(), "<table") || strings.Contains(page.String(), "Due date") {
 		t.Errorf("empty netting page:\n%s", page.String())
 	}
 }

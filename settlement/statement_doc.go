@@ -12,10 +12,38 @@ import (
 
 // Party is one side of a statement as the document names it: ID is the
 // network id or account ("member:carrier-a"), Name the display name
-// ("Carrier A"). The zero Party is "us".
+// ("Carrier A"), and its details what is printed under the name. The zero
+// Party is "us".
 type Party struct {
 	ID   string
 	Name string `json:",omitempty"`
+	PartyDetails
+}
+
+// PartyDetails is what a statement prints under a party's name, from the
+// ledger's billing identity of the network, member or peer: the postal
+// address one line each, the tax (VAT or registration) number and the
+// billing email. All optional; a document shows only what is set.
+type PartyDetails struct {
+	Address []string `json:",omitempty"`
+	TaxID   string   `json:",omitempty"`
+	Email   string   `json:",omitempty"`
+}
+
+// Empty reports whether there is nothing to print.
+func (d PartyDetails) Empty() bool { return len(d.Address) == 0 && d.TaxID == "" && d.Email == "" }
+
+// Lines are the details as printed, one line each: the address, then
+// "Tax ID: …" and the email when set.
+func (d PartyDetails) Lines() []string {
+	out := append([]string(nil), d.Address...)
+	if d.TaxID != "" {
+		out = append(out, "Tax ID: "+d.TaxID)
+	}
+	if d.Email != "" {
+		out = append(out, d.Email)
+	}
+	return out
 }
 
 // Display is the name a reader sees: Name, else ID, else "us".
@@ -34,16 +62,22 @@ func (p Party) Display() string {
 // and when it was issued. The zero heading renders (as an unnamed issuer,
 // the counterparty's id and an unknown direction) but says so.
 type StatementHeading struct {
-	Issuer           Party     // the network issuing the statement (us)
-	CounterpartyName string    // display name of Statement.Counterparty ("" shows the id)
-	Direction        Direction // Sell: the counterparty owes the issuer; Buy: the issuer owes it; "" not stated
-	Issued           time.Time `json:",omitzero"` // the issue date (a UTC day; the zero time renders as "not stated")
-	Due              time.Time `json:",omitzero"` // the payment due date (zero: none shown; the ledger holds no payment terms)
+	Issuer           Party  // the network issuing the statement (us), with its address
+	CounterpartyName string // display name of Statement.Counterparty ("" shows the id)
+	// CounterpartyDetails is the counterparty's address, tax id and
+	// billing email (from its member or peer record).
+	CounterpartyDetails PartyDetails `json:",omitzero"`
+	Direction           Direction    // Sell: the counterparty owes the issuer; Buy: the issuer owes it; "" not stated
+	Issued              time.Time    `json:",omitzero"` // the issue date (a UTC day; the zero time renders as "not stated")
+	// Due is the payment due date (zero: none shown): the issue date plus
+	// the counterparty's payment terms (its own, else the network's), or
+	// an explicit number of days.
+	Due time.Time `json:",omitzero"`
 }
 
 // CounterpartyParty is the statement's counterparty as a Party.
 func (s *Statement) CounterpartyParty() Party {
-	return Party{ID: s.Counterparty, Name: s.Heading.CounterpartyName}
+	return Party{ID: s.Counterparty, Name: s.Heading.CounterpartyName, PartyDetails: s.Heading.CounterpartyDetails}
 }
 
 // Number is the statement number: deterministic, so issuing the same

@@ -28,6 +28,12 @@ func docCDRs() []CDR {
 	}
 }
 
+// The parties' billing details of the fixtures.
+var (
+	purpleDetails   = PartyDetails{Address: []string{"Purple Peering Ltd", "1 Exchange Square", "London EC2A 2BR"}, TaxID: "GB123456789"}
+	carrierADetails = PartyDetails{Address: []string{"Carrier A Inc.", "500 Main Street", "Springfield, IL 62701"}, Email: "ap@carrier-a.example"}
+)
+
 // docStatement builds the fixture statement of dir for period with a
 // fixed heading (issue date included, so golden files are stable).
 func docStatement(t *testing.T, dir Direction, period string, cdrs []CDR) *Statement {
@@ -159,6 +165,7 @@ func TestStatementHTMLGolden(t *testing.T) {
 		{"statement-buy.html", func() *Statement {
 			s := docStatement(t, Buy, "2026-11", docCDRs())
 			s.Heading.Due = s.Heading.Issued.AddDate(0, 0, 30)
+			s.Heading.Issuer.PartyDetails, s.Heading.CounterpartyDetails = purpleDetails, carrierADetails
 			return s
 		}()},
 		{"statement-empty.html", docStatement(t, Sell, "2026-10", docCDRs())},

@@ -18,7 +18,7 @@ func (s *Statement) WriteHTML(w io.Writer) error {
 	return statementPage.Execute(w, s.view())
 }
 
-var statementPage = template.Must(template.New("statement").Parse(`<!DOCTYPE html>
+var statementPage = template.Must(template.Must(template.New("statement").Parse(partiesTemplate)).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Statement {{.Number}}: {{.Owes}}</title>
@@ -40,6 +40,7 @@ var statementPage = template.Must(template.New("statement").Parse(`<!DOCTYPE htm
 <dt>Currency</dt><dd>{{.S.Currency}}</dd>
 </dl>
 </div>
+{{template "parties" .Parties}}
 <p class="owes" id="owes">{{.Owes}}</p>
 <p class="dir">{{.DirText}}</p>
 {{if .Empty}}<p class="empty" id="empty">No calls with {{.Them.Display}} from {{.Period}}: there is nothing to settle on this statement.</p>
@@ -66,6 +67,15 @@ var statementPage = template.Must(template.New("statement").Parse(`<!DOCTYPE htm
 </body></html>
 `))
 
+// partiesTemplate prints the issuer and the counterparty side by side
+// with their addresses, tax ids and billing emails, when either has any
+// (a heading without them renders as before). Its data is a partiesView.
+const partiesTemplate = `{{define "parties"}}{{if .Show}}<div class="parties">
+<address id="issuer-address"><span class="role">Issuer</span><b>{{.Issuer.Display}}</b>{{range .Issuer.Lines}}<br>{{.}}{{end}}</address>
+<address id="counterparty-address"><span class="role">Counterparty</span><b>{{.Them.Display}}</b>{{range .Them.Lines}}<br>{{.}}{{end}}</address>
+</div>
+{{end}}{{end}}`
+
 // documentCSS styles the statement and netting pages: fluid (nothing has a
 // fixed width; the chart is a flexbox whose bars share the width), day
 // labels thinned on a phone, and A4 print rules.
@@ -81,6 +91,9 @@ dl.meta dt{color:#555}dl.meta dd{margin:0;overflow-wrap:anywhere}
 .owes{font-size:1.35rem;font-weight:650;margin:1.2rem 0 .3rem;padding:.7rem 1rem;border-left:6px solid #999;background:#f4f4f4}
 .sell .owes{border-color:#1f6b2a;background:#edf6ee}.buy .owes{border-color:#a4460f;background:#fbf0e8}
 .dir{margin:0 0 1rem;color:#333}
+.parties{display:flex;flex-wrap:wrap;gap:.6rem 2.5rem;margin:1rem 0 0}
+.parties address{font-style:normal;flex:1 1 14rem;min-width:0;overflow-wrap:anywhere;font-size:.92rem}
+.parties .role{display:block;color:#555;font-size:.8rem;text-transform:uppercase;letter-spacing:.05em}
 .empty{font-size:1.1rem;padding:1rem;border:1px dashed #999}
 .note{font-size:.85rem;color:#555}
 .scroll{overflow-x:auto}

@@ -72,6 +72,12 @@ func pdfBars(days []viewLine) []pdfdoc.Bar {
 	return out
 }
 
+// withDetails is a party's name line followed by its address, tax id and
+// email, one per line (Meta wraps a value at its newlines).
+func withDetails(name string, p Party) string {
+	return strings.Join(append([]string{name}, p.Lines()...), "\n")
+}
+
 func pdfHeading(p *pdfdoc.Doc, v statementView) {
 	switch v.Class {
 	case "sell":
@@ -97,7 +103,15 @@ func pdfHeading(p *pdfdoc.Doc, v statementView) {
 	if v.Issuer.Name != "" && v.Issuer.ID != "" {
 		issuer += " (" + v.Issuer.ID + ")"
 	}
-	meta := []viewRow{{"Issuer", issuer}, {"Statement no.", v.Number}, {"Issue date", v.Issued}}
+	meta := []viewRow{{"Issuer", withDetails(issuer, v.Issuer)}}
+	if !v.Them.PartyDetails.Empty() {
+		them := v.Them.Display()
+		if v.Them.Name != "" {
+			them += " (" + v.Them.ID + ")"
+		}
+		meta = append(meta, viewRow{"Counterparty", withDetails(them, v.Them)})
+	}
+	meta = append(meta, viewRow{"Statement no.", v.Number}, viewRow{"Issue date", v.Issued})
 	if v.Due != "" {
 		meta = append(meta, viewRow{"Due date", v.Due})
 	}

@@ -77,7 +77,18 @@ func TestStatementPDF(t *testing.T) {
 	}
 	buyStatement := docStatement(t, Buy, "2026-11", docCDRs())
 	buyStatement.Heading.Due = buyStatement.Heading.Issued.AddDate(0, 0, 30)
+	buyStatement.Heading.Issuer.PartyDetails, buyStatement.Heading.CounterpartyDetails = purpleDetails, carrierADetails
 	buy := pdfText(t, render(buyStatement))
+	// the parties' addresses, one line each, under their names
+	for _, want := range []string{"Issuer\nPurple peering (purple)\nPurple Peering Ltd\n1 Exchange Square\nLondon EC2A 2BR\nTax ID: GB123456789\n",
+		"Counterparty\nCarrier A (member:carrier-a)\nCarrier A Inc.\n500 Main Street\nSpringfield, IL 62701\nap@carrier-a.example\n"} {
+		if !strings.Contains(buy, want) {
+			t.Errorf("buy PDF lacks %q:\n%s", want, buy)
+		}
+	}
+	if strings.Contains(text, "Counterparty\n") {
+		t.Errorf("a statement without addresses grew a counterparty row:\n%s", text)
+	}
 	if !strings.Contains(buy, "Purple peering owes Carrier A 1,234.56 USD") || strings.Contains(buy, "Carrier A owes") || !strings.Contains(buy, "PAYABLE") ||
 		!strings.Contains(buy, "Due date\n2027-01-01") {
 		t.Errorf("buy PDF does not read as what we owe:\n%s", buy)

@@ -18,6 +18,7 @@ type statementView struct {
 	Kind         string // "Receivable", "Payable" or "Statement"
 	Class        string // CSS class of the direction: "sell", "buy" or "unknown"
 	Issuer, Them Party
+	Parties      partiesView
 	Owes         string // the debt in words
 	DirText      string
 	Issued       string
@@ -33,6 +34,16 @@ type statementView struct {
 }
 
 type viewRow struct{ Label, Value string }
+
+// partiesView is the issuer and the counterparty as the parties block of
+// a page shows them (statement and netting alike).
+type partiesView struct{ Issuer, Them Party }
+
+// Show reports whether either party has an address, tax id or email: a
+// heading without any renders as it did before they existed.
+func (p partiesView) Show() bool {
+	return !p.Issuer.PartyDetails.Empty() || !p.Them.PartyDetails.Empty()
+}
 
 // viewLine is one table row and, for a day, one pair of bars: MinPct and
 // AmtPct are the bar heights in per mille of the busiest day.
@@ -85,6 +96,7 @@ func (s *Statement) view() statementView {
 	v := statementView{S: s, Number: s.Number(), Issuer: s.Heading.Issuer, Them: s.CounterpartyParty(),
 		Owes: s.Debt().Sentence(), DirText: s.DirectionText(), Period: s.Period.PeriodText(), Empty: s.Calls == 0,
 		Kind: "Statement", Class: "unknown", Issued: "not stated"}
+	v.Parties = partiesView{v.Issuer, v.Them}
 	switch s.Heading.Direction {
 	case Sell:
 		v.Kind, v.Class = "Receivable", "sell"
