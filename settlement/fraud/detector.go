@@ -74,6 +74,11 @@ type Stats struct {
 	CallingKeys     int    `json:"calling_keys"`
 	Calls           int    `json:"calls"`
 	Evicted         uint64 `json:"evicted"` // keys and calls dropped at a cap
+	// Learning: the detector is in its learning period (block findings
+	// only alert) at its latest event, which ends at LearningUntil (zero:
+	// no event yet).
+	Learning      bool      `json:"learning"`
+	LearningUntil time.Time `json:"learning_until,omitzero"`
 }
 
 // Detector applies the rules to a stream of events. Build it with New;
@@ -119,6 +124,15 @@ type callRef struct {
 func New(cfg Config) *Detector {
 	d := &Detector{}
 	d.setConfigLocked(cfg)
+	d.initState()
+	return d
+}
+
+// initState empties what the detector learnt: its tables, sized by the
+// configuration, and the learning period's start.
+func (d *Detector) initState() {
+	cfg := d.cfg
+	d.first, d.now = time.Time{}, time.Time{}
 	d.dests = newTable[destKey, *destState](cfg.MaxKeys)
 	d.calling = newTable[callingKey, *callingState](cfg.MaxKeys)
 	d.calls = newTable[uint64, callingKey](cfg.MaxCalls)
@@ -132,7 +146,6 @@ func New(cfg Config) *Detector {
 			st.drop(tx)
 		}
 	}
-	return d
 }
 
 // SetConfig replaces the configuration, keeping what was learnt (caps
@@ -160,8 +173,9 @@ func (d *Detector) Config() Config {
 func (d *Detector) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	learning, until := d.learningLocked()
 	return Stats{DestinationKeys: d.dests.len(), CallingKeys: d.calling.len(), Calls: d.calls.len(),
-		Evicted: d.dests.evicted + d.calling.evicted + d.calls.evicted}
+		Evicted: d.dests.evicted + d.calling.evicted + d.calls.evicted, Learning: learning, LearningUntil: until}
 }
 
 // Authorize observes an admitted authorisation and returns the findings
