@@ -82,7 +82,8 @@ func serveFlags() []cli.Flag {
 		dur("ledger-commit-interval", ledger.DefaultCommitInterval, "how long applied Raft entries may wait before ledger.db commits them (the Raft log already holds them; a restart replays what was not committed); negative: commit every entry"),
 		num("quality-window", quality.DefaultWindow, "route quality judges a candidate on its last this many attempts per route prefix (use the same value on every node)"),
 		num("quality-max-series", quality.DefaultMaxKeys, "route quality keeps at most this many (candidate, prefix) series, dropping the least recently updated (≈5.6 KB each at a window of 200)"),
-		num("quality-rebuild", 200_000, "usage records a starting node reads back to rebuild its route-quality windows (negative: none)"),
+		num("quality-rebuild", 200_000, "usage records a starting node reads back at least (and the whole last hour's) to rebuild its route-quality windows (negative: none)"),
+		num("fraud-rebuild", 500_000, "authorisations, and usage records, a starting node reads back at most (the newest) to rebuild its fraud baselines over two baseline spans (negative: none: it relearns)"),
 		str("log-level", "info", "debug, info, warn or error"),
 	}, trustFlags()...)
 }
@@ -245,6 +246,7 @@ func serveConfig(c *cli.Context) (node.Config, error) {
 		LedgerCommitInterval: s.dur("ledger-commit-interval"),
 		Quality:              quality.Config{Window: s.int("quality-window"), MaxKeys: s.int("quality-max-series")},
 		QualityRebuild:       s.int("quality-rebuild"),
+		FraudRebuild:         s.int("fraud-rebuild"),
 		Logger:               slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
 	}
 	if j := s.str("join"); j != "" {

@@ -179,9 +179,17 @@ type Config struct {
 	// candidates on different samples.
 	Quality quality.Config
 	// QualityRebuild is how many of the most recent usage records a
-	// starting node reads to rebuild its route-quality windows (default
-	// 200,000; negative: none).
+	// starting node reads at least to rebuild its route-quality windows
+	// (the last-N windows); it reads the whole last hour's (the hour
+	// windows) when that is more, up to 1,000,000 (default 200,000;
+	// negative: none).
 	QualityRebuild int
+	// FraudRebuild caps the authorisations, and the usage records, a
+	// starting node reads back (the newest) to rebuild its fraud
+	// baselines: two baseline spans, two days with the default rules
+	// (fraud_rebuild.go; default 500,000 each; negative: none, the
+	// detector relearns).
+	FraudRebuild int
 
 	// Logger receives the node's logs (default: discard). Clock is the
 	// node's time source (default time.Now).
@@ -317,6 +325,9 @@ func (c *Config) fill() error {
 	}
 	if c.QualityRebuild == 0 {
 		c.QualityRebuild = 200_000
+	}
+	if c.FraudRebuild == 0 {
+		c.FraudRebuild = 500_000
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

@@ -151,12 +151,7 @@ func (fc *fraudControl) observeAuthorize(raw, result []byte) {
 	if err != nil {
 		return
 	}
-	until := a.ActiveUntil
-	if until.IsZero() && a.TimeLimit > 0 {
-		until = a.At.Add(secondsDur(int(a.TimeLimit)))
-	}
-	fc.handle(fc.det.Authorize(fraud.Auth{Member: a.SourceMember, Calling: callingDigits(a.Calling), Called: a.Called,
-		At: a.At, Tx: tx, Until: until}))
+	fc.handle(fc.det.Authorize(fraudAuth(&a, tx)))
 }
 
 // observeUsage feeds a recorded source final to the detector.
@@ -165,15 +160,38 @@ func (fc *fraudControl) observeUsage(raw, result []byte) {
 		return
 	}
 	u, err := ledger.DecodeUsageCall(raw)
-	if err != nil || u.Role != ledger.RoleSource || !(u.Phase.EndsCall() || u.Phase == ledger.PhaseNone) {
+	if err != nil {
 		return
+	}
+	if ev, ok := fraudUsage(&u); ok {
+		fc.handle(fc.det.Usage(ev))
+	}
+}
+
+// fraudAuth is the detector's event for admitted authorisation a of
+// transaction tx (the applied command's, or one rebuilt from the ledger's
+// transaction: fraud_rebuild.go).
+func fraudAuth(a *ledger.AuthorizeCall, tx uint64) fraud.Auth {
+	until := a.ActiveUntil
+	if until.IsZero() && a.TimeLimit > 0 {
+		until = a.At.Add(secondsDur(int(a.TimeLimit)))
+	}
+	return fraud.Auth{Member: a.SourceMember, Calling: callingDigits(a.Calling), Called: a.Called, At: a.At, Tx: tx, Until: until}
+}
+
+// fraudUsage is the detector's event for recorded usage u; false for the
+// records the detector does not read: only a member's source final (or a
+// record from before the lifecycle) ends a call and counts its time.
+func fraudUsage(u *ledger.UsageCall) (fraud.Usage, bool) {
+	if u.Role != ledger.RoleSource || !(u.Phase.EndsCall() || u.Phase == ledger.PhaseNone) {
+		return fraud.Usage{}, false
 	}
 	member, ok := strings.CutPrefix(u.Reporter, "member:")
 	if !ok {
-		return
+		return fraud.Usage{}, false
 	}
-	fc.handle(fc.det.Usage(fraud.Usage{Member: member, Tx: u.TransactionID, Called: u.Called, At: u.At,
-		Duration: time.Duration(u.DurationMillis) * time.Millisecond}))
+	return fraud.Usage{Member: member, Tx: u.TransactionID, Called: u.Called, At: u.At,
+		Duration: time.Duration(u.DurationMillis) * time.Millisecond}, true
 }
 
 // handle counts, records and, for a block, queues each finding.

@@ -133,8 +133,15 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 
 	// Before consensus: raft may apply entries while it opens, and the
-	// detector sees every applied one.
+	// detector sees every applied one. It starts from the ledger's recent
+	// history (fraud_rebuild.go), as the quality windows do, so that the
+	// entries replayed next continue it.
 	n.fraud = newFraudControl(n)
+	if cfg.FraudRebuild > 0 {
+		if err := n.fraud.rebuild(n.store, cfg.FraudRebuild); err != nil {
+			n.log.Warn("node: fraud baselines not rebuilt from the ledger", "err", err)
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.ClusterAddr)
 	if err != nil {
@@ -161,7 +168,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		SnapshotInterval:   cfg.Raft.SnapshotInterval,
 		TrailingLogs:       cfg.Raft.TrailingLogs,
 		Dial:               cfg.ClusterDial,
-	}, timedStateMachine{stateMachine{s: n.store, watch: n.fraud.observe, restored: n.qualityRestored}, n.met.applyLatency})
+	}, timedStateMachine{stateMachine{s: n.store, watch: n.fraud.observe, restored: n.ledgerRestored}, n.met.applyLatency})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("node: %w", err)

@@ -54,11 +54,33 @@ func (f *qualityFeed) observe(v *view, u *ledger.Usage) {
 	f.tr.Observe(k, o, v.quality[k.Prefix])
 }
 
-// rebuild forgets the windows and refills them from the last limit usage
-// records of the ledger, in apply order.
-func (f *qualityFeed) rebuild(store *ledger.Store, limit int) error {
+// qualityRebuildSpan is how far back from the newest usage record a
+// rebuild reads at least: the hour window sums the buckets of the last
+// hour (HourBuckets of HourBucket), and one bucket more covers the one
+// the newest record falls in.
+const qualityRebuildSpan = (quality.HourBuckets + 1) * quality.HourBucket
+
+// qualityRebuildMax bounds a rebuild's records whatever the last hour
+// holds (ledger.UsageSince's own cap): about a gigabyte of decoded
+// records at most, read once at start.
+const qualityRebuildMax = 1_000_000
+
+// rebuild forgets the windows and refills them from the ledger's recent
+// usage records, in apply order: those of the last qualityRebuildSpan
+// before the newest one (the hour windows) and at least the last atLeast
+// (the last-N windows), at most qualityRebuildMax. The records go through
+// observe, as they did when applied, with the routes' thresholds of now.
+func (f *qualityFeed) rebuild(store *ledger.Store, atLeast int) error {
 	start := time.Now()
-	us, err := store.RecentUsage(limit)
+	var since time.Time
+	last, err := store.UsageSince(time.Time{}, 1, 1)
+	if err != nil {
+		return err
+	}
+	if len(last) == 1 {
+		since = last[0].RecordedAt.Add(-qualityRebuildSpan)
+	}
+	us, err := store.UsageSince(since, atLeast, qualityRebuildMax)
 	if err != nil {
 		return err
 	}
@@ -288,14 +310,16 @@ func lossPPM(s string) int32 {
 	return -1
 }
 
-// qualityRestored rebuilds the route-quality windows after a snapshot
-// replaced the ledger (the records it had fed are gone or others).
-func (n *Node) qualityRestored() {
+// ledgerRestored rebuilds the route-quality windows and the fraud
+// baselines after a snapshot replaced the ledger (the records they were
+// fed are gone or others). On the FSM goroutine, before the next entry.
+func (n *Node) ledgerRestored() {
 	if n.cfg.QualityRebuild <= 0 {
 		n.quality.tr.Reset()
-		return
-	}
-	if err := n.quality.rebuild(n.store, n.cfg.QualityRebuild); err != nil {
+	} else if err := n.quality.rebuild(n.store, n.cfg.QualityRebuild); err != nil {
 		n.log.Warn("node: route quality not rebuilt after a snapshot restore", "err", err)
+	}
+	if err := n.fraud.rebuild(n.store, n.cfg.FraudRebuild); err != nil {
+		n.log.Warn("node: fraud baselines not rebuilt after a snapshot restore", "err", err)
 	}
 }
