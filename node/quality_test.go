@@ -256,7 +256,8 @@ func TestQualityOneAttemptPerTransaction(t *testing.T) {
 }
 
 // A restarted node rebuilds its windows from the ledger: the same numbers
-// and the same demotion as before.
+// and the same demotion as before, and its first authorisation already
+// offers the degraded b-1 after b-2.
 func TestQualityRebuiltOnRestart(t *testing.T) {
 	cfg := testConfig(t, "n1")
 	cfg.Bootstrap, cfg.Demo = true, true
@@ -282,6 +283,10 @@ func TestQualityRebuiltOnRestart(t *testing.T) {
 	after := keyStats(t, n2, "trunk:b-1", "1555")
 	if after.Last != before.Last || !after.Demoted {
 		t.Fatalf("after restart %+v, want %+v", after, before)
+	}
+	waitFor(t, "the restarted node to catch up", 20*time.Second, n2.CaughtUp)
+	if _, addrs := attempt(t, n2, a, "after-restart"); len(addrs) != 2 || addrs[0] != "[127.0.0.14]" {
+		t.Fatalf("first call after the restart offered %v, want b-2 ([127.0.0.14]) before the demoted b-1", addrs)
 	}
 }
 
