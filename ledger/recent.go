@@ -3,7 +3,6 @@ package ledger
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,11 +34,12 @@ type RecentCall struct {
 // limit (capped at 1,000,000: the newest), in ID (log) order.
 func (s *Store) RecentCalls(since time.Time, limit int) ([]RecentCall, error) {
 	limit = min(max(limit, 0), maxRecentScan)
-	var out []RecentCall
+	var rev []*Transaction // newest first: copied once, in order, at the end
+	var until []time.Time
 	err := s.view(func(tx *bolt.Tx) error {
 		adm := tx.Bucket(bAdmission)
 		c := tx.Bucket(bTx).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		for k, v := c.Last(); k != nil && len(rev) < limit; k, v = c.Prev() {
 			r := rbuf{b: v}
 			t := decodeTransaction(&r)
 			if err := r.done(); err != nil {
@@ -48,18 +48,21 @@ func (s *Store) RecentCalls(since time.Time, limit int) ([]RecentCall, error) {
 			if t.CreatedAt.Before(since) {
 				break
 			}
-			rc := RecentCall{Transaction: *t}
+			var au time.Time
 			if adm != nil {
 				// member, 0, until (UnixNano): admissionTxKey's value.
 				if av := adm.Get(admissionTxKey(t.ID)); len(av) >= 8 {
-					rc.ActiveUntil = time.Unix(0, int64(binary.BigEndian.Uint64(av[len(av)-8:]))).UTC()
+					au = time.Unix(0, int64(binary.BigEndian.Uint64(av[len(av)-8:]))).UTC()
 				}
 			}
-			out = append(out, rc)
+			rev, until = append(rev, t), append(until, au)
 		}
 		return nil
 	})
-	slices.Reverse(out)
+	out := make([]RecentCall, len(rev))
+	for i, t := range rev {
+		out[len(rev)-1-i] = RecentCall{Transaction: *t, ActiveUntil: until[i]}
+	}
 	return out, err
 }
 
@@ -69,23 +72,26 @@ func (s *Store) RecentCalls(since time.Time, limit int) ([]RecentCall, error) {
 // order. A zero since with atLeast n is RecentUsage(n).
 func (s *Store) UsageSince(since time.Time, atLeast, limit int) ([]Usage, error) {
 	limit = min(max(limit, 0), maxRecentScan)
-	var out []Usage
+	var rev []*Usage // newest first: copied once, in order, at the end
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bUsage).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		for k, v := c.Last(); k != nil && len(rev) < limit; k, v = c.Prev() {
 			r := rbuf{b: v}
 			u := decodeUsage(&r)
 			if r.err != nil {
 				return fmt.Errorf("ledger: usage %d: %w", beU64(k), r.err)
 			}
-			if len(out) >= atLeast && u.RecordedAt.Before(since) {
+			if len(rev) >= atLeast && u.RecordedAt.Before(since) {
 				break
 			}
-			out = append(out, *u)
+			rev = append(rev, u)
 		}
 		return nil
 	})
-	slices.Reverse(out)
+	out := make([]Usage, len(rev))
+	for i, u := range rev {
+		out[len(rev)-1-i] = *u
+	}
 	return out, err
 }
 
