@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -639,23 +638,8 @@ func (s *Store) Stats() (Stats, error) {
 }
 
 // RecentUsage returns the last limit usage records (at most 1,000,000), in
-// ID (apply) order: how node rebuilds its route-quality windows on start
-// without replaying the log.
+// ID (apply) order (UsageSince without a time bound).
 func (s *Store) RecentUsage(limit int) ([]Usage, error) {
-	limit = min(max(limit, 0), 1_000_000)
-	var out []Usage
-	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bUsage).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
-			r := rbuf{b: v}
-			u := decodeUsage(&r)
-			if r.err != nil {
-				return fmt.Errorf("ledger: usage %d: %w", beU64(k), r.err)
-			}
-			out = append(out, *u)
-		}
-		return nil
-	})
-	slices.Reverse(out)
-	return out, err
+	limit = max(limit, 0)
+	return s.UsageSince(time.Time{}, limit, limit)
 }

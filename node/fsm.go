@@ -16,7 +16,8 @@ type stateMachine struct {
 	s     *ledger.Store
 	watch func(cmds, results [][]byte)
 	// restored, when set, runs after a successful Restore (node rebuilds
-	// what it derives from the ledger outside it: route quality).
+	// what it derives from the ledger outside it: route quality, fraud
+	// baselines).
 	restored func()
 }
 

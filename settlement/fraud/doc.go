@@ -43,10 +43,13 @@
 // 3.5, ratio 0.8, min_minutes 30) reach them exactly through ParseDecimal.
 //
 // Learning: for Config.Learn after its first event the detector has no
-// baselines worth the name (a node just started, or the whole cluster
-// restarted: baselines live in memory), so baseline rules report but do
-// not block (Finding.Learning) and destinations first seen in that period
-// are not "new".
+// baselines worth the name (a new network), so baseline rules report but
+// do not block (Finding.Learning) and destinations first seen in that
+// period are not "new". Baselines live in memory: a restarted node
+// rebuilds them (Reset, HistoryBegan with its ledger's first activity,
+// then the recent events again: node/fraud_rebuild.go), so it learns
+// only when the network's history is shorter than the learning period.
+// Keys and Calls show what the detector holds, to compare two of them.
 //
 // Memory is bounded: at most Config.MaxKeys (member, destination) keys,
 // MaxKeys (member, calling number) keys and MaxCalls calls in progress are
