@@ -20,6 +20,7 @@ func TestFraudMetricsAndAlertRules(t *testing.T) {
 		`ospnode_fraud_findings_total{action="block",rule="high_risk"} 0`,
 		`ospnode_fraud_findings_total{action="alert",rule="simultaneous"} 0`,
 		"ospnode_fraud_refused_total 0", "ospnode_fraud_blocks_active 0", `ospnode_fraud_tracked{table="calls"}`,
+		"ospnode_fraud_learning 1", // no event yet
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)

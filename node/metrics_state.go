@@ -60,6 +60,7 @@ var (
 	descFraudActive   = desc("ospnode_fraud_blocks_active", "Fraud blocks in force in the ledger (as this replica has applied).")
 	descFraudTracked  = desc("ospnode_fraud_tracked", "Keys and calls the fraud detector tracks (each table is capped; see ospnode_fraud_evicted_total).", "table")
 	descFraudEvicted  = desc("ospnode_fraud_evicted_total", "Keys and calls the fraud detector dropped at a cap (their history is lost).")
+	descFraudLearning = desc("ospnode_fraud_learning", "1 while the fraud detector is in its learning period (block findings only alert): a new network's first hour; a restarted node rebuilds from its ledger and learns only if the network does.")
 )
 
 // Describe sends nothing: the collector is "unchecked", which lets the
@@ -160,4 +161,9 @@ func (c stateCollector) collectFraud(counter func(*prometheus.Desc, uint64, ...s
 	gauge(descFraudTracked, float64(st.CallingKeys), "calling")
 	gauge(descFraudTracked, float64(st.Calls), "calls")
 	counter(descFraudEvicted, uint64(st.Evicted))
+	learning := 0.0
+	if st.Learning {
+		learning = 1
+	}
+	gauge(descFraudLearning, learning)
 }
