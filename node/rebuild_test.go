@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -12,16 +14,16 @@ import (
 	"github.com/ospnode/ospnode/settlement/quality"
 )
 
-// proposeHistory writes calls of proxy A through the log, one every gap
-// from start: an authorisation and, but for the last two (still in
-// progress), the source's record of the attempt a little later. Trunk
-// b-1 carries the even calls and fails most of them over the last half
-// (a degraded trunk); b-2 answers the odd ones. Called numbers spread
-// over five destination prefixes, calling numbers over seven.
-func proposeHistory(t *testing.T, n *Node, start time.Time, gap time.Duration, calls int) {
+// proposeHistory writes calls from..to-1 of calls of proxy A through the
+// log, call i at start + i × gap: an authorisation and, but for the last
+// two (still in progress), the source's record of the attempt a little
+// later. Trunk b-1 carries the even calls and fails most of them over the
+// last half (a degraded trunk); b-2 answers the odd ones. Called numbers
+// spread over five destination prefixes, calling numbers over seven.
+func proposeHistory(t *testing.T, n *Node, start time.Time, gap time.Duration, from, to, calls int) {
 	t.Helper()
 	ctx := context.Background()
-	for i := range calls {
+	for i := from; i < to; i++ {
 		at := start.Add(time.Duration(i) * gap)
 		called := fmt.Sprintf("1555%d23456%02d", i%5, i%100)
 		callID := fmt.Sprint("hist-", i)
@@ -74,13 +76,20 @@ func derived(n *Node, at time.Time) derivedState {
 // than the learning period); with it off, the detector relearns.
 func TestRebuildOnRestart(t *testing.T) {
 	cfg := testConfig(t, "n1")
-	cfg.Bootstrap, cfg.Demo = true, true
+	// Unsynced: the last case loses ledger.db, as after a crash.
+	cfg.Bootstrap, cfg.Demo, cfg.LedgerSync = true, true, LedgerNoFsync
 	n := openNode(t, cfg)
 	setupKamailio(t, n, ledger.BasisOwn)
 	qualityRoute(t, n, &ledger.RouteQuality{MinSamples: 20, MinASRBps: 5000, RecoverASRBps: 6000})
 	const calls = 600
 	end := time.Now().UTC().Truncate(time.Second)
-	proposeHistory(t, n, end.Add(-calls*3*time.Minute), 3*time.Minute, calls)
+	start := end.Add(-calls * 3 * time.Minute)
+	proposeHistory(t, n, start, 3*time.Minute, 0, 400, calls)
+	if err := n.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	proposeHistory(t, n, start, 3*time.Minute, 400, calls, calls) // after the snapshot: only in the log
+	idx := n.Store().AppliedIndex()
 	at := end.Add(time.Minute)
 	before := derived(n, at)
 	if before.Learning || len(before.Keys) != 5 || len(before.Calls) != 2 || before.Keys[0].ShortFinals.BaselineMilli == 0 {
@@ -97,23 +106,35 @@ func TestRebuildOnRestart(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		fraudRebuild int
+		lostLedger   bool // the snapshot's ledger rebuilt, the log after it replayed
 		sameFraud    bool
 		learning     bool
 	}{
 		{name: "default limits", fraudRebuild: 0, sameFraud: true},
 		{name: "fraud rebuild capped below the history", fraudRebuild: 100},
 		{name: "fraud rebuild off: relearns", fraudRebuild: -1, learning: true},
+		{name: "ledger lost: rebuilt after the snapshot restore, continued by the replay", lostLedger: true, sameFraud: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := cfg
 			c.FraudRebuild = tc.fraudRebuild
+			if tc.lostLedger {
+				// What a crash of an unsynced ledger leaves: the marker.
+				if err := os.WriteFile(filepath.Join(c.DataDir, "ledger.db")+ledger.UnsyncedMarkerSuffix, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			n2, err := Open(context.Background(), c)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer n2.Close()
-			// Right after Open, before any new traffic: what the
-			// rebuild (and the replay of the log above the ledger) made.
+			if tc.lostLedger && n2.Store().Discarded() == "" {
+				t.Fatal("the ledger was not discarded")
+			}
+			waitFor(t, "the log replayed", 30*time.Second, func() bool { return n2.Store().AppliedIndex() >= idx })
+			// Before any new traffic: what the rebuild (and the replay
+			// of the log above the ledger) made.
 			after := derived(n2, at)
 			if !reflect.DeepEqual(after.Quality, before.Quality) {
 				t.Fatalf("quality windows after the restart:\n%+v\nbefore:\n%+v", after.Quality, before.Quality)
