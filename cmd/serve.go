@@ -270,6 +270,16 @@ func serveConfig(c *cli.Context) (node.Config, error) {
 
 // runServe starts the node and blocks until ctx ends, then closes it.
 func runServe(ctx context.Context, cfg node.Config, out io.Writer) error {
+	// The demo's sample request is on disk before the node serves: a
+	// script that waits for the admin API (the README tour does) may post
+	// it at once.
+	var sample string
+	if cfg.Demo {
+		var err error
+		if sample, err = writeSampleRequest(cfg.DataDir); err != nil {
+			return err
+		}
+	}
 	n, err := node.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -286,10 +296,6 @@ func runServe(ctx context.Context, cfg node.Config, out io.Writer) error {
 	trustBanner(out, n, cfg)
 	defer watchReload(n, cfg.Logger)()
 	if cfg.Demo {
-		sample, err := writeSampleRequest(cfg.DataDir)
-		if err != nil {
-			return err
-		}
 		how := "ready (seeded now)"
 		if !n.DemoSeeded() {
 			how = "ready (already in the ledger, left as it is)"
@@ -382,9 +388,15 @@ func writeSampleRequest(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(dir, "sample-authorization.xml")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	return p, nil
+	// Written whole or not at all (temporary file, then rename): a reader
+	// never posts a half-written or empty request.
+	p := filepath.Join(dir, "sample-authorization.xml")
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return "", err
+	}
+	return p, os.Rename(tmp, p)
 }

@@ -3,8 +3,10 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,5 +83,59 @@ func TestServeBannerHidesAdminToken(t *testing.T) {
 		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
 			t.Errorf("%s: mode %v (%v), want %v", path, fi.Mode().Perm(), err, want)
 		}
+	}
+}
+
+// TestDemoSampleOnDiskBeforeServing: the demo's sample request exists,
+// whole, as soon as the admin API answers. The README tour waits for the
+// admin API and then posts the file; when it was written after the node
+// opened, the post sometimes carried an empty body (OSP 400).
+func TestDemoSampleOnDiskBeforeServing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	admin := "127.0.0.1:" + strconv.Itoa(freeBase(t, 1))
+	cfg := node.Config{NodeID: "n1", DataDir: dir, OSPAddr: "127.0.0.1:0", AdminAddr: admin,
+		ClusterAddr: "127.0.0.1:0", Bootstrap: true, Demo: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, cfg, out) }()
+	defer func() {
+		// Stop once the demo is seeded: cancelling mid-seed is an error.
+		for end := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "curl -s") && time.Now().Before(end); {
+			select {
+			case err := <-done:
+				done <- err
+				end = time.Time{}
+			case <-time.After(10 * time.Millisecond): // polling interval
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + admin + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("admin API never answered: %v", err)
+		}
+		<-time.After(5 * time.Millisecond) // polling interval
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "sample-authorization.xml"))
+	if err != nil || !bytes.Contains(b, []byte("</Message>")) {
+		t.Fatalf("admin API answers but the sample request is not on disk whole: %v\n%s", err, b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sample-authorization.xml.tmp")); !os.IsNotExist(err) {
+		t.Errorf("temporary sample file left behind: %v", err)
 	}
 }
