@@ -357,7 +357,7 @@ func appendCDRField(b []byte, k int, c *CDR) []byte {
 		return b
 	case fAmount:
 		if c.Rated() {
-			return c.Amount.Decimal().Append(b, 'f')
+			return c.Amount.AppendText(b)
 		}
 		return b
 	case fCurrency:
@@ -421,7 +421,11 @@ func appendField(b []byte, f string, sep bool) []byte {
 	return append(b, '"')
 }
 
-// fieldNeedsQuotes is encoding/csv's rule (comma delimiter).
+// fieldNeedsQuotes is encoding/csv's rule (comma delimiter): a field
+// holding a comma, a quote, \r or \n, the field `\.`, or one starting with
+// a space is quoted. It runs for every field of every rated record, so the
+// bytes are classified by table (csvSpecial) rather than by a switch, and
+// the leading rune is decoded only when it is not ASCII.
 func fieldNeedsQuotes(f string) bool {
 	if f == "" {
 		return false
@@ -430,14 +434,22 @@ func fieldNeedsQuotes(f string) bool {
 		return true
 	}
 	for i := 0; i < len(f); i++ {
-		switch f[i] {
-		case ',', '"', '\r', '\n':
+		if csvSpecial[f[i]] {
 			return true
 		}
+	}
+	if c := f[0]; c < utf8.RuneSelf {
+		return asciiSpace[c]
 	}
 	r, _ := utf8.DecodeRuneInString(f)
 	return unicode.IsSpace(r)
 }
+
+// csvSpecial marks the bytes that make encoding/csv quote a field.
+var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true}
+
+// asciiSpace is unicode.IsSpace for ASCII.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // appendTimeMillis appends t in UTC as 2006-01-02T15:04:05.000Z, what
 // AppendFormat writes with that layout, at a fraction of its cost (the
