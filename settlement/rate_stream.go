@@ -136,7 +136,8 @@ type rateState struct {
 	opts  RateStreamOptions
 	s     *RateSummary
 	seen  *idSet
-	touch uint64 // folds idSet.touch's loads, so they are not optimised away
+	touch uint64 // folds idSet.touch's and Rater.warm's loads, so they are not optimised away
+	calls []warmCall
 	// units sums the rated amounts written with the deck's decimals, as
 	// whole units of 10^-decimals (every amount Rate returns is): an
 	// integer addition per record instead of an apd one. finish adds it to
@@ -145,15 +146,17 @@ type rateState struct {
 }
 
 // readBatch reads up to len(batch) records and starts their duplicate-check
-// lookups. end is io.EOF or the error that ends the file, after the n
-// records read before it.
+// lookups and deck walks (Rater.warm). end is io.EOF or the error that ends
+// the file, after the n records read before it.
 func (st *rateState) readBatch(batch []pendingCDR) (n int, end error) {
+	calls := st.calls[:0]
 	for n < len(batch) {
 		p := &batch[n]
 		err := st.in.Next(&p.c)
 		p.bad = nil
 		if err != nil && !errors.As(err, &p.bad) {
-			return n, err
+			end = err
+			break
 		}
 		p.fields = nil
 		if rec := st.in.Record(); rec != nil {
@@ -165,9 +168,14 @@ func (st *rateState) readBatch(batch []pendingCDR) (n int, end error) {
 			p.idHash = st.seen.hash(p.c.TransactionID)
 			st.touch += st.seen.touch(p.idHash)
 		}
+		if p.bad == nil {
+			calls = append(calls, warmCall{number: warmNumber(p.c.Called), v: st.r.warmVersion(p.c.ConnectTime)})
+		}
 		n++
 	}
-	return n, nil
+	st.touch += st.r.warm(calls)
+	st.calls = calls
+	return n, end
 }
 
 // process rates one record read ahead, or rejects it, and feeds the sinks.
