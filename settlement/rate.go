@@ -52,15 +52,18 @@ type trieNode struct {
 	row   int32
 }
 
+// compiledRow's fields are in the order Rate reads them: what rates a
+// call and is written with it in its first two cache lines (Rater.warm
+// loads them), the apd values of the general path last.
 type compiledRow struct {
 	prefix, description string
-	rate, fee           money.Amount
 	a, b                int64
 	// Integer fast path: rate and fee as whole units of 10^-scale. ok is
 	// false when they do not fit, and the general apd path is used.
 	fast                bool
-	rateUnits, feeUnits uint64
 	scale               int32
+	rateUnits, feeUnits uint64
+	rate, fee           money.Amount
 }
 
 // NewRater validates deck and compiles its versions into prefix tries. The

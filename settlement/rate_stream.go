@@ -131,13 +131,13 @@ type pendingCDR struct {
 // file order, exactly as one at a time; reading a batch ahead only lets the
 // duplicate check's table lookups start early.
 type rateState struct {
-	in    *CDRReader
-	r     *Rater
-	opts  RateStreamOptions
-	s     *RateSummary
-	seen  *idSet
-	touch uint64 // folds idSet.touch's and Rater.warm's loads, so they are not optimised away
-	calls []warmCall
+	in     *CDRReader
+	r      *Rater
+	opts   RateStreamOptions
+	s      *RateSummary
+	seen   *idSet
+	touch  uint64 // folds idSet.touch's and Rater.warm's loads, so they are not optimised away
+	warmer deckWarmer
 	// units sums the rated amounts written with the deck's decimals, as
 	// whole units of 10^-decimals (every amount Rate returns is): an
 	// integer addition per record instead of an apd one. finish adds it to
@@ -149,7 +149,7 @@ type rateState struct {
 // lookups and deck walks (Rater.warm). end is io.EOF or the error that ends
 // the file, after the n records read before it.
 func (st *rateState) readBatch(batch []pendingCDR) (n int, end error) {
-	calls := st.calls[:0]
+	calls := st.warmer.calls[:0]
 	for n < len(batch) {
 		p := &batch[n]
 		err := st.in.Next(&p.c)
@@ -166,15 +166,21 @@ func (st *rateState) readBatch(batch []pendingCDR) (n int, end error) {
 		p.idHash = 0
 		if p.c.TransactionID != "" {
 			p.idHash = st.seen.hash(p.c.TransactionID)
-			st.touch += st.seen.touch(p.idHash)
 		}
 		if p.bad == nil {
 			calls = append(calls, warmCall{number: warmNumber(p.c.Called), v: st.r.warmVersion(p.c.ConnectTime)})
 		}
 		n++
 	}
-	st.touch += st.r.warm(calls)
-	st.calls = calls
+	// The loads of a batch in one tight loop each, nothing between them:
+	// interleaved with parsing, each miss would stall the parse after it.
+	for i := range batch[:n] {
+		if h := batch[i].idHash; h != 0 {
+			st.touch += st.seen.touch(h)
+		}
+	}
+	st.warmer.calls = calls
+	st.touch += st.r.warm(&st.warmer)
 	return n, end
 }
 

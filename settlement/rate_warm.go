@@ -13,31 +13,34 @@ type warmCall struct {
 	best   int32 // row index+1 of the longest prefix so far
 }
 
-// warm walks the prefix tries for a batch of calls before they are rated,
-// all walks a digit at a time side by side, and then reads each matched
-// row and its prefix and description text. It changes nothing; Rate does
-// the same walk again, from the cache.
+// deckWarmer is Rater.warm's scratch, reused from batch to batch.
+type deckWarmer struct {
+	calls, next []warmCall
+	rows        []*compiledRow
+}
+
+// warm walks the prefix tries for a batch of calls (w.calls) before they
+// are rated, all walks a digit at a time side by side, then reads each
+// matched row, then the first byte of its prefix and description. It
+// changes nothing; Rate does the same walk again, from the cache.
 //
 // Why: with a deck of tens of thousands of prefixes, the trie nodes, the
 // rows and their strings are megabytes, and one call's walk is a chain of
 // loads each waiting for the one before (~0.5 µs of cache misses per call
 // when the duplicate check's table is evicting everything). Walked side by
-// side, the batch's misses at one depth are independent of each other, so
-// the CPU waits for them together. The result only keeps the loads from
-// being optimised away.
-//
-// calls is scratch: warm reorders and overwrites it.
-func (r *Rater) warm(calls []warmCall) uint64 {
-	active := calls[:0]
-	for _, c := range calls {
+// side, the batch's misses at one depth do not depend on each other, so the
+// CPU waits for them together; likewise for the rows and their texts. The
+// result only keeps the loads from being optimised away.
+func (r *Rater) warm(w *deckWarmer) uint64 {
+	active, next, rows := w.calls[:0], w.next[:0], w.rows[:0]
+	for _, c := range w.calls {
 		if c.v != nil && c.number != "" {
 			c.node, c.best = 0, 0
 			active = append(active, c)
 		}
 	}
-	var sink uint64
 	for depth := 0; len(active) > 0; depth++ {
-		next := active[:0]
+		next = next[:0]
 		for _, c := range active {
 			n := c.v.nodes[c.node].child[c.number[depth]-'0']
 			if n != 0 {
@@ -50,27 +53,26 @@ func (r *Rater) warm(calls []warmCall) uint64 {
 					continue
 				}
 			}
-			c.touchRow(&sink) // the walk ends here
+			if c.best != 0 { // the walk ends here
+				rows = append(rows, &c.v.rows[c.best-1])
+			}
 		}
-		active = next
+		active, next = next, active
 	}
+	var sink uint64
+	for _, row := range rows {
+		sink += uint64(len(row.prefix)) + row.rateUnits
+	}
+	for _, row := range rows {
+		if row.prefix != "" {
+			sink += uint64(row.prefix[0])
+		}
+		if row.description != "" {
+			sink += uint64(row.description[0])
+		}
+	}
+	w.next, w.rows = next, rows
 	return sink
-}
-
-// touchRow reads the row the walk found and the first byte of its texts,
-// which the output line writes.
-func (c *warmCall) touchRow(sink *uint64) {
-	if c.best == 0 {
-		return
-	}
-	row := &c.v.rows[c.best-1]
-	*sink += uint64(len(row.prefix)) + uint64(row.a)
-	if row.prefix != "" {
-		*sink += uint64(row.prefix[0])
-	}
-	if row.description != "" {
-		*sink += uint64(row.description[0])
-	}
 }
 
 // warmNumber is the called number as Rate will walk it, or "" when it is
