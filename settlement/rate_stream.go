@@ -71,6 +71,13 @@ type RateStreamOptions struct {
 	// may be nil.
 	Rated  func(*CDR) error
 	Reject func(e *RowError, fields []string) error
+	// ExpectedRecords, when > 0, is about how many records the file
+	// holds (e.g. its size over the length of its first lines): the
+	// duplicate check sizes its table for that many ids up front instead
+	// of growing it (newIDSetFor). Only speed and memory depend on it,
+	// never the result: a low guess grows as before, a high one costs
+	// ~11 bytes per record it overshoots.
+	ExpectedRecords int64
 }
 
 // RateStream rates every record of in with r, one at a time: memory does
@@ -93,7 +100,7 @@ func RateStream(in *CDRReader, r *Rater, opts RateStreamOptions) (*RateSummary, 
 		return nil, err
 	}
 	s := &RateSummary{Amount: total}
-	st := rateState{in: in, r: r, opts: opts, s: s, seen: newIDSet()}
+	st := rateState{in: in, r: r, opts: opts, s: s, seen: newIDSetFor(opts.ExpectedRecords)}
 	batch := make([]pendingCDR, rateBatch)
 	for {
 		n, end := st.readBatch(batch)
