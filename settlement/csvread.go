@@ -263,6 +263,9 @@ func parseTime(s, layout string, loc *time.Location) (time.Time, error) {
 		}
 		return time.UnixMilli(n).UTC(), nil
 	case "":
+		if t, ok := parseUTCMillis(s); ok {
+			return t, nil
+		}
 		for _, l := range timeLayouts {
 			if t, err := time.ParseInLocation(l, s, loc); err == nil {
 				return t, nil
@@ -275,6 +278,38 @@ func parseTime(s, layout string, loc *time.Location) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: time %q does not match layout %q", ErrBadInput, s, layout)
 	}
 	return t, nil
+}
+
+// parseUTCMillis reads the one shape CDR exports (and settle rate's
+// output) use most, 2006-01-02T15:04:05.000Z, without time.Parse's
+// generic machinery: ~10 % of reading a CDR. It accepts only what
+// time.RFC3339Nano (the first default layout) accepts, to the same instant;
+// ok is false for anything else, which then goes the general way.
+func parseUTCMillis(s string) (t time.Time, ok bool) {
+	if len(s) != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[23] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	y, mo, d, h, mi, sec, ms := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2), num(20, 3)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 28 && d > daysIn(time.Month(mo), y) ||
+		h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ms < 0 {
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, ms*1e6, time.UTC), true
+}
+
+// daysIn is the number of days of month m of year y.
+func daysIn(m time.Month, y int) int {
+	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // parseInt parses a non-negative decimal integer of at most 18 digits.

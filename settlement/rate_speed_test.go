@@ -1,0 +1,118 @@
+package settlement
+
+import (
+	"math/rand"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TestParseUTCMillisMatchesTimeParse: the fast path for
+// 2006-01-02T15:04:05.000Z gives what time.RFC3339Nano gives, and declines
+// (ok false) everything time.Parse refuses or reads differently.
+func TestParseUTCMillisMatchesTimeParse(t *testing.T) {
+	cases := []string{
+		"2026-11-15T18:09:04.692Z", "2026-01-01T00:00:00.000Z", "0000-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z",
+		"2024-02-29T12:00:00.000Z", "2026-02-29T12:00:00.000Z", "2026-04-31T12:00:00.000Z", "2026-13-01T00:00:00.000Z",
+		"2026-00-01T00:00:00.000Z", "2026-01-00T00:00:00.000Z", "2026-01-32T00:00:00.000Z", "2026-01-01T24:00:00.000Z",
+		"2026-01-01T23:60:00.000Z", "2026-01-01T23:59:60.000Z", "2026-01-01t00:00:00.000Z", "2026-01-01T00:00:00.000z",
+		"2026-01-01T00:00:00,000Z", "2026-01-01T00:00:00.00aZ", "+026-01-01T00:00:00.000Z", "2026-1-01T00:00:00.0000Z",
+		"2026-01-01 00:00:00.000Z", "2026-01-01T00:00:00.000+", "2026-01-01T00:00:00Z", "2100-02-29T00:00:00.000Z",
+		"2000-02-29T00:00:00.000Z", "2026-06-30T00:00:00.000Z", "2026-06-31T00:00:00.000Z", "2026-01-01T-1:00:00.000Z",
+	}
+	rng := rand.New(rand.NewSource(7))
+	for i := 0; i < 20000; i++ {
+		b := []byte("2026-11-15T18:09:04.692Z")
+		for k := 0; k < 3; k++ { // a few random digits, sometimes not a digit
+			b[rng.Intn(len(b))] = "0123456789:-.TZ+ x"[rng.Intn(18)]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		got, ok := parseUTCMillis(s)
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if !ok {
+			if len(s) == 24 && err == nil && strings.HasSuffix(s, "Z") && s[10] == 'T' && s[19] == '.' {
+				t.Errorf("%q: declined, time.Parse reads %v", s, want)
+			}
+			continue
+		}
+		if err != nil || !got.Equal(want) || got.Location() != want.Location() {
+			t.Errorf("%q: fast %v (%v), time.Parse %v (%v) err %v", s, got, got.Location(), want, want.Location(), err)
+		}
+	}
+}
+
+// TestFieldNeedsQuotesMatchesRule: the word-at-a-time check agrees with
+// encoding/csv's rule written plainly, for fields of every length up to 40
+// with a special byte anywhere.
+func TestFieldNeedsQuotesMatchesRule(t *testing.T) {
+	plain := func(f string) bool {
+		if f == "" {
+			return false
+		}
+		if f == `\.` || strings.ContainsAny(f, ",\"\r\n") {
+			return true
+		}
+		r, _ := utf8.DecodeRuneInString(f)
+		return unicode.IsSpace(r)
+	}
+	rng := rand.New(rand.NewSource(3))
+	alphabet := []string{"a", "7", ",", "\"", "\r", "\n", " ", "\t", "\u00a0", "é", "\x00", "\xff", "+", "\u0085", "\\", "."}
+	fields := []string{"", `\.`, `\`, ".", " x", "x ", "\u00a0x", "\u2028"}
+	for i := 0; i < 50000; i++ {
+		var b strings.Builder
+		n := rng.Intn(41)
+		for b.Len() < n {
+			if rng.Intn(8) == 0 {
+				b.WriteString(alphabet[rng.Intn(len(alphabet))])
+			} else {
+				b.WriteByte(byte('0' + rng.Intn(10)))
+			}
+		}
+		fields = append(fields, b.String())
+	}
+	for _, f := range fields {
+		if got, want := fieldNeedsQuotes(f), plain(f); got != want {
+			t.Errorf("fieldNeedsQuotes(%q) = %v, want %v", f, got, want)
+		}
+	}
+}
+
+// TestIDSetSized: a set sized for n ids holds them without growing, and one
+// sized too small still takes more, remembering every id.
+func TestIDSetSized(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		expected, added int
+		wantNoGrowth    bool
+	}{
+		{"exact", 1_000_000, 1_000_000, true},
+		{"too small", 1_000, 100_000, false},
+		{"none", 0, 10_000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newIDSetFor(int64(tc.expected))
+			before := s.bytes()
+			for i := 0; i < tc.added; i++ {
+				if !s.add("T" + strings.Repeat("x", i%3) + strconv.Itoa(i)) {
+					t.Fatalf("id %d reported seen", i)
+				}
+			}
+			for i := 0; i < tc.added; i += 13 {
+				if s.add("T" + strings.Repeat("x", i%3) + strconv.Itoa(i)) {
+					t.Fatalf("id %d not remembered", i)
+				}
+			}
+			if tc.wantNoGrowth && s.bytes() > before+before/20 {
+				t.Errorf("grew from %d to %d bytes", before, s.bytes())
+			}
+			if tc.wantNoGrowth && before > tc.expected*12 {
+				t.Errorf("%d bytes for %d expected ids (want ≤ 12 each)", before, tc.expected)
+			}
+		})
+	}
+}
