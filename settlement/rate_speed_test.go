@@ -31,6 +31,11 @@ func TestParseUTCMillisMatchesTimeParse(t *testing.T) {
 		}
 		cases = append(cases, string(b))
 	}
+	for _, years := range [][2]int{{0, 4}, {1896, 1904}, {1968, 1972}, {1999, 2001}, {2096, 2104}, {9996, 9999}} {
+		for at := time.Date(years[0], 1, 1, 0, 0, 0, 0, time.UTC); at.Year() <= years[1]; at = at.Add(24*time.Hour + 61*time.Second + 7*time.Millisecond) {
+			cases = append(cases, at.Format("2006-01-02T15:04:05.000Z"))
+		}
+	}
 	for _, s := range cases {
 		got, ok := parseUTCMillis(s)
 		want, err := time.Parse(time.RFC3339Nano, s)
