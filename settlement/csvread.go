@@ -65,6 +65,12 @@ type csvSource struct {
 	// stoppedTooLarge: nextRecord ended the file early at a line over the
 	// byte limit (the rest of the file was not read).
 	stoppedTooLarge bool
+	// shared: records' strings are cut from one string per buffer of
+	// input (chunk), not one allocation per line. Only for readers whose
+	// records do not outlive the next few (RateStream): a record kept
+	// keeps its whole chunk (~64 KiB) alive.
+	shared bool
+	chunk  string // a copy of the bytes buffered in `in`, not yet consumed
 }
 
 func newCSVSource(r io.Reader, maxLine int) *csvSource {
@@ -76,6 +82,14 @@ func newCSVSource(r io.Reader, maxLine int) *csvSource {
 // encoding/csv's errors.
 func (s *csvSource) read() ([]string, int, error) {
 	for s.cr == nil {
+		if s.shared {
+			if rec, ok := s.readShared(); ok {
+				return rec, s.lines, nil
+			}
+			if s.cr != nil {
+				break
+			}
+		}
 		line, err := s.in.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
 			// Longer than the buffer: boundedReader has refused it or is
@@ -108,18 +122,7 @@ func (s *csvSource) read() ([]string, int, error) {
 			}
 			continue
 		}
-		str := string(line[:n]) // one string per record; fields share it
-		s.rec = s.rec[:0]
-		for {
-			str = strings.TrimLeftFunc(str, unicode.IsSpace)
-			i := strings.IndexByte(str, ',')
-			if i < 0 {
-				s.rec = append(s.rec, str)
-				break
-			}
-			s.rec = append(s.rec, str[:i])
-			str = str[i+1:]
-		}
+		s.split(string(line[:n])) // one string per record; fields share it
 		return s.rec, s.lines, nil
 	}
 	rec, err := s.cr.Read()
@@ -133,6 +136,60 @@ func (s *csvSource) read() ([]string, int, error) {
 	}
 	line, _ := s.cr.FieldPos(0)
 	return rec, line + s.lines, nil
+}
+
+// split cuts a quote-free line (without its newline) into s.rec.
+func (s *csvSource) split(str string) {
+	s.rec = s.rec[:0]
+	for {
+		str = strings.TrimLeftFunc(str, unicode.IsSpace)
+		i := strings.IndexByte(str, ',')
+		if i < 0 {
+			s.rec = append(s.rec, str)
+			return
+		}
+		s.rec = append(s.rec, str[:i])
+		str = str[i+1:]
+	}
+}
+
+// readShared is read's fast path for shared sources: the next line cut
+// from s.chunk, one string allocation per buffer of input. ok is false
+// when it cannot serve the line (no whole line in the chunk, a quote, an
+// error), and read's general path takes it; s.cr is set if a quote handed
+// the rest of the file to encoding/csv.
+func (s *csvSource) readShared() (rec []string, ok bool) {
+	for {
+		if s.chunk == "" {
+			if _, err := s.in.Peek(1); err != nil {
+				return nil, false
+			}
+			b, _ := s.in.Peek(s.in.Buffered())
+			s.chunk = string(b)
+		}
+		i := strings.IndexByte(s.chunk, '\n')
+		if i < 0 {
+			s.chunk = "" // a line across buffers: the general path reads it
+			return nil, false
+		}
+		line := s.chunk[:i]
+		s.chunk = s.chunk[i+1:]
+		_, _ = s.in.Discard(i + 1)
+		if strings.IndexByte(line, '"') >= 0 {
+			s.chunk = ""
+			s.toCSV([]byte(line + "\n"))
+			return nil, false
+		}
+		s.lines++
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if line == "" {
+			continue // encoding/csv skips an empty line
+		}
+		s.split(line)
+		return s.rec, true
+	}
 }
 
 // toCSV hands the rest of the input, starting with the unread line, to

@@ -100,6 +100,7 @@ func RateStream(in *CDRReader, r *Rater, opts RateStreamOptions) (*RateSummary, 
 		return nil, err
 	}
 	s := &RateSummary{Amount: total}
+	in.src.shared = true // records do not outlive their batch
 	st := rateState{in: in, r: r, opts: opts, s: s, seen: newIDSetFor(opts.ExpectedRecords)}
 	batch := make([]pendingCDR, rateBatch)
 	for {
