@@ -153,6 +153,12 @@ func (v *compiledVersion) lookup(number string) *compiledRow {
 // ErrBadInput (negative or absurd duration), ErrNoVersion, ErrNoPrefix.
 // Safe for concurrent use.
 func (r *Rater) Rate(called string, connect time.Time, durationMillis int64) (Rated, error) {
+	return r.rate(called, connect, durationMillis, rowHint{})
+}
+
+// rate is Rate, taking the row from hint (Rater.warm's walk) when it is
+// for this number and version.
+func (r *Rater) rate(called string, connect time.Time, durationMillis int64, hint rowHint) (Rated, error) {
 	num, err := e164.Parse(called)
 	if err != nil {
 		return Rated{}, fmt.Errorf("%w: %q", ErrBadNumber, called)
@@ -166,7 +172,12 @@ func (r *Rater) Rate(called string, connect time.Time, durationMillis int64) (Ra
 	if v == nil {
 		return Rated{}, fmt.Errorf("%w at %s", ErrNoVersion, connect.UTC().Format(time.RFC3339))
 	}
-	row := v.lookup(number)
+	var row *compiledRow
+	if hint.v == v && hint.v != nil && hint.number == number {
+		row = hint.row
+	} else {
+		row = v.lookup(number)
+	}
 	if row == nil {
 		return Rated{}, fmt.Errorf("%w for %s in version %s", ErrNoPrefix, number, v.id)
 	}

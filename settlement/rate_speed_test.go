@@ -1,6 +1,7 @@
 package settlement
 
 import (
+	"io"
 	"math/rand"
 	"strconv"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ospnode/ospnode/ledger/money"
 )
 
 // TestParseUTCMillisMatchesTimeParse: the fast path for
@@ -119,5 +122,110 @@ func TestIDSetSized(t *testing.T) {
 				t.Errorf("%d bytes for %d expected ids (want ≤ 12 each)", before, tc.expected)
 			}
 		})
+	}
+}
+
+// TestRateStreamMatchesRate: RateStream (batches, Rater.warm's row hints,
+// integer sums) rates every record as Rate does alone, rejects the same
+// ones, and totals the amounts to the same exact sum — over a deck of two
+// versions with nested prefixes and numbers that match, match nothing, carry
+// a '+', are too long or are not numbers, at times before, in and between
+// the versions.
+func TestRateStreamMatchesRate(t *testing.T) {
+	var deck strings.Builder
+	deck.WriteString("prefix,description,rate,connect_fee,first_increment,next_increment,effective_from,effective_until\n")
+	rng := rand.New(rand.NewSource(11))
+	for _, v := range []struct{ from, until string }{{"2026-01-01", "2026-06-01"}, {"2026-07-01", ""}} {
+		seen := map[string]bool{}
+		for i := 0; i < 300; i++ {
+			p := strconv.Itoa(1 + rng.Intn(9))
+			for k := rng.Intn(5); k > 0; k-- {
+				p += strconv.Itoa(rng.Intn(10))
+			}
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			deck.WriteString(p + ",d" + p + ",0." + strconv.Itoa(rng.Intn(100000)) + ",0.00" + strconv.Itoa(rng.Intn(10)) + ",1,1," + v.from + "," + v.until + "\n")
+		}
+	}
+	d, err := ReadDeckCSV(strings.NewReader(deck.String()), DeckOptions{Currency: "USD", Decimals: 4, AllowOverlap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRater(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in strings.Builder
+	in.WriteString("called,connect_time,duration\n")
+	for i := 0; i < 5000; i++ {
+		num := strconv.Itoa(1 + rng.Intn(9))
+		for k := 4 + rng.Intn(14); k > 0; k-- {
+			num += strconv.Itoa(rng.Intn(10))
+		}
+		switch rng.Intn(10) {
+		case 0:
+			num = "+" + num
+		case 1:
+			num = num[:3] + "x" + num[3:]
+		}
+		at := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int63n(int64(300 * 24 * time.Hour))))
+		in.WriteString(num + "," + at.Format("2006-01-02T15:04:05.000Z") + "," + strconv.Itoa(rng.Intn(4000)) + "\n")
+	}
+	type outcome struct{ billable, amount, prefix, reason string }
+	var got, want []outcome
+	cr, err := NewCDRReader(strings.NewReader(in.String()), CDRFormat{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := RateStream(cr, r, RateStreamOptions{
+		Rated: func(c *CDR) error {
+			got = append(got, outcome{strconv.FormatInt(c.BillableSeconds, 10), c.Amount.Text(), c.Prefix, ""})
+			return nil
+		},
+		Reject: func(e *RowError, _ []string) error { got = append(got, outcome{reason: e.Reason}); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := money.Zero("USD")
+	ref, _ := NewCDRReader(strings.NewReader(in.String()), CDRFormat{})
+	for {
+		var c CDR
+		if err := ref.Next(&c); err == io.EOF {
+			break
+		} else if err != nil {
+			want = append(want, outcome{reason: "unparsed"})
+			continue
+		}
+		rated, err := r.Rate(c.Called, c.ConnectTime, c.DurationMillis)
+		if err != nil {
+			want = append(want, outcome{reason: "rejected"})
+			continue
+		}
+		want = append(want, outcome{strconv.FormatInt(rated.BillableSeconds, 10), rated.Amount.Text(), rated.Prefix, ""})
+		if total, err = total.Add(rated.Amount); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d outcomes, want %d", len(got), len(want))
+	}
+	rejected := 0
+	for i := range got {
+		if got[i].reason != "" {
+			rejected++
+			got[i].reason = "rejected"
+		}
+		if got[i] != want[i] {
+			t.Errorf("record %d: %+v, want %+v", i+1, got[i], want[i])
+		}
+	}
+	if rejected == 0 || rejected == len(got) {
+		t.Errorf("%d of %d rejected: the fixture should have both", rejected, len(got))
+	}
+	if sum.Amount.Text() != total.Text() {
+		t.Errorf("total %s, want %s", sum.Amount.Text(), total.Text())
 	}
 }

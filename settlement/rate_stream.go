@@ -133,6 +133,7 @@ type pendingCDR struct {
 	fields []string // nil when the reader had none (a malformed line)
 	buf    []string
 	idHash uint64 // seen.hash(c.TransactionID); 0 without an id
+	hint   rowHint
 }
 
 // rateState is one RateStream run. The records are processed strictly in
@@ -175,8 +176,9 @@ func (st *rateState) readBatch(batch []pendingCDR) (n int, end error) {
 		if p.c.TransactionID != "" {
 			p.idHash = st.seen.hash(p.c.TransactionID)
 		}
+		p.hint = rowHint{}
 		if p.bad == nil {
-			calls = append(calls, warmCall{number: warmNumber(p.c.Called), v: st.r.warmVersion(p.c.ConnectTime)})
+			calls = append(calls, warmCall{number: warmNumber(p.c.Called), v: st.r.warmVersion(p.c.ConnectTime), found: &p.hint})
 		}
 		n++
 	}
@@ -196,7 +198,7 @@ func (st *rateState) readBatch(batch []pendingCDR) (n int, end error) {
 func (st *rateState) process(p *pendingCDR) error {
 	c, re, s := &p.c, p.bad, st.s
 	if re == nil {
-		re = rateOne(c, st.r, st.in, st.seen, p.idHash, st.opts.Counterparty)
+		re = rateOne(c, st.r, st.in, st.seen, p.idHash, p.hint, st.opts.Counterparty)
 	} else if p.idHash != 0 {
 		st.seen.addHash(p.idHash) // a bad record still claims its id
 	}
@@ -253,7 +255,7 @@ func (st *rateState) finish(err error) error {
 
 // rateOne checks and rates one parsed record in place.
 // idHash is seen.hash(c.TransactionID), 0 when the record has no id.
-func rateOne(c *CDR, r *Rater, in *CDRReader, seen *idSet, idHash uint64, counterparty string) *RowError {
+func rateOne(c *CDR, r *Rater, in *CDRReader, seen *idSet, idHash uint64, hint rowHint, counterparty string) *RowError {
 	if idHash != 0 && !seen.addHash(idHash) {
 		return rowErr(c.Line, ReasonDuplicate, in.name[fTransactionID], c.TransactionID,
 			fmt.Errorf("%w: an earlier record of this file (rated or rejected) has this transaction id; only the first counts", ErrBadInput))
@@ -262,7 +264,7 @@ func rateOne(c *CDR, r *Rater, in *CDRReader, seen *idSet, idHash uint64, counte
 		return rowErr(c.Line, ReasonCurrency, in.name[fCurrency], c.Currency,
 			fmt.Errorf("%w: record in %s, the run rates in %s", money.ErrCurrencyMismatch, c.Currency, r.currency))
 	}
-	rated, err := r.Rate(c.Called, c.ConnectTime, c.DurationMillis)
+	rated, err := r.rate(c.Called, c.ConnectTime, c.DurationMillis, hint)
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrNoVersion):
