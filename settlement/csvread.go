@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // errLineTooLong is returned by boundedReader when a physical line exceeds
@@ -142,7 +143,9 @@ func (s *csvSource) read() ([]string, int, error) {
 func (s *csvSource) split(str string) {
 	s.rec = s.rec[:0]
 	for {
-		str = strings.TrimLeftFunc(str, unicode.IsSpace)
+		if str != "" && (str[0] >= utf8.RuneSelf || asciiSpace[str[0]]) {
+			str = strings.TrimLeftFunc(str, unicode.IsSpace) // as encoding/csv's TrimLeadingSpace
+		}
 		i := strings.IndexByte(str, ',')
 		if i < 0 {
 			s.rec = append(s.rec, str)
