@@ -80,7 +80,8 @@ type RateStreamOptions struct {
 	ExpectedRecords int64
 }
 
-// RateStream rates every record of in with r, one at a time: memory does
+// RateStream rates every record of in with r, in file order (reading a
+// batch of 32 ahead: DESIGN.md, "Read-ahead"): memory does
 // not depend on the number of records except for the set of transaction
 // ids seen (idSet: ~11 bytes per distinct id), which rejects a second record
 // with an id already rated or rejected ("duplicate transaction id"). A
