@@ -473,12 +473,22 @@ var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': t
 // generic formatter parses the layout for every record). Years outside
 // 0..9999 go through AppendFormat.
 func appendTimeMillis(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	y, mo, d := t.Date()
-	if y < 0 || y > 9999 {
-		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	var y, d, h, mi, s int
+	var mo time.Month
+	if secs := t.Unix(); secs >= 0 && secs < 253402300800 { // 1970 to 9999: by day arithmetic
+		var m int
+		y, m, d = civilFromDays(secs / 86400)
+		mo = time.Month(m)
+		sod := int(secs % 86400)
+		h, mi, s = sod/3600, sod/60%60, sod%60
+	} else {
+		t = t.UTC()
+		y, mo, d = t.Date()
+		if y < 0 || y > 9999 {
+			return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+		}
+		h, mi, s = t.Clock()
 	}
-	h, mi, s := t.Clock()
 	ms := t.Nanosecond() / 1e6
 	two := func(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
 	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
@@ -492,6 +502,28 @@ func appendTimeMillis(b []byte, t time.Time) []byte {
 	b = append(b, ':')
 	b = two(b, s)
 	return append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
+// civilFromDays is the proleptic Gregorian date of day number days ≥ 0,
+// 1970-01-01 being 0 (H. Hinnant's civil_from_days; the inverse of
+// daysSinceEpoch): what t.Date() computes, without its generality.
+func civilFromDays(days int64) (y, m, d int) {
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = int(doy - (153*mp+2)/5 + 1)
+	m = int(mp + 3)
+	if m > 12 {
+		m -= 12
+	}
+	y = int(yoe + era*400)
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
 }
 
 // appendMillis appends milliseconds as seconds with 3 decimals.

@@ -229,3 +229,26 @@ func TestRateStreamMatchesRate(t *testing.T) {
 		t.Errorf("total %s, want %s", sum.Amount.Text(), total.Text())
 	}
 }
+
+// TestAppendTimeMillisMatchesFormat: the day-arithmetic path writes what
+// time.Format writes, from 1970 to 9999 and around both ends, in any zone.
+func TestAppendTimeMillisMatchesFormat(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	zone := time.FixedZone("x", -7*3600-30*60)
+	var times []time.Time
+	for _, years := range [][2]int{{1968, 1973}, {1999, 2001}, {2024, 2027}, {2099, 2101}, {9998, 9999}} {
+		for at := time.Date(years[0], 1, 1, 0, 0, 0, 0, time.UTC); at.Year() <= years[1]; at = at.Add(23*time.Hour + 59*time.Minute + 59*time.Second + 999*time.Millisecond) {
+			times = append(times, at, at.In(zone))
+		}
+	}
+	for i := 0; i < 20000; i++ {
+		times = append(times, time.Unix(rng.Int63n(253402300800+86400)-86400, rng.Int63n(1e9)))
+	}
+	times = append(times, time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{})
+	for _, at := range times {
+		got := string(appendTimeMillis([]byte("x"), at))
+		if want := "x" + at.UTC().Format("2006-01-02T15:04:05.000Z07:00"); got != want {
+			t.Errorf("%v: %q, want %q", at, got, want)
+		}
+	}
+}
