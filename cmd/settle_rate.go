@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -125,7 +126,8 @@ func settleRate(c *cli.Context) error {
 			return err
 		}
 		sum, err = settlement.RateStream(in.r, rater, settlement.RateStreamOptions{
-			Counterparty: opts.Counterparty,
+			Counterparty:    opts.Counterparty,
+			ExpectedRecords: estimateLines(cdrFile, in.size),
 			Rated: func(cd *settlement.CDR) error {
 				prog.tick()
 				return out.Write(cd)
@@ -211,6 +213,28 @@ func openCDRStream(name string, f settlement.CDRFormat) (*cdrStream, error) {
 }
 
 func (s *cdrStream) close() { s.fh.Close() }
+
+// estimateLines guesses how many lines a file of size bytes holds from its
+// first 256 KiB (exactly, when that is all of it); 0 when it cannot tell
+// (not a regular file, unreadable, no newline). CDR exports have lines of
+// nearly one length, so the guess is close; it is only a sizing hint.
+func estimateLines(name string, size int64) int64 {
+	if size <= 0 {
+		return 0
+	}
+	fh, err := os.Open(name)
+	if err != nil {
+		return 0
+	}
+	defer fh.Close()
+	buf := make([]byte, 256<<10)
+	n, _ := io.ReadFull(fh, buf)
+	lines := int64(bytes.Count(buf[:n], []byte{'\n'}))
+	if int64(n) >= size || lines == 0 {
+		return lines
+	}
+	return size/int64(n)*lines + size%int64(n)*lines/int64(n)
+}
 
 // rejectsShown is how many rejected records stderr lists when no
 // --rejects file is given (the count of the rest is always said).

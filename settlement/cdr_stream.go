@@ -230,9 +230,12 @@ func (r *CDRReader) parse(c *CDR, rec []string, line int) error {
 		}
 		bad.Errors = append(bad.Errors, fe)
 	}
-	for _, k := range [...]int{fTransactionID, fCallID, fCalling, fCalled, fCounterparty, fPrefix, fDescription, fNetwork, fPeerTransactionID} {
-		if s := get(k); len(s) > 256 {
-			fail(k, s, fmt.Errorf("%w: longer than 256 bytes", ErrBadInput))
+	if max(len(c.TransactionID), len(c.CallID), len(c.Calling), len(c.Called), len(c.Counterparty),
+		len(c.Prefix), len(c.Description), len(c.Network), len(c.PeerTransactionID)) > 256 {
+		for _, k := range [...]int{fTransactionID, fCallID, fCalling, fCalled, fCounterparty, fPrefix, fDescription, fNetwork, fPeerTransactionID} {
+			if s := get(k); len(s) > 256 {
+				fail(k, s, fmt.Errorf("%w: longer than 256 bytes", ErrBadInput))
+			}
 		}
 	}
 	if c.Called == "" {

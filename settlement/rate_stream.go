@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/ospnode/ospnode/ledger/money"
 )
 
@@ -69,9 +71,17 @@ type RateStreamOptions struct {
 	// may be nil.
 	Rated  func(*CDR) error
 	Reject func(e *RowError, fields []string) error
+	// ExpectedRecords, when > 0, is about how many records the file
+	// holds (e.g. its size over the length of its first lines): the
+	// duplicate check sizes its table for that many ids up front instead
+	// of growing it (newIDSetFor). Only speed and memory depend on it,
+	// never the result: a low guess grows as before, a high one costs
+	// ~11 bytes per record it overshoots.
+	ExpectedRecords int64
 }
 
-// RateStream rates every record of in with r, one at a time: memory does
+// RateStream rates every record of in with r, in file order (reading a
+// batch of 32 ahead: DESIGN.md, "Read-ahead"): memory does
 // not depend on the number of records except for the set of transaction
 // ids seen (idSet: ~11 bytes per distinct id), which rejects a second record
 // with an id already rated or rejected ("duplicate transaction id"). A
@@ -91,47 +101,163 @@ func RateStream(in *CDRReader, r *Rater, opts RateStreamOptions) (*RateSummary, 
 		return nil, err
 	}
 	s := &RateSummary{Amount: total}
-	seen := newIDSet()
-	var c CDR
+	in.src.shared = true // records do not outlive their batch
+	st := rateState{in: in, r: r, opts: opts, s: s, seen: newIDSetFor(opts.ExpectedRecords)}
+	batch := make([]pendingCDR, rateBatch)
 	for {
-		err := in.Next(&c)
-		if err == io.EOF {
-			return s, nil
-		}
-		var re *RowError
-		if err != nil && !errors.As(err, &re) {
-			return s, err
-		}
-		if re == nil {
-			re = rateOne(&c, r, in, seen, opts.Counterparty)
-		} else if c.TransactionID != "" {
-			seen.add(c.TransactionID) // a bad record still claims its id
-		}
-		if re != nil {
-			s.Rejected.Add(re)
-			if opts.Reject != nil {
-				if err := opts.Reject(re, in.Record()); err != nil {
-					return s, err
-				}
+		n, end := st.readBatch(batch)
+		for i := range batch[:n] {
+			if err := st.process(&batch[i]); err != nil {
+				return s, st.finish(err)
 			}
-			continue
 		}
-		s.Rated++
-		s.BillableSeconds += c.BillableSeconds
-		if s.Amount, err = s.Amount.Add(c.Amount); err != nil {
-			return s, err
-		}
-		if opts.Rated != nil {
-			if err := opts.Rated(&c); err != nil {
-				return s, err
+		if end != nil {
+			if end == io.EOF {
+				end = nil
 			}
+			return s, st.finish(end)
 		}
 	}
 }
 
+// rateBatch is how many records RateStream reads ahead of the one it rates:
+// enough for the duplicate check's cache misses on one batch to overlap
+// (see idSet.touch), few enough to stay in the L1 cache.
+const rateBatch = 32
+
+// pendingCDR is one record read ahead: the parsed record, the reader's
+// verdict on it (nil or a *RowError) and its raw fields, copied because the
+// reader reuses its record slice.
+type pendingCDR struct {
+	c      CDR
+	bad    *RowError
+	fields []string // nil when the reader had none (a malformed line)
+	buf    []string
+	idHash uint64 // seen.hash(c.TransactionID); 0 without an id
+	hint   rowHint
+}
+
+// rateState is one RateStream run. The records are processed strictly in
+// file order, exactly as one at a time; reading a batch ahead only lets the
+// duplicate check's table lookups start early.
+type rateState struct {
+	in     *CDRReader
+	r      *Rater
+	opts   RateStreamOptions
+	s      *RateSummary
+	seen   *idSet
+	touch  uint64 // folds idSet.touch's and Rater.warm's loads, so they are not optimised away
+	warmer deckWarmer
+	// units sums the rated amounts written with the deck's decimals, as
+	// whole units of 10^-decimals (every amount Rate returns is): an
+	// integer addition per record instead of an apd one. finish adds it to
+	// s.Amount, which holds anything else (and anything past int64).
+	units int64
+}
+
+// readBatch reads up to len(batch) records and starts their duplicate-check
+// lookups and deck walks (Rater.warm). end is io.EOF or the error that ends
+// the file, after the n records read before it.
+func (st *rateState) readBatch(batch []pendingCDR) (n int, end error) {
+	calls := st.warmer.calls[:0]
+	for n < len(batch) {
+		p := &batch[n]
+		err := st.in.Next(&p.c)
+		p.bad = nil
+		if err != nil && !errors.As(err, &p.bad) {
+			end = err
+			break
+		}
+		p.fields = nil
+		if rec := st.in.Record(); rec != nil {
+			p.buf = append(p.buf[:0], rec...)
+			p.fields = p.buf
+		}
+		p.idHash = 0
+		if p.c.TransactionID != "" {
+			p.idHash = st.seen.hash(p.c.TransactionID)
+		}
+		p.hint = rowHint{}
+		if p.bad == nil {
+			calls = append(calls, warmCall{number: warmNumber(p.c.Called), v: st.r.warmVersion(p.c.ConnectTime), found: &p.hint})
+		}
+		n++
+	}
+	// The loads of a batch in one tight loop each, nothing between them:
+	// interleaved with parsing, each miss would stall the parse after it.
+	for i := range batch[:n] {
+		if h := batch[i].idHash; h != 0 {
+			st.touch += st.seen.touch(h)
+		}
+	}
+	st.warmer.calls = calls
+	st.touch += st.r.warm(&st.warmer)
+	return n, end
+}
+
+// process rates one record read ahead, or rejects it, and feeds the sinks.
+func (st *rateState) process(p *pendingCDR) error {
+	c, re, s := &p.c, p.bad, st.s
+	if re == nil {
+		re = rateOne(c, st.r, st.in, st.seen, p.idHash, p.hint, st.opts.Counterparty)
+	} else if p.idHash != 0 {
+		st.seen.addHash(p.idHash) // a bad record still claims its id
+	}
+	if re != nil {
+		s.Rejected.Add(re)
+		if st.opts.Reject != nil {
+			return st.opts.Reject(re, p.fields)
+		}
+		return nil
+	}
+	s.Rated++
+	s.BillableSeconds += c.BillableSeconds
+	if err := st.addAmount(c.Amount); err != nil {
+		return err
+	}
+	if st.opts.Rated != nil {
+		return st.opts.Rated(c)
+	}
+	return nil
+}
+
+// addAmount adds a rated amount to the run's total, exactly.
+func (st *rateState) addAmount(a money.Amount) error {
+	if u, ok := a.Units(-st.r.decimals); ok && u >= 0 && st.units <= math.MaxInt64-u {
+		st.units += u
+		return nil
+	}
+	var err error
+	st.s.Amount, err = st.s.Amount.Add(a)
+	return err
+}
+
+// finish folds the integer sum into the summary's Amount and returns err
+// (or the fold's error when err is nil).
+func (st *rateState) finish(err error) error {
+	st.seen.sink ^= st.touch
+	if st.units == 0 {
+		return err
+	}
+	var d apd.Decimal
+	d.SetFinite(st.units, -st.r.decimals)
+	a, ferr := money.FromDecimal(&d, st.r.currency)
+	if ferr == nil {
+		a, ferr = st.s.Amount.Add(a)
+	}
+	if ferr == nil {
+		st.s.Amount, st.units = a, 0
+	}
+	if err == nil {
+		err = ferr
+	}
+	return err
+}
+
 // rateOne checks and rates one parsed record in place.
-func rateOne(c *CDR, r *Rater, in *CDRReader, seen *idSet, counterparty string) *RowError {
-	if c.TransactionID != "" && !seen.add(c.TransactionID) {
+// idHash is seen.hash(c.TransactionID), 0 when the record has no id.
+func rateOne(c *CDR, r *Rater, in *CDRReader, seen *idSet, idHash uint64, hint rowHint, counterparty string) *RowError {
+	if idHash != 0 && !seen.addHash(idHash) {
 		return rowErr(c.Line, ReasonDuplicate, in.name[fTransactionID], c.TransactionID,
 			fmt.Errorf("%w: an earlier record of this file (rated or rejected) has this transaction id; only the first counts", ErrBadInput))
 	}
@@ -139,7 +265,7 @@ func rateOne(c *CDR, r *Rater, in *CDRReader, seen *idSet, counterparty string) 
 		return rowErr(c.Line, ReasonCurrency, in.name[fCurrency], c.Currency,
 			fmt.Errorf("%w: record in %s, the run rates in %s", money.ErrCurrencyMismatch, c.Currency, r.currency))
 	}
-	rated, err := r.Rate(c.Called, c.ConnectTime, c.DurationMillis)
+	rated, err := r.rate(c.Called, c.ConnectTime, c.DurationMillis, hint)
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrNoVersion):

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/ospnode/ospnode/ledger/money"
@@ -352,31 +353,48 @@ func FuzzCSVSourceMatchesEncodingCSV(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		src := newCSVSource(strings.NewReader(in), 1<<20)
-		ref := csv.NewReader(strings.NewReader(in))
-		ref.FieldsPerRecord, ref.TrimLeadingSpace = -1, true
-		for i := 0; i < 1000; i++ {
-			want, werr := ref.Read()
-			got, line, gerr := src.read()
-			if (werr == nil) != (gerr == nil) {
-				t.Fatalf("record %d: err %v, want %v", i, gerr, werr)
+		// Plain, and shared (RateStream's chunked strings) over reads of
+		// every size, so lines cross the chunks' ends.
+		for mode := 0; mode < 4; mode++ {
+			var r io.Reader = strings.NewReader(in)
+			switch mode {
+			case 2:
+				r = iotest.OneByteReader(r)
+			case 3:
+				r = iotest.HalfReader(r)
 			}
-			if werr != nil {
-				if werr == io.EOF && gerr != io.EOF {
-					t.Fatalf("record %d: err %v, want EOF", i, gerr)
-				}
-				var wp, gp *csv.ParseError
-				if errors.As(werr, &wp) && (!errors.As(gerr, &gp) || gp.Line != wp.Line) {
-					t.Fatalf("record %d: err %v, want %v", i, gerr, werr)
-				}
-				return
-			}
-			if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
-				t.Fatalf("record %d: %q, want %q", i, got, want)
-			}
-			if wl, _ := ref.FieldPos(0); wl != line {
-				t.Fatalf("record %d %q: line %d, want %d", i, got, line, wl)
-			}
+			src := newCSVSource(r, 1<<20)
+			src.shared = mode > 0
+			t.Run(fmt.Sprint("mode", mode), func(t *testing.T) { csvSourceMatches(t, src, in) })
 		}
 	})
+}
+
+// csvSourceMatches reads in with src and with encoding/csv and compares.
+func csvSourceMatches(t *testing.T, src *csvSource, in string) {
+	ref := csv.NewReader(strings.NewReader(in))
+	ref.FieldsPerRecord, ref.TrimLeadingSpace = -1, true
+	for i := 0; i < 1000; i++ {
+		want, werr := ref.Read()
+		got, line, gerr := src.read()
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("record %d: err %v, want %v", i, gerr, werr)
+		}
+		if werr != nil {
+			if werr == io.EOF && gerr != io.EOF {
+				t.Fatalf("record %d: err %v, want EOF", i, gerr)
+			}
+			var wp, gp *csv.ParseError
+			if errors.As(werr, &wp) && (!errors.As(gerr, &gp) || gp.Line != wp.Line) {
+				t.Fatalf("record %d: err %v, want %v", i, gerr, werr)
+			}
+			return
+		}
+		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+			t.Fatalf("record %d: %q, want %q", i, got, want)
+		}
+		if wl, _ := ref.FieldPos(0); wl != line {
+			t.Fatalf("record %d %q: line %d, want %d", i, got, line, wl)
+		}
+	}
 }

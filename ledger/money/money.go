@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/cockroachdb/apd/v3"
@@ -119,6 +120,50 @@ func (a Amount) Decimal() *apd.Decimal { return new(apd.Decimal).Set(&a.value) }
 
 // Text renders the value in plain notation, without the currency: "0.175".
 func (a Amount) Text() string { return a.value.Text('f') }
+
+// AppendText appends Text() to b without allocating: what writers of
+// millions of amounts (settle rate's output) use. A non-negative value
+// with at most 19 digits and 0–18 decimals, which every rated amount is, is
+// written here directly, the rest by apd (TestAppendTextMatchesApd).
+func (a Amount) AppendText(b []byte) []byte {
+	v := &a.value
+	if v.Form != apd.Finite || v.Negative || v.Exponent > 0 || v.Exponent < -18 || !v.Coeff.IsUint64() {
+		return v.Append(b, 'f')
+	}
+	var buf [20]byte
+	digits := strconv.AppendUint(buf[:0], v.Coeff.Uint64(), 10)
+	point := len(digits) + int(v.Exponent) // digits before the point
+	switch {
+	case v.Exponent == 0:
+		return append(b, digits...)
+	case point > 0:
+		b = append(b, digits[:point]...)
+		b = append(b, '.')
+		return append(b, digits[point:]...)
+	}
+	b = append(b, '0', '.')
+	for ; point < 0; point++ {
+		b = append(b, '0')
+	}
+	return append(b, digits...)
+}
+
+// Units returns the value as a whole number of 10^exponent when it is
+// written with exactly that exponent (an amount rounded to -exponent
+// decimals) and the count fits in an int64: value = units × 10^exponent.
+// ok is false otherwise. It lets a caller sum millions of amounts in
+// integer arithmetic, exactly, without an apd addition each.
+func (a Amount) Units(exponent int32) (units int64, ok bool) {
+	v := &a.value
+	if v.Form != apd.Finite || v.Exponent != exponent || !v.Coeff.IsInt64() {
+		return 0, false
+	}
+	units = v.Coeff.Int64()
+	if v.Negative {
+		units = -units
+	}
+	return units, true
+}
 
 // String renders "0.175 USD".
 func (a Amount) String() string {

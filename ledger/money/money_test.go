@@ -78,3 +78,29 @@ func TestJSONByValueKeepsValue(t *testing.T) {
 }
 
 func mustDec(s string) *apd.Decimal { d, _ := ParseDecimal(s); return d }
+
+// TestAppendTextMatchesApd: AppendText's direct path writes what apd's
+// plain notation writes, for every exponent it takes and coefficients of
+// every length, and the values it leaves to apd come out as apd writes them.
+func TestAppendTextMatchesApd(t *testing.T) {
+	coeffs := []uint64{0, 1, 5, 9, 10, 99, 100, 12345, 999999, 1000000, 18446744073709551615, 9999999999999999999, 1234567890123456789}
+	for c := uint64(7); c < 10_000_000_000_000_000_000/13; c = c*13 + 1 {
+		coeffs = append(coeffs, c)
+	}
+	for _, c := range coeffs {
+		for exp := int32(-20); exp <= 2; exp++ {
+			for _, neg := range []bool{false, true} {
+				var d apd.Decimal
+				d.Coeff.SetUint64(c)
+				d.Exponent, d.Negative = exp, neg
+				a, err := FromDecimal(&d, "USD")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := string(a.AppendText([]byte("x"))), "x"+d.Text('f'); got != want {
+					t.Errorf("coeff %d exp %d neg %v: %q, want %q", c, exp, neg, got, want)
+				}
+			}
+		}
+	}
+}
