@@ -20,18 +20,8 @@ func TestQualityDemotionSurvivesRestart(t *testing.T) {
 		t.Skip("a three-node scenario")
 	}
 	ctx := ctxFor(t, 5*time.Minute)
-	opts := testOpts()
-	opts.Dir = t.TempDir()
-	opts.Configure = func(c *node.Config) { c.Quality.Window = 40 }
-	nw, err := StartNetwork(ctx, qualitySpec(3), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nw.Close() })
-	bad := CarrierProfile{AnswerRatio: 0.1, PDD: 4 * time.Second, PDDSpread: time.Second,
-		Failures: []FailureCause{{SIP: 503, Weight: 3}, {SIP: 486, Weight: 1}}}
-	good := CarrierProfile{AnswerRatio: 0.9, PDD: 2 * time.Second, PDDSpread: time.Second,
-		Failures: []FailureCause{{SIP: 486, Weight: 1}}}
+	nw := startQualityNetwork(t, ctx)
+	bad, good := degradedCarrier, healthyCarrier
 	run := func(urls []string, calls int, seed uint64) *LoadResult {
 		t.Helper()
 		o := nw.LoadOptions(LoadOptions{URLs: urls, Calls: calls, Concurrency: 8, Seed: seed, CalledCountries: []string{"44"},

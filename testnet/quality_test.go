@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
@@ -28,6 +29,30 @@ func qualitySpec(nodes int) NetworkSpec {
 	return NetworkSpec{Nodes: nodes, Members: members, Trunks: trunks, Routes: routes, Decks: decks}
 }
 
+// The simulated carriers of the quality scenarios: one answering 10 % of
+// its calls slowly, one answering 90 %.
+var (
+	degradedCarrier = CarrierProfile{AnswerRatio: 0.1, PDD: 4 * time.Second, PDDSpread: time.Second,
+		Failures: []FailureCause{{SIP: 503, Weight: 3}, {SIP: 486, Weight: 1}}}
+	healthyCarrier = CarrierProfile{AnswerRatio: 0.9, PDD: 2 * time.Second, PDDSpread: time.Second,
+		Failures: []FailureCause{{SIP: 486, Weight: 1}}}
+)
+
+// startQualityNetwork starts the 3-node network of the quality scenarios
+// on disk, judging each route over its last 40 attempts.
+func startQualityNetwork(t *testing.T, ctx context.Context) *Network {
+	t.Helper()
+	opts := testOpts()
+	opts.Dir = t.TempDir()
+	opts.Configure = func(c *node.Config) { c.Quality.Window = 40 }
+	nw, err := StartNetwork(ctx, qualitySpec(3), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nw.Close() })
+	return nw
+}
+
 // TestQualityShiftsTrafficAndBack is issue 17's scenario on a 3-node
 // network, driven by the load generator's simulated carriers: trunk b-1
 // answers 10 % of its calls and loses its traffic to b-2 (which answers
@@ -39,19 +64,8 @@ func TestQualityShiftsTrafficAndBack(t *testing.T) {
 		t.Skip("a three-node scenario")
 	}
 	ctx := ctxFor(t, 5*time.Minute)
-	opts := testOpts()
-	opts.Dir = t.TempDir()
-	opts.Configure = func(c *node.Config) { c.Quality.Window = 40 }
-	nw, err := StartNetwork(ctx, qualitySpec(3), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nw.Close() })
-
-	bad := CarrierProfile{AnswerRatio: 0.1, PDD: 4 * time.Second, PDDSpread: time.Second,
-		Failures: []FailureCause{{SIP: 503, Weight: 3}, {SIP: 486, Weight: 1}}}
-	good := CarrierProfile{AnswerRatio: 0.9, PDD: 2 * time.Second, PDDSpread: time.Second,
-		Failures: []FailureCause{{SIP: 486, Weight: 1}}}
+	nw := startQualityNetwork(t, ctx)
+	bad, good := degradedCarrier, healthyCarrier
 	var seed uint64
 	run := func(calls int, b1 CarrierProfile) *LoadResult {
 		t.Helper()
