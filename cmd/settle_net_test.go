@@ -75,6 +75,17 @@ func TestSettleNetOffline(t *testing.T) {
 		t.Fatalf("swapped: exit %d\n%s", code, out)
 	}
 
+	// The document to send names both parties by address and dates the net.
+	code, out, errOut = run(t, append(args, "--output", "html", "--issue-date", "2026-12-02", "--due-days", "14",
+		"--us-address", "NET-A Ltd; 1 Exchange Square; London EC2A 2BR", "--us-tax-id", "GB123456789",
+		"--counterparty-address", "Acme Telecom; 9 Rue de la Paix; 75002 Paris")...)
+	for _, want := range []string{"1 Exchange Square<br>London EC2A 2BR", "Tax ID: GB123456789", "9 Rue de la Paix<br>75002 Paris",
+		`<dt>Due date</dt><dd id="due">2026-12-16</dd>`} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("html: exit %d, lacks %q\n%s\n%s", code, want, out, errOut)
+		}
+	}
+
 	unrated := writeFile(t, dir, "unrated.csv", "transaction_id,called,connect_time,duration\nX1,4930,2026-11-05T00:00:00Z,10\n")
 	for _, c := range []struct {
 		name string
@@ -89,6 +100,9 @@ func TestSettleNetOffline(t *testing.T) {
 		{"unrated", []string{"--they-owe", sell, "--we-owe", unrated, "--them", "acme", "--period", "2026-11"}, exitBadInput, "we owe: line 2"},
 		{"missing file", []string{"--they-owe", sell, "--we-owe", dir + "/nope.csv", "--them", "acme", "--period", "2026-11"}, exitBadInput, "nope.csv"},
 		{"files and node", []string{"--they-owe", sell, "--node", "http://127.0.0.1:1", "--them", "acme", "--period", "2026-11"}, exitUsage, "not both"},
+		{"address online", []string{"--node", "http://127.0.0.1:1", "--them", "acme", "--period", "2026-11", "--us-address", "1 Road"}, exitUsage, "--us-address is for offline netting"},
+		{"seven address lines", []string{"--they-owe", sell, "--we-owe", buy, "--them", "acme", "--period", "2026-11", "--counterparty-address", "1;2;3;4;5;6;7"}, exitUsage, "--counterparty-address"},
+		{"negative terms", []string{"--they-owe", sell, "--we-owe", buy, "--them", "acme", "--period", "2026-11", "--due-days", "-1"}, exitUsage, "--due-days -1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, errOut := run(t, append([]string{"settle", "net"}, c.args...)...)
